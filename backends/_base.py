@@ -1,0 +1,95 @@
+"""The backend contract: one small frozen object per (array library, device)."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+class BackendError(RuntimeError):
+    """A backend spec names something this machine cannot provide."""
+
+
+class UnknownBackendError(BackendError, ValueError):
+    """A backend spec that no backend understands."""
+
+
+@dataclass
+class TransferStats:
+    """Counts of host<->device transfers made through a backend (tests read these)."""
+
+    to_device: int = 0
+    to_host: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.to_device + self.to_host
+
+
+@dataclass(frozen=True, eq=False)
+class Backend:
+    """An Array API namespace bound to one device.
+
+    ``asarray`` is the one way in (host NumPy -> device) and ``to_numpy`` the one way out;
+    both are counted in ``stats`` so that tests can bound the transfers of a training epoch.
+    """
+
+    name: str
+    spec: str
+    xp: Any
+    device: Any
+    default_dtype: Any
+    index_dtype: Any
+    _asarray: Callable[[np.ndarray, Any], Any] = field(repr=False)
+    _to_numpy: Callable[[Any], np.ndarray] = field(repr=False)
+    _synchronize: Callable[[], None] = field(default=lambda: None, repr=False)
+    _activate: Callable[[], Any] = field(default=contextlib.nullcontext, repr=False)
+    _dtypes: frozenset = field(default=frozenset({"float32", "float64"}), repr=False)
+    stats: TransferStats = field(default_factory=TransferStats, repr=False)
+
+    def asarray(self, host: Any, dtype: Any = None) -> Any:
+        """Copy a host array (anything NumPy accepts) to the device."""
+        self.stats.to_device += 1
+        return self._asarray(np.asarray(host), dtype)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        """Copy a device array back to a host NumPy array."""
+        self.stats.to_host += 1
+        return self._to_numpy(x)
+
+    def synchronize(self) -> None:
+        """Wait until queued device work is done (a no-op on CPU)."""
+        self._synchronize()
+
+    def activate(self) -> contextlib.AbstractContextManager:
+        """Context in which compute runs on this backend's device (CuPy needs it for cuda:N)."""
+        return self._activate()
+
+    def supports(self, dtype: str | Any) -> bool:
+        """Whether the device can hold arrays of ``dtype`` ("float32", "float64", or a dtype)."""
+        name = dtype if isinstance(dtype, str) else dtype_name(self.xp, dtype)
+        return name in self._dtypes
+
+    def dtype(self, name: str) -> Any:
+        """The namespace's dtype object for "float32"/"float64", checked against the device."""
+        if name not in ("float32", "float64"):
+            raise ValueError(f"expected dtype 'float32' or 'float64'; received {name!r}")
+        if not self.supports(name):
+            raise BackendError(
+                f"expected a dtype the device supports; received {name!r}, which {self.spec} "
+                "does not support (hint: use --dtype float32)"
+            )
+        return getattr(self.xp, name)
+
+    def __str__(self) -> str:
+        return self.spec
+
+
+def dtype_name(xp: Any, dtype: Any) -> str:
+    for name in ("float32", "float64", "int32", "int64", "bool"):
+        if getattr(xp, name, None) == dtype:
+            return name
+    return str(dtype)

@@ -1,0 +1,61 @@
+"""CuPy on a CUDA GPU. CuPy is imported only when this backend is asked for."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import Backend, BackendError
+
+INSTALL_HINT = "pip install 'xmlp[cuda12]' (or 'xmlp[cuda13]' for CUDA 13)"
+
+
+def _index(device: str | None) -> int:
+    if device in (None, "cuda"):
+        return 0
+    text = device.removeprefix("cuda:")
+    if not text.isdigit():
+        raise BackendError(f"expected a CUDA device like cuda or cuda:N; received {device!r}")
+    return int(text)
+
+
+def make(device: str | None) -> Backend:
+    index = _index(device)
+    try:
+        import cupy
+    except ImportError as exc:
+        raise BackendError(
+            "expected CuPy for --device cuda; received a Python environment without it "
+            f"(hint: {INSTALL_HINT})"
+        ) from exc
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDARuntimeError, or a driver that fails to load
+        raise BackendError(
+            f"expected a visible CUDA GPU; received CuPy without one ({exc}) "
+            "(hint: check nvidia-smi and CUDA_VISIBLE_DEVICES, or use --device cpu)"
+        ) from exc
+    if index >= count:
+        raise BackendError(
+            f"expected a CUDA device index below {count}; received cuda:{index} "
+            "(hint: use --device cuda:0, or --device cpu)"
+        )
+    import array_api_compat.cupy as xp
+
+    dev = cupy.cuda.Device(index)
+
+    def asarray(host: np.ndarray, dtype):
+        with dev:
+            return cupy.array(host, dtype=dtype, copy=True)
+
+    return Backend(
+        name="cupy",
+        spec=f"cupy:cuda:{index}",
+        xp=xp,
+        device=dev,
+        default_dtype=xp.float32,
+        index_dtype=xp.int64,
+        _asarray=asarray,
+        _to_numpy=lambda x: cupy.asnumpy(x),
+        _synchronize=dev.synchronize,
+        _activate=lambda: dev,
+    )
