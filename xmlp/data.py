@@ -1,0 +1,50 @@
+"""Host-side data handling: splitting rows into training and validation parts."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def split_indices(
+    labels: Sequence[Any], valid_size: float | int, rng: np.random.Generator, stratify: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, valid) row indices, each in ascending order.
+
+    ``valid_size`` is a fraction in (0, 1) or a row count. Stratified: each class contributes
+    its share of the validation rows (largest remainders decide the rounding), so both parts
+    keep the class proportions; every class keeps at least one training row.
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+    n_valid = _valid_count(valid_size, n)
+    if not stratify:
+        perm = rng.permutation(n)
+        return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+    classes, inverse = np.unique(labels, return_inverse=True)
+    counts = np.bincount(inverse)
+    exact = counts * (n_valid / n)
+    take = np.floor(exact).astype(int)
+    for k in np.argsort(-(exact - take), kind="stable")[: n_valid - take.sum()]:
+        take[k] += 1
+    take = np.minimum(take, counts - 1)
+    valid = []
+    for k in range(len(classes)):
+        rows = np.flatnonzero(inverse == k)
+        valid.append(rng.permutation(rows)[: take[k]])
+    valid_idx = np.sort(np.concatenate(valid))
+    train_idx = np.setdiff1d(np.arange(n), valid_idx)
+    return train_idx, valid_idx
+
+
+def _valid_count(valid_size: float | int, n: int) -> int:
+    if isinstance(valid_size, (int, np.integer)) and not isinstance(valid_size, bool):
+        count = int(valid_size)
+        if not 1 <= count < n:
+            raise ValueError(f"expected a validation row count in [1, {n - 1}]; received {count}")
+        return count
+    frac = float(valid_size)
+    if not 0.0 < frac < 1.0:
+        raise ValueError(f"expected a validation fraction in (0, 1); received {valid_size}")
+    return min(max(1, round(frac * n)), n - 1)

@@ -1,0 +1,45 @@
+"""User-facing errors of the command line, each with its own exit code (sysexits.h)."""
+
+from __future__ import annotations
+
+
+class XmlpError(Exception):
+    """An error reported as one line, ``xmlp: error: …``, with ``exit_code``."""
+
+    exit_code = 1
+
+
+class UsageError(XmlpError, ValueError):
+    """Bad options or option values (EX_USAGE)."""
+
+    exit_code = 2
+
+
+class DataError(XmlpError, ValueError):
+    """An input file whose content is wrong (EX_DATAERR)."""
+
+    exit_code = 65
+
+
+class NoInputError(XmlpError, FileNotFoundError):
+    """An input file that does not exist or cannot be read (EX_NOINPUT)."""
+
+    exit_code = 66
+
+
+class UnavailableError(XmlpError, RuntimeError):
+    """A requested backend or device this machine cannot provide (EX_UNAVAILABLE)."""
+
+    exit_code = 69
+
+
+class DivergedError(XmlpError, ArithmeticError):
+    """Training produced a non-finite loss (EX_SOFTWARE: the run, not the input, failed)."""
+
+    exit_code = 70
+
+
+class CantCreateError(XmlpError, OSError):
+    """An output file or folder that cannot be written (EX_CANTCREAT)."""
+
+    exit_code = 73

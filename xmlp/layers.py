@@ -1,0 +1,87 @@
+"""Layers. ``forward(x)`` caches only what ``backward`` needs; ``backward(grad)`` returns the
+gradient w.r.t. the input and overwrites the layer's parameter gradients in ``grads``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import activations, initializers
+
+
+class Dense:
+    """Fully connected layer: a = activation(x @ W + b), with W shaped (n_in, n_out).
+
+    ``params`` and ``grads`` map "weight"/"bias" to device arrays; optimizers update ``params``.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | activations.Activation | None = None,
+        *,
+        kernel_initializer: str = "heUniform",
+        bias_initializer: str = "zeros",
+    ):
+        if isinstance(units, bool) or not hasattr(units, "__index__") or units < 1:
+            raise ValueError(f"expected a Dense layer width >= 1; received {units!r}")
+        self.units = units.__index__()
+        self.activation = activations.get(activation)
+        self.kernel_initializer = initializers.canonical(kernel_initializer)
+        self.bias_initializer = initializers.canonical(bias_initializer)
+        self.n_in: int | None = None
+        self.params: dict[str, Any] = {}
+        self.grads: dict[str, Any] = {}
+        self.xp: Any = None
+        self._x = self._a = None
+        self._raw = False
+
+    def init_host(self, n_in: int, rng: Any) -> dict[str, Any]:
+        """Initial parameters as float64 host arrays from the host generator ``rng``
+        (drawn in a fixed order: kernel, then bias)."""
+        w = initializers.get(self.kernel_initializer)(rng, (n_in, self.units))
+        b = initializers.get(self.bias_initializer)(rng, (1, self.units))[0]
+        return {"weight": w, "bias": b}
+
+    def set_params(self, xp: Any, params: dict[str, Any]) -> None:
+        """Adopt device arrays as parameters (shapes checked)."""
+        w, b = params["weight"], params["bias"]
+        if w.ndim != 2 or w.shape[1] != self.units or tuple(b.shape) != (self.units,):
+            raise ValueError(
+                f"expected weight (n_in, {self.units}) and bias ({self.units},); "
+                f"received {tuple(w.shape)} and {tuple(b.shape)}"
+            )
+        self.xp, self.n_in = xp, int(w.shape[0])
+        self.params = {"weight": w, "bias": b}
+        self.grads = {}
+
+    def forward(self, x: Any, *, training: bool = False, raw: bool = False) -> Any:
+        """x @ W + b, then the activation unless ``raw`` (used by fused output losses)."""
+        z = x @ self.params["weight"] + self.params["bias"]
+        a = z if raw else self.activation.forward(self.xp, z)
+        if training:
+            self._x, self._a, self._raw = x, a, raw
+        return a
+
+    def backward(self, grad: Any, *, input_grad: bool = True) -> Any:
+        """Gradients from dL/da (or dL/dz after a raw forward); returns dL/dx unless not needed."""
+        if self._x is None:
+            raise RuntimeError("Dense.backward called before a training forward")
+        xp = self.xp
+        g = grad if self._raw else self.activation.backward(xp, grad, self._a)
+        self.grads["weight"] = self._x.T @ g
+        self.grads["bias"] = xp.sum(g, axis=0)
+        dx = g @ self.params["weight"].T if input_grad else None
+        self._x = self._a = None  # release the cached batch
+        return dx
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "kind": "Dense",
+            "units": self.units,
+            "activation": self.activation.name,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+        }
+
+    def __repr__(self) -> str:
+        return f"Dense({self.units}, activation={self.activation.name!r})"

@@ -1,0 +1,73 @@
+"""Losses on device arrays. All return 0-d arrays: nothing here reads a value back to the host."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Probabilities are clipped to [EPS, 1 - EPS] in the subject's binary cross-entropy so that a
+# confident wrong prediction costs -log(1e-15) ~ 34.5 instead of infinity.
+EPS = 1e-15
+
+
+class SoftmaxCrossEntropy:
+    """Softmax + categorical cross-entropy on logits, fused.
+
+    L = -(1/N) sum_i sum_k y_ik log softmax(z_i)_k, computed with the row max subtracted, so
+    logits of any finite size give a finite loss; dL/dz = (softmax(z) - y) / N (the 1/N lives
+    here and nowhere else). For two classes this equals the binary cross-entropy of the subject.
+    """
+
+    name = "categoricalCrossentropy"
+    output_activation = "softmax"
+
+    def __call__(self, xp: Any, z: Any, y: Any) -> tuple[Any, Any]:
+        """(mean loss as a 0-d array, dL/dz) for logits z and one-hot targets y."""
+        n = z.shape[0]
+        s = z - xp.max(z, axis=1, keepdims=True)
+        e = xp.exp(s)
+        se = xp.sum(e, axis=1, keepdims=True)
+        # sum_k y_k (s_k - log se) with sum_k y_k = 1 for one-hot rows.
+        loss = (xp.sum(xp.log(se)) - xp.sum(y * s)) / n
+        grad = (e / se - y) / n
+        return loss, grad
+
+    def value(self, xp: Any, z: Any, y: Any) -> Any:
+        """Summed (not mean) loss of logits z, without the gradient (validation, evaluate)."""
+        s = z - xp.max(z, axis=1, keepdims=True)
+        return xp.sum(xp.log(xp.sum(xp.exp(s), axis=1))) - xp.sum(y * s)
+
+
+LOSSES = {
+    "categoricalCrossentropy": SoftmaxCrossEntropy,
+    # On a 2-unit softmax output the subject's binary cross-entropy is the same function.
+    "binaryCrossentropy": SoftmaxCrossEntropy,
+}
+_ALIASES = {
+    "categorical_crossentropy": "categoricalCrossentropy",
+    "binary_crossentropy": "binaryCrossentropy",
+    "crossentropy": "categoricalCrossentropy",
+}
+
+
+def canonical(name: str) -> str:
+    key = _ALIASES.get(name, name)
+    if key not in LOSSES:
+        raise ValueError(f"expected a loss among {', '.join(LOSSES)}; received {name!r}")
+    return key
+
+
+def get(name: str) -> SoftmaxCrossEntropy:
+    return LOSSES[canonical(name)]()
+
+
+def binary_cross_entropy(xp: Any, y: Any, p: Any, eps: float = EPS) -> Any:
+    """The subject's E = -(1/N) sum [y log p + (1 - y) log(1 - p)], p clipped to [eps, 1-eps].
+
+    ``y`` holds 0/1 (1 = the positive class, M in the subject) and ``p`` the predicted
+    probability of the positive class, both 1-D and of the same float dtype. Returns a 0-d array.
+    """
+    # In float32, 1 - 1e-15 rounds to 1 and log(1 - p) would be -inf: never clip tighter than
+    # the dtype's machine epsilon.
+    eps = max(eps, float(xp.finfo(p.dtype).eps))
+    p = xp.clip(p, eps, 1.0 - eps)
+    return -xp.sum(y * xp.log(p) + (1.0 - y) * xp.log(1.0 - p)) / p.shape[0]

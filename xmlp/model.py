@@ -1,0 +1,283 @@
+"""Sequential: a stack of layers trained with a fused output loss on one backend."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+import backends
+
+from . import losses, metrics as metrics_mod, optimizers
+from .layers import Dense
+from .preprocessing import LabelEncoder, Standardizer, as_features, check_representable, seed_streams
+from .training import History, check_finite, epoch_line
+
+EpochCallback = Callable[[int, dict], bool | None]
+
+
+class Sequential:
+    """A multilayer perceptron: ``Sequential([Dense(24, "relu"), Dense(2, "softmax")])``.
+
+    The model remembers its backend (``backend="cpu"``, ``"cuda"``, ``"torch"``, a Backend…),
+    its dtype, the standardisation fitted on the training rows and the class labels.
+    """
+
+    def __init__(
+        self,
+        layers: Iterable[Dense],
+        *,
+        loss: str = "categoricalCrossentropy",
+        backend: str | backends.Backend | None = None,
+        dtype: str = "float32",
+        standardize: bool = True,
+    ):
+        self.layers = list(layers)
+        if not self.layers:
+            raise ValueError("expected at least one layer; received none")
+        self.loss_name = losses.canonical(loss)
+        self.loss = losses.get(loss)
+        out = self.layers[-1].activation.name
+        if out != self.loss.output_activation:
+            raise ValueError(
+                f"expected a '{self.loss.output_activation}' output layer for {self.loss_name}; "
+                f"received '{out}' (hint: Dense(n_classes, activation='softmax'))"
+            )
+        self.backend = backends.get_backend(backend)
+        self.dtype_name = dtype
+        self.dtype = self.backend.dtype(dtype)
+        self.xp = self.backend.xp
+        self.standardizer = Standardizer() if standardize else None
+        self.encoder = LabelEncoder()
+        self.n_features: int | None = None
+        self.feature_names: list[str] | None = None
+        self.history: History | None = None
+        self.seed: int | None = None
+
+    # ----------------------------------------------------------------- structure and weights
+    @property
+    def built(self) -> bool:
+        return self.n_features is not None
+
+    @property
+    def classes(self) -> list[Any]:
+        return list(self.encoder.classes or [])
+
+    def build(self, n_features: int, rng: Any) -> None:
+        """Draw every layer's initial parameters on the host and send them once."""
+        host, n_in = [], n_features
+        for layer in self.layers:
+            host.append(layer.init_host(n_in, rng))
+            n_in = layer.units
+        self.n_features = n_features
+        self.set_weights(host)
+
+    def get_weights(self) -> list[dict[str, Any]]:
+        """Parameters as host NumPy arrays: ``[{"weight": W, "bias": b}, …]``."""
+        return [{k: self.backend.to_numpy(v) for k, v in layer.params.items()} for layer in self.layers]
+
+    def set_weights(self, weights: Sequence[dict[str, Any]]) -> None:
+        """Load host parameters (any float dtype) onto the device in the model's dtype."""
+        if len(weights) != len(self.layers):
+            raise ValueError(f"expected {len(self.layers)} layers of weights; received {len(weights)}")
+        n_in = self.n_features
+        for i, (layer, w) in enumerate(zip(self.layers, weights)):
+            shape = tuple(w["weight"].shape)
+            if n_in is not None and shape != (n_in, layer.units):
+                raise ValueError(
+                    f"expected layers.{i}.weight of shape {(n_in, layer.units)}; received {shape}"
+                )
+            with self.backend.activate():
+                dev = {k: self.backend.asarray(w[k], self.dtype) for k in ("weight", "bias")}
+            layer.set_params(self.xp, dev)
+            n_in = layer.units
+        if self.n_features is None:
+            self.n_features = int(weights[0]["weight"].shape[0])
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "layers": [layer.config() for layer in self.layers],
+            "loss": self.loss_name,
+            "dtype": self.dtype_name,
+            "n_features": self.n_features,
+            "classes": self.classes,
+        }
+
+    # ----------------------------------------------------------------- compute
+    def _logits(self, x: Any, training: bool = False) -> Any:
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            x = layer.forward(x, training=training, raw=i == last)
+        return x
+
+    def _prepare(self, x: Any) -> Any:
+        """Host features -> standardized device array in the model's dtype."""
+        host = as_features(x, self.n_features)
+        if self.standardizer is not None:
+            host = self.standardizer.transform(host)
+        return self.backend.asarray(check_representable(host, self.dtype_name), self.dtype)
+
+    def fit(
+        self,
+        x: Any,
+        y: Sequence[Any],
+        *,
+        validation_data: tuple[Any, Sequence[Any]] | None = None,
+        epochs: int = 70,
+        batch_size: int = 8,
+        learning_rate: float = 0.01,
+        optimizer: str | optimizers.Optimizer = "sgd",
+        seed: int | None = None,
+        metrics: Sequence[str] = ("accuracy",),
+        callbacks: Sequence[EpochCallback] = (),
+        verbose: bool = False,
+        feature_names: Sequence[str] | None = None,
+    ) -> History:
+        """Train; returns (and keeps in ``self.history``) the per-epoch metrics.
+
+        Each epoch draws one permutation on the host and sends it; batches are taken on the
+        device; the host reads the epoch's loss and confusion counts once, at its end.
+        ``callbacks`` are called as ``cb(epoch, logs)`` after each epoch; one that returns True
+        stops training.
+        """
+        _check_positive_int("epochs", epochs)
+        _check_positive_int("batch_size", batch_size)
+        unknown = [m for m in metrics if m not in metrics_mod.METRICS]
+        if unknown:
+            raise ValueError(
+                f"expected metrics among {', '.join(metrics_mod.METRICS)}; received {unknown}"
+            )
+        opt = optimizers.get(optimizer, learning_rate=learning_rate)
+        self.seed, init_rng, shuffle_rng = seed_streams(seed)
+
+        x_host = as_features(x, None)
+        if len(y) != x_host.shape[0]:
+            raise ValueError(f"expected {x_host.shape[0]} labels (one per row); received {len(y)}")
+        self.encoder.fit(y)
+        if len(self.classes) < 2:
+            raise ValueError(
+                f"expected at least two classes in the training labels; received only {self.classes}"
+            )
+        if len(self.classes) != self.layers[-1].units:
+            raise ValueError(
+                f"expected the output layer to have one unit per class ({len(self.classes)}); "
+                f"received {self.layers[-1].units} units"
+            )
+        self.n_features = None
+        if self.standardizer is not None:
+            self.standardizer.fit(x_host)
+        self.feature_names = list(feature_names) if feature_names is not None else None
+        be, xp = self.backend, self.xp
+        with be.activate():
+            self.build(x_host.shape[1], init_rng)
+            opt.build(xp, self.layers)
+            xd = self._prepare(x_host)
+            yd = be.asarray(self.encoder.one_hot(y), self.dtype)
+            val = None
+            if validation_data is not None:
+                xv, yv = validation_data
+                val = (self._prepare(xv), be.asarray(self.encoder.one_hot(yv), self.dtype))
+            history = History(
+                params={
+                    "epochs": epochs,
+                    "batch_size": batch_size,
+                    "optimizer": opt.config(),
+                    "seed": self.seed,
+                    "metrics": list(metrics),
+                }
+            )
+            self.history = history
+            n = x_host.shape[0]
+            class_ids = xp.arange(len(self.classes), dtype=be.index_dtype, device=be.device)
+            for epoch in range(1, epochs + 1):
+                logs = self._train_epoch(xd, yd, val, n, batch_size, opt, shuffle_rng, class_ids, metrics)
+                history.append(logs)
+                if verbose:
+                    print(epoch_line(epoch, epochs, logs), flush=True)
+                check_finite(epoch, logs)
+                if any([cb(epoch, logs) for cb in callbacks]):
+                    history.stopped_epoch = epoch
+                    break
+        return history
+
+    def _train_epoch(self, xd, yd, val, n, batch_size, opt, shuffle_rng, class_ids, metrics):
+        be, xp, loss_fn = self.backend, self.xp, self.loss
+        layers, last = self.layers, len(self.layers) - 1
+        want_cm = bool(metrics)
+        idx = be.asarray(shuffle_rng.permutation(n), be.index_dtype)
+        loss_sum = cm = None
+        for start in range(0, n, batch_size):
+            take = idx[start : min(start + batch_size, n)]
+            xb, yb = xp.take(xd, take, axis=0), xp.take(yd, take, axis=0)
+            z = self._logits(xb, training=True)
+            loss, grad = loss_fn(xp, z, yb)
+            for i in range(last, -1, -1):
+                grad = layers[i].backward(grad, input_grad=i > 0)
+            opt.step(layers)
+            batch_loss = loss * yb.shape[0]
+            loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
+            if want_cm:
+                batch_cm = metrics_mod.confusion(xp, z, yb, class_ids)
+                cm = batch_cm if cm is None else cm + batch_cm
+        parts = [xp.reshape(loss_sum / n, (1,))]
+        if want_cm:
+            parts.append(xp.reshape(cm, (-1,)))
+        if val is not None:
+            xv, yv = val
+            zv = self._logits(xv)
+            parts.append(xp.reshape(loss_fn.value(xp, zv, yv) / xv.shape[0], (1,)))
+            if want_cm:
+                parts.append(xp.reshape(metrics_mod.confusion(xp, zv, yv, class_ids), (-1,)))
+        # The one device->host read of the epoch.
+        host = be.to_numpy(xp.concat(parts)).tolist()
+        return _unpack(host, len(self.classes), metrics, val is not None)
+
+    def predict_proba(self, x: Any, batch_size: int = 65536) -> Any:
+        """Class probabilities as a host NumPy array of shape (n, n_classes)."""
+        if not self.built:
+            raise RuntimeError("expected a trained model; received one that was never fitted")
+        xp = self.xp
+        host = as_features(x, self.n_features)
+        out = []
+        with self.backend.activate():
+            for start in range(0, max(host.shape[0], 1), batch_size):
+                xd = self._prepare(host[start : start + batch_size])
+                z = self._logits(xd)
+                out.append(self.backend.to_numpy(self.layers[-1].activation.forward(xp, z)))
+        return _vstack(out)
+
+    def predict(self, x: Any) -> list[Any]:
+        """Predicted class labels (the most probable class of each row)."""
+        proba = self.predict_proba(x)
+        return [self.classes[i] for i in proba.argmax(axis=1).tolist()]
+
+    def evaluate(self, x: Any, y: Sequence[Any]) -> dict[str, float]:
+        """Loss, the subject's binary cross-entropy (two classes), accuracy, precision, recall, F1."""
+        from .evaluation import evaluate_probabilities
+
+        return evaluate_probabilities(self.predict_proba(x), self.encoder.indices(y), self.classes)
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected {name} to be an integer >= 1; received {value!r}")
+
+
+def _unpack(host: list[float], c: int, metrics: Sequence[str], has_val: bool) -> dict[str, float]:
+    logs: dict[str, float] = {}
+    prefixes = ["", "val_"] if has_val else [""]
+    pos = 0
+    for prefix in prefixes:
+        logs[prefix + "loss"] = host[pos]
+        pos += 1
+        if metrics:
+            flat = host[pos : pos + c * c]
+            pos += c * c
+            values = metrics_mod.from_confusion([flat[r * c : (r + 1) * c] for r in range(c)])
+            for m in metrics:
+                logs[prefix + m] = values[m]
+    return logs
+
+
+def _vstack(parts: list[Any]) -> Any:
+    from .preprocessing import vstack
+
+    return vstack(parts)

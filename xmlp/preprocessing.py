@@ -1,0 +1,104 @@
+"""Host-side preprocessing: standardisation and label encoding (NumPy, float64).
+
+Both are fitted on training rows only and travel with the model; prediction applies them and
+never refits.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+
+class Standardizer:
+    """x' = (x - mean) / scale, with mean and population std of the training rows.
+
+    A constant column gets scale 1 (so it maps to 0 rather than NaN).
+    """
+
+    def __init__(self, mean: Any = None, scale: Any = None):
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
+        self.scale = None if scale is None else np.asarray(scale, dtype=np.float64)
+
+    def fit(self, x: np.ndarray) -> "Standardizer":
+        x = np.asarray(x, dtype=np.float64)
+        self.mean = x.mean(axis=0)
+        std = x.std(axis=0)
+        # A column with std below 1e-12 x its magnitude carries no information, only rounding.
+        tiny = std <= 1e-12 * np.maximum(np.abs(self.mean), 1.0)
+        self.scale = np.where(tiny, 1.0, std)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        if self.mean is None:
+            return np.asarray(x, dtype=np.float64)
+        return (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
+
+
+class LabelEncoder:
+    """Maps labels (strings or numbers) to indices 0..C-1 of the sorted classes."""
+
+    def __init__(self, classes: Sequence[Any] | None = None):
+        self.classes = None if classes is None else list(classes)
+
+    def fit(self, y: Sequence[Any]) -> "LabelEncoder":
+        self.classes = [c.item() if hasattr(c, "item") else c for c in np.unique(np.asarray(y))]
+        return self
+
+    def indices(self, y: Sequence[Any]) -> np.ndarray:
+        lookup = {c: i for i, c in enumerate(self.classes)}
+        out = np.empty(len(y), dtype=np.int64)
+        for i, label in enumerate(np.asarray(y).tolist()):
+            if label not in lookup:
+                raise ValueError(
+                    f"expected a label among {', '.join(map(str, self.classes))}; "
+                    f"received {label!r} (row {i})"
+                )
+            out[i] = lookup[label]
+        return out
+
+    def one_hot(self, y: Sequence[Any]) -> np.ndarray:
+        return np.eye(len(self.classes))[self.indices(y)]
+
+
+def seed_streams(seed: int | None) -> tuple[int, np.random.Generator, np.random.Generator]:
+    """(the seed used, weights generator, shuffle generator), one child stream per role.
+
+    With no seed, fresh OS entropy is drawn and returned, so every run can be replayed.
+    """
+    ss = np.random.SeedSequence(seed)
+    init, shuffle = ss.spawn(2)
+    return int(ss.entropy), np.random.default_rng(init), np.random.default_rng(shuffle)
+
+
+def as_features(x: Any, n_features: int | None) -> np.ndarray:
+    """A finite float64 (rows, features) host array, checked against the expected width."""
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 2:
+        raise ValueError(f"expected a 2-D array of features (rows, columns); received shape {arr.shape}")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(
+            f"expected {n_features} features per row (as the model was trained); "
+            f"received {arr.shape[1]}"
+        )
+    if not np.isfinite(arr).all():
+        row, col = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"expected finite features; received {arr[row, col]} at row {row}, column {col}")
+    return arr
+
+
+def check_representable(x: np.ndarray, dtype: str) -> np.ndarray:
+    """x, after checking that every value fits ``dtype`` (float32 overflows past ~3.4e38)."""
+    limit = float(np.finfo(dtype).max)
+    if x.size and np.abs(x).max() > limit:
+        row, col = np.argwhere(np.abs(x) > limit)[0]
+        raise ValueError(
+            f"expected values that fit {dtype} (|x| <= {limit:.3g}); received {x[row, col]:.6g} "
+            f"at row {row}, column {col} (hint: use --dtype float64, or rescale the data)"
+        )
+    return x
+
+
+def vstack(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts, axis=0)
