@@ -1,0 +1,61 @@
+"""One backend fixture for the whole suite (as Thinc does): every test that takes ``backend``
+runs on numpy, the three array-api-strict devices, torch when installed, and CuPy (marked
+``cuda``: skipped without CuPy and a GPU, a failure instead when XMLP_REQUIRE_CUDA=1)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+import backends
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+BACKEND_PARAMS = [
+    pytest.param("numpy", id="numpy"),
+    pytest.param("strict:cpu", id="strict-cpu"),
+    pytest.param("strict:device1", id="strict-device1"),
+    pytest.param("strict:no_float64", id="strict-nof64"),
+    pytest.param(
+        "torch", id="torch", marks=pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")
+    ),
+    pytest.param("cuda", id="cupy", marks=pytest.mark.cuda),
+]
+
+
+def make_backend(spec: str) -> backends.Backend:
+    """A fresh backend; a CUDA one that cannot be had is a skip, or a failure when required."""
+    try:
+        return backends.get_backend(spec)
+    except backends.BackendError as exc:
+        if spec.startswith("cuda") and os.environ.get("XMLP_REQUIRE_CUDA") == "1":
+            pytest.fail(f"XMLP_REQUIRE_CUDA=1 but {spec} is unavailable: {exc}")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(params=BACKEND_PARAMS)
+def backend(request) -> backends.Backend:
+    return make_backend(request.param)
+
+
+@pytest.fixture
+def backend64(backend) -> backends.Backend:
+    """The backend, for tests that need float64 (gradient checks); skipped where it has none."""
+    if not backend.supports("float64"):
+        pytest.skip(f"{backend} has no float64")
+    return backend
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def wdbc():
+    from xmlp.datasets import load_wdbc
+
+    return load_wdbc()

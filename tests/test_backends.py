@@ -1,0 +1,101 @@
+"""Backend specs, the contract, and the errors users see."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import backends
+from backends import BackendError, UnknownBackendError, get_backend, resolve_spec
+
+
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("cpu", ("numpy", None)),
+        ("numpy", ("numpy", None)),
+        ("cuda", ("cupy", "cuda")),
+        ("cuda:1", ("cupy", "cuda:1")),
+        ("cupy:2", ("cupy", "cuda:2")),
+        ("torch", ("torch", None)),
+        ("torch:cuda:0", ("torch", "cuda:0")),
+        ("strict:device1", ("strict", "device1")),
+        (" CPU ", ("numpy", None)),
+    ],
+)
+def test_resolve_spec(spec, expected):
+    assert resolve_spec(spec) == expected
+
+
+def test_backend_option_overrides_and_env_default(monkeypatch):
+    assert resolve_spec("cuda:1", library="torch") == ("torch", "cuda:1")
+    monkeypatch.setenv("XMLP_DEVICE", "strict:device1")
+    assert get_backend().spec == "strict:device1"
+    assert get_backend("cpu").spec == "numpy"  # an argument beats the environment
+    monkeypatch.delenv("XMLP_DEVICE")
+    assert get_backend().spec == "numpy"
+
+
+def test_unknown_spec_lists_valid_ones():
+    with pytest.raises(UnknownBackendError, match=r"expected a device or backend among cpu, cuda, cuda:N, numpy.*received 'tpu'"):
+        get_backend("tpu")
+    with pytest.raises(UnknownBackendError, match="expected a backend among numpy, cupy, torch, strict; received 'jax'"):
+        get_backend(library="jax")
+    with pytest.raises(BackendError, match="expected device 'cpu' for numpy; received 'cuda'"):
+        get_backend("cuda", library="numpy")
+    with pytest.raises(BackendError, match="expected a strict device among cpu, device1, no_float64"):
+        get_backend("strict:gpu")
+
+
+def test_cuda_without_cupy_names_the_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` raise ImportError
+    with pytest.raises(BackendError, match=r"expected CuPy.*pip install 'xmlp\[cuda12\]'"):
+        get_backend("cuda")
+
+
+def test_cupy_without_gpu_says_so(monkeypatch):
+    def no_device():
+        raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+
+    fake = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=no_device)))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    with pytest.raises(BackendError, match="expected a visible CUDA GPU; received CuPy without one .*no CUDA-capable"):
+        get_backend("cuda")
+    fake.cuda.runtime.getDeviceCount = lambda: 1
+    with pytest.raises(BackendError, match="expected a CUDA device index below 1; received cuda:3"):
+        get_backend("cuda:3")
+
+
+def test_contract_roundtrip_and_counts(backend):
+    host = np.arange(6, dtype=np.float64).reshape(2, 3)
+    f32 = backend.dtype("float32")
+    dev = backend.asarray(host, f32)
+    assert dev.dtype == f32
+    back = backend.to_numpy(dev)
+    assert back.dtype == np.float32 and np.array_equal(back, host)
+    back[0, 0] = 99.0  # the way out is a copy: the device array is unchanged
+    assert backend.to_numpy(dev)[0, 0] == 0.0
+    assert (backend.stats.to_device, backend.stats.to_host) == (1, 2)
+    backend.synchronize()
+    assert backend.supports("float32")
+
+
+def test_backends_are_fresh_objects():
+    a, b = get_backend("cpu"), get_backend("cpu")
+    a.asarray(np.zeros(2))
+    assert a is not b and b.stats.total == 0  # no process-global state shared between models
+
+
+def test_float64_less_device():
+    be = get_backend("strict:no_float64")
+    assert be.supports("float32") and not be.supports("float64")
+    with pytest.raises(BackendError, match="received .float64., which strict:no_float64 does not support.*--dtype float32"):
+        be.dtype("float64")
+
+
+def test_available_lists_what_imports():
+    found = backends.available()
+    assert found[:4] == ["numpy", "strict:cpu", "strict:device1", "strict:no_float64"]

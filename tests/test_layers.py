@@ -1,0 +1,90 @@
+"""Dense + every activation: analytic backward vs finite differences, on every backend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xmlp import activations
+from xmlp.layers import Dense
+
+from gradcheck import assert_grad_close, numeric_grad
+
+
+def _dense(backend, n_in, units, activation, rng):
+    layer = Dense(units, activation)
+    host = layer.init_host(n_in, rng)
+    host["bias"] = rng.normal(size=units)  # non-zero bias exercises its gradient path
+    f64 = backend.dtype("float64")
+    layer.set_params(backend.xp, {k: backend.asarray(v, f64) for k, v in host.items()})
+    return layer, host
+
+
+@pytest.mark.parametrize("activation", sorted(activations.ACTIVATIONS))
+def test_dense_gradients_match_finite_differences(backend64, activation, rng):
+    be = backend64
+    f64 = be.dtype("float64")
+    x = rng.normal(size=(5, 4))
+    r = rng.normal(size=(5, 3))  # L = sum(a * r), so dL/da = r
+    layer, host = _dense(be, 4, 3, activation, rng)
+
+    def loss(w=host["weight"], b=host["bias"], xin=x):
+        probe = Dense(3, activation)
+        probe.set_params(be.xp, {"weight": be.asarray(w, f64), "bias": be.asarray(b, f64)})
+        return float(np.sum(be.to_numpy(probe.forward(be.asarray(xin, f64))) * r))
+
+    layer.forward(be.asarray(x, f64), training=True)
+    dx = be.to_numpy(layer.backward(be.asarray(r, f64)))
+    assert_grad_close(be.to_numpy(layer.grads["weight"]), numeric_grad(lambda w: loss(w=w), host["weight"]), "dW")
+    assert_grad_close(be.to_numpy(layer.grads["bias"]), numeric_grad(lambda b: loss(b=b), host["bias"]), "db")
+    assert_grad_close(dx, numeric_grad(lambda xin: loss(xin=xin), x), "dx")
+
+
+def test_backward_can_skip_input_gradient(backend, rng):
+    layer, _ = _dense(backend, 4, 3, "relu", rng) if backend.supports("float64") else (None, None)
+    if layer is None:
+        pytest.skip("float64 setup")
+    layer.forward(backend.asarray(rng.normal(size=(2, 4)), backend.dtype("float64")), training=True)
+    assert layer.backward(backend.asarray(np.ones((2, 3)), backend.dtype("float64")), input_grad=False) is None
+    assert tuple(layer.grads["weight"].shape) == (4, 3)
+
+
+def test_backward_before_forward_is_an_error(backend, rng):
+    layer = Dense(3, "relu")
+    with pytest.raises(RuntimeError, match="before a training forward"):
+        layer.backward(None)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("relu", [0.0, 0.0, 2.0]),
+        ("leakyRelu", [-0.01 * 1000.0, 0.0, 2.0]),
+        ("tanh", [-1.0, 0.0, np.tanh(2.0)]),
+        ("sigmoid", [0.0, 0.5, 1.0 / (1.0 + np.exp(-2.0))]),
+        ("linear", [-1000.0, 0.0, 2.0]),
+    ],
+)
+def test_activation_values_and_overflow(backend, name, expected):
+    xp = backend.xp
+    z = backend.asarray(np.array([[-1000.0, 0.0, 2.0]]), backend.dtype("float32"))
+    a = backend.to_numpy(activations.get(name).forward(xp, z))
+    assert a.dtype == np.float32
+    assert np.isfinite(a).all()
+    # float32 rounding of the expected values: 1 ulp at magnitude 1000 is 6e-5.
+    np.testing.assert_allclose(a[0], expected, rtol=1e-6, atol=1e-6)
+
+
+def test_softmax_activation_is_stable_and_normalized(backend):
+    z = backend.asarray(np.array([[1000.0, 0.0, -1000.0], [1.0, 1.0, 1.0]]), backend.dtype("float32"))
+    p = backend.to_numpy(activations.get("softmax").forward(backend.xp, z))
+    np.testing.assert_allclose(p, [[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]], rtol=1e-6, atol=1e-7)
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(ValueError, match="expected an activation among linear, relu"):
+        activations.get("swish")
+    with pytest.raises(ValueError, match="expected a Dense layer width >= 1; received 0"):
+        Dense(0)
+    with pytest.raises(ValueError, match="expected an initializer among heUniform"):
+        Dense(3, kernel_initializer="orthogonal")
