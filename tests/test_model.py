@@ -112,7 +112,7 @@ def test_fit_rejects_bad_arguments(wdbc):
         model.fit(x[y == "M"], y[y == "M"], epochs=1)
     with pytest.raises(ValueError, match="expected epochs to be an integer >= 1; received 0"):
         model.fit(x, y, epochs=0)
-    with pytest.raises(ValueError, match="expected a learning rate > 0; received -1"):
+    with pytest.raises(ValueError, match="expected learning rate > 0.0; received -1"):
         model.fit(x, y, learning_rate=-1)
     with pytest.raises(ValueError, match="expected 30 features per row"):
         model.fit(x, y, epochs=1)

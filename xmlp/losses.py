@@ -37,6 +37,15 @@ class SoftmaxCrossEntropy:
         return xp.sum(xp.log(xp.sum(xp.exp(s), axis=1))) - xp.sum(y * s)
 
 
+def clipped_nll_sum(xp: Any, z: Any, y: Any, eps: float = EPS) -> Any:
+    """sum_i -log clip(p_i[true class], eps, 1 - eps) with p = softmax(z): for two classes,
+    N times the subject's binary cross-entropy (p of the true class is p or 1 - p)."""
+    e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
+    pt = xp.sum(y * e, axis=1) / xp.sum(e, axis=1)
+    eps = max(eps, float(xp.finfo(pt.dtype).eps))
+    return -xp.sum(xp.log(xp.clip(pt, eps, 1.0 - eps)))
+
+
 LOSSES = {
     "categoricalCrossentropy": SoftmaxCrossEntropy,
     # On a 2-unit softmax output the subject's binary cross-entropy is the same function.

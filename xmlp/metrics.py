@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-METRICS = ("accuracy", "precision", "recall", "f1")
+METRICS = ("accuracy", "precision", "recall", "f1", "bce")
 
 
 def confusion(xp: Any, z: Any, y: Any, class_ids: Any) -> Any:

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import backends
 
 from . import losses, metrics as metrics_mod, optimizers
 from .layers import Dense
-from .preprocessing import LabelEncoder, Standardizer, as_features, check_representable, seed_streams
-from .training import History, check_finite, epoch_line
-
-EpochCallback = Callable[[int, dict], bool | None]
+from .preprocessing import (LabelEncoder, Standardizer, as_features, check_representable,
+                            fit_temperature, seed_streams, vstack)
+from .training import Callback, EarlyStopping, EpochPrinter, History, check_finite
 
 
 class Sequential:
     """A multilayer perceptron: ``Sequential([Dense(24, "relu"), Dense(2, "softmax")])``.
 
     The model remembers its backend (``backend="cpu"``, ``"cuda"``, ``"torch"``, a Backend…),
-    its dtype, the standardisation fitted on the training rows and the class labels.
+    its dtype, the standardisation fitted on the training rows, the class labels and, after
+    ``calibrate``, a softmax temperature.
     """
 
     def __init__(
@@ -49,13 +49,16 @@ class Sequential:
         self.encoder = LabelEncoder()
         self.n_features: int | None = None
         self.feature_names: list[str] | None = None
+        self.positive_class: Any = None
+        self.temperature = 1.0
         self.history: History | None = None
         self.seed: int | None = None
+        self.info: dict[str, Any] = {}
 
     # ----------------------------------------------------------------- structure and weights
     @property
     def built(self) -> bool:
-        return self.n_features is not None
+        return self.n_features is not None and bool(self.layers[0].params)
 
     @property
     def classes(self) -> list[Any]:
@@ -92,6 +95,14 @@ class Sequential:
         if self.n_features is None:
             self.n_features = int(weights[0]["weight"].shape[0])
 
+    def copy_params(self) -> list[dict[str, Any]]:
+        """A device-side copy of every parameter (for restoring later; no host transfer)."""
+        return [{k: self.xp.asarray(v, copy=True) for k, v in l.params.items()} for l in self.layers]
+
+    def restore_params(self, saved: list[dict[str, Any]]) -> None:
+        for layer, params in zip(self.layers, saved):
+            layer.params.update(params)
+
     def config(self) -> dict[str, Any]:
         return {
             "layers": [layer.config() for layer in self.layers],
@@ -100,6 +111,12 @@ class Sequential:
             "n_features": self.n_features,
             "classes": self.classes,
         }
+
+    def save(self, path: str) -> None:
+        """Write the model file (safetensors + JSON metadata), atomically."""
+        from .serialization import save_model
+
+        save_model(self, path)
 
     # ----------------------------------------------------------------- compute
     def _logits(self, x: Any, training: bool = False) -> Any:
@@ -123,88 +140,94 @@ class Sequential:
         validation_data: tuple[Any, Sequence[Any]] | None = None,
         epochs: int = 70,
         batch_size: int = 8,
-        learning_rate: float = 0.01,
+        learning_rate: float | None = None,
         optimizer: str | optimizers.Optimizer = "sgd",
         seed: int | None = None,
         metrics: Sequence[str] = ("accuracy",),
-        callbacks: Sequence[EpochCallback] = (),
+        early_stopping: EarlyStopping | None = None,
+        callbacks: Sequence[Callback] = (),
         verbose: bool = False,
         feature_names: Sequence[str] | None = None,
     ) -> History:
         """Train; returns (and keeps in ``self.history``) the per-epoch metrics.
 
         Each epoch draws one permutation on the host and sends it; batches are taken on the
-        device; the host reads the epoch's loss and confusion counts once, at its end.
-        ``callbacks`` are called as ``cb(epoch, logs)`` after each epoch; one that returns True
-        stops training.
+        device; the host reads the epoch's losses and confusion counts once, at its end.
+        ``learning_rate`` defaults to the optimizer's own (SGD 0.01, Adam 0.001, …).
         """
         _check_positive_int("epochs", epochs)
         _check_positive_int("batch_size", batch_size)
+        metrics = list(metrics)
         unknown = [m for m in metrics if m not in metrics_mod.METRICS]
         if unknown:
-            raise ValueError(
-                f"expected metrics among {', '.join(metrics_mod.METRICS)}; received {unknown}"
-            )
+            raise ValueError(f"expected metrics among {', '.join(metrics_mod.METRICS)}; received {unknown}")
         opt = optimizers.get(optimizer, learning_rate=learning_rate)
-        self.seed, init_rng, shuffle_rng = seed_streams(seed)
-
         x_host = as_features(x, None)
         if len(y) != x_host.shape[0]:
             raise ValueError(f"expected {x_host.shape[0]} labels (one per row); received {len(y)}")
         self.encoder.fit(y)
         if len(self.classes) < 2:
-            raise ValueError(
-                f"expected at least two classes in the training labels; received only {self.classes}"
-            )
+            raise ValueError(f"expected at least two classes in the training labels; received only {self.classes}")
         if len(self.classes) != self.layers[-1].units:
             raise ValueError(
-                f"expected the output layer to have one unit per class ({len(self.classes)}); "
-                f"received {self.layers[-1].units} units"
+                f"expected the output layer to have one unit per class ({len(self.classes)}: "
+                f"{', '.join(map(str, self.classes))}); received {self.layers[-1].units} units"
             )
+        if "bce" in metrics and len(self.classes) != 2:
+            raise ValueError(f"expected two classes for the bce metric; received {len(self.classes)}")
+        self.positive_class = self.classes[-1]
+        self.temperature = 1.0
+        callbacks = list(callbacks) + ([EpochPrinter()] if verbose else [])
+        if early_stopping is not None:
+            callbacks.insert(0, early_stopping)
+        params = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(),
+                  "metrics": metrics, "validation": validation_data is not None}
+        for cb in callbacks:  # misconfiguration (e.g. early stopping without validation) fails here
+            cb.on_train_begin(self, params)
+
+        self.seed, init_rng, shuffle_rng = seed_streams(seed)
+        params["seed"] = self.seed
         self.n_features = None
         if self.standardizer is not None:
             self.standardizer.fit(x_host)
         self.feature_names = list(feature_names) if feature_names is not None else None
         be, xp = self.backend, self.xp
+        history = self.history = History(params=params)
         with be.activate():
             self.build(x_host.shape[1], init_rng)
             opt.build(xp, self.layers)
-            xd = self._prepare(x_host)
-            yd = be.asarray(self.encoder.one_hot(y), self.dtype)
+            data = (self._prepare(x_host), be.asarray(self.encoder.one_hot(y), self.dtype))
             val = None
             if validation_data is not None:
                 xv, yv = validation_data
                 val = (self._prepare(xv), be.asarray(self.encoder.one_hot(yv), self.dtype))
-            history = History(
-                params={
-                    "epochs": epochs,
-                    "batch_size": batch_size,
-                    "optimizer": opt.config(),
-                    "seed": self.seed,
-                    "metrics": list(metrics),
-                }
-            )
-            self.history = history
-            n = x_host.shape[0]
             class_ids = xp.arange(len(self.classes), dtype=be.index_dtype, device=be.device)
-            for epoch in range(1, epochs + 1):
-                logs = self._train_epoch(xd, yd, val, n, batch_size, opt, shuffle_rng, class_ids, metrics)
-                history.append(logs)
-                if verbose:
-                    print(epoch_line(epoch, epochs, logs), flush=True)
-                check_finite(epoch, logs)
-                if any([cb(epoch, logs) for cb in callbacks]):
-                    history.stopped_epoch = epoch
-                    break
+            try:
+                for epoch in range(1, epochs + 1):
+                    logs = self._train_epoch(data, val, batch_size, opt, shuffle_rng, class_ids, metrics, callbacks)
+                    history.append(logs)
+                    check_finite(epoch, logs)
+                    if any([bool(cb.on_epoch_end(epoch, logs)) for cb in callbacks]):
+                        history.stopped_epoch = epoch
+                        break
+            finally:
+                for cb in callbacks:
+                    cb.on_train_end(history)
         return history
 
-    def _train_epoch(self, xd, yd, val, n, batch_size, opt, shuffle_rng, class_ids, metrics):
+    def _train_epoch(self, data, val, batch_size, opt, shuffle_rng, class_ids, metrics, callbacks):
         be, xp, loss_fn = self.backend, self.xp, self.loss
+        xd, yd = data
+        n = xd.shape[0]
         layers, last = self.layers, len(self.layers) - 1
-        want_cm = bool(metrics)
+        want_cm = any(m != "bce" for m in metrics)
+        want_bce = "bce" in metrics
+        n_batches = -(-n // batch_size)
+        for cb in callbacks:
+            cb.on_epoch_begin(0, n_batches)
         idx = be.asarray(shuffle_rng.permutation(n), be.index_dtype)
-        loss_sum = cm = None
-        for start in range(0, n, batch_size):
+        loss_sum = cm = bce = None
+        for b, start in enumerate(range(0, n, batch_size)):
             take = idx[start : min(start + batch_size, n)]
             xb, yb = xp.take(xd, take, axis=0), xp.take(yd, take, axis=0)
             z = self._logits(xb, training=True)
@@ -212,23 +235,48 @@ class Sequential:
             for i in range(last, -1, -1):
                 grad = layers[i].backward(grad, input_grad=i > 0)
             opt.step(layers)
-            batch_loss = loss * yb.shape[0]
-            loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
+            loss_sum = _add(loss_sum, loss * yb.shape[0])
             if want_cm:
-                batch_cm = metrics_mod.confusion(xp, z, yb, class_ids)
-                cm = batch_cm if cm is None else cm + batch_cm
-        parts = [xp.reshape(loss_sum / n, (1,))]
-        if want_cm:
-            parts.append(xp.reshape(cm, (-1,)))
+                cm = _add(cm, metrics_mod.confusion(xp, z, yb, class_ids))
+            if want_bce:
+                bce = _add(bce, losses.clipped_nll_sum(xp, z, yb))
+            for cb in callbacks:
+                cb.on_batch_end(b)
+        parts = [self._pack(xp, loss_sum / n, cm, None if bce is None else bce / n)]
         if val is not None:
             xv, yv = val
             zv = self._logits(xv)
-            parts.append(xp.reshape(loss_fn.value(xp, zv, yv) / xv.shape[0], (1,)))
-            if want_cm:
-                parts.append(xp.reshape(metrics_mod.confusion(xp, zv, yv, class_ids), (-1,)))
+            nv = xv.shape[0]
+            parts.append(self._pack(
+                xp, loss_fn.value(xp, zv, yv) / nv,
+                metrics_mod.confusion(xp, zv, yv, class_ids) if want_cm else None,
+                losses.clipped_nll_sum(xp, zv, yv) / nv if want_bce else None,
+            ))
         # The one device->host read of the epoch.
         host = be.to_numpy(xp.concat(parts)).tolist()
         return _unpack(host, len(self.classes), metrics, val is not None)
+
+    @staticmethod
+    def _pack(xp, loss, cm, bce):
+        parts = [xp.reshape(loss, (1,))]
+        if bce is not None:
+            parts.append(xp.reshape(bce, (1,)))
+        if cm is not None:
+            parts.append(xp.reshape(cm, (-1,)))
+        return xp.concat(parts)
+
+    # ----------------------------------------------------------------- inference
+    def decision_function(self, x: Any, batch_size: int = 65536) -> Any:
+        """Output-layer logits (before softmax and temperature) as a host NumPy array."""
+        if not self.built:
+            raise RuntimeError("expected a trained model; received one that was never fitted")
+        host = as_features(x, self.n_features)
+        out = []
+        with self.backend.activate():
+            for start in range(0, max(host.shape[0], 1), batch_size):
+                z = self._logits(self._prepare(host[start : start + batch_size]))
+                out.append(self.backend.to_numpy(z))
+        return vstack(out)
 
     def predict_proba(self, x: Any, batch_size: int = 65536) -> Any:
         """Class probabilities as a host NumPy array of shape (n, n_classes)."""
@@ -239,21 +287,33 @@ class Sequential:
         out = []
         with self.backend.activate():
             for start in range(0, max(host.shape[0], 1), batch_size):
-                xd = self._prepare(host[start : start + batch_size])
-                z = self._logits(xd)
+                z = self._logits(self._prepare(host[start : start + batch_size]))
+                if self.temperature != 1.0:
+                    z = z * (1.0 / self.temperature)
                 out.append(self.backend.to_numpy(self.layers[-1].activation.forward(xp, z)))
-        return _vstack(out)
+        return vstack(out)
 
     def predict(self, x: Any) -> list[Any]:
         """Predicted class labels (the most probable class of each row)."""
         proba = self.predict_proba(x)
         return [self.classes[i] for i in proba.argmax(axis=1).tolist()]
 
-    def evaluate(self, x: Any, y: Sequence[Any]) -> dict[str, float]:
-        """Loss, the subject's binary cross-entropy (two classes), accuracy, precision, recall, F1."""
+    def calibrate(self, x: Any, y: Sequence[Any]) -> float:
+        """Fit the softmax temperature T on held-out rows (never the test rows) by minimizing
+        their cross-entropy; predictions become softmax(z / T). Returns T."""
+        self.temperature = fit_temperature(self.decision_function(x), self.encoder.indices(y))
+        return self.temperature
+
+    def evaluate(self, x: Any, y: Sequence[Any]) -> dict[str, Any]:
+        """loss, bce (two classes; of ``positive_class``), accuracy, precision, recall, f1, confusion."""
         from .evaluation import evaluate_probabilities
 
-        return evaluate_probabilities(self.predict_proba(x), self.encoder.indices(y), self.classes)
+        pos = self.classes.index(self.positive_class) if self.positive_class in self.classes else None
+        return evaluate_probabilities(self.predict_proba(x), self.encoder.indices(y), self.classes, pos)
+
+
+def _add(total: Any, value: Any) -> Any:
+    return value if total is None else total + value
 
 
 def _check_positive_int(name: str, value: Any) -> None:
@@ -263,21 +323,15 @@ def _check_positive_int(name: str, value: Any) -> None:
 
 def _unpack(host: list[float], c: int, metrics: Sequence[str], has_val: bool) -> dict[str, float]:
     logs: dict[str, float] = {}
-    prefixes = ["", "val_"] if has_val else [""]
-    pos = 0
-    for prefix in prefixes:
-        logs[prefix + "loss"] = host[pos]
-        pos += 1
-        if metrics:
-            flat = host[pos : pos + c * c]
-            pos += c * c
-            values = metrics_mod.from_confusion([flat[r * c : (r + 1) * c] for r in range(c)])
-            for m in metrics:
-                logs[prefix + m] = values[m]
+    want_cm = any(m != "bce" for m in metrics)
+    for prefix in ["", "val_"] if has_val else [""]:
+        logs[prefix + "loss"] = host.pop(0)
+        values: dict[str, float] = {}
+        if "bce" in metrics:
+            values["bce"] = host.pop(0)
+        if want_cm:
+            flat, host = host[: c * c], host[c * c :]
+            values |= metrics_mod.from_confusion([flat[r * c : (r + 1) * c] for r in range(c)])
+        for m in metrics:
+            logs[prefix + m] = values[m]
     return logs
-
-
-def _vstack(parts: list[Any]) -> Any:
-    from .preprocessing import vstack
-
-    return vstack(parts)

@@ -102,3 +102,33 @@ def check_representable(x: np.ndarray, dtype: str) -> np.ndarray:
 
 def vstack(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts, axis=0)
+
+
+def fit_temperature(logits: np.ndarray, true: np.ndarray) -> float:
+    """The T > 0 minimizing the cross-entropy of softmax(logits / T) on held-out rows.
+
+    The loss is convex in b = 1/T, so a golden-section search over b in [1/20, 20] finds the
+    minimum to ~1e-6; T is returned rounded to 6 significant digits (stored in the model file).
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    rows = np.arange(len(true))
+
+    def nll(b: float) -> float:
+        s = b * z
+        s = s - s.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(s).sum(axis=1)) - s[rows, true]))
+
+    lo, hi = 0.05, 20.0
+    g = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+    fa, fb = nll(a), nll(b)
+    while hi - lo > 1e-7:
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - g * (hi - lo)
+            fa = nll(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + g * (hi - lo)
+            fb = nll(b)
+    return float(f"{1.0 / ((lo + hi) / 2.0):.6g}")
