@@ -59,3 +59,41 @@ def wdbc():
     from xmlp.datasets import load_wdbc
 
     return load_wdbc()
+
+
+# ----------------------------------------------------------------------------- CLI fixtures
+@pytest.fixture
+def cli(capsys, monkeypatch, tmp_path):
+    """Run ``xmlp`` in-process inside an empty temporary folder: (exit code, stdout, stderr)."""
+    from xmlp.cli import main
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(*argv):
+        code = main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def write_subject_csv(path, wdbc, rows=slice(None), newline="\n", bom=False):
+    """The embedded data in the subject's layout (id, label, 30 features; no header)."""
+    x, y, _ = wdbc
+    idx = np.arange(len(y))[rows]
+    lines = [",".join([str(900000 + i), y[i]] + [repr(float(v)) for v in x[i]]) for i in idx]
+    text = ("\ufeff" if bom else "") + newline.join(lines) + newline
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+@pytest.fixture
+def subject_csv(tmp_path, wdbc):
+    return write_subject_csv(tmp_path / "data.csv", wdbc)
+
+
+def snapshot(folder):
+    """Every file under folder with its bytes: to prove a failed command wrote nothing."""
+    from pathlib import Path
+
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}

@@ -1,7 +1,8 @@
-"""The command line: output format, exit codes, one-line errors."""
+"""The command line: output format, exit codes, one-line errors, config files."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -9,34 +10,70 @@ from pathlib import Path
 
 import pytest
 
-from xmlp.cli import main
-
 ROOT = Path(__file__).resolve().parents[1]
-EPOCH = re.compile(r"^epoch (\d\d)/(\d\d) - loss: \d+\.\d{4} - val_loss: \d+\.\d{4} - acc: [01]\.\d{4} - val_acc: [01]\.\d{4}$")
+EPOCH = re.compile(r"^epoch (\d\d)/70 - loss: \d+\.\d{4} - val_loss: \d+\.\d{4} - acc: [01]\.\d{4} - val_acc: [01]\.\d{4}$")
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_train_with_no_arguments_reports_each_epoch(capsys):
-    code, out, err = run(capsys, "train")
+def test_train_with_no_arguments(cli, tmp_path):
+    code, out, err = cli("train", "--out", "run")
     lines = out.splitlines()
     assert code == 0 and err == ""
     assert lines[0] == "x_train shape : (455, 30)" and lines[1] == "x_valid shape : (114, 30)"
-    epochs = [EPOCH.match(line) for line in lines[2:-1]]
+    epochs = [EPOCH.match(line) for line in lines[2:72]]
     assert all(epochs) and [int(m.group(1)) for m in epochs] == list(range(1, 71))
+    assert lines[72] == "> saving model 'run/model.safetensors' to disk..."
     acc = float(re.search(r"validation accuracy: ([\d.]+)$", lines[-1]).group(1))
     assert acc >= 0.95
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        "accuracy.png", "history.csv", "history.json", "loss.png", "model.safetensors"]
+    history = json.loads((tmp_path / "run/history.json").read_text())
+    assert len(history["history"]["val_loss"]) == 70 and history["config"]["activation"] == "tanh"
 
 
-def test_train_options(capsys):
-    code, out, _ = run(capsys, "train", "--epochs", "3", "--layer", "8", "--batch_size", "32",
-                       "--learning_rate", "0.05", "--dtype", "float64", "--backend", "strict", "--device", "device1")
-    assert code == 0
-    assert "epoch 3/3 - loss:" in out and "trained on strict:device1 (float64)" in out
+def test_default_run_folder_is_new_each_time(cli, tmp_path):
+    for _ in range(2):
+        assert cli("train", "--epochs", "1", "--quiet", "--no-plots")[0] == 0
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and all((r / "model.safetensors").is_file() for r in runs)
+
+
+def test_train_options_and_42_spellings(cli):
+    code, out, _ = cli("train", "--epochs", "3", "--layer", "8", "4", "--batch_size", "32",
+                       "--learning_rate", "0.05", "--dtype", "float64", "--backend", "strict",
+                       "--device", "device1", "--weights_initializer", "glorotUniform",
+                       "--loss", "binaryCrossentropy", "--out", "r", "--no-plots")
+    assert code == 0, out
+    assert "epoch 3/3 - loss:" in out and "trained on strict:device1 (float64) in 3 epochs" in out
+    meta = json.loads((Path("r") / "history.json").read_text())["config"]
+    assert meta["layer"] == [8, 4] and meta["batch_size"] == 32 and meta["weights_initializer"] == "glorotUniform"
+
+
+def test_config_file_and_command_line_override(cli, tmp_path):
+    (tmp_path / "c.toml").write_text('layer = [12, 6]\nepochs = 4\nbatch_size = 16\noptimizer = "adam"\n'
+                                     'learning_rate = 0.002\nplots = false\nearly-stopping = true\npatience = 50\n')
+    code, out, _ = cli("train", "--config", "c.toml", "--epochs", "2", "--out", "r")
+    assert code == 0, out
+    cfg = json.loads((tmp_path / "r/history.json").read_text())["config"]
+    assert cfg["layer"] == [12, 6] and cfg["epochs"] == 2 and cfg["batch_size"] == 16
+    assert cfg["optimizer"] == {"name": "adam", "learning_rate": 0.002, "weight_decay": 0.01,
+                                "decoupled": False, "beta1": 0.9, "beta2": 0.999, "eps": 1e-08}
+    assert cfg["early_stopping"] is True and not (tmp_path / "r/loss.png").exists()
+
+
+@pytest.mark.parametrize(
+    "text, code, message",
+    [
+        ("epochs = 0\n", 2, "c.toml: argument --epochs: expected an integer >= 1; received '0'"),
+        ("colour = 'red'\n", 65, "c.toml: expected keys among "),
+        ("epochs = [\n", 65, "c.toml: expected TOML; received invalid text"),
+        ("quiet = 'yes'\n", 65, "c.toml: expected true or false for 'quiet'; received 'yes'"),
+    ],
+)
+def test_bad_config_files(cli, tmp_path, text, code, message):
+    (tmp_path / "c.toml").write_text(text)
+    got, out, err = cli("train", "--config", "c.toml")
+    assert (got, err.count("\n")) == (code, 1) and message in err
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize(
@@ -45,24 +82,36 @@ def test_train_options(capsys):
         (["train", "--device", "cuda"], 69, "expected CuPy for --device cuda; received a Python environment without it (hint: pip install 'xmlp[cuda12]'"),
         (["train", "--device", "tpu"], 2, "expected a device or backend among cpu, cuda"),
         (["train", "--epochs", "0"], 2, "argument --epochs: expected an integer >= 1; received '0'"),
-        (["train", "--learning-rate", "-1"], 2, "argument --learning-rate/--learning_rate: expected a finite number > 0; received '-1'"),
+        (["train", "--learning-rate", "-1"], 2, "argument --learning-rate/--learning_rate: expected a number > 0.0; received '-1'"),
         (["train", "--layer", "24", "0"], 2, "argument --layer: expected an integer >= 1; received '0'"),
-        (["train", "--batch-size", "0"], 2, "expected an integer >= 1; received '0'"),
-        (["train", "--backend", "strict", "--device", "no_float64", "--dtype", "float64"], 69, "does not support (hint: use --dtype float32)"),
+        (["train", "--batch-size", "0"], 2, "argument --batch-size/--batch_size: expected an integer >= 1; received '0'"),
+        (["train", "--valid-size", "1.5"], 2, "expected a fraction in (0, 1) or a row count >= 1; received '1.5'"),
+        (["train", "--valid-size", "0"], 2, "expected a fraction in (0, 1) or a row count >= 1; received '0'"),
+        (["train", "--valid-size", "600"], 2, "expected a validation row count in [1, 568]; received 600"),
+        (["train", "--optimizer", "lbfgs"], 2, "expected one of sgd, momentum, nesterov, rmsprop, adam, adamw; received 'lbfgs'"),
+        (["train", "--optimizer", "sgd", "--beta1", "0.8"], 2, "expected options that sgd takes; received --beta1"),
+        (["train", "--early-stopping", "--monitor", "loss"], 2, "expected early stopping to monitor a validation metric"),
+        (["train", "--early-stopping", "--monitor", "val_f1"], 2, "--monitor: expected val_loss or val_<one of --metrics accuracy>; received 'val_f1'"),
+        (["train", "--activation", "swish"], 2, "argument --activation: invalid _activation_name value"),
+        (["train", "--backend", "strict", "--device", "no_float64", "--dtype", "float64"], 69, "(hint: use --dtype float32)"),
+        (["train", "--data", "a.csv", "--train", "b.csv"], 2, "expected either --data or --train/--valid; received both"),
+        (["train", "--valid", "b.csv"], 2, "expected --train with --valid; received --valid alone"),
         (["fly"], 2, "invalid choice: 'fly'"),
     ],
 )
-def test_errors_are_one_line_with_a_distinct_code(capsys, monkeypatch, argv, code, message):
+def test_errors_are_one_line_with_a_distinct_code(cli, tmp_path, monkeypatch, argv, code, message):
     monkeypatch.setitem(sys.modules, "cupy", None)  # as on a machine without CuPy
-    got, out, err = run(capsys, *argv)
-    assert got == code
+    got, out, err = cli(*argv)
+    assert got == code, err
     assert err.startswith("xmlp: error: ") and err.count("\n") == 1 and message in err
     assert "Traceback" not in err and "epoch" not in out
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
-def test_python_dash_m_and_debug_traceback():
-    env_cmd = [sys.executable, "-m", "xmlp", "train", "--device", "tpu"]
-    out = subprocess.run(env_cmd, capture_output=True, text=True, cwd=ROOT)
+def test_python_dash_m_and_debug_traceback(tmp_path):
+    cmd = [sys.executable, "-m", "xmlp", "train", "--device", "tpu"]
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
     assert out.returncode == 2 and out.stderr.startswith("xmlp: error:")
-    out = subprocess.run(env_cmd + ["--debug"], capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode != 0 and "Traceback" in out.stderr
+    out = subprocess.run(cmd + ["--debug"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert out.returncode == 2 and "Traceback" in out.stderr and "UsageError" in out.stderr

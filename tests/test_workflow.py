@@ -1,0 +1,180 @@
+"""The 42 workflow end to end: split -> train -> predict, model file round trips."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+import xmlp
+from xmlp.serialization import load_model, read_model_file
+
+from conftest import write_subject_csv
+
+
+def test_split_keeps_the_input_format_and_class_balance(cli, subject_csv, tmp_path):
+    code, out, err = cli("split", subject_csv, "--seed", "1")
+    assert code == 0, err
+    train, valid = (tmp_path / "data_train.csv").read_text(), (tmp_path / "data_valid.csv").read_text()
+    original = subject_csv.read_text().splitlines()
+    assert sorted(train.splitlines() + valid.splitlines()) == sorted(original)  # same rows, same text
+    assert len(valid.splitlines()) == 114
+    # Stratified: 212 M / 357 B -> 42 M / 72 B in the validation part (20 % of each, rounded).
+    assert "> wrote 'data_valid.csv': 114 rows (B: 72, M: 42)" in out
+    assert "> wrote 'data_train.csv': 455 rows (B: 285, M: 170)" in out
+    # Same seed, same split; another seed, another split.
+    cli("split", subject_csv, "--seed", "1", "--out-dir", "again")
+    assert (tmp_path / "again/data_valid.csv").read_text() == valid
+    cli("split", subject_csv, "--seed", "2", "--out-dir", "other")
+    assert (tmp_path / "other/data_valid.csv").read_text() != valid
+
+
+def test_split_refuses_to_overwrite_unless_forced(cli, subject_csv, tmp_path):
+    assert cli("split", subject_csv)[0] == 0
+    before = (tmp_path / "data_valid.csv").read_bytes()
+    code, _, err = cli("split", subject_csv, "--seed", "9")
+    assert code == 73 and "data_train.csv: expected a new file; received an existing one (hint: --force overwrites)" in err
+    assert (tmp_path / "data_valid.csv").read_bytes() == before
+    assert cli("split", subject_csv, "--seed", "9", "--force", "--valid-size", "100")[0] == 0
+    assert len((tmp_path / "data_valid.csv").read_text().splitlines()) == 100
+
+
+def test_split_no_stratify(cli, subject_csv, tmp_path):
+    assert cli("split", subject_csv, "--no-stratify", "--valid-size", "0.5")[0] == 0
+    assert len((tmp_path / "data_valid.csv").read_text().splitlines()) == 284  # round(0.5 * 569)
+
+
+def test_split_train_predict_sequence(cli, subject_csv, tmp_path):
+    assert cli("split", subject_csv, "--seed", "1")[0] == 0
+    code, out, err = cli("train", "--train", "data_train.csv", "--valid", "data_valid.csv", "--out", "run",
+                         "--epochs", "30")
+    assert code == 0, err
+    assert "x_train shape : (455, 30)" in out and "x_valid shape : (114, 30)" in out
+    assert "> saving model 'run/model.safetensors' to disk..." in out
+    code, out, err = cli("predict", "run/model.safetensors", "data_valid.csv", "--out", "pred.csv")
+    assert code == 0, err
+    bce = float(re.search(r"binary cross-entropy \(p = P\(M\)\): ([\d.]+)", out).group(1))
+    assert 0.0 < bce < 0.2
+    assert re.search(r"accuracy: 0\.9\d+ - precision: [01]\.\d+ - recall: [01]\.\d+ - f1: [01]\.\d+", out)
+    assert "confusion matrix (rows: true, columns: predicted):" in out
+    rows = (tmp_path / "pred.csv").read_text().splitlines()
+    assert rows[0] == "id,prediction,p_B,p_M" and len(rows) == 115
+    ident, label, pb, pm = rows[1].split(",")
+    assert ident.startswith("9") and label in ("B", "M") and abs(float(pb) + float(pm) - 1) < 2e-6
+    # The BCE printed is the subject's formula on the predicted probabilities of M.
+    labels = [l.split(",")[1] for l in (tmp_path / "data_valid.csv").read_text().splitlines()]
+    p = np.clip(np.array([float(r.split(",")[3]) for r in rows[1:]]), 1e-15, 1 - 1e-15)
+    y = np.array([l == "M" for l in labels], dtype=float)
+    # pred.csv rounds probabilities to 6 decimals, which moves the BCE by < 1e-4.
+    assert abs(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)) - bce) < 1e-4
+
+
+def test_predict_unlabeled_file(cli, subject_csv, tmp_path, wdbc):
+    assert cli("train", "--data", subject_csv, "--epochs", "5", "--out", "run", "--quiet", "--no-plots")[0] == 0
+    x, y, _ = wdbc
+    (tmp_path / "new.csv").write_text("".join(f"{i}," + ",".join(str(float(v)) for v in x[i]) + "\n" for i in range(3)))
+    code, out, err = cli("predict", "run", "new.csv")
+    assert code == 0, err
+    assert re.search(r"^0: [BM] \(0\.\d{4}\)$", out, re.M) and "binary cross-entropy" not in out
+
+
+def test_bom_crlf_and_blank_lines_are_accepted(cli, tmp_path, wdbc):
+    path = write_subject_csv(tmp_path / "d.csv", wdbc, newline="\r\n", bom=True)
+    text = path.read_bytes().replace(b"\r\n", b"\r\n\r\n", 3)  # blank lines in between
+    path.write_bytes(text + b"\r\n")
+    assert cli("split", "d.csv")[0] == 0
+    out = (tmp_path / "data_valid.csv").read_bytes()
+    assert out.startswith(b"\xef\xbb\xbf") and b"\r\n" in out and b"\r\n\r\n" not in out
+    code, _, err = cli("train", "--train", "data_train.csv", "--valid", "data_valid.csv", "--epochs", "2",
+                       "--quiet", "--no-plots", "--out", "r")
+    assert code == 0, err
+
+
+def test_header_files_are_read_by_column_names(cli, tmp_path, wdbc):
+    x, y, names = wdbc
+    lines = ["ID,feature a,Diagnosis," + ",".join(f"f{k}" for k in range(1, 30))]
+    lines += [f"{i},{float(x[i, 0])},{y[i]}," + ",".join(str(float(v)) for v in x[i, 1:]) for i in range(200)]
+    (tmp_path / "h.csv").write_text("\n".join(lines) + "\n")
+    code, out, err = cli("train", "--data", "h.csv", "--epochs", "2", "--quiet", "--no-plots", "--out", "r")
+    assert code == 0, err
+    model = load_model(tmp_path / "r/model.safetensors")
+    assert model.feature_names[:2] == ["feature a", "f1"] and model.n_features == 30
+
+
+def test_model_file_layout_and_metadata(cli, tmp_path):
+    assert cli("train", "--epochs", "3", "--out", "r", "--quiet", "--no-plots")[0] == 0
+    meta, tensors = read_model_file(tmp_path / "r/model.safetensors")
+    assert sorted(tensors) == ["layers.0.bias", "layers.0.weight", "layers.1.bias", "layers.1.weight",
+                               "layers.2.bias", "layers.2.weight", "preprocess.mean", "preprocess.scale"]
+    assert tensors["layers.0.weight"].shape == (30, 24) and tensors["layers.0.weight"].dtype == np.float32
+    assert meta["format"] == "xmlp-model" and meta["format_version"] == 1 and meta["xmlp_version"] == xmlp.__version__
+    assert [l["activation"] for l in meta["topology"]["layers"]] == ["tanh", "tanh", "softmax"]
+    assert meta["classes"] == ["B", "M"] and meta["positive_class"] == "M" and meta["loss"] == "binaryCrossentropy"
+    assert meta["feature_names"][0] == "mean radius" and meta["training"]["seed"] == 42
+    assert meta["training"]["optimizer"]["name"] == "sgd" and 0 < meta["metrics"]["val_bce"] < 1
+    assert b"pickle" not in (tmp_path / "r/model.safetensors").read_bytes()
+
+
+def test_save_load_is_bitwise_and_backend_neutral(backend, wdbc, tmp_path):
+    x, y, names = wdbc
+    model = xmlp.Sequential([xmlp.Dense(8, "tanh"), xmlp.Dense(2, "softmax")])
+    model.fit(x[:400], y[:400], epochs=3, seed=1, feature_names=names)
+    model.save(tmp_path / "m.safetensors")
+    loaded = load_model(tmp_path / "m.safetensors", backend=backend)
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        for key in a:
+            assert a[key].tobytes() == b[key].tobytes()
+    np.testing.assert_array_equal(loaded.standardizer.mean, model.standardizer.mean)
+    # Same float32 weights, another backend's kernels: ~1e-7 relative in the probabilities.
+    np.testing.assert_allclose(loaded.predict_proba(x[400:]), model.predict_proba(x[400:]), rtol=1e-5, atol=1e-6)
+    assert loaded.predict(x[400:]) == model.predict(x[400:])
+
+
+def test_preprocessing_is_fitted_on_training_rows_only(cli, tmp_path, wdbc):
+    x, y, _ = wdbc
+    write_subject_csv(tmp_path / "train.csv", wdbc, rows=slice(0, 300))
+    write_subject_csv(tmp_path / "valid.csv", wdbc, rows=slice(300, 569))
+    assert cli("train", "--train", "train.csv", "--valid", "valid.csv", "--epochs", "2", "--out", "r",
+               "--quiet", "--no-plots")[0] == 0
+    _, tensors = read_model_file(tmp_path / "r/model.safetensors")
+    np.testing.assert_array_equal(tensors["preprocess.mean"], x[:300].mean(axis=0))
+    np.testing.assert_array_equal(tensors["preprocess.scale"], x[:300].std(axis=0))
+
+
+def test_constant_column_does_not_make_nan(wdbc):
+    x, y, _ = wdbc
+    x = x.copy()
+    x[:, 3] = 7.0
+    model = xmlp.Sequential([xmlp.Dense(8, "tanh"), xmlp.Dense(2, "softmax")])
+    history = model.fit(x, y, epochs=2, seed=0)
+    assert np.isfinite(history.history["loss"]).all() and np.isfinite(model.predict_proba(x)).all()
+
+
+def test_atomic_save_keeps_the_previous_file(tmp_path, wdbc, monkeypatch):
+    x, y, _ = wdbc
+    model = xmlp.Sequential([xmlp.Dense(4, "tanh"), xmlp.Dense(2, "softmax")])
+    model.fit(x, y, epochs=1, seed=0)
+    target = tmp_path / "m.safetensors"
+    model.save(target)
+    before = target.read_bytes()
+
+    def interrupted(fd):
+        raise KeyboardInterrupt  # as if the process were stopped mid-save
+
+    monkeypatch.setattr("os.fsync", interrupted)
+    model.fit(x, y, epochs=2, seed=1)
+    with pytest.raises(KeyboardInterrupt):
+        model.save(target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temp file left behind
+
+
+def test_history_files(cli, tmp_path):
+    assert cli("train", "--epochs", "4", "--metrics", "accuracy", "f1", "bce", "--out", "r", "--quiet")[0] == 0
+    lines = (tmp_path / "r/history.csv").read_text().splitlines()
+    assert lines[0] == "epoch,loss,accuracy,f1,bce,val_loss,val_accuracy,val_f1,val_bce" and len(lines) == 5
+    doc = json.loads((tmp_path / "r/history.json").read_text())
+    assert float(lines[4].split(",")[5]) == doc["history"]["val_loss"][3]
+    assert {p.name for p in (tmp_path / "r").glob("*.png")} == {"loss.png", "accuracy.png", "f1.png", "bce.png"}

@@ -1,0 +1,80 @@
+"""Learning curves (matplotlib, headless unless ``show``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
+    matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .fileio import atomic_write  # noqa: E402
+
+TITLES = {"loss": "loss (cross-entropy)", "accuracy": "accuracy", "precision": "precision",
+          "recall": "recall", "f1": "F1", "bce": "binary cross-entropy"}
+
+
+def metric_names(history: dict[str, list[float]]) -> list[str]:
+    return [k for k in history if not k.startswith("val_")]
+
+
+def _save(fig: Any, path: Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    atomic_write(path, buf.getvalue())
+
+
+def plot_history(history: dict[str, list[float]], out_dir: str | os.PathLike, *, title: str = "",
+                 show: bool = False) -> list[Path]:
+    """One PNG per metric (``loss.png``, ``accuracy.png``, …): training solid, validation dashed."""
+    paths = []
+    for metric in metric_names(history):
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        _draw(ax, history, metric, label="", color="C0")
+        ax.set_title(f"{title} — {TITLES.get(metric, metric)}" if title else TITLES.get(metric, metric))
+        path = Path(out_dir) / f"{metric}.png"
+        _save(fig, path)
+        paths.append(path)
+        if not show:
+            plt.close(fig)
+    if show:
+        plt.show()
+    return paths
+
+
+def _draw(ax: Any, history: dict[str, list[float]], metric: str, label: str, color: str) -> None:
+    epochs = range(1, len(history[metric]) + 1)
+    prefix = f"{label} " if label else ""
+    ax.plot(epochs, history[metric], color=color, linestyle="-", label=f"{prefix}training")
+    if f"val_{metric}" in history:
+        ax.plot(epochs, history[f"val_{metric}"], color=color, linestyle="--", label=f"{prefix}validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+
+
+def plot_runs(runs: Sequence[tuple[str, dict[str, list[float]]]], path: str | os.PathLike,
+              metrics: Sequence[str] | None = None, show: bool = False) -> Path:
+    """Several runs on the same graphs: one graph per metric, one colour per run."""
+    if metrics is None:
+        metrics = [m for m in metric_names(runs[0][1]) if all(m in h for _, h in runs)]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6.0 * len(metrics), 4.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for k, (label, history) in enumerate(runs):
+            if metric in history:
+                _draw(ax, history, metric, label=label, color=f"C{k % 10}")
+        ax.set_title(TITLES.get(metric, metric))
+    fig.suptitle("training (solid) vs validation (dashed)")
+    out = Path(path)
+    _save(fig, out)
+    if show:
+        plt.show()
+    plt.close(fig)
+    return out
