@@ -115,3 +115,24 @@ def test_python_dash_m_and_debug_traceback(tmp_path):
     assert out.returncode == 2 and out.stderr.startswith("xmlp: error:")
     out = subprocess.run(cmd + ["--debug"], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert out.returncode == 2 and "Traceback" in out.stderr and "UsageError" in out.stderr
+
+
+@pytest.mark.parametrize("name", ["optimizers", "early_stopping", "metrics", "subject"])
+def test_example_configs_run(cli, tmp_path, name):
+    code, out, err = cli("train", "--config", ROOT / "examples" / f"{name}.toml", "--epochs", "3", "--out", "r", "--quiet")
+    assert code == 0, err
+    if name == "optimizers":
+        assert [l for l in out.splitlines() if l.startswith("== run")] == [
+            "== run 'sgd'", "== run 'momentum'", "== run 'nesterov'", "== run 'rmsprop'", "== run 'adam'"]
+        assert (tmp_path / "r/comparison.png").is_file() and (tmp_path / "r/adam/model.safetensors").is_file()
+        cfg = json.loads((tmp_path / "r/nesterov/history.json").read_text())["config"]["optimizer"]
+        assert cfg == {"name": "sgd", "learning_rate": 0.01, "momentum": 0.9, "nesterov": True}
+    else:
+        assert (tmp_path / "r/model.safetensors").is_file()
+
+
+def test_multi_run_config_checks_every_run_before_training(cli, tmp_path):
+    (tmp_path / "c.toml").write_text('epochs = 2\n[runs.good]\noptimizer = "sgd"\n[runs.bad]\noptimizer = "adam"\nmomentum = 0.9\n')
+    code, out, err = cli("train", "--config", "c.toml", "--out", "r")
+    assert code == 2 and "expected options that adam takes; received --momentum" in err
+    assert out == "" and not (tmp_path / "r").exists()

@@ -220,8 +220,7 @@ def _backend(device: str | None, library: str | None) -> backends.Backend:
         raise UnavailableError(str(exc)) from exc
 
 
-def _config_argv(parser: argparse.ArgumentParser, path: str) -> list[str]:
-    """A TOML file's keys as command-line words for ``parser`` (so they get the same checks)."""
+def _config_doc(path: str) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise NoInputError(f"{path}: expected a TOML config file; received a path that is not a file")
@@ -229,7 +228,11 @@ def _config_argv(parser: argparse.ArgumentParser, path: str) -> list[str]:
         doc = tomllib.loads(p.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: expected TOML; received invalid text ({exc})") from None
-    doc = doc.get("train", doc)
+    return doc.get("train", doc)
+
+
+def _config_argv(parser: argparse.ArgumentParser, path: str, doc: dict[str, Any]) -> list[str]:
+    """A config table's keys as command-line words for ``parser`` (so they get the same checks)."""
     options = {a.dest: a for a in parser._actions if a.option_strings}
     argv: list[str] = []
     for key, value in doc.items():
@@ -237,9 +240,9 @@ def _config_argv(parser: argparse.ArgumentParser, path: str) -> list[str]:
         action = options.get(dest)
         if action is None or dest in ("config", "debug"):
             known = ", ".join(sorted(d for d in options if d not in ("config", "debug", "help")))
-            raise DataError(f"{path}: expected keys among {known}; received unknown key {key!r}")
+            raise DataError(f"{path}: expected keys among {known}, or [runs.NAME] tables; received unknown key {key!r}")
         flag = action.option_strings[0]
-        if isinstance(action, argparse.BooleanOptionalAction) or isinstance(action, argparse._StoreTrueAction):
+        if isinstance(action, (argparse.BooleanOptionalAction, argparse._StoreTrueAction)):
             if not isinstance(value, bool):
                 raise DataError(f"{path}: expected true or false for {key!r}; received {value!r}")
             if value:
@@ -253,19 +256,31 @@ def _config_argv(parser: argparse.ArgumentParser, path: str) -> list[str]:
     return argv
 
 
-def _train_settings(parser: argparse.ArgumentParser, argv: Sequence[str]) -> dict[str, Any]:
-    """Defaults, overridden by --config, overridden by the command line."""
+def _train_settings(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[tuple[str | None, dict[str, Any]]]:
+    """[(run name, settings)]: defaults, overridden by --config (its top level, then each
+    [runs.NAME] table, one run per table), overridden by the command line."""
     cli = vars(parser.parse_args(argv))
-    settings = dict(TRAIN_DEFAULTS)
-    if cli.get("config"):
-        words = _config_argv(parser, cli["config"])
+    if not cli.get("config"):
+        return [(None, _merge(TRAIN_DEFAULTS, cli))]
+    path = cli["config"]
+    doc = dict(_config_doc(path))
+    runs = doc.pop("runs", None)
+    if runs is not None and (not isinstance(runs, dict) or not runs or
+                             not all(isinstance(v, dict) for v in runs.values())):
+        raise DataError(f"{path}: expected [runs.NAME] tables of settings; received runs = {runs!r}")
+    out = []
+    for name, table in (runs or {None: {}}).items():
+        words = _config_argv(parser, path, doc) + _config_argv(parser, path, table)
         try:
-            settings.update({k: v for k, v in vars(parser.parse_args(words)).items() if k != "func"})
+            from_file = vars(parser.parse_args(words))
         except UsageError as exc:
-            raise UsageError(f"{cli['config']}: {exc}") from None
-    settings.update(cli)
-    settings.pop("func", None)
-    return settings
+            raise UsageError(f"{path}: {exc}") from None
+        out.append((name, _merge(_merge(TRAIN_DEFAULTS, from_file), cli)))
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    return {**base, **{k: v for k, v in over.items() if k != "func"}}
 
 
 def _train_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -382,8 +397,28 @@ def _optimizer(s: dict[str, Any]) -> optimizers.Optimizer:
         raise UsageError(str(exc)) from exc
 
 
-def cmd_train(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
-    s = args.settings
+def cmd_train(args: argparse.Namespace) -> int:
+    runs = args.settings
+    if len(runs) == 1:
+        _run(_prepare(runs[0][1]))
+        return 0
+    base = Path(runs[0][1]["out"]) if runs[0][1]["out"] else _default_run_dir()
+    # Every run is checked (data, options, device, output) before the first one trains.
+    prepared = [(name, _prepare({**s, "out": str(base / name)})) for name, s in runs]
+    histories = []
+    for name, job in prepared:
+        print(f"== run '{name}'")
+        histories.append(_run(job).history)
+    from .plots import plot_runs
+
+    labels = _run_labels([n for n, _ in prepared], [job["record"] for _, job in prepared])
+    out = plot_runs(list(zip(labels, histories)), base / "comparison.png", show=any(s["show"] for _, s in runs))
+    print(f"> compared {len(runs)} runs in '{out}'")
+    return 0
+
+
+def _prepare(s: dict[str, Any]) -> dict[str, Any]:
+    """Everything a training run needs, checked: nothing is written here."""
     backend = _backend(s["device"], s["backend"])
     if not backend.supports(s["dtype"]):
         raise UnavailableError(f"expected a dtype {backend} supports; received {s['dtype']} (hint: use --dtype float32)")
@@ -391,8 +426,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     out_dir = Path(s["out"]) if s["out"] else _default_run_dir()
     check_dir_writable(out_dir)
     opt = _optimizer(s)
-    n_classes = len(np.unique(y_tr))
-    model = _build_model(s, n_classes, backend)
+    model = _build_model(s, len(np.unique(y_tr)), backend)
     stopper = None
     if s["early_stopping"]:
         try:
@@ -402,15 +436,23 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     metrics = list(dict.fromkeys(s["metrics"]))
     if stopper is not None and stopper.monitor not in ["val_loss"] + [f"val_{m}" for m in metrics]:
         raise UsageError(f"--monitor: expected val_loss or val_<one of --metrics {' '.join(metrics)}>; received {s['monitor']!r}")
+    record = {**{k: v for k, v in s.items() if k not in ("quiet", "show", "plots", "debug")},
+              "optimizer": opt.config(), "backend": backend.spec, "source": source}
+    return dict(s=s, backend=backend, data=(x_tr, y_tr, x_va, y_va), names=names, out_dir=out_dir,
+                opt=opt, model=model, stopper=stopper, metrics=metrics, record=record)
 
+
+def _run(job: dict[str, Any]) -> Any:
+    s, model, out_dir = job["s"], job["model"], job["out_dir"]
+    x_tr, y_tr, x_va, y_va = job["data"]
     print(f"x_train shape : {x_tr.shape}")
     print(f"x_valid shape : {x_va.shape}")
     callbacks = [] if s["quiet"] else [ProgressBar()]
     try:
         history = model.fit(
             x_tr, y_tr, validation_data=(x_va, y_va), epochs=s["epochs"], batch_size=s["batch_size"],
-            optimizer=opt, seed=s["seed"], metrics=metrics, early_stopping=stopper,
-            callbacks=callbacks, verbose=not s["quiet"], feature_names=names,
+            optimizer=job["opt"], seed=s["seed"], metrics=job["metrics"], early_stopping=job["stopper"],
+            callbacks=callbacks, verbose=not s["quiet"], feature_names=job["names"],
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
@@ -422,9 +464,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         print(f"calibrated on the validation part: softmax temperature {t:.4g}")
     final = model.evaluate(x_va, y_va)
     model.info = {
-        "training": {**{k: v for k, v in s.items() if k not in ("quiet", "show", "plots", "debug")},
-                     "optimizer": opt.config(), "seed": model.seed, "backend": backend.spec,
-                     "source": source, "epochs_run": history.epochs,
+        "training": {**job["record"], "seed": model.seed, "epochs_run": history.epochs,
                      "stopped_epoch": history.stopped_epoch, "best_epoch": history.best_epoch},
         "metrics": {f"val_{k}": v for k, v in final.items() if k != "confusion"},
     }
@@ -436,18 +476,18 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     atomic_write(out_dir / "history.json", json.dumps(record, indent=2, default=str))
     atomic_write(out_dir / "history.csv", _history_csv(history.history))
     if s["plots"]:
-        paths = _plot_history(history.history, out_dir, s["show"])
+        paths = _plot_history(history.history, out_dir, s["show"], history.best_epoch)
         print(f"> learning curves: {', '.join(str(p) for p in paths)}")
     loss_name = "binary cross-entropy" if "bce" in final else "cross-entropy"
-    print(f"trained on {backend} ({s['dtype']}) in {history.epochs} epochs - validation {loss_name}: "
+    print(f"trained on {job['backend']} ({s['dtype']}) in {history.epochs} epochs - validation {loss_name}: "
           f"{final.get('bce', final['loss']):.4f} - validation accuracy: {final['accuracy']:.4f}")
-    return 0
+    return history
 
 
-def _plot_history(history, out_dir, show):
+def _plot_history(history, out_dir, show, best_epoch=None):
     from .plots import plot_history
 
-    return plot_history(history, out_dir, show=show)
+    return plot_history(history, out_dir, show=show, best_epoch=best_epoch)
 
 
 def _history_csv(history: dict[str, list[float]]) -> str:
@@ -518,7 +558,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plots import plot_runs
 
-    runs = []
+    names, configs, histories = [], [], []
     for folder in args.runs:
         path = Path(folder) / "history.json" if Path(folder).is_dir() else Path(folder)
         if not path.is_file():
@@ -530,7 +570,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
                 raise KeyError("loss")
         except (ValueError, KeyError, TypeError):
             raise DataError(f"{path}: expected an xmlp history (JSON with history.loss); received something else") from None
-        runs.append((_run_label(path.parent.name if path.name == "history.json" else path.stem, doc.get("config", {})), history))
+        names.append(path.parent.name if path.name == "history.json" else path.stem)
+        configs.append(doc.get("config") or {})
+        histories.append(history)
+    runs = list(zip(_run_labels(names, configs), histories))
     if args.metrics:
         missing = [m for m in args.metrics if not all(m in h for _, h in runs)]
         if missing:
@@ -541,16 +584,31 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_label(name: str, config: dict[str, Any]) -> str:
+def _run_settings(config: dict[str, Any]) -> dict[str, str]:
+    """The settings that tell runs apart, as short text."""
     opt = config.get("optimizer") or {}
-    bits = [opt.get("name", "")]
+    name = opt.get("name", "?")
+    if opt.get("nesterov"):
+        name = f"nesterov {opt.get('momentum'):g}"
+    elif opt.get("momentum"):
+        name = f"momentum {opt['momentum']:g}"
+    out = {"optimizer": name}
     if opt.get("learning_rate") is not None:
-        bits.append(f"lr={opt['learning_rate']:g}")
-    if config.get("batch_size"):
-        bits.append(f"bs={config['batch_size']}")
+        out["lr"] = f"lr {opt['learning_rate']:g}"
+    out["wd"] = f"wd {opt.get('weight_decay', 0):g}" + (" decoupled" if opt.get("decoupled") else "")
+    for key, fmt in (("batch_size", "batch {}"), ("activation", "{}")):
+        if config.get(key) is not None:
+            out[key] = fmt.format(config[key])
     if config.get("layer"):
-        bits.append("x".join(map(str, config["layer"])))
-    return f"{name} ({', '.join(b for b in bits if b)})"
+        out["layer"] = "-".join(map(str, config["layer"]))
+    return out
+
+
+def _run_labels(names: Sequence[str], configs: Sequence[dict[str, Any]]) -> list[str]:
+    """``name (settings)``, listing only the settings that differ between the runs."""
+    settings = [_run_settings(c) for c in configs]
+    keys = [k for k in settings[0] if len(configs) == 1 or len({s.get(k) for s in settings}) > 1]
+    return [f"{n} ({', '.join(s[k] for k in keys if k in s)})" if keys else n for n, s in zip(names, settings)]
 
 
 def cmd_devices(args: argparse.Namespace) -> int:

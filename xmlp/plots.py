@@ -31,11 +31,14 @@ def _save(fig: Any, path: Path) -> None:
 
 
 def plot_history(history: dict[str, list[float]], out_dir: str | os.PathLike, *, title: str = "",
-                 show: bool = False) -> list[Path]:
-    """One PNG per metric (``loss.png``, ``accuracy.png``, …): training solid, validation dashed."""
+                 best_epoch: int | None = None, show: bool = False) -> list[Path]:
+    """One PNG per metric (``loss.png``, ``accuracy.png``, …): training solid, validation dashed,
+    and the epoch whose weights early stopping kept, if any."""
     paths = []
     for metric in metric_names(history):
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="grey", linestyle=":", label=f"weights kept (epoch {best_epoch})")
         _draw(ax, history, metric, label="", color="C0")
         ax.set_title(f"{title} — {TITLES.get(metric, metric)}" if title else TITLES.get(metric, metric))
         path = Path(out_dir) / f"{metric}.png"
@@ -60,18 +63,38 @@ def _draw(ax: Any, history: dict[str, list[float]], metric: str, label: str, col
     ax.legend(fontsize="small")
 
 
-def plot_runs(runs: Sequence[tuple[str, dict[str, list[float]]]], path: str | os.PathLike,
-              metrics: Sequence[str] | None = None, show: bool = False) -> Path:
-    """Several runs on the same graphs: one graph per metric, one colour per run."""
+def comparison_figure(runs: Sequence[tuple[str, dict[str, list[float]]]],
+                      metrics: Sequence[str] | None = None) -> Any:
+    """Several runs on the same graphs: one graph per metric, one colour per run (training
+    solid, validation dashed), one legend for the figure below the graphs."""
     if metrics is None:
         metrics = [m for m in metric_names(runs[0][1]) if all(m in h for _, h in runs)]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(6.0 * len(metrics), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.6), squeeze=False,
+                             layout="constrained")
     for ax, metric in zip(axes[0], metrics):
         for k, (label, history) in enumerate(runs):
-            if metric in history:
-                _draw(ax, history, metric, label=label, color=f"C{k % 10}")
+            if metric not in history:
+                continue
+            epochs = range(1, len(history[metric]) + 1)
+            ax.plot(epochs, history[metric], color=f"C{k % 10}", linestyle="-", label=label)
+            if f"val_{metric}" in history:
+                ax.plot(epochs, history[f"val_{metric}"], color=f"C{k % 10}", linestyle="--",
+                        label="_nolegend_")
         ax.set_title(TITLES.get(metric, metric))
-    fig.suptitle("training (solid) vs validation (dashed)")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles += [plt.Line2D([], [], color="grey", linestyle="-"), plt.Line2D([], [], color="grey", linestyle="--")]
+    labels += ["training", "validation"]
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize="small",
+               frameon=False)
+    return fig
+
+
+def plot_runs(runs: Sequence[tuple[str, dict[str, list[float]]]], path: str | os.PathLike,
+              metrics: Sequence[str] | None = None, show: bool = False) -> Path:
+    """``comparison_figure`` saved as one PNG."""
+    fig = comparison_figure(runs, metrics)
     out = Path(path)
     _save(fig, out)
     if show:

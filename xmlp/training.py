@@ -105,7 +105,7 @@ class EarlyStopping(Callback):
                 self.best_weights = self.model.copy_params()
             return False
         self.wait += 1
-        return self.wait > self.patience
+        return self.wait >= self.patience  # as Keras: patience epochs without improvement
 
     def on_train_end(self, history):
         history.best_epoch = self.best_epoch
