@@ -43,17 +43,18 @@ class Backend:
     device: Any
     default_dtype: Any
     index_dtype: Any
-    _asarray: Callable[[np.ndarray, Any], Any] = field(repr=False)
+    _asarray: Callable[[np.ndarray, Any, bool], Any] = field(repr=False)
     _to_numpy: Callable[[Any], np.ndarray] = field(repr=False)
     _synchronize: Callable[[], None] = field(default=lambda: None, repr=False)
     _activate: Callable[[], Any] = field(default=contextlib.nullcontext, repr=False)
     _dtypes: frozenset = field(default=frozenset({"float32", "float64"}), repr=False)
     stats: TransferStats = field(default_factory=TransferStats, repr=False)
 
-    def asarray(self, host: Any, dtype: Any = None) -> Any:
-        """Copy a host array (anything NumPy accepts) to the device."""
+    def asarray(self, host: Any, dtype: Any = None, *, copy: bool = True) -> Any:
+        """Copy a host array (anything NumPy accepts) to the device. ``copy=False`` lets a CPU
+        backend use the host memory itself (for arrays the caller made and will not reuse)."""
         self.stats.to_device += 1
-        return self._asarray(np.asarray(host), dtype)
+        return self._asarray(np.asarray(host), dtype, copy)
 
     def to_numpy(self, x: Any) -> np.ndarray:
         """Copy a device array back to a host NumPy array."""

@@ -43,7 +43,7 @@ def make(device: str | None) -> Backend:
 
     dev = cupy.cuda.Device(index)
 
-    def asarray(host: np.ndarray, dtype):
+    def asarray(host: np.ndarray, dtype, copy: bool):  # host -> GPU is always a copy
         with dev:
             return cupy.array(host, dtype=dtype, copy=True)
 

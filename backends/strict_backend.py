@@ -28,8 +28,8 @@ def make(device: str | None) -> Backend:
     info = xp.__array_namespace_info__()
     dtypes = frozenset(n for n in ("float32", "float64") if n in info.dtypes(device=dev))
 
-    def asarray(host: np.ndarray, dtype):
-        return xp.asarray(np.array(host, copy=True), dtype=dtype, device=dev)
+    def asarray(host: np.ndarray, dtype, copy: bool):
+        return xp.asarray(np.array(host, copy=True if copy else None), dtype=dtype, device=dev)
 
     def to_numpy(x) -> np.ndarray:
         return np.array(x.to_device(cpu), copy=True)

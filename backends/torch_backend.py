@@ -33,8 +33,8 @@ def make(device: str | None) -> Backend:
     elif dev.type != "cpu":
         raise BackendError(f"expected torch device cpu or cuda[:N]; received {device!r}")
 
-    def asarray(host: np.ndarray, dtype):
-        return torch.as_tensor(np.array(host, copy=True), dtype=dtype, device=dev)
+    def asarray(host: np.ndarray, dtype, copy: bool):
+        return torch.as_tensor(np.array(host, copy=True if copy else None), dtype=dtype, device=dev)
 
     def to_numpy(x) -> np.ndarray:
         return x.detach().to("cpu").numpy().copy()

@@ -15,8 +15,8 @@ def train(x, y_onehot, xv, yv_onehot, hidden, epochs, batch_size, lr, seed, dtyp
     sizes = [x.shape[1], *hidden, y_onehot.shape[1]]
     ws = [rng.uniform(-1, 1, (a, b)).astype(dtype) * np.sqrt(6.0 / a).astype(dtype) for a, b in zip(sizes, sizes[1:])]
     bs = [np.zeros(b, dtype=dtype) for b in sizes[1:]]
-    x, y = x.astype(dtype), y_onehot.astype(dtype)
-    xv, yv = xv.astype(dtype), yv_onehot.astype(dtype)
+    x, y = x.astype(dtype, copy=False), y_onehot.astype(dtype, copy=False)
+    xv, yv = xv.astype(dtype, copy=False), yv_onehot.astype(dtype, copy=False)
     n, last = x.shape[0], len(ws) - 1
     history = []
     for _ in range(epochs):

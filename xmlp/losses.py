@@ -22,14 +22,19 @@ class SoftmaxCrossEntropy:
 
     def __call__(self, xp: Any, z: Any, y: Any) -> tuple[Any, Any]:
         """(mean loss as a 0-d array, dL/dz) for logits z and one-hot targets y."""
-        n = z.shape[0]
+        total, grad = self.forward_backward(xp, z, y)
+        return total / z.shape[0], grad
+
+    def forward_backward(self, xp: Any, z: Any, y: Any) -> tuple[Any, Any]:
+        """(summed loss as a 0-d array, dL/dz of the *mean* loss): the training loop's form,
+        which accumulates the epoch's loss with one addition per batch."""
         s = z - xp.max(z, axis=1, keepdims=True)
         e = xp.exp(s)
         se = xp.sum(e, axis=1, keepdims=True)
-        # sum_k y_k (s_k - log se) with sum_k y_k = 1 for one-hot rows.
-        loss = (xp.sum(xp.log(se)) - xp.sum(y * s)) / n
-        grad = (e / se - y) / n
-        return loss, grad
+        # sum_i sum_k y_ik (log se_i - s_ik) = sum_i -log softmax(z_i)[true] for one-hot rows.
+        total = xp.sum(y * (xp.log(se) - s))
+        grad = (e / se - y) * (1.0 / z.shape[0])
+        return total, grad
 
     def value(self, xp: Any, z: Any, y: Any) -> Any:
         """Summed (not mean) loss of logits z, without the gradient (validation, evaluate)."""

@@ -13,7 +13,12 @@ METRICS = ("accuracy", "precision", "recall", "f1", "bce")
 
 def confusion(xp: Any, z: Any, y: Any, class_ids: Any) -> Any:
     """C x C counts (as y's float dtype) of true class (one-hot y) vs argmax of scores z."""
-    hit = xp.argmax(z, axis=1)[:, None] == class_ids[None, :]
+    return confusion_of_predictions(xp, xp.argmax(z, axis=1), y, class_ids)
+
+
+def confusion_of_predictions(xp: Any, predicted: Any, y: Any, class_ids: Any) -> Any:
+    """C x C counts of true class (one-hot rows y) vs predicted class indices."""
+    hit = predicted[:, None] == class_ids[None, :]
     return y.T @ xp.astype(hit, y.dtype)
 
 

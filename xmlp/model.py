@@ -8,8 +8,8 @@ import backends
 
 from . import losses, metrics as metrics_mod, optimizers
 from .layers import Dense
-from .preprocessing import (LabelEncoder, Standardizer, as_features, check_representable,
-                            fit_temperature, seed_streams, vstack)
+from .preprocessing import (LabelEncoder, Standardizer, as_features, fit_temperature, model_input,
+                            seed_streams, vstack)
 from .training import Callback, EarlyStopping, EpochPrinter, History, check_finite
 
 
@@ -125,12 +125,11 @@ class Sequential:
             x = layer.forward(x, training=training, raw=i == last)
         return x
 
-    def _prepare(self, x: Any) -> Any:
-        """Host features -> standardized device array in the model's dtype."""
-        host = as_features(x, self.n_features)
-        if self.standardizer is not None:
-            host = self.standardizer.transform(host)
-        return self.backend.asarray(check_representable(host, self.dtype_name), self.dtype)
+    def _prepare(self, x: Any, targets: Any = None) -> Any:
+        """Host features -> one device array in the model's dtype: standardized features, then
+        the targets' columns if given. Built in row chunks: no float64 copy of the whole data."""
+        host = model_input(x, self.n_features, self.standardizer, self.dtype_name, targets)
+        return self.backend.asarray(host, self.dtype, copy=False)
 
     def fit(
         self,
@@ -196,11 +195,11 @@ class Sequential:
         with be.activate():
             self.build(x_host.shape[1], init_rng)
             opt.build(xp, self.layers)
-            data = (self._prepare(x_host), be.asarray(self.encoder.one_hot(y), self.dtype))
+            data = self._prepare(x_host, self.encoder.one_hot(y))
             val = None
             if validation_data is not None:
                 xv, yv = validation_data
-                val = (self._prepare(xv), be.asarray(self.encoder.one_hot(yv), self.dtype))
+                val = self._prepare(xv, self.encoder.one_hot(yv))
             class_ids = xp.arange(len(self.classes), dtype=be.index_dtype, device=be.device)
             try:
                 for epoch in range(1, epochs + 1):
@@ -216,37 +215,47 @@ class Sequential:
         return history
 
     def _train_epoch(self, data, val, batch_size, opt, shuffle_rng, class_ids, metrics, callbacks):
+        """One epoch. ``data`` is the device array [X | one-hot Y]: one take per batch gives
+        both, as views. Returns the epoch's logs, read from the device in one transfer."""
         be, xp, loss_fn = self.backend, self.xp, self.loss
-        xd, yd = data
-        n = xd.shape[0]
+        n, d = data.shape[0], self.n_features
         layers, last = self.layers, len(self.layers) - 1
+        backward_order = [(layers[i], i > 0) for i in range(last, -1, -1)]
         want_cm = any(m != "bce" for m in metrics)
         want_bce = "bce" in metrics
-        n_batches = -(-n // batch_size)
         for cb in callbacks:
-            cb.on_epoch_begin(0, n_batches)
+            cb.on_epoch_begin(0, -(-n // batch_size))
+        batch_cbs = [cb for cb in callbacks if type(cb).on_batch_end is not Callback.on_batch_end]
         idx = be.asarray(shuffle_rng.permutation(n), be.index_dtype)
-        loss_sum = cm = bce = None
+        loss_sum = xp.zeros((), dtype=self.dtype, device=be.device)
+        bce = None
+        if want_cm:  # each batch's predicted classes, in the epoch's order; counted at its end
+            predicted = xp.empty((n,), dtype=be.index_dtype, device=be.device)
         for b, start in enumerate(range(0, n, batch_size)):
-            take = idx[start : min(start + batch_size, n)]
-            xb, yb = xp.take(xd, take, axis=0), xp.take(yd, take, axis=0)
-            z = self._logits(xb, training=True)
-            loss, grad = loss_fn(xp, z, yb)
-            for i in range(last, -1, -1):
-                grad = layers[i].backward(grad, input_grad=i > 0)
+            stop = min(start + batch_size, n)
+            batch = xp.take(data, idx[start:stop], axis=0)
+            yb = batch[:, d:]
+            z = self._logits(batch[:, :d], training=True)
+            loss, grad = loss_fn.forward_backward(xp, z, yb)
+            for layer, input_grad in backward_order:
+                grad = layer.backward(grad, input_grad=input_grad)
             opt.step(layers)
-            loss_sum = _add(loss_sum, loss * yb.shape[0])
+            loss_sum = loss_sum + loss
             if want_cm:
-                cm = _add(cm, metrics_mod.confusion(xp, z, yb, class_ids))
+                predicted[start:stop] = xp.argmax(z, axis=1)
             if want_bce:
                 bce = _add(bce, losses.clipped_nll_sum(xp, z, yb))
-            for cb in callbacks:
+            for cb in batch_cbs:
                 cb.on_batch_end(b)
+        cm = None
+        if want_cm:
+            targets = xp.take(data[:, d:], idx, axis=0)
+            cm = metrics_mod.confusion_of_predictions(xp, predicted, targets, class_ids)
         parts = [self._pack(xp, loss_sum / n, cm, None if bce is None else bce / n)]
         if val is not None:
-            xv, yv = val
-            zv = self._logits(xv)
-            nv = xv.shape[0]
+            zv = self._logits(val[:, :d])
+            yv = val[:, d:]
+            nv = val.shape[0]
             parts.append(self._pack(
                 xp, loss_fn.value(xp, zv, yv) / nv,
                 metrics_mod.confusion(xp, zv, yv, class_ids) if want_cm else None,

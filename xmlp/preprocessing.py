@@ -21,10 +21,19 @@ class Standardizer:
         self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
         self.scale = None if scale is None else np.asarray(scale, dtype=np.float64)
 
-    def fit(self, x: np.ndarray) -> "Standardizer":
-        x = np.asarray(x, dtype=np.float64)
-        self.mean = x.mean(axis=0)
-        std = x.std(axis=0)
+    def fit(self, x: np.ndarray, chunk: int = 8192) -> "Standardizer":
+        """Mean and population std in float64, two passes over row chunks (a float32 data set
+        is never copied whole to float64)."""
+        x = np.asarray(x)
+        n = x.shape[0]
+        total = np.zeros(x.shape[1])
+        for start in range(0, n, chunk):
+            total += x[start : start + chunk].sum(axis=0, dtype=np.float64)
+        self.mean = total / n
+        squares = np.zeros(x.shape[1])
+        for start in range(0, n, chunk):
+            squares += ((x[start : start + chunk] - self.mean) ** 2).sum(axis=0)
+        std = np.sqrt(squares / n)
         # A column with std below 1e-12 x its magnitude carries no information, only rounding.
         tiny = std <= 1e-12 * np.maximum(np.abs(self.mean), 1.0)
         self.scale = np.where(tiny, 1.0, std)
@@ -73,8 +82,17 @@ def seed_streams(seed: int | None) -> tuple[int, np.random.Generator, np.random.
 
 
 def as_features(x: Any, n_features: int | None) -> np.ndarray:
-    """A finite float64 (rows, features) host array, checked against the expected width."""
-    arr = np.asarray(x, dtype=np.float64)
+    """A finite floating (rows, features) host array, checked against the expected width.
+
+    Floating input keeps its dtype (no float64 copy of a large float32 data set); anything
+    else is converted to float64.
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind != "f":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected numeric features; received an array of {arr.dtype}") from None
     if arr.ndim != 2:
         raise ValueError(f"expected a 2-D array of features (rows, columns); received shape {arr.shape}")
     if n_features is not None and arr.shape[1] != n_features:
@@ -82,20 +100,40 @@ def as_features(x: Any, n_features: int | None) -> np.ndarray:
             f"expected {n_features} features per row (as the model was trained); "
             f"received {arr.shape[1]}"
         )
-    if not np.isfinite(arr).all():
+    # min and max propagate NaN: two reductions check finiteness without a mask of the data.
+    if arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
         row, col = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"expected finite features; received {arr[row, col]} at row {row}, column {col}")
     return arr
 
 
-def check_representable(x: np.ndarray, dtype: str) -> np.ndarray:
+def model_input(x: Any, n_features: int | None, standardizer: "Standardizer | None", dtype: str,
+                targets: np.ndarray | None = None, chunk: int = 8192) -> np.ndarray:
+    """[standardized x | targets] as one ``dtype`` array, filled in row chunks (the float64
+    arithmetic never holds more than ``chunk`` rows). Values that do not fit ``dtype`` are an
+    error, not infinities."""
+    x = as_features(x, n_features)
+    n, d = x.shape
+    width = d + (0 if targets is None else targets.shape[1])
+    out = np.empty((n, width), dtype=dtype)
+    for start in range(0, n, chunk):
+        rows = x[start : start + chunk]
+        block = standardizer.transform(rows) if standardizer is not None else rows
+        check_representable(block, dtype, offset=start)
+        out[start : start + chunk, :d] = block
+    if targets is not None:
+        out[:, d:] = targets
+    return out
+
+
+def check_representable(x: np.ndarray, dtype: str, offset: int = 0) -> np.ndarray:
     """x, after checking that every value fits ``dtype`` (float32 overflows past ~3.4e38)."""
     limit = float(np.finfo(dtype).max)
-    if x.size and np.abs(x).max() > limit:
+    if x.size and max(-float(x.min()), float(x.max())) > limit:
         row, col = np.argwhere(np.abs(x) > limit)[0]
         raise ValueError(
             f"expected values that fit {dtype} (|x| <= {limit:.3g}); received {x[row, col]:.6g} "
-            f"at row {row}, column {col} (hint: use --dtype float64, or rescale the data)"
+            f"at row {row + offset}, column {col} (hint: use --dtype float64, or rescale the data)"
         )
     return x
 
