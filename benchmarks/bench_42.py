@@ -1,7 +1,8 @@
 """The 42 setup: 30 -> 24 -> 24 -> 2, batch 8, 70 epochs, 455 training rows, float64.
 
-xmlp on NumPy vs the plain NumPy loop in ``plain_numpy.py``, interleaved in one run so that
-machine noise hits both alike. Prints median and min-max of the repeats and the ratio of medians.
+xmlp on NumPy (and on torch) against the plain NumPy loop in ``plain_numpy.py``, PyTorch
+``nn.Sequential`` + ``optim.SGD`` and scikit-learn's ``MLPClassifier``, interleaved in one run.
+Every implementation trains 70 epochs and computes each epoch's training and validation loss.
 
     python benchmarks/bench_42.py [--repeats 7]
 """
@@ -9,22 +10,13 @@ machine noise hits both alike. Prints median and min-max of the repeats and the 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import statistics
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import xmlp  # noqa: E402
-from plain_numpy import train as plain_train  # noqa: E402
-from xmlp.data import split_indices  # noqa: E402
-from xmlp.datasets import load_wdbc  # noqa: E402
+import _harness
+import peers
+from xmlp.data import split_indices
+from xmlp.datasets import load_wdbc
 
 
 def main() -> None:
@@ -32,43 +24,32 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
 
-    x, y, _ = load_wdbc()
-    train, valid = split_indices(y, 114, np.random.default_rng(0))
-    mean, std = x[train].mean(axis=0), x[train].std(axis=0)
-    xs = (x - mean) / std
-    onehot = (y[:, None] == np.array(["B", "M"])).astype(np.float64)
-
-    def run_xmlp(metrics):
-        model = xmlp.Sequential([xmlp.Dense(24, "relu"), xmlp.Dense(24, "relu"), xmlp.Dense(2, "softmax")],
-                                dtype="float64", standardize=False)
-        model.fit(xs[train], y[train], validation_data=(xs[valid], y[valid]), epochs=70, batch_size=8,
-                  learning_rate=0.0314, seed=0, metrics=metrics)
-
-    def run_plain():
-        plain_train(xs[train], onehot[train], xs[valid], onehot[valid], [24, 24], 70, 8, 0.0314, 0)
+    x, labels, _ = load_wdbc()
+    y = (labels == "M").astype(np.int64)
+    train, valid = split_indices(labels, 114, np.random.default_rng(0))
+    xs = (x - x[train].mean(axis=0)) / x[train].std(axis=0)
+    setup = dict(hidden=[24, 24], epochs=70, batch=8, lr=0.0314, dtype=np.float64,
+                 val=(xs[valid], y[valid]))
+    data = (xs[train], y[train], labels[train])
 
     cases = {
-        "plain NumPy loop": run_plain,
-        "xmlp numpy (loss only)": lambda: run_xmlp(()),
-        "xmlp numpy (+accuracy)": lambda: run_xmlp(("accuracy",)),
+        "plain NumPy loop": peers.plain(*data, **setup),
+        "xmlp numpy (loss only)": peers.xmlp_fit(*data, **setup),
+        "xmlp numpy (+accuracy)": peers.xmlp_fit(*data, **setup, metrics=("accuracy",)),
     }
-    times = {name: [] for name in cases}
-    for fn in cases.values():  # warm-up: imports, BLAS threads, caches
-        fn()
-    for _ in range(args.repeats):
-        for name, fn in cases.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
+    for name, label, make in (("torch", "xmlp torch backend", lambda: peers.xmlp_fit(*data, **setup, backend="torch")),
+                              ("torch", "PyTorch nn.Sequential + SGD", lambda: peers.torch_nn(*data, **setup)),
+                              ("sklearn", "scikit-learn MLPClassifier", lambda: peers.sklearn_mlp(*data, **setup))):
+        why = peers.available(name)
+        if why:
+            _harness.skipped(label, why)
+        else:
+            cases[label] = make()
 
-    print(f"# 42 setup: 455 rows, 30-24-24-2, batch 8, 70 epochs, float64; {args.repeats} repeats")
-    print(f"# {platform.node()} {platform.machine()} {os.cpu_count()} cpus, Python {platform.python_version()}, "
-          f"numpy {np.__version__}, xmlp {xmlp.__version__}, {time.strftime('%Y-%m-%d')}")
-    base = statistics.median(times["plain NumPy loop"])
-    print(f"{'implementation':<26} {'median s':>9} {'min-max s':>15} {'ratio':>7}")
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"{name:<26} {med:9.3f} {min(ts):7.3f}-{max(ts):<7.3f} {med / base:7.2f}")
+    _harness.header(f"42 setup: 455 rows, 30-24-24-2 ReLU, batch 8, 70 epochs, SGD lr 0.0314, float64; "
+                    f"median of {args.repeats} interleaved runs")
+    times = _harness.interleaved(cases, args.repeats)
+    _harness.table(times, "plain NumPy loop")
 
 
 if __name__ == "__main__":

@@ -22,30 +22,31 @@ class Optimizer:
         self.weight_decay = float(weight_decay)
         self.decoupled = bool(decoupled)
         self.iterations = 0
-        self.state: list[dict[str, tuple[Any, ...]]] = []
+        self.slots: list[tuple[Any, str, tuple[Any, ...]]] = []
 
     def build(self, xp: Any, layers: Iterable[Any]) -> None:
         """Create the per-parameter state on the parameters' device (called once per fit)."""
         self.xp = xp
         self.iterations = 0
-        self.state = [{k: self._init_state(xp, p) for k, p in layer.params.items()} for layer in layers]
+        # One flat list of (layer, key, state): the step loop does no nesting.
+        self.slots = [(layer, key, self._init_state(xp, p))
+                      for layer in layers for key, p in layer.params.items()]
 
     def _init_state(self, xp: Any, p: Any) -> tuple[Any, ...]:
         return ()
 
-    def step(self, layers: Iterable[Any]) -> None:
+    def step(self, layers: Iterable[Any] = ()) -> None:
+        """Update every parameter of the layers given to ``build`` from its gradient."""
         self.iterations += 1
-        lr, wd = self.learning_rate, self.weight_decay
-        for layer, state in zip(layers, self.state):
-            params, grads = layer.params, layer.grads
-            for key, p in params.items():
-                g = grads[key]
-                if wd:
-                    if self.decoupled:
-                        p -= (lr * wd) * p
-                    else:
-                        g = g + wd * p
-                self._update(p, g, state[key])
+        lr, wd, update = self.learning_rate, self.weight_decay, self._update
+        for layer, key, state in self.slots:
+            p, g = layer.params[key], layer.grads[key]
+            if wd:
+                if self.decoupled:
+                    p -= (lr * wd) * p
+                else:
+                    g = g + wd * p
+            update(p, g, state)
 
     def _update(self, p: Any, g: Any, state: tuple[Any, ...]) -> None:
         raise NotImplementedError
