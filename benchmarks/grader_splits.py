@@ -49,6 +49,8 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     args = parser.parse_args(argv)
 
+    if not Path(args.data).is_file():
+        raise SystemExit(f"grader_splits: expected the subject's data.csv; received {args.data!r}, which does not exist")
     lines = [l for l in Path(args.data).read_text().splitlines() if l.strip()]
     scores, accs = [], []
     t0 = time.perf_counter()

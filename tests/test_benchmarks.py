@@ -1,0 +1,45 @@
+"""The benchmark programs run and print their tables (no timing is asserted: these machines
+are shared and noisy, timings belong in benchmarks/README.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run(*argv: str) -> str:
+    out = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=BENCH, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+@pytest.mark.slow
+def test_bench_42_prints_every_implementation():
+    out = run("bench_42.py", "--repeats", "1")
+    for row in ("plain NumPy loop", "xmlp numpy (loss only)", "xmlp numpy (+accuracy)"):
+        assert f"\n{row} " in out
+    assert "# openblas" in out or "BLAS unknown" in out
+
+
+@pytest.mark.slow
+def test_bench_mnist_small():
+    out = run("bench_mnist.py", "--rows", "2000", "--repeats", "1")
+    assert "xmlp numpy, epoch (loss only)" in out and "GEMMs alone (same shapes)" in out
+    assert "matrix products are" in out and "peak - before" in out
+
+
+def test_bench_gpu_skips_cleanly_without_cuda():
+    out = run("bench_gpu.py", "--rows", "1000", "--batches", "250", "--repeats", "1")
+    assert "batch" in out and "250" in out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (BENCH.parents[1] / "shared/data/data.csv").exists(), reason="../shared/data/data.csv not present")
+def test_grader_splits_two_splits():
+    out = run("grader_splits.py", "--splits", "2", "--", "--epochs", "3")
+    assert "grader procedure over 2 splits" in out and "under 0.08:" in out
