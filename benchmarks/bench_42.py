@@ -22,13 +22,14 @@ from xmlp.datasets import load_wdbc
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--epochs", type=int, default=70, help="(70 is the 42 setup; fewer for a quick look)")
     args = parser.parse_args()
 
     x, labels, _ = load_wdbc()
     y = (labels == "M").astype(np.int64)
     train, valid = split_indices(labels, 114, np.random.default_rng(0))
     xs = (x - x[train].mean(axis=0)) / x[train].std(axis=0)
-    setup = dict(hidden=[24, 24], epochs=70, batch=8, lr=0.0314, dtype=np.float64,
+    setup = dict(hidden=[24, 24], epochs=args.epochs, batch=8, lr=0.0314, dtype=np.float64,
                  val=(xs[valid], y[valid]))
     data = (xs[train], y[train], labels[train])
 
@@ -46,7 +47,7 @@ def main() -> None:
         else:
             cases[label] = make()
 
-    _harness.header(f"42 setup: 455 rows, 30-24-24-2 ReLU, batch 8, 70 epochs, SGD lr 0.0314, float64; "
+    _harness.header(f"42 setup: 455 rows, 30-24-24-2 ReLU, batch 8, {args.epochs} epochs, SGD lr 0.0314, float64; "
                     f"median of {args.repeats} interleaved runs")
     times = _harness.interleaved(cases, args.repeats)
     _harness.table(times, "plain NumPy loop")

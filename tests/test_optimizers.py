@@ -152,7 +152,7 @@ def test_every_optimizer_trains_the_default_network(backend, name, lr, wdbc):
     x, y, _ = wdbc
     train, valid = split_indices(y, 0.2, np.random.default_rng(42))
     model = Sequential([Dense(24, "tanh"), Dense(24, "tanh"), Dense(2, "softmax")], backend=backend)
-    history = model.fit(x[train], y[train], validation_data=(x[valid], y[valid]), epochs=30,
+    history = model.fit(x[train], y[train], validation_data=(x[valid], y[valid]), epochs=15,
                         optimizer=optimizers.get(name, learning_rate=lr, weight_decay=0.01 if name != "adamw" else None),
                         seed=42)
     assert history.history["val_accuracy"][-1] >= 0.95
