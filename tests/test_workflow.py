@@ -132,6 +132,18 @@ def test_save_load_is_bitwise_and_backend_neutral(backend, wdbc, tmp_path):
     assert loaded.predict(x[400:]) == model.predict(x[400:])
 
 
+def test_leaky_relu_alpha_round_trips(tmp_path, wdbc):
+    from xmlp.activations import LeakyReLU
+
+    x, y, _ = wdbc
+    model = xmlp.Sequential([xmlp.Dense(6, LeakyReLU(0.2)), xmlp.Dense(2, "softmax")])
+    model.fit(x, y, epochs=1, seed=0)
+    model.save(tmp_path / "m.safetensors")
+    loaded = load_model(tmp_path / "m.safetensors")
+    assert loaded.layers[0].activation.alpha == 0.2
+    np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
+
+
 def test_preprocessing_is_fitted_on_training_rows_only(cli, tmp_path, wdbc):
     x, y, _ = wdbc
     write_subject_csv(tmp_path / "train.csv", wdbc, rows=slice(0, 300))

@@ -81,13 +81,16 @@ class Dense:
         return dx
 
     def config(self) -> dict[str, Any]:
-        return {
+        out = {
             "kind": "Dense",
             "units": self.units,
             "activation": self.activation.name,
             "kernel_initializer": self.kernel_initializer,
             "bias_initializer": self.bias_initializer,
         }
+        if hasattr(self.activation, "alpha"):
+            out["alpha"] = self.activation.alpha
+        return out
 
     def __repr__(self) -> str:
         return f"Dense({self.units}, activation={self.activation.name!r})"

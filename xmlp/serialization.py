@@ -119,6 +119,9 @@ def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -
             raise bad(f"expected layer kind 'Dense' for layers.{i}; received {layer!r}")
         if layer.get("activation") not in activations.ACTIVATIONS:
             raise bad(f"expected an activation among {', '.join(activations.ACTIVATIONS)} for layers.{i}; received {layer.get('activation')!r}")
+        if "alpha" in layer and (layer["activation"] != "leakyRelu" or not isinstance(layer["alpha"], float)
+                                 or not 0.0 < layer["alpha"] < 1.0):
+            raise bad(f"expected alpha in (0, 1) only for leakyRelu in layers.{i}; received {layer['alpha']!r}")
         units = layer.get("units")
         if not isinstance(units, int) or units < 1:
             raise bad(f"expected units >= 1 for layers.{i}; received {units!r}")
@@ -173,8 +176,11 @@ def load_model(path: str | os.PathLike, backend: Any = None) -> Any:
     from .preprocessing import Standardizer
 
     meta, tensors = read_model_file(path)
+    from .activations import LeakyReLU
+
     layers = [
-        Dense(l["units"], l["activation"], kernel_initializer=l.get("kernel_initializer", "heUniform"),
+        Dense(l["units"], LeakyReLU(l["alpha"]) if "alpha" in l else l["activation"],
+              kernel_initializer=l.get("kernel_initializer", "heUniform"),
               bias_initializer=l.get("bias_initializer", "zeros"))
         for l in meta["topology"]["layers"]
     ]
