@@ -67,9 +67,9 @@ def main() -> None:
         ratio = times["gpu"] / times["cpu"] if "gpu" in times else float("nan")
         if overtakes is None and ratio < 1.0:
             overtakes = batch
-        cell = lambda k: f"{times[k]:.3f} s" if k in times else "—"
+        cells = {k: f"{times[k]:.3f} s" if k in times else "—" for k in ("cpu", "gpu", "torch")}
         shown = f"{ratio:.2f}x" if ratio == ratio else "—"
-        print(f"{batch:>6} {cell('cpu'):>14} {cell('gpu'):>14} {cell('torch'):>12} {shown:>8}")
+        print(f"{batch:>6} {cells['cpu']:>14} {cells['gpu']:>14} {cells['torch']:>12} {shown:>8}")
     if gpu is not None:
         print(f"# the GPU epoch is faster than the CPU epoch from batch size "
               f"{overtakes if overtakes is not None else '> ' + str(args.batches[-1])} on (of {args.batches})")

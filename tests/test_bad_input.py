@@ -181,3 +181,12 @@ def test_read_only_folder(cli, folder, tmp_path):
 )
 def test_invalid_option_values(cli, folder, argv, message):
     expect_failure(cli, folder, argv, USAGE, message)
+
+
+def test_cuda_without_a_gpu_fails_cleanly_for_every_command(cli, folder, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "cupy", None)  # as on a machine without CuPy
+    for argv in (["train", "--train", "good.csv", "--out", "newrun", "--device", "cuda"],
+                 ["predict", "run", "good.csv", "--out", "pred.csv", "--device", "cuda"],
+                 ["train", "--backend", "torch", "--device", "cuda", "--out", "newrun"]):
+        message = "pip install 'xmlp[cuda12]'" if "torch" not in argv else "received a PyTorch that sees none"
+        expect_failure(cli, folder, argv, 69, message)

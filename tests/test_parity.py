@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import xmlp
 from xmlp import Dense, Sequential
 
 from test_model import batch_gradients

@@ -18,7 +18,7 @@ import numpy as np
 import backends
 
 from . import __version__, activations, initializers, optimizers
-from .csvdata import Table, read_table, rows_text
+from .csvdata import read_table, rows_text
 from .data import split_indices
 from .datasets import load_wdbc
 from .errors import (CantCreateError, DataError, DivergedError, NoInputError, UnavailableError,
