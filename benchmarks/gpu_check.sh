@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The prepared CUDA check (DESIGN.md, "GPU checks"). Needs only the repo and, on the GPU machine,
-# CuPy, NumPy, pytest and array-api-compat importable (PYTHONPATH may point at the repo root and
-# a folder holding array-api-compat). Writes logs to $1, else $OUT, else ./gpu_check_logs, and
-# prints a summary. Finishes in a few minutes on an H100.
+# The prepared CUDA check (DESIGN.md, "GPU checks"). Needs the repo and, on the GPU machine,
+# CuPy, NumPy, pytest, array-api-compat and safetensors importable (PYTHONPATH may point at a
+# folder holding the last two; matplotlib and tqdm are not needed: no plots, no terminal).
+# Writes six logs to $1, else $OUT, else ./gpu_check_logs, and prints a summary. Meant to
+# finish in a few minutes on an H100 (bench_gpu.py is the longest part).
 #
 #   bash benchmarks/gpu_check.sh [LOGDIR]
 set -u
@@ -29,7 +30,7 @@ print('numpy', numpy.__version__, 'array_api_compat', array_api_compat.__version
 step nvidia_smi nvidia-smi
 step cuda_tests env XMLP_REQUIRE_CUDA=1 python -m pytest -q -p no:cacheprovider -m cuda tests
 step parity env XMLP_REQUIRE_CUDA=1 python -m pytest -q -p no:cacheprovider tests/test_parity.py -k "cupy or numpy"
-step train_cuda python -m xmlp train --device cuda
+step train_cuda python -m xmlp train --device cuda --out /tmp/xmlp_gpu_run --no-plots
 [ -f benchmarks/bench_gpu.py ] && step bench_gpu python benchmarks/bench_gpu.py
 
 echo "== summary ($(date -u +%Y-%m-%dT%H:%MZ))"

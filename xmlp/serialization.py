@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import safetensors.numpy
 
 from . import activations, initializers, losses
 from .errors import DataError, NoInputError
@@ -53,6 +52,8 @@ def model_bytes(model: Any) -> bytes:
         "training": model.info.get("training", {}),
         "metrics": model.info.get("metrics", {}),
     }
+    import safetensors.numpy  # imported when a model is saved or loaded, not with xmlp
+
     return safetensors.numpy.save(tensors, metadata={"xmlp": json.dumps(meta)})
 
 
@@ -90,6 +91,8 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
             f"{name}: expected model format version <= {FORMAT_VERSION}; received {version!r} "
             "(written by a newer xmlp: upgrade xmlp to read it)"
         )
+    import safetensors.numpy
+
     try:
         tensors = safetensors.numpy.load(data)
     except Exception as exc:  # SafetensorError has no importable base class
