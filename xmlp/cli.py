@@ -156,10 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--activation", type=_activation_name, help=f"hidden activation: {', '.join(activations.ACTIVATIONS)}")
     t.add_argument("--weights_initializer", "--weights-initializer", "--init", dest="weights_initializer",
                    type=_choice(list(initializers.INITIALIZERS), initializers.canonical))
-    t.add_argument("--loss", type=_choice(["binaryCrossentropy", "categoricalCrossentropy"], _loss_name))
+    t.add_argument("--loss", type=_choice(["binaryCrossentropy", "categoricalCrossentropy"], _loss_name),
+                   help="both are softmax cross-entropy (default: binaryCrossentropy for two classes)")
     t.add_argument("--epochs", type=_int_at_least(1))
     t.add_argument("--batch-size", "--batch_size", dest="batch_size", type=_int_at_least(1))
-    t.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=_float_in(0.0))
+    t.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=_float_in(0.0),
+                   help="(default: the optimizer's own: 0.01 for sgd/momentum/nesterov, 0.001 for rmsprop/adam/adamw)")
     t.add_argument("--optimizer", type=_choice(list(optimizers.OPTIMIZERS)))
     t.add_argument("--momentum", type=_float_in(0.0, 1.0, strict_low=False))
     t.add_argument("--beta1", type=_float_in(0.0, 1.0, strict_low=False))
@@ -184,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--show", action="store_true", help="also open the plots (where a display exists)")
     t.add_argument("--plots", action=argparse.BooleanOptionalAction, help="write learning-curve PNGs")
     _common(t)
+    _show_defaults(t)
     t.set_defaults(func=cmd_train)
 
     p = sub.add_parser("predict", help="predict with a saved model; score it when the file has labels")
@@ -206,6 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
     _common(d)
     d.set_defaults(func=cmd_devices)
     return parser
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append TRAIN_DEFAULTS to the help (the options themselves default to 'not given', so
+    that a --config file can tell given values from defaults)."""
+    metavars = {"optimizer": "{" + ",".join(optimizers.OPTIMIZERS) + "}", "dtype": "{float32,float64}",
+                "loss": "{binaryCrossentropy,categoricalCrossentropy}", "metrics": "METRIC",
+                "weights_initializer": "{" + ",".join(initializers.INITIALIZERS) + "}"}
+    for action in parser._actions:
+        default = TRAIN_DEFAULTS.get(action.dest)
+        if action.dest in metavars:
+            action.metavar = metavars[action.dest]
+        if default not in (None, False, "") and action.dest not in ("config",):
+            shown = " ".join(map(str, default)) if isinstance(default, list) else default
+            action.help = f"{action.help + ' ' if action.help else ''}(default: {shown})"
 
 
 # ----------------------------------------------------------------------------- helpers
