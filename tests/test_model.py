@@ -143,3 +143,20 @@ def test_default_network_learns_wdbc(backend, wdbc):
     model = Sequential([Dense(24, "relu"), Dense(24, "relu"), Dense(2, "softmax")], backend=backend)
     history = model.fit(x[train], y[train], validation_data=(x[valid], y[valid]), epochs=70, seed=42)
     assert history.history["val_accuracy"][-1] >= 0.95
+
+
+def test_summary_counts_parameters(wdbc):
+    x, y, _ = wdbc
+    model = Sequential([Dense(24, "relu"), Dense(24, "relu"), Dense(2, "softmax")])
+    assert "not built" in model.summary()
+    model.fit(x, y, epochs=1, seed=0)
+    text = model.summary()
+    # 30*24+24 + 24*24+24 + 24*2+2 = 744 + 600 + 50
+    assert "total parameters: 1,394" in text and "0: Dense  relu" in text and "(None, 2)" in text
+    assert "backend: numpy, dtype: float32, loss: categoricalCrossentropy" in text
+
+
+def test_learning_rate_beside_an_optimizer_instance_is_an_error(wdbc):
+    x, y, _ = wdbc
+    with pytest.raises(ValueError, match="expected learning_rate only with an optimizer name"):
+        Sequential([Dense(2, "softmax")]).fit(x, y, optimizer=xmlp.Adam(0.01), learning_rate=0.1)

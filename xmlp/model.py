@@ -112,6 +112,23 @@ class Sequential:
             "classes": self.classes,
         }
 
+    def summary(self) -> str:
+        """A table of the layers, their output widths and parameter counts (as Keras prints)."""
+        rows = [("layer", "activation", "output", "parameters")]
+        n_in, total = self.n_features, 0
+        for i, layer in enumerate(self.layers):
+            count = (n_in * layer.units + layer.units) if n_in is not None else None
+            total += count or 0
+            rows.append((f"{i}: Dense", layer.activation.name, f"(None, {layer.units})",
+                         f"{count:,}" if count is not None else "? (not built)"))
+            n_in = layer.units
+        widths = [max(len(r[k]) for r in rows) for k in range(4)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(f"total parameters: {total:,}" + ("" if self.n_features else " (input width unknown until fit)"))
+        lines.append(f"backend: {self.backend}, dtype: {self.dtype_name}, loss: {self.loss_name}")
+        return "\n".join(lines)
+
     def save(self, path: str) -> None:
         """Write the model file (safetensors + JSON metadata), atomically."""
         from .serialization import save_model
@@ -160,6 +177,9 @@ class Sequential:
         unknown = [m for m in metrics if m not in metrics_mod.METRICS]
         if unknown:
             raise ValueError(f"expected metrics among {', '.join(metrics_mod.METRICS)}; received {unknown}")
+        if isinstance(optimizer, optimizers.Optimizer) and learning_rate is not None:
+            raise ValueError("expected learning_rate only with an optimizer name; received it beside an "
+                             f"Optimizer instance (hint: {type(optimizer).__name__}(learning_rate=…))")
         opt = optimizers.get(optimizer, learning_rate=learning_rate)
         x_host = as_features(x, None)
         if len(y) != x_host.shape[0]:
