@@ -90,6 +90,7 @@ def test_bad_config_files(cli, tmp_path, text, code, message):
         (["train", "--valid-size", "600"], 2, "expected a validation row count in [1, 568]; received 600"),
         (["train", "--optimizer", "lbfgs"], 2, "expected one of sgd, momentum, nesterov, rmsprop, adam, adamw; received 'lbfgs'"),
         (["train", "--optimizer", "sgd", "--beta1", "0.8"], 2, "expected options that sgd takes; received --beta1"),
+        (["train", "--optimizer", "adam", "--beta1", "0.8", "--momentum", "0.9"], 2, "expected options that adam takes; received --momentum (hint: adam takes --beta1, --beta2)"),
         (["train", "--early-stopping", "--monitor", "loss"], 2, "expected early stopping to monitor a validation metric"),
         (["train", "--early-stopping", "--monitor", "val_f1"], 2, "--monitor: expected val_loss or val_<one of --metrics accuracy>; received 'val_f1'"),
         (["train", "--activation", "swish"], 2, "argument --activation: invalid _activation_name value"),

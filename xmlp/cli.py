@@ -409,8 +409,15 @@ def _optimizer(s: dict[str, Any]) -> optimizers.Optimizer:
     try:
         return optimizers.get(name, **kwargs)
     except TypeError as exc:
-        bad = sorted(k for k in ("momentum", "beta1", "beta2", "rho") if k in kwargs)
-        raise UsageError(f"expected options that {name} takes; received {', '.join('--' + b for b in bad)}") from exc
+        import inspect
+
+        cls = {"sgd": optimizers.SGD, "momentum": optimizers.SGD, "nesterov": optimizers.SGD,
+               "rmsprop": optimizers.RMSprop, "adam": optimizers.Adam, "adamw": optimizers.Adam}[name]
+        takes = inspect.signature(cls.__init__).parameters
+        bad = [k for k in ("momentum", "beta1", "beta2", "rho") if k in kwargs and k not in takes]
+        ok = [k for k in ("momentum", "beta1", "beta2", "rho") if k in takes]
+        raise UsageError(f"expected options that {name} takes; received {', '.join('--' + b for b in bad)} "
+                         f"(hint: {name} takes {', '.join('--' + k for k in ok) or 'none of them'})") from exc
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
