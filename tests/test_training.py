@@ -151,11 +151,11 @@ def test_plot_compares_runs(cli, tmp_path):
     assert code == 0, err and "> wrote 'cmp.png' (2 runs)" in out
     assert (tmp_path / "cmp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    from xmlp.cli import _run_labels
+    from xmlp.runs import run_labels
     from xmlp.plots import comparison_figure
 
     docs = [json.loads((tmp_path / n / "history.json").read_text()) for n in ("sgd", "adam")]
-    labels = _run_labels(["sgd", "adam"], [d["config"] for d in docs])
+    labels = run_labels(["sgd", "adam"], [d["config"] for d in docs])
     # Only what differs between the runs is named: optimizer and learning rate.
     assert labels == ["sgd (sgd, lr 0.01)", "adam (adam, lr 0.001)"]
     fig = comparison_figure(list(zip(labels, [d["history"] for d in docs])))

@@ -7,39 +7,23 @@ import csv
 import io
 import json
 import sys
-import time
-import tomllib
 import traceback
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 import backends
 
 from . import __version__, activations, initializers, optimizers
+from .config import TRAIN_DEFAULTS, train_settings
 from .csvdata import read_table, rows_text
 from .data import split_indices
-from .datasets import load_wdbc
 from .errors import (CantCreateError, DataError, DivergedError, NoInputError, UnavailableError,
                      UsageError, XmlpError)
 from .fileio import atomic_write, check_dir_writable
-from .layers import Dense
-from .model import Sequential
-from .progress import ProgressBar
-from .training import EarlyStopping, TrainingDiverged
-
-# Defaults of `xmlp train` (a --config file and then the command line override them).
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "config": None, "data": None, "train": None, "valid": None, "valid_size": 0.2,
-    "layer": [24, 24], "activation": "tanh", "weights_initializer": "heUniform", "loss": None,
-    "epochs": 70, "batch_size": 8, "learning_rate": None, "optimizer": "sgd",
-    "momentum": None, "beta1": None, "beta2": None, "rho": None, "weight_decay": 0.01,
-    "decoupled_weight_decay": False, "early_stopping": False, "patience": 10, "min_delta": 0.0,
-    "monitor": "val_loss", "restore_best_weights": True, "calibrate": False,
-    "metrics": ["accuracy"], "seed": 42, "device": None, "backend": None, "dtype": "float32",
-    "out": None, "quiet": False, "show": False, "plots": True,
-}
+from .runs import check_two_classes, resolve_backend, run_labels, train_all
+from .training import TrainingDiverged
 
 
 class _Parser(argparse.ArgumentParser):
@@ -227,108 +211,16 @@ def _show_defaults(parser: argparse.ArgumentParser) -> None:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _backend(device: str | None, library: str | None) -> backends.Backend:
-    try:
-        if library is None:
-            return backends.get_backend(device)
-        return backends.get_backend(device, library=library)
-    except backends.UnknownBackendError as exc:
-        raise UsageError(str(exc)) from exc
-    except backends.BackendError as exc:
-        raise UnavailableError(str(exc)) from exc
-
-
-def _config_doc(path: str) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise NoInputError(f"{path}: expected a TOML config file; received a path that is not a file")
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8-sig"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: expected TOML; received invalid text ({exc})") from None
-    return doc.get("train", doc)
-
-
-def _config_argv(parser: argparse.ArgumentParser, path: str, doc: dict[str, Any]) -> list[str]:
-    """A config table's keys as command-line words for ``parser`` (so they get the same checks)."""
-    options = {a.dest: a for a in parser._actions if a.option_strings}
-    argv: list[str] = []
-    for key, value in doc.items():
-        dest = key.replace("-", "_")
-        action = options.get(dest)
-        if action is None or dest in ("config", "debug"):
-            known = ", ".join(sorted(d for d in options if d not in ("config", "debug", "help")))
-            raise DataError(f"{path}: expected keys among {known}, or [runs.NAME] tables; received unknown key {key!r}")
-        flag = action.option_strings[0]
-        if isinstance(action, (argparse.BooleanOptionalAction, argparse._StoreTrueAction)):
-            if not isinstance(value, bool):
-                raise DataError(f"{path}: expected true or false for {key!r}; received {value!r}")
-            if value:
-                argv.append(flag)
-            elif isinstance(action, argparse.BooleanOptionalAction):
-                argv.append("--no-" + flag[2:])
-        elif isinstance(value, list):
-            argv += [flag, *map(str, value)]
-        else:
-            argv += [flag, str(value)]
-    return argv
-
-
-def _train_settings(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[tuple[str | None, dict[str, Any]]]:
-    """[(run name, settings)]: defaults, overridden by --config (its top level, then each
-    [runs.NAME] table, one run per table), overridden by the command line."""
-    cli = vars(parser.parse_args(argv))
-    if not cli.get("config"):
-        return [(None, _merge(TRAIN_DEFAULTS, cli))]
-    path = cli["config"]
-    doc = dict(_config_doc(path))
-    runs = doc.pop("runs", None)
-    if runs is not None and (not isinstance(runs, dict) or not runs or
-                             not all(isinstance(v, dict) for v in runs.values())):
-        raise DataError(f"{path}: expected [runs.NAME] tables of settings; received runs = {runs!r}")
-    out = []
-    for name, table in (runs or {None: {}}).items():
-        words = _config_argv(parser, path, doc) + _config_argv(parser, path, table)
-        try:
-            from_file = vars(parser.parse_args(words))
-        except UsageError as exc:
-            raise UsageError(f"{path}: {exc}") from None
-        out.append((name, _merge(_merge(TRAIN_DEFAULTS, from_file), cli)))
-    return out
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    return {**base, **{k: v for k, v in over.items() if k != "func"}}
-
-
 def _train_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return sub.choices["train"]
-
-
-def _default_run_dir() -> Path:
-    base = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    path, k = base, 1
-    while path.exists():
-        k += 1
-        path = Path(f"{base}-{k}")
-    return path
-
-
-def _single_class_check(table_name: str, labels: np.ndarray) -> None:
-    classes = np.unique(labels)
-    if len(classes) < 2:
-        raise DataError(
-            f"{table_name}: expected at least two classes in the training data; received only "
-            f"{str(classes[0])!r} ({len(labels)} rows)"
-        )
 
 
 # ----------------------------------------------------------------------------- commands
 def cmd_split(args: argparse.Namespace) -> int:
     table = read_table(args.data, labels="required" if args.stratify else "optional")
     if table.labels is not None and args.stratify:
-        _single_class_check(table.path, table.labels)
+        check_two_classes(table.path, table.labels)
     try:
         train, valid = split_indices(
             table.labels if table.labels is not None else np.zeros(table.n_rows),
@@ -357,184 +249,20 @@ def cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
-def _training_data(s: dict[str, Any], dtype: str):
-    """(x_train, y_train, x_valid, y_valid, feature names, description) from the settings."""
-    if s["data"] and (s["train"] or s["valid"]):
-        raise UsageError("expected either --data or --train/--valid; received both")
-    if s["valid"] and not s["train"]:
-        raise UsageError("expected --train with --valid; received --valid alone")
-    if s["train"]:
-        train = read_table(s["train"], labels="required", dtype=dtype)
-        _single_class_check(train.path, train.labels)
-        if s["valid"]:
-            classes = sorted(set(train.labels.tolist()))
-            valid = read_table(s["valid"], n_features=train.x.shape[1], labels="required", classes=classes, dtype=dtype)
-            return train.x, train.labels, valid.x, valid.labels, train.feature_names, f"{train.path} + {valid.path}"
-        x, y, names, what = train.x, train.labels, train.feature_names, train.path
-    elif s["data"]:
-        table = read_table(s["data"], labels="required", dtype=dtype)
-        _single_class_check(table.path, table.labels)
-        x, y, names, what = table.x, table.labels, table.feature_names, table.path
-    else:
-        x, y, names = load_wdbc()
-        what = "embedded WDBC data"
-    try:
-        tr, va = split_indices(y, s["valid_size"], np.random.default_rng(s["seed"]))
-    except ValueError as exc:
-        raise UsageError(f"--valid-size: {exc}") from None
-    if len(np.unique(y[tr])) < 2:
-        raise DataError(f"{what}: expected at least two classes in the training part; received one")
-    return x[tr], y[tr], x[va], y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s['seed']})"
-
-
-def _build_model(s: dict[str, Any], n_classes: int, backend: backends.Backend) -> Sequential:
-    layers = [Dense(u, s["activation"], kernel_initializer=s["weights_initializer"]) for u in s["layer"]]
-    layers.append(Dense(n_classes, "softmax", kernel_initializer=s["weights_initializer"]))
-    loss = s["loss"] or ("binaryCrossentropy" if n_classes == 2 else "categoricalCrossentropy")
-    if loss == "binaryCrossentropy" and n_classes != 2:
-        raise DataError(f"expected two classes for binaryCrossentropy; received {n_classes} (hint: --loss categoricalCrossentropy)")
-    return Sequential(layers, loss=loss, backend=backend, dtype=s["dtype"])
-
-
-def _optimizer(s: dict[str, Any]) -> optimizers.Optimizer:
-    kwargs: dict[str, Any] = {"learning_rate": s["learning_rate"]}
-    name = s["optimizer"]
-    for key in ("momentum", "beta1", "beta2", "rho"):
-        if s[key] is not None:
-            kwargs[key] = s[key]
-    if s["weight_decay"] is not None:
-        kwargs["weight_decay"] = s["weight_decay"]
-    if s["decoupled_weight_decay"]:
-        kwargs["decoupled"] = True
-    try:
-        return optimizers.get(name, **kwargs)
-    except TypeError as exc:
-        import inspect
-
-        cls = {"sgd": optimizers.SGD, "momentum": optimizers.SGD, "nesterov": optimizers.SGD,
-               "rmsprop": optimizers.RMSprop, "adam": optimizers.Adam, "adamw": optimizers.Adam}[name]
-        takes = inspect.signature(cls.__init__).parameters
-        bad = [k for k in ("momentum", "beta1", "beta2", "rho") if k in kwargs and k not in takes]
-        ok = [k for k in ("momentum", "beta1", "beta2", "rho") if k in takes]
-        raise UsageError(f"expected options that {name} takes; received {', '.join('--' + b for b in bad)} "
-                         f"(hint: {name} takes {', '.join('--' + k for k in ok) or 'none of them'})") from exc
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    runs = args.settings
-    if len(runs) == 1:
-        _run(_prepare(runs[0][1]))
-        return 0
-    base = Path(runs[0][1]["out"]) if runs[0][1]["out"] else _default_run_dir()
-    # Every run is checked (data, options, device, output) before the first one trains.
-    prepared = [(name, _prepare({**s, "out": str(base / name)})) for name, s in runs]
-    histories = []
-    for name, job in prepared:
-        print(f"== run '{name}'")
-        histories.append(_run(job).history)
-    from .plots import plot_runs
-
-    labels = _run_labels([n for n, _ in prepared], [job["record"] for _, job in prepared])
-    out = plot_runs(list(zip(labels, histories)), base / "comparison.png", show=any(s["show"] for _, s in runs))
-    print(f"> compared {len(runs)} runs in '{out}'")
-    return 0
-
-
-def _prepare(s: dict[str, Any]) -> dict[str, Any]:
-    """Everything a training run needs, checked: nothing is written here."""
-    backend = _backend(s["device"], s["backend"])
-    if not backend.supports(s["dtype"]):
-        raise UnavailableError(f"expected a dtype {backend} supports; received {s['dtype']} (hint: use --dtype float32)")
-    x_tr, y_tr, x_va, y_va, names, source = _training_data(s, s["dtype"])
-    out_dir = Path(s["out"]) if s["out"] else _default_run_dir()
-    check_dir_writable(out_dir)
-    opt = _optimizer(s)
-    model = _build_model(s, len(np.unique(y_tr)), backend)
-    stopper = None
-    if s["early_stopping"]:
-        try:
-            stopper = EarlyStopping(s["monitor"], s["patience"], s["min_delta"], s["restore_best_weights"])
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-    metrics = list(dict.fromkeys(s["metrics"]))
-    if stopper is not None and stopper.monitor not in ["val_loss"] + [f"val_{m}" for m in metrics]:
-        raise UsageError(f"--monitor: expected val_loss or val_<one of --metrics {' '.join(metrics)}>; received {s['monitor']!r}")
-    record = {**{k: v for k, v in s.items() if k not in ("quiet", "show", "plots", "debug")},
-              "optimizer": opt.config(), "backend": backend.spec, "source": source}
-    return dict(s=s, backend=backend, data=(x_tr, y_tr, x_va, y_va), names=names, out_dir=out_dir,
-                opt=opt, model=model, stopper=stopper, metrics=metrics, record=record)
-
-
-def _run(job: dict[str, Any]) -> Any:
-    s, model, out_dir = job["s"], job["model"], job["out_dir"]
-    x_tr, y_tr, x_va, y_va = job["data"]
-    print(f"x_train shape : {x_tr.shape}")
-    print(f"x_valid shape : {x_va.shape}")
-    callbacks = [] if s["quiet"] else [ProgressBar()]
-    try:
-        history = model.fit(
-            x_tr, y_tr, validation_data=(x_va, y_va), epochs=s["epochs"], batch_size=s["batch_size"],
-            optimizer=job["opt"], seed=s["seed"], metrics=job["metrics"], early_stopping=job["stopper"],
-            callbacks=callbacks, verbose=not s["quiet"], feature_names=job["names"],
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    if history.stopped_epoch is not None:
-        print(f"early stopping at epoch {history.stopped_epoch}: no {s['monitor']} improvement for "
-              f"{s['patience']} epochs; keeping the weights of epoch {history.best_epoch}")
-    if s["calibrate"]:
-        t = model.calibrate(x_va, y_va)
-        print(f"calibrated on the validation part: softmax temperature {t:.4g}")
-    final = model.evaluate(x_va, y_va)
-    model.info = {
-        "training": {**job["record"], "seed": model.seed, "epochs_run": history.epochs,
-                     "stopped_epoch": history.stopped_epoch, "best_epoch": history.best_epoch},
-        "metrics": {f"val_{k}": v for k, v in final.items() if k != "confusion"},
-    }
-    model_path = out_dir / "model.safetensors"
-    print(f"> saving model '{model_path}' to disk...")
-    model.save(model_path)
-    record = {**history.to_dict(), "config": model.info["training"], "final": model.info["metrics"],
-              "name": out_dir.name}
-    atomic_write(out_dir / "history.json", json.dumps(record, indent=2, default=str))
-    atomic_write(out_dir / "history.csv", _history_csv(history.history))
-    if s["plots"]:
-        paths = _plot_history(history.history, out_dir, s["show"], history.best_epoch)
-        print(f"> learning curves: {', '.join(str(p) for p in paths)}")
-    loss_name = "binary cross-entropy" if "bce" in final else "cross-entropy"
-    print(f"trained on {job['backend']} ({s['dtype']}) in {history.epochs} epochs - validation {loss_name}: "
-          f"{final.get('bce', final['loss']):.4f} - validation accuracy: {final['accuracy']:.4f}")
-    return history
-
-
-def _plot_history(history, out_dir, show, best_epoch=None):
-    from .plots import plot_history
-
-    return plot_history(history, out_dir, show=show, best_epoch=best_epoch)
-
-
-def _history_csv(history: dict[str, list[float]]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    keys = list(history)
-    writer.writerow(["epoch", *keys])
-    for i in range(len(history["loss"])):
-        writer.writerow([i + 1, *(repr(history[k][i]) for k in keys)])
-    return buf.getvalue()
-
-
 def _model_path(path: str) -> Path:
     p = Path(path)
     return p / "model.safetensors" if p.is_dir() else p
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    return train_all(args.settings)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_probabilities
     from .serialization import load_model
 
-    backend = _backend(args.device, args.backend)
+    backend = resolve_backend(args.device, args.backend)
     path = _model_path(args.model)
     model = load_model(path, backend=backend)
     classes = [str(c) for c in model.classes]
@@ -598,7 +326,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         names.append(path.parent.name if path.name == "history.json" else path.stem)
         configs.append(doc.get("config") or {})
         histories.append(history)
-    runs = list(zip(_run_labels(names, configs), histories))
+    runs = list(zip(run_labels(names, configs), histories))
     if args.metrics:
         missing = [m for m in args.metrics if not all(m in h for _, h in runs)]
         if missing:
@@ -607,33 +335,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
     out = plot_runs(runs, args.out, metrics=args.metrics, show=args.show)
     print(f"> wrote '{out}' ({len(runs)} runs)")
     return 0
-
-
-def _run_settings(config: dict[str, Any]) -> dict[str, str]:
-    """The settings that tell runs apart, as short text."""
-    opt = config.get("optimizer") or {}
-    name = opt.get("name", "?")
-    if opt.get("nesterov"):
-        name = f"nesterov {opt.get('momentum'):g}"
-    elif opt.get("momentum"):
-        name = f"momentum {opt['momentum']:g}"
-    out = {"optimizer": name}
-    if opt.get("learning_rate") is not None:
-        out["lr"] = f"lr {opt['learning_rate']:g}"
-    out["wd"] = f"wd {opt.get('weight_decay', 0):g}" + (" decoupled" if opt.get("decoupled") else "")
-    for key, fmt in (("batch_size", "batch {}"), ("activation", "{}")):
-        if config.get(key) is not None:
-            out[key] = fmt.format(config[key])
-    if config.get("layer"):
-        out["layer"] = "-".join(map(str, config["layer"]))
-    return out
-
-
-def _run_labels(names: Sequence[str], configs: Sequence[dict[str, Any]]) -> list[str]:
-    """``name (settings)``, listing only the settings that differ between the runs."""
-    settings = [_run_settings(c) for c in configs]
-    keys = [k for k in settings[0] if len(configs) == 1 or len({s.get(k) for s in settings}) > 1]
-    return [f"{n} ({', '.join(s[k] for k in keys if k in s)})" if keys else n for n, s in zip(names, settings)]
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -651,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command == "train":
             words = argv[argv.index("train") + 1 :]
-            args.settings = _train_settings(_train_parser(parser), words)
+            args.settings = train_settings(_train_parser(parser), words)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("xmlp: interrupted", file=sys.stderr)
