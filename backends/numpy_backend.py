@@ -38,6 +38,7 @@ def _astype(x, dtype, /, *, copy=True, device=None):
 # layer per batch bound to NumPy's C entry points. Resolved once, here, not per call.
 xp = types.SimpleNamespace(**{k: getattr(compat, k) for k in dir(compat) if not k.startswith("__")})
 xp.sum, xp.max, xp.astype = _sum, _max, _astype
+xp.__array_api_version__ = compat.__array_api_version__
 xp.__name__ = "xmlp numpy namespace (array_api_compat.numpy + fast reductions)"
 
 

@@ -99,3 +99,21 @@ def test_float64_less_device():
 def test_available_lists_what_imports():
     found = backends.available()
     assert found[:4] == ["numpy", "strict:cpu", "strict:device1", "strict:no_float64"]
+
+
+def test_numpy_fast_namespace_matches_compat(rng):
+    """The numpy backend binds sum/max/astype to NumPy's C entry points; same results as
+    array-api-compat's functions, bit for bit (the same reductions in the same order)."""
+    import array_api_compat.numpy as compat
+
+    xp = get_backend("cpu").xp
+    x = rng.normal(size=(7, 5)).astype(np.float32)
+    for axis in (None, 0, 1):
+        for keepdims in (False, True):
+            assert np.array_equal(xp.sum(x, axis=axis, keepdims=keepdims), compat.sum(x, axis=axis, keepdims=keepdims))
+            assert np.array_equal(xp.max(x, axis=axis, keepdims=keepdims), compat.max(x, axis=axis, keepdims=keepdims))
+    ints = np.arange(6).reshape(2, 3)
+    assert xp.sum(ints).dtype == compat.sum(ints).dtype and xp.sum(ints) == 15
+    assert xp.sum(x, dtype=xp.float64).dtype == np.float64
+    assert np.isnan(xp.max(np.array([1.0, np.nan]))) and xp.astype(x > 0, xp.float32).dtype == np.float32
+    assert xp.__array_api_version__ == compat.__array_api_version__
