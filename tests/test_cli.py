@@ -137,3 +137,14 @@ def test_multi_run_config_checks_every_run_before_training(cli, tmp_path):
     code, out, err = cli("train", "--config", "c.toml", "--out", "r")
     assert code == 2 and "expected options that adam takes; received --momentum" in err
     assert out == "" and not (tmp_path / "r").exists()
+
+
+def test_a_closed_pipe_stops_quietly(tmp_path):
+    """`xmlp train | head -1`: no traceback, no error line, the SIGPIPE exit status."""
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([sys.executable, "-m", "xmlp", "train", "--out", "r", "--no-plots"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("x_train shape")
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141 and err == ""
