@@ -148,3 +148,12 @@ def test_a_closed_pipe_stops_quietly(tmp_path):
     proc.stdout.close()
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 141 and err == ""
+
+
+def test_quiet_prints_only_the_summary(cli):
+    code, out, err = cli("train", "--quiet", "--epochs", "3", "--out", "r")
+    lines = out.splitlines()
+    assert code == 0 and err == "" and len(lines) == 2
+    assert lines[0] == "> saving model 'r/model.safetensors' to disk..."
+    assert re.fullmatch(r"trained on numpy \(float32\) in 3 epochs - validation binary cross-entropy: "
+                        r"\d\.\d{4} - validation accuracy: \d\.\d{4}", lines[1])

@@ -149,8 +149,9 @@ def prepare(s: dict[str, Any]) -> dict[str, Any]:
 def run(job: dict[str, Any]) -> Any:
     s, model, out_dir = job["s"], job["model"], job["out_dir"]
     x_tr, y_tr, x_va, y_va = job["data"]
-    print(f"x_train shape : {x_tr.shape}")
-    print(f"x_valid shape : {x_va.shape}")
+    detail = (lambda *a: None) if s["quiet"] else print  # --quiet: only the summary lines
+    detail(f"x_train shape : {x_tr.shape}")
+    detail(f"x_valid shape : {x_va.shape}")
     callbacks = [] if s["quiet"] else [ProgressBar()]
     try:
         history = model.fit(
@@ -181,7 +182,7 @@ def run(job: dict[str, Any]) -> Any:
     atomic_write(out_dir / "history.csv", history_csv(history.history))
     if s["plots"]:
         paths = plot_history_files(history.history, out_dir, s["show"], history.best_epoch)
-        print(f"> learning curves: {', '.join(str(p) for p in paths)}")
+        detail(f"> learning curves: {', '.join(str(p) for p in paths)}")
     loss_name = "binary cross-entropy" if "bce" in final else "cross-entropy"
     print(f"trained on {job['backend']} ({s['dtype']}) in {history.epochs} epochs - validation {loss_name}: "
           f"{final.get('bce', final['loss']):.4f} - validation accuracy: {final['accuracy']:.4f}")
