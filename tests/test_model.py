@@ -154,6 +154,9 @@ def test_summary_counts_parameters(wdbc):
     # 30*24+24 + 24*24+24 + 24*2+2 = 744 + 600 + 50
     assert "total parameters: 1,394" in text and "0: Dense  relu" in text and "(None, 2)" in text
     assert "backend: numpy, dtype: float32, loss: categoricalCrossentropy" in text
+    cfg = model.config()
+    assert [l["units"] for l in cfg["layers"]] == [24, 24, 2] and cfg["n_features"] == 30
+    assert cfg["classes"] == ["B", "M"] and cfg["dtype"] == "float32"
 
 
 def test_learning_rate_beside_an_optimizer_instance_is_an_error(wdbc):
