@@ -49,8 +49,10 @@ VALID_SPECS = (
 
 def resolve_spec(spec: str | None = None, *, library: str | None = None) -> tuple[str, str | None]:
     """Split a spec into (library, device); ``library`` (e.g. from ``--backend``) overrides."""
+    source = ""
     if spec is None and library is None:
         spec = os.environ.get("XMLP_DEVICE") or "cpu"
+        source = " from XMLP_DEVICE" if os.environ.get("XMLP_DEVICE") else ""
     text = (spec or "").strip().lower()
     if library is not None:
         library = library.strip().lower()
@@ -66,7 +68,7 @@ def resolve_spec(spec: str | None = None, *, library: str | None = None) -> tupl
     name, _, device = text.partition(":")
     if name not in _MODULES:
         raise UnknownBackendError(
-            f"expected a device or backend among {', '.join(VALID_SPECS)}; received {spec!r}"
+            f"expected a device or backend among {', '.join(VALID_SPECS)}; received {spec!r}{source}"
         )
     if name == "cupy" and device and device.isdigit():
         device = f"cuda:{device}"

@@ -35,6 +35,9 @@ def test_backend_option_overrides_and_env_default(monkeypatch):
     monkeypatch.setenv("XMLP_DEVICE", "strict:device1")
     assert get_backend().spec == "strict:device1"
     assert get_backend("cpu").spec == "numpy"  # an argument beats the environment
+    monkeypatch.setenv("XMLP_DEVICE", "tpu")
+    with pytest.raises(UnknownBackendError, match="received 'tpu' from XMLP_DEVICE"):
+        get_backend()
     monkeypatch.delenv("XMLP_DEVICE")
     assert get_backend().spec == "numpy"
 
