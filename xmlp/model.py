@@ -297,29 +297,26 @@ class Sequential:
     # ----------------------------------------------------------------- inference
     def decision_function(self, x: Any, batch_size: int = 65536) -> Any:
         """Output-layer logits (before softmax and temperature) as a host NumPy array."""
-        if not self.built:
-            raise RuntimeError("expected a trained model; received one that was never fitted")
-        host = as_features(x, self.n_features)
-        out = []
-        with self.backend.activate():
-            for start in range(0, max(host.shape[0], 1), batch_size):
-                z = self._logits(self._prepare(host[start : start + batch_size]))
-                out.append(self.backend.to_numpy(z))
-        return vstack(out)
+        return self._infer(x, batch_size, probabilities=False)
 
     def predict_proba(self, x: Any, batch_size: int = 65536) -> Any:
         """Class probabilities as a host NumPy array of shape (n, n_classes)."""
+        return self._infer(x, batch_size, probabilities=True)
+
+    def _infer(self, x: Any, batch_size: int, probabilities: bool) -> Any:
+        """Inference in row chunks of ``batch_size``: logits, or softmax(logits / temperature)."""
         if not self.built:
             raise RuntimeError("expected a trained model; received one that was never fitted")
-        xp = self.xp
         host = as_features(x, self.n_features)
         out = []
         with self.backend.activate():
             for start in range(0, max(host.shape[0], 1), batch_size):
                 z = self._logits(self._prepare(host[start : start + batch_size]))
-                if self.temperature != 1.0:
-                    z = z * (1.0 / self.temperature)
-                out.append(self.backend.to_numpy(self.layers[-1].activation.forward(xp, z)))
+                if probabilities:
+                    if self.temperature != 1.0:
+                        z = z * (1.0 / self.temperature)
+                    z = self.layers[-1].activation.forward(self.xp, z)
+                out.append(self.backend.to_numpy(z))
         return vstack(out)
 
     def predict(self, x: Any) -> list[Any]:
