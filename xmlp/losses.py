@@ -72,16 +72,3 @@ def canonical(name: str) -> str:
 
 def get(name: str) -> SoftmaxCrossEntropy:
     return LOSSES[canonical(name)]()
-
-
-def binary_cross_entropy(xp: Any, y: Any, p: Any, eps: float = EPS) -> Any:
-    """The subject's E = -(1/N) sum [y log p + (1 - y) log(1 - p)], p clipped to [eps, 1-eps].
-
-    ``y`` holds 0/1 (1 = the positive class, M in the subject) and ``p`` the predicted
-    probability of the positive class, both 1-D and of the same float dtype. Returns a 0-d array.
-    """
-    # In float32, 1 - 1e-15 rounds to 1 and log(1 - p) would be -inf: never clip tighter than
-    # the dtype's machine epsilon.
-    eps = max(eps, float(xp.finfo(p.dtype).eps))
-    p = xp.clip(p, eps, 1.0 - eps)
-    return -xp.sum(y * xp.log(p) + (1.0 - y) * xp.log(1.0 - p)) / p.shape[0]
