@@ -81,7 +81,7 @@ def get_backend(spec: str | Backend | None = None, *, library: str | None = None
         return spec
     name, device = resolve_spec(spec, library=library)
     module = importlib.import_module(f".{_MODULES[name]}", __name__)
-    return module.make(device)
+    return module.make(device)  # type: ignore[no-any-return]
 
 
 def available() -> list[str]:

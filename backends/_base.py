@@ -47,7 +47,7 @@ class Backend:
     _to_numpy: Callable[[Any], np.ndarray] = field(repr=False)
     _synchronize: Callable[[], None] = field(default=lambda: None, repr=False)
     _activate: Callable[[], Any] = field(default=contextlib.nullcontext, repr=False)
-    _dtypes: frozenset = field(default=frozenset({"float32", "float64"}), repr=False)
+    _dtypes: frozenset[str] = field(default=frozenset({"float32", "float64"}), repr=False)
     stats: TransferStats = field(default_factory=TransferStats, repr=False)
 
     def asarray(self, host: Any, dtype: Any = None, *, copy: bool = True) -> Any:
@@ -65,9 +65,9 @@ class Backend:
         """Wait until queued device work is done (a no-op on CPU)."""
         self._synchronize()
 
-    def activate(self) -> contextlib.AbstractContextManager:
+    def activate(self) -> contextlib.AbstractContextManager[Any]:
         """Context in which compute runs on this backend's device (CuPy needs it for cuda:N)."""
-        return self._activate()
+        return self._activate()  # type: ignore[no-any-return]
 
     def supports(self, dtype: str | Any) -> bool:
         """Whether the device can hold arrays of ``dtype`` ("float32", "float64", or a dtype)."""

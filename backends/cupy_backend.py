@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._base import Backend, BackendError
@@ -43,7 +45,7 @@ def make(device: str | None) -> Backend:
 
     dev = cupy.cuda.Device(index)
 
-    def asarray(host: np.ndarray, dtype, copy: bool):  # host -> GPU is always a copy
+    def asarray(host: np.ndarray, dtype: Any, copy: bool) -> Any:  # host -> GPU is always a copy
         with dev:
             return cupy.array(host, dtype=dtype, copy=True)
 

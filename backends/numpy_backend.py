@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import types
+from typing import Any
 
 import array_api_compat.numpy as compat
 import numpy as np
 
 from ._base import Backend, BackendError
 
-DEVICES = ("cpu",)
+_add_reduce: Any = np.add.reduce  # ufunc methods: typed loosely, called with keywords
+_max_reduce: Any = np.maximum.reduce
 
-_add_reduce, _max_reduce = np.add.reduce, np.maximum.reduce
 
-
-def _sum(x, /, *, axis=None, dtype=None, keepdims=False):
+def _sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
     # np.sum's Python wrapper costs ~1 us a call, as much as summing a 8x24 batch: floating
     # arrays go straight to the ufunc reduction (the same computation np.sum performs).
     if dtype is None and x.dtype.kind == "f":
@@ -22,13 +22,13 @@ def _sum(x, /, *, axis=None, dtype=None, keepdims=False):
     return compat.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
-def _max(x, /, *, axis=None, keepdims=False):
+def _max(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
     if x.dtype.kind == "f":
         return _max_reduce(x, axis=axis, keepdims=keepdims)
     return compat.max(x, axis=axis, keepdims=keepdims)
 
 
-def _astype(x, dtype, /, *, copy=True, device=None):
+def _astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Any:
     if device is None or device == "cpu":
         return x.astype(dtype, copy=copy)
     return compat.astype(x, dtype, copy=copy, device=device)
@@ -46,7 +46,7 @@ def make(device: str | None) -> Backend:
     if device not in (None, "cpu"):
         raise BackendError(f"expected device 'cpu' for numpy; received {device!r}")
 
-    def asarray(host: np.ndarray, dtype, copy: bool):
+    def asarray(host: np.ndarray, dtype: Any, copy: bool) -> np.ndarray:
         # A copy by default: parameters are updated in place and must never alias the caller's.
         return np.array(host, dtype=dtype, copy=True if copy else None)
 

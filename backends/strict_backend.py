@@ -7,6 +7,8 @@ is not offered: array-api-strict 2.6's argmax returns int64 there, which that de
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._base import Backend, BackendError
@@ -28,10 +30,10 @@ def make(device: str | None) -> Backend:
     info = xp.__array_namespace_info__()
     dtypes = frozenset(n for n in ("float32", "float64") if n in info.dtypes(device=dev))
 
-    def asarray(host: np.ndarray, dtype, copy: bool):
+    def asarray(host: np.ndarray, dtype: Any, copy: bool) -> Any:
         return xp.asarray(np.array(host, copy=True if copy else None), dtype=dtype, device=dev)
 
-    def to_numpy(x) -> np.ndarray:
+    def to_numpy(x: Any) -> np.ndarray:
         return np.array(x.to_device(cpu), copy=True)
 
     return Backend(

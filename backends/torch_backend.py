@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._base import Backend, BackendError
@@ -33,11 +35,11 @@ def make(device: str | None) -> Backend:
     elif dev.type != "cpu":
         raise BackendError(f"expected torch device cpu or cuda[:N]; received {device!r}")
 
-    def asarray(host: np.ndarray, dtype, copy: bool):
+    def asarray(host: np.ndarray, dtype: Any, copy: bool) -> Any:
         return torch.as_tensor(np.array(host, copy=True if copy else None), dtype=dtype, device=dev)
 
-    def to_numpy(x) -> np.ndarray:
-        return x.detach().to("cpu").numpy().copy()
+    def to_numpy(x: Any) -> np.ndarray:
+        return np.array(x.detach().to("cpu").numpy(), copy=True)
 
     def synchronize() -> None:
         if dev.type == "cuda":

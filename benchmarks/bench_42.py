@@ -15,7 +15,7 @@ import numpy as np
 
 import _harness
 import peers
-from xmlp.data import split_indices
+from xmlp.split import split_indices
 from xmlp.datasets import load_wdbc
 
 

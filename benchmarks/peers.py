@@ -13,7 +13,7 @@ import numpy as np
 
 import xmlp
 from plain_numpy import train as plain_train
-from xmlp.training import Callback
+from xmlp.callbacks import Callback
 
 
 class EpochTimer(Callback):

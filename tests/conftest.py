@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import backends
+from helpers import write_subject_csv
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -61,6 +62,16 @@ def wdbc():
     return load_wdbc()
 
 
+@pytest.fixture
+def split(wdbc):
+    """The default 80/20 stratified split of the embedded data (seed 42): xt, yt, xv, yv."""
+    from xmlp.split import split_indices
+
+    x, y, _ = wdbc
+    tr, va = split_indices(y, 0.2, np.random.default_rng(42))
+    return x[tr], y[tr], x[va], y[va]
+
+
 # ----------------------------------------------------------------------------- CLI fixtures
 @pytest.fixture
 def cli(capsys, monkeypatch, tmp_path):
@@ -77,23 +88,6 @@ def cli(capsys, monkeypatch, tmp_path):
     return run
 
 
-def write_subject_csv(path, wdbc, rows=slice(None), newline="\n", bom=False):
-    """The embedded data in the subject's layout (id, label, 30 features; no header)."""
-    x, y, _ = wdbc
-    idx = np.arange(len(y))[rows]
-    lines = [",".join([str(900000 + i), y[i]] + [repr(float(v)) for v in x[i]]) for i in idx]
-    text = ("\ufeff" if bom else "") + newline.join(lines) + newline
-    path.write_bytes(text.encode("utf-8"))
-    return path
-
-
 @pytest.fixture
 def subject_csv(tmp_path, wdbc):
     return write_subject_csv(tmp_path / "data.csv", wdbc)
-
-
-def snapshot(folder):
-    """Every file under folder with its bytes: to prove a failed command wrote nothing."""
-    from pathlib import Path
-
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
-from conftest import snapshot, write_subject_csv
+from helpers import snapshot, write_subject_csv
 
 USAGE, DATA, NOINPUT, CANTCREATE = 2, 65, 66, 73
 

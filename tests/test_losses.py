@@ -10,7 +10,7 @@ import pytest
 from xmlp import losses
 from xmlp.evaluation import binary_cross_entropy as host_bce
 
-from gradcheck import assert_grad_close, numeric_grad
+from helpers import assert_grad_close, numeric_grad
 
 
 @pytest.mark.parametrize("classes", [2, 4])
@@ -70,3 +70,19 @@ def test_binary_cross_entropy_is_the_subject_formula(backend):
 def test_unknown_loss_is_named():
     with pytest.raises(ValueError, match="expected a loss among categoricalCrossentropy, binaryCrossentropy; received 'mse'"):
         losses.get("mse")
+
+
+def test_log_softmax_is_exact_and_stable(backend64):
+    be, f64 = backend64, backend64.dtype("float64")
+    z = np.array([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]])
+    got = be.to_numpy(losses.log_softmax(be.xp, be.asarray(z, f64)))
+    # Row 1 by the textbook formula (no overflow at this size); row 2 analytically.
+    np.testing.assert_allclose(got[0], z[0] - np.log(np.exp(z[0]).sum()), rtol=1e-15)
+    np.testing.assert_allclose(got[1], [0.0, -1000.0, -2000.0], rtol=1e-15)
+
+
+def test_binary_loss_needs_two_classes():
+    losses.get("binaryCrossentropy").check_classes(2)
+    losses.get("categoricalCrossentropy").check_classes(3)
+    with pytest.raises(ValueError, match=r"expected two classes for binaryCrossentropy; received 3 \(hint: --loss categoricalCrossentropy\)"):
+        losses.get("binary_crossentropy").check_classes(3)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from xmlp import Dense, Sequential, optimizers
-from xmlp.data import split_indices
+from xmlp.split import split_indices
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -65,7 +65,7 @@ def test_updates_equal_the_formula_exactly(backend64, name, decay, rng):
     for t in range(1, 6):
         grads = {k: rng.normal(size=v.shape) for k, v in p0.items()}
         layer.grads = {k: be.asarray(v, f64) for k, v in grads.items()}
-        opt.step([layer])
+        opt.step()
         for k in p0:
             p, g = expected[k], grads[k]
             if decay == "l2":
@@ -86,7 +86,7 @@ def test_updates_are_in_place(rng):
     opt = optimizers.Adam(0.1)
     opt.build(be.xp, [layer])
     layer.grads = {"weight": be.asarray(np.ones((2, 2)))}
-    opt.step([layer])
+    opt.step()
     assert layer.params["weight"] is before and opt.iterations == 1
 
 
@@ -121,7 +121,7 @@ def test_ten_steps_match_torch_optim(ours, theirs, rng):
     for _ in range(10):
         grads = {k: rng.normal(size=v.shape) for k, v in p0.items()}
         layer.grads = {k: be.asarray(v) for k, v in grads.items()}
-        opt.step([layer])
+        opt.step()
         for tp, g in zip(tparams, grads.values()):
             tp.grad = torch.tensor(g, dtype=torch.float64)
         topt.step()
@@ -156,3 +156,16 @@ def test_every_optimizer_trains_the_default_network(backend, name, lr, wdbc):
                         optimizer=optimizers.get(name, learning_rate=lr, weight_decay=0.01 if name != "adamw" else None),
                         seed=42)
     assert history.history["val_accuracy"][-1] >= 0.95
+
+
+def test_each_optimizer_declares_its_options():
+    assert list(optimizers.SGD.options) == ["momentum"]
+    assert list(optimizers.RMSprop.options) == ["rho", "eps"]
+    assert list(optimizers.Adam.options) == ["beta1", "beta2", "eps"]
+    assert list(optimizers.all_options()) == ["momentum", "rho", "eps", "beta1", "beta2"]
+    assert optimizers.get("adam", beta1=0.8, eps=1e-6).config()["eps"] == 1e-6
+    with pytest.raises(ValueError, match=r"expected options that rmsprop takes; received beta1 \(hint: rmsprop takes rho, eps\)"):
+        optimizers.get("rmsprop", beta1=0.8)
+    with pytest.raises(ValueError, match=r"expected options that sgd takes; received --rho \(hint: sgd takes --momentum\)"):
+        optimizers.check_options("sgd", ["rho"], flag="--")
+    assert optimizers.get("nesterov").nesterov and optimizers.get("sgd", momentum=0.5, nesterov=True).nesterov

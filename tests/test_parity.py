@@ -14,7 +14,7 @@ import pytest
 
 from xmlp import Dense, Sequential
 
-from test_model import batch_gradients
+from helpers import batch_gradients
 
 TOL = {"float64": dict(rtol=1e-10, atol=1e-12), "float32": dict(rtol=1e-5, atol=1e-6)}
 

@@ -1,18 +1,20 @@
 """xmlp: multilayer perceptrons written once against the Python Array API.
 
 The same forward/backward code runs on NumPy, CuPy, PyTorch or array-api-strict; pick one with
-``backend=`` (``"cpu"``, ``"cuda"``, ``"torch"``, …) or ``XMLP_DEVICE``.
+``backend=`` (``"cpu"``, ``"cuda"``, ``"torch"``, …) or ``XMLP_DEVICE``. See
+``docs/architecture.md`` for the map of the package.
 """
 
 from backends import Backend, BackendError, available as available_backends, get_backend
 
+from ._version import __version__
+from .activations import LeakyReLU
+from .callbacks import Callback, EarlyStopping, History
+from .errors import TrainingDiverged, XmlpError
+from .estimator import Sequential, load_model
 from .layers import Dense
-from .model import Sequential
+from .network import Network
 from .optimizers import SGD, Adam, Optimizer, RMSprop
-from .serialization import load_model
-from .training import Callback, EarlyStopping, History, TrainingDiverged
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Adam",
@@ -22,11 +24,14 @@ __all__ = [
     "Dense",
     "EarlyStopping",
     "History",
+    "LeakyReLU",
+    "Network",
     "Optimizer",
     "RMSprop",
     "SGD",
     "Sequential",
     "TrainingDiverged",
+    "XmlpError",
     "available_backends",
     "get_backend",
     "load_model",

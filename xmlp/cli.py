@@ -1,41 +1,34 @@
-"""The ``xmlp`` command line: split, train, predict, plot, devices."""
+"""The ``xmlp`` command line: the parser and the entry point. Choices (activations, losses,
+optimizers and their options, initializers, metrics) come from the registries; the commands
+themselves are in ``commands.py``."""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import os
 import sys
 import traceback
-from pathlib import Path
-from typing import Sequence
-
-import numpy as np
+from typing import Any, Callable, NoReturn, Sequence
 
 import backends
 
-from . import __version__, activations, initializers, optimizers
-from .config import TRAIN_DEFAULTS, train_settings
-from .csvdata import read_table, rows_text
-from .data import split_indices
-from .errors import (CantCreateError, DataError, DivergedError, NoInputError, UnavailableError,
-                     UsageError, XmlpError)
-from .fileio import atomic_write, check_dir_writable
-from .runs import check_two_classes, resolve_backend, run_labels, train_all
-from .training import TrainingDiverged
+from . import activations, initializers, losses, metrics, optimizers
+from ._version import __version__
+from .commands import cmd_devices, cmd_plot, cmd_predict, cmd_split, cmd_train
+from .config import defaults, train_settings
+from .errors import CantCreateError, UnavailableError, UsageError, XmlpError
+from .registry import Registry
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one ``xmlp: error:`` line with exit code 2."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 # ----------------------------------------------------------------------------- value parsers
-def _int_at_least(low: int):
+def _int_at_least(low: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -48,17 +41,12 @@ def _int_at_least(low: int):
     return parse
 
 
-def _float_in(low: float, high: float | None = None, *, strict_low: bool = True):
+def _number(option: optimizers.Option) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
-            value = float(text)
+            return option.check("value", float(text))
         except ValueError:
-            value = float("nan")
-        ok = (value > low if strict_low else value >= low) and (high is None or value < high)
-        if not ok or value == float("inf"):
-            bound = f"{'>' if strict_low else '>='} {low}" + (f" and < {high}" if high is not None else "")
-            raise argparse.ArgumentTypeError(f"expected a number {bound}; received {text!r}")
-        return value
+            raise argparse.ArgumentTypeError(f"expected a number {option.bounds()}; received {text!r}") from None
 
     return parse
 
@@ -77,28 +65,18 @@ def _valid_size(text: str) -> float | int:
     raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1) or a row count >= 1; received {text!r}")
 
 
-def _choice(names: Sequence[str], canonical=None):
+def _one_of(registry: Registry[Any]) -> Callable[[str], str]:
     def parse(text: str) -> str:
-        if canonical is not None:
-            try:
-                return canonical(text)
-            except ValueError:
-                pass
-        elif text in names:
-            return text
-        raise argparse.ArgumentTypeError(f"expected one of {', '.join(names)}; received {text!r}")
+        try:
+            return registry.canonical(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
 
 
-def _activation_name(text: str) -> str:
-    return activations.get(text).name
-
-
-def _loss_name(text: str) -> str:
-    from . import losses
-
-    return losses.canonical(text)
+def _choices(registry: Registry[Any]) -> str:
+    return "{" + ",".join(registry.names) + "}"
 
 
 # ----------------------------------------------------------------------------- parser
@@ -110,6 +88,58 @@ def _backend_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:N (default: $XMLP_DEVICE, else cpu); with --backend, "
                    "that library's device (e.g. --backend torch --device cuda:1)")
     p.add_argument("--backend", help="array library: numpy, cupy, torch or strict")
+
+
+def _train_options(t: argparse.ArgumentParser) -> None:
+    dtypes = Registry[str]("a dtype")
+    for name in ("float32", "float64"):
+        dtypes.register(name, name)
+    t.add_argument("--config", help="TOML file with the same keys as these options")
+    t.add_argument("--data", help="one CSV file, split internally (--valid-size, --seed)")
+    t.add_argument("--train", help="training CSV file (the subject's layout)")
+    t.add_argument("--valid", help="validation CSV file")
+    t.add_argument("--valid-size", "--valid_size", dest="valid_size", type=_valid_size)
+    t.add_argument("--layer", nargs="+", type=_int_at_least(1), metavar="UNITS", help="hidden layer widths")
+    t.add_argument("--activation", type=_one_of(activations.ACTIVATIONS), metavar=_choices(activations.ACTIVATIONS),
+                   help="hidden activation")
+    t.add_argument("--weights_initializer", "--weights-initializer", "--init", dest="weights_initializer",
+                   type=_one_of(initializers.INITIALIZERS), metavar=_choices(initializers.INITIALIZERS))
+    t.add_argument("--loss", type=_one_of(losses.LOSSES), metavar=_choices(losses.LOSSES),
+                   help="both are softmax cross-entropy (default: binaryCrossentropy for two classes)")
+    t.add_argument("--epochs", type=_int_at_least(1))
+    t.add_argument("--batch-size", "--batch_size", dest="batch_size", type=_int_at_least(1))
+    t.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=_number(optimizers.LEARNING_RATE),
+                   help="(default: the optimizer's own: 0.01 for sgd/momentum/nesterov, 0.001 for rmsprop/adam/adamw)")
+    t.add_argument("--optimizer", type=_one_of(optimizers.OPTIMIZERS), metavar=_choices(optimizers.OPTIMIZERS))
+    for name, option in optimizers.all_options().items():
+        takers = [n for n, p in optimizers.OPTIMIZERS.items() if name in p.cls.options]
+        t.add_argument(f"--{name}", type=_number(option), help=f"{option.help} ({', '.join(takers)})")
+    t.add_argument("--weight-decay", "--weight_decay", dest="weight_decay", type=_number(optimizers.WEIGHT_DECAY))
+    t.add_argument("--decoupled-weight-decay", dest="decoupled_weight_decay", action=argparse.BooleanOptionalAction,
+                   help="AdamW-style decay (p -= lr*wd*p) instead of L2 added to the gradient")
+    t.add_argument("--early-stopping", dest="early_stopping", action=argparse.BooleanOptionalAction)
+    t.add_argument("--patience", type=_int_at_least(0))
+    t.add_argument("--min-delta", "--min_delta", dest="min_delta", type=_number(optimizers.Option(0.0)))
+    t.add_argument("--monitor", help="validation metric for early stopping")
+    t.add_argument("--restore-best-weights", dest="restore_best_weights", action=argparse.BooleanOptionalAction)
+    t.add_argument("--calibrate", action=argparse.BooleanOptionalAction,
+                   help="fit a softmax temperature on the validation part")
+    t.add_argument("--metrics", nargs="+", type=_one_of(metrics.METRICS), metavar=_choices(metrics.METRICS))
+    t.add_argument("--seed", type=_int_at_least(0))
+    _backend_options(t)
+    t.add_argument("--dtype", type=_one_of(dtypes), metavar=_choices(dtypes))
+    t.add_argument("--out", help="run folder (default: runs/<date-time>)")
+    t.add_argument("--quiet", action="store_true", help="print only the summary")
+    t.add_argument("--show", action="store_true", help="also open the plots (where a display exists)")
+    t.add_argument("--plots", action=argparse.BooleanOptionalAction, help="write learning-curve PNGs")
+    # The options default to 'not given' (so that a --config file can tell given values from
+    # defaults); the help shows the settings' defaults.
+    shown = defaults()
+    for action in t._actions:
+        default = shown.get(action.dest)
+        if default not in (None, False, "", {}) and action.dest != "config":
+            text = " ".join(map(str, default)) if isinstance(default, tuple) else default
+            action.help = f"{action.help + ' ' if action.help else ''}(default: {text})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,46 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a network (default: the embedded WDBC data)",
                        argument_default=argparse.SUPPRESS)
-    t.add_argument("--config", help="TOML file with the same keys as these options")
-    t.add_argument("--data", help="one CSV file, split internally (--valid-size, --seed)")
-    t.add_argument("--train", help="training CSV file (the subject's layout)")
-    t.add_argument("--valid", help="validation CSV file")
-    t.add_argument("--valid-size", "--valid_size", dest="valid_size", type=_valid_size)
-    t.add_argument("--layer", nargs="+", type=_int_at_least(1), metavar="UNITS", help="hidden layer widths")
-    t.add_argument("--activation", type=_activation_name, help=f"hidden activation: {', '.join(activations.ACTIVATIONS)}")
-    t.add_argument("--weights_initializer", "--weights-initializer", "--init", dest="weights_initializer",
-                   type=_choice(list(initializers.INITIALIZERS), initializers.canonical))
-    t.add_argument("--loss", type=_choice(["binaryCrossentropy", "categoricalCrossentropy"], _loss_name),
-                   help="both are softmax cross-entropy (default: binaryCrossentropy for two classes)")
-    t.add_argument("--epochs", type=_int_at_least(1))
-    t.add_argument("--batch-size", "--batch_size", dest="batch_size", type=_int_at_least(1))
-    t.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=_float_in(0.0),
-                   help="(default: the optimizer's own: 0.01 for sgd/momentum/nesterov, 0.001 for rmsprop/adam/adamw)")
-    t.add_argument("--optimizer", type=_choice(list(optimizers.OPTIMIZERS)))
-    t.add_argument("--momentum", type=_float_in(0.0, 1.0, strict_low=False))
-    t.add_argument("--beta1", type=_float_in(0.0, 1.0, strict_low=False))
-    t.add_argument("--beta2", type=_float_in(0.0, 1.0, strict_low=False))
-    t.add_argument("--rho", type=_float_in(0.0, 1.0, strict_low=False))
-    t.add_argument("--weight-decay", "--weight_decay", dest="weight_decay", type=_float_in(0.0, strict_low=False))
-    t.add_argument("--decoupled-weight-decay", dest="decoupled_weight_decay", action=argparse.BooleanOptionalAction,
-                   help="AdamW-style decay (p -= lr*wd*p) instead of L2 added to the gradient")
-    t.add_argument("--early-stopping", dest="early_stopping", action=argparse.BooleanOptionalAction)
-    t.add_argument("--patience", type=_int_at_least(0))
-    t.add_argument("--min-delta", "--min_delta", dest="min_delta", type=_float_in(0.0, strict_low=False))
-    t.add_argument("--monitor", help="validation metric for early stopping (default val_loss)")
-    t.add_argument("--restore-best-weights", dest="restore_best_weights", action=argparse.BooleanOptionalAction)
-    t.add_argument("--calibrate", action=argparse.BooleanOptionalAction,
-                   help="fit a softmax temperature on the validation part")
-    t.add_argument("--metrics", nargs="+", type=_choice(["accuracy", "precision", "recall", "f1", "bce"]))
-    t.add_argument("--seed", type=_int_at_least(0))
-    _backend_options(t)
-    t.add_argument("--dtype", type=_choice(["float32", "float64"]))
-    t.add_argument("--out", help="run folder (default: runs/<date-time>)")
-    t.add_argument("--quiet", action="store_true", help="print only the summary")
-    t.add_argument("--show", action="store_true", help="also open the plots (where a display exists)")
-    t.add_argument("--plots", action=argparse.BooleanOptionalAction, help="write learning-curve PNGs")
+    _train_options(t)
     _common(t)
-    _show_defaults(t)
     t.set_defaults(func=cmd_train)
 
     p = sub.add_parser("predict", help="predict with a saved model; score it when the file has labels")
@@ -196,152 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _show_defaults(parser: argparse.ArgumentParser) -> None:
-    """Append TRAIN_DEFAULTS to the help (the options themselves default to 'not given', so
-    that a --config file can tell given values from defaults)."""
-    metavars = {"optimizer": "{" + ",".join(optimizers.OPTIMIZERS) + "}", "dtype": "{float32,float64}",
-                "loss": "{binaryCrossentropy,categoricalCrossentropy}", "metrics": "METRIC",
-                "weights_initializer": "{" + ",".join(initializers.INITIALIZERS) + "}"}
-    for action in parser._actions:
-        default = TRAIN_DEFAULTS.get(action.dest)
-        if action.dest in metavars:
-            action.metavar = metavars[action.dest]
-        if default not in (None, False, "") and action.dest not in ("config",):
-            shown = " ".join(map(str, default)) if isinstance(default, list) else default
-            action.help = f"{action.help + ' ' if action.help else ''}(default: {shown})"
-
-
-# ----------------------------------------------------------------------------- helpers
 def _train_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return sub.choices["train"]
-
-
-# ----------------------------------------------------------------------------- commands
-def cmd_split(args: argparse.Namespace) -> int:
-    table = read_table(args.data, labels="required" if args.stratify else "optional")
-    if table.labels is not None and args.stratify:
-        check_two_classes(table.path, table.labels)
-    try:
-        train, valid = split_indices(
-            table.labels if table.labels is not None else np.zeros(table.n_rows),
-            args.valid_size, np.random.default_rng(args.seed), stratify=args.stratify,
-        )
-    except ValueError as exc:
-        raise UsageError(f"--valid-size: {exc} ({table.n_rows} rows in {table.path})") from None
-    out_dir = Path(args.out_dir)
-    check_dir_writable(out_dir)
-    targets = [out_dir / args.names[0], out_dir / args.names[1]]
-    if targets[0].resolve() == targets[1].resolve():
-        raise UsageError(f"--names: expected two different files; received {args.names[0]!r} twice")
-    for target in targets:
-        if target.resolve() == Path(args.data).resolve():
-            raise UsageError(f"{target}: expected an output other than the input file")
-        if target.exists() and not args.force:
-            raise CantCreateError(f"{target}: expected a new file; received an existing one (hint: --force overwrites)")
-    for target, rows in zip(targets, (train, valid)):
-        atomic_write(target, rows_text(table, rows))
-    for target, rows in zip(targets, (train, valid)):
-        counts = ""
-        if table.labels is not None:
-            labels, n = np.unique(table.labels[rows], return_counts=True)
-            counts = " (" + ", ".join(f"{l}: {c}" for l, c in zip(labels.tolist(), n.tolist())) + ")"
-        print(f"> wrote '{target}': {len(rows)} rows{counts}")
-    return 0
-
-
-def _model_path(path: str) -> Path:
-    p = Path(path)
-    return p / "model.safetensors" if p.is_dir() else p
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    return train_all(args.settings)
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_probabilities
-    from .serialization import load_model
-
-    backend = resolve_backend(args.device, args.backend)
-    path = _model_path(args.model)
-    model = load_model(path, backend=backend)
-    classes = [str(c) for c in model.classes]
-    table = read_table(args.data, n_features=model.n_features, labels="optional", classes=classes,
-                       dtype=model.dtype_name)
-    if args.out:
-        check_dir_writable(Path(args.out).parent)
-    proba = model.predict_proba(table.x).astype(np.float64)
-    predicted = [classes[i] for i in proba.argmax(axis=1)]
-    sizes = " -> ".join([str(model.n_features)] + [str(l.units) for l in model.layers])
-    print(f"> loaded model '{path}' ({sizes}, {model.dtype_name}); predicting {table.n_rows} rows on {backend}")
-    if args.out:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow((["id"] if table.ids is not None else []) + ["prediction"] + [f"p_{c}" for c in classes])
-        for i in range(table.n_rows):
-            ident = [table.ids[i]] if table.ids is not None else []
-            writer.writerow(ident + [predicted[i]] + [f"{p:.6f}" for p in proba[i]])
-        atomic_write(args.out, buf.getvalue())
-        print(f"> wrote predictions to '{args.out}'")
-    if table.labels is None:
-        if not args.out:
-            for i in range(min(table.n_rows, 10)):
-                ident = table.ids[i] if table.ids is not None else i
-                print(f"{ident}: {predicted[i]} ({proba[i].max():.4f})")
-            if table.n_rows > 10:
-                print(f"… {table.n_rows - 10} more (use --out FILE for all)")
-        return 0
-    true = np.array([classes.index(l) for l in table.labels.tolist()])
-    pos = classes.index(str(model.positive_class)) if str(model.positive_class) in classes else None
-    scores = evaluate_probabilities(proba, true, classes, pos)
-    if "bce" in scores:
-        print(f"binary cross-entropy (p = P({classes[pos if pos is not None else -1]})): {scores['bce']:.4f}")
-    else:
-        print(f"cross-entropy: {scores['loss']:.4f}")
-    print(f"accuracy: {scores['accuracy']:.4f} - precision: {scores['precision']:.4f} - "
-          f"recall: {scores['recall']:.4f} - f1: {scores['f1']:.4f}")
-    width = max(6, *(len(c) + 2 for c in classes))
-    print("confusion matrix (rows: true, columns: predicted):")
-    print(" " * width + "".join(f"{c:>{width}}" for c in classes))
-    for c, row in zip(classes, scores["confusion"]):
-        print(f"{c:>{width}}" + "".join(f"{v:>{width}}" for v in row))
-    return 0
-
-
-def cmd_plot(args: argparse.Namespace) -> int:
-    from .plots import plot_runs
-
-    names, configs, histories = [], [], []
-    for folder in args.runs:
-        path = Path(folder) / "history.json" if Path(folder).is_dir() else Path(folder)
-        if not path.is_file():
-            raise NoInputError(f"{path}: expected a run's history.json; received a path that is not a file")
-        try:
-            doc = json.loads(path.read_text())
-            history = doc["history"]
-            if not isinstance(history, dict) or "loss" not in history:
-                raise KeyError("loss")
-        except (ValueError, KeyError, TypeError):
-            raise DataError(f"{path}: expected an xmlp history (JSON with history.loss); received something else") from None
-        names.append(path.parent.name if path.name == "history.json" else path.stem)
-        configs.append(doc.get("config") or {})
-        histories.append(history)
-    runs = list(zip(run_labels(names, configs), histories))
-    if args.metrics:
-        missing = [m for m in args.metrics if not all(m in h for _, h in runs)]
-        if missing:
-            raise UsageError(f"--metrics: expected metrics every run has; received {', '.join(missing)}")
-    check_dir_writable(Path(args.out).parent)
-    out = plot_runs(runs, args.out, metrics=args.metrics, show=args.show)
-    print(f"> wrote '{out}' ({len(runs)} runs)")
-    return 0
-
-
-def cmd_devices(args: argparse.Namespace) -> int:
-    for spec in backends.available():
-        print(spec)
-    return 0
+    return sub.choices["train"]  # type: ignore[no-any-return]
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -377,8 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _as_user_error(exc: BaseException) -> XmlpError | None:
     if isinstance(exc, XmlpError):
         return exc
-    if isinstance(exc, TrainingDiverged):
-        return DivergedError(str(exc))
+    if isinstance(exc, backends.UnknownBackendError):
+        return UsageError(str(exc))
     if isinstance(exc, backends.BackendError):
         return UnavailableError(str(exc))
     if isinstance(exc, OSError):

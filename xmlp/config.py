@@ -1,28 +1,122 @@
-"""Settings of ``xmlp train``: defaults, a TOML file (optionally with [runs.NAME] tables), and
-the command line, merged in that order. File values go through the same argparse checks as
-command-line values, so a bad value in a file is reported like one typed."""
+"""Settings of ``xmlp train``: one typed, validated ``TrainSettings`` per run.
+
+Sources, each overriding the one before: the defaults below, a TOML file (its top level, then
+one ``[runs.NAME]`` table per run), the command line. File values go through the same argparse
+checks as command-line values, so a bad value in a file is reported like one typed; rules that
+involve several settings are checked once, in ``TrainSettings.check``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import tomllib
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
+from . import callbacks, optimizers
 from .errors import DataError, NoInputError, UsageError
 
+# argparse bookkeeping that is not a setting
+_NOT_SETTINGS = ("func", "command", "debug", "config")
 
-# Defaults of `xmlp train` (a --config file and then the command line override them).
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "config": None, "data": None, "train": None, "valid": None, "valid_size": 0.2,
-    "layer": [24, 24], "activation": "tanh", "weights_initializer": "heUniform", "loss": None,
-    "epochs": 70, "batch_size": 8, "learning_rate": None, "optimizer": "sgd",
-    "momentum": None, "beta1": None, "beta2": None, "rho": None, "weight_decay": 0.01,
-    "decoupled_weight_decay": False, "early_stopping": False, "patience": 10, "min_delta": 0.0,
-    "monitor": "val_loss", "restore_best_weights": True, "calibrate": False,
-    "metrics": ["accuracy"], "seed": 42, "device": None, "backend": None, "dtype": "float32",
-    "out": None, "quiet": False, "show": False, "plots": True,
-}
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything one ``xmlp train`` run needs to know; see ``xmlp train --help``."""
+
+    data: str | None = None
+    train: str | None = None
+    valid: str | None = None
+    valid_size: float | int = 0.2
+    layer: tuple[int, ...] = (24, 24)
+    activation: str = "tanh"
+    weights_initializer: str = "heUniform"
+    loss: str | None = None
+    epochs: int = 70
+    batch_size: int = 8
+    learning_rate: float | None = None
+    optimizer: str = "sgd"
+    #: the optimizer's own options (--momentum, --beta1, …: see ``optimizers.Optimizer.options``)
+    optimizer_options: dict[str, float] = field(default_factory=dict)
+    weight_decay: float = 0.01
+    decoupled_weight_decay: bool = False
+    early_stopping: bool = False
+    patience: int = 10
+    min_delta: float = 0.0
+    monitor: str = "val_loss"
+    restore_best_weights: bool = True
+    calibrate: bool = False
+    metrics: tuple[str, ...] = ("accuracy",)
+    seed: int = 42
+    device: str | None = None
+    backend: str | None = None
+    dtype: str = "float32"
+    out: str | None = None
+    quiet: bool = False
+    show: bool = False
+    plots: bool = True
+    config: str | None = None
+
+    @classmethod
+    def from_options(cls, values: Mapping[str, Any]) -> "TrainSettings":
+        """Settings from parsed options (argparse dests); cross-setting rules checked."""
+        names = {f.name for f in fields(cls)}
+        opt_names = optimizers.all_options()
+        kwargs = {k: v for k, v in values.items() if k in names and k != "optimizer_options"}
+        for key in ("layer", "metrics"):
+            if key in kwargs:
+                kwargs[key] = tuple(dict.fromkeys(kwargs[key]) if key == "metrics" else kwargs[key])
+        kwargs["optimizer_options"] = {k: v for k, v in values.items() if k in opt_names and v is not None}
+        settings = cls(**kwargs)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """The rules between settings (each value alone was checked by the parser)."""
+        if self.data and (self.train or self.valid):
+            raise UsageError("expected either --data or --train/--valid; received both")
+        if self.valid and not self.train:
+            raise UsageError("expected --train with --valid; received --valid alone")
+        try:
+            optimizers.check_options(self.optimizer, self.optimizer_options, flag="--")
+            self.make_early_stopping()
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+    def make_optimizer(self) -> optimizers.Optimizer:
+        try:
+            return optimizers.get(self.optimizer, learning_rate=self.learning_rate, weight_decay=self.weight_decay,
+                                  decoupled=True if self.decoupled_weight_decay else None,
+                                  **self.optimizer_options)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+    def make_early_stopping(self) -> callbacks.EarlyStopping | None:
+        """The early-stopping callback (None unless asked for); a training run always has a
+        validation part (--valid, or the split of --data/--train)."""
+        if not self.early_stopping:
+            return None
+        stopper = callbacks.EarlyStopping(self.monitor, self.patience, self.min_delta, self.restore_best_weights)
+        try:
+            callbacks.check_monitor(self.monitor, self.metrics, validation=True)
+        except ValueError as exc:
+            raise ValueError(f"--monitor: {exc}") from None
+        return stopper
+
+    def record(self) -> dict[str, Any]:
+        """The settings as JSON values, for the history file and the model file."""
+        out = asdict(self)
+        for key in ("quiet", "show", "plots"):
+            out.pop(key)
+        return {**out, "layer": list(self.layer), "metrics": list(self.metrics)}
+
+
+def defaults() -> dict[str, Any]:
+    """Each setting's default (shown by ``xmlp train --help``)."""
+    return {f.name: f.default_factory() if f.default is MISSING else f.default  # type: ignore[operator]
+            for f in fields(TrainSettings)}
 
 
 def read_config(path: str) -> dict[str, Any]:
@@ -33,19 +127,23 @@ def read_config(path: str) -> dict[str, Any]:
         doc = tomllib.loads(p.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: expected TOML; received invalid text ({exc})") from None
-    return doc.get("train", doc)
+    train = doc.get("train", doc)
+    if not isinstance(train, dict):
+        raise DataError(f"{path}: expected a [train] table of settings; received train = {train!r}")
+    return dict(train)
 
 
 def config_words(parser: argparse.ArgumentParser, path: str, doc: dict[str, Any]) -> list[str]:
     """A config table's keys as command-line words for ``parser`` (so they get the same checks)."""
-    options = {a.dest: a for a in parser._actions if a.option_strings}
+    options = {a.dest: a for a in parser._actions if a.option_strings and a.dest not in ("config", "debug", "help")}
     argv: list[str] = []
     for key, value in doc.items():
         dest = key.replace("-", "_")
         action = options.get(dest)
-        if action is None or dest in ("config", "debug"):
-            known = ", ".join(sorted(d for d in options if d not in ("config", "debug", "help")))
-            raise DataError(f"{path}: expected keys among {known}, or [runs.NAME] tables; received unknown key {key!r}")
+        if action is None:
+            close = difflib.get_close_matches(dest, options, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (expected keys among {', '.join(sorted(options))})"
+            raise DataError(f"{path}: expected known keys or [runs.NAME] tables; received unknown key {key!r}{hint}")
         flag = action.option_strings[0]
         if isinstance(action, (argparse.BooleanOptionalAction, argparse._StoreTrueAction)):
             if not isinstance(value, bool):
@@ -56,33 +154,38 @@ def config_words(parser: argparse.ArgumentParser, path: str, doc: dict[str, Any]
                 argv.append("--no-" + flag[2:])
         elif isinstance(value, list):
             argv += [flag, *map(str, value)]
-        else:
+        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
             argv += [flag, str(value)]
+        else:
+            raise DataError(f"{path}: expected a number, a string or a list for {key!r}; received {value!r}")
     return argv
 
 
-def train_settings(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[tuple[str | None, dict[str, Any]]]:
+def train_settings(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[tuple[str | None, TrainSettings]]:
     """[(run name, settings)]: defaults, overridden by --config (its top level, then each
     [runs.NAME] table, one run per table), overridden by the command line."""
-    cli = vars(parser.parse_args(argv))
+    cli = _given(parser.parse_args(argv))
     if not cli.get("config"):
-        return [(None, _merge(TRAIN_DEFAULTS, cli))]
+        return [(None, TrainSettings.from_options(cli))]
     path = cli["config"]
-    doc = dict(read_config(path))
+    doc = read_config(path)
     runs = doc.pop("runs", None)
     if runs is not None and (not isinstance(runs, dict) or not runs or
                              not all(isinstance(v, dict) for v in runs.values())):
         raise DataError(f"{path}: expected [runs.NAME] tables of settings; received runs = {runs!r}")
     out = []
     for name, table in (runs or {None: {}}).items():
+        if name is not None and (not name or name in (".", "..") or "/" in name or "\\" in name):
+            raise DataError(f"{path}: expected a plain run name (a folder name); received {name!r}")
         words = config_words(parser, path, doc) + config_words(parser, path, table)
         try:
-            from_file = vars(parser.parse_args(words))
+            from_file = _given(parser.parse_args(words))
         except UsageError as exc:
             raise UsageError(f"{path}: {exc}") from None
-        out.append((name, _merge(_merge(TRAIN_DEFAULTS, from_file), cli)))
+        out.append((name, TrainSettings.from_options({**from_file, **cli})))
     return out
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    return {**base, **{k: v for k, v in over.items() if k != "func"}}
+def _given(ns: argparse.Namespace) -> dict[str, Any]:
+    """The options given (the train parser's defaults are 'not given': SUPPRESS)."""
+    return {k: v for k, v in vars(ns).items() if k not in _NOT_SETTINGS or k == "config"}

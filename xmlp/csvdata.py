@@ -38,7 +38,6 @@ class Table:
     labels: np.ndarray | None
     ids: list[str] | None
     feature_names: list[str]
-    line_numbers: list[int]
     lines: list[str] = field(repr=False)
     header: str | None = None
     newline: str = "\n"
@@ -46,7 +45,14 @@ class Table:
 
     @property
     def n_rows(self) -> int:
-        return self.x.shape[0]
+        return int(self.x.shape[0])
+
+    @property
+    def y(self) -> np.ndarray:
+        """The labels of a file read with ``labels="required"``."""
+        if self.labels is None:
+            raise DataError(f"{self.path}: expected class labels; received none")
+        return self.labels
 
 
 def _is_number(text: str) -> bool:
@@ -58,7 +64,7 @@ def _is_number(text: str) -> bool:
 
 
 def read_table(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     n_features: int | None = None,
     labels: str = "required",
@@ -138,7 +144,6 @@ def read_table(
         labels=np.array(ys) if label_col is not None else None,
         ids=ids if id_col is not None else None,
         feature_names=names,
-        line_numbers=[n for n, _ in numbered],
         lines=[line for _, line in numbered],
         header=header_line,
         newline=newline,
@@ -146,7 +151,8 @@ def read_table(
     )
 
 
-def _layout(name, header, first, width, n_features, labels):
+def _layout(name: str, header: list[str] | None, first: tuple[int, str], width: int, n_features: int | None,
+            labels: str) -> tuple[int | None, int | None]:
     """(id column or None, label column or None)."""
     lineno, line = first
     if header:

@@ -1,4 +1,5 @@
-"""User-facing errors of the command line, each with its own exit code (sysexits.h)."""
+"""User-facing errors, each with its own exit code (sysexits.h): the command line prints them
+as one line, ``xmlp: error: …``, and exits with ``exit_code``."""
 
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ class UnavailableError(XmlpError, RuntimeError):
     exit_code = 69
 
 
-class DivergedError(XmlpError, ArithmeticError):
-    """Training produced a non-finite loss (EX_SOFTWARE: the run, not the input, failed)."""
+class TrainingDiverged(XmlpError, ArithmeticError):
+    """Training produced a non-finite loss and stopped instead of carrying NaN weights
+    (EX_SOFTWARE: the run, not the input, failed)."""
 
     exit_code = 70
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from .errors import CantCreateError
 
 
-def check_dir_writable(folder: str | os.PathLike) -> None:
+def check_dir_writable(folder: str | os.PathLike[str]) -> None:
     """Fail early (before any work) if ``folder`` cannot be created or written."""
     path = Path(folder)
     probe = path
@@ -23,7 +23,7 @@ def check_dir_writable(folder: str | os.PathLike) -> None:
         raise CantCreateError(f"{folder}: cannot create output here: {probe} is not writable")
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
+def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
     """Write via a temporary file in the same folder, fsync, then rename over ``path``.
 
     A failure or interruption at any point leaves the previous ``path`` untouched.

@@ -4,27 +4,63 @@ at step t = 1, 2, …. State lives on the device beside the parameters; updates 
 Weight decay, for every optimizer: with ``weight_decay`` = wd > 0 and
 - ``decoupled=False`` (L2, as torch.optim's ``weight_decay``): g <- g + wd * p before the update;
 - ``decoupled=True`` (AdamW-style): p <- p - lr * wd * p before the update, g unchanged.
+
+Each class declares in ``options`` the numeric hyper-parameters it takes beyond the common
+``learning_rate`` and ``weight_decay``, with their bounds: the command line offers one flag per
+declared option, and an option an optimizer does not take is refused by ``get`` naming what
+it does take.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterable
+
+from ._types import Array, Namespace
+from .registry import Registry
+
+
+@dataclass(frozen=True)
+class Option:
+    """A numeric option with bounds: low <= value < high (low < value when ``strict``)."""
+
+    low: float
+    high: float | None = None
+    strict: bool = False
+    help: str = ""
+
+    def check(self, name: str, value: Any) -> float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ok = ok and (value > self.low if self.strict else value >= self.low)
+        ok = ok and (self.high is None or value < self.high)
+        if not ok:
+            raise ValueError(f"expected {name.replace('_', ' ')} {self.bounds()}; received {value!r}")
+        return float(value)
+
+    def bounds(self) -> str:
+        text = f"> {self.low}" if self.strict else f">= {self.low}"
+        return text + (f" and < {self.high}" if self.high is not None else "")
+
+
+LEARNING_RATE = Option(0.0, strict=True)
+WEIGHT_DECAY = Option(0.0)
 
 
 class Optimizer:
-    name = ""
+    name: ClassVar[str] = ""
+    options: ClassVar[dict[str, Option]] = {}
+    switches: ClassVar[tuple[str, ...]] = ()  # boolean arguments (set by presets, no CLI flag)
 
     def __init__(self, learning_rate: float = 0.01, *, weight_decay: float = 0.0, decoupled: bool = False):
-        _check("learning rate", learning_rate, low=0.0, strict=True)
-        _check("weight decay", weight_decay, low=0.0)
-        self.learning_rate = float(learning_rate)
-        self.weight_decay = float(weight_decay)
+        self.learning_rate = LEARNING_RATE.check("learning_rate", learning_rate)
+        self.weight_decay = WEIGHT_DECAY.check("weight_decay", weight_decay)
         self.decoupled = bool(decoupled)
         self.iterations = 0
-        self.slots: list[tuple[Any, str, tuple[Any, ...]]] = []
+        self.xp: Namespace = None
+        self.slots: list[tuple[Any, str, tuple[Array, ...]]] = []
 
-    def build(self, xp: Any, layers: Iterable[Any]) -> None:
+    def build(self, xp: Namespace, layers: Iterable[Any]) -> None:
         """Create the per-parameter state on the parameters' device (called once per fit)."""
         self.xp = xp
         self.iterations = 0
@@ -32,10 +68,10 @@ class Optimizer:
         self.slots = [(layer, key, self._init_state(xp, p))
                       for layer in layers for key, p in layer.params.items()]
 
-    def _init_state(self, xp: Any, p: Any) -> tuple[Any, ...]:
+    def _init_state(self, xp: Namespace, p: Array) -> tuple[Array, ...]:
         return ()
 
-    def step(self, layers: Iterable[Any] = ()) -> None:
+    def step(self) -> None:
         """Update every parameter of the layers given to ``build`` from its gradient."""
         self.iterations += 1
         lr, wd, update = self.learning_rate, self.weight_decay, self._update
@@ -48,11 +84,11 @@ class Optimizer:
                     g = g + wd * p
             update(p, g, state)
 
-    def _update(self, p: Any, g: Any, state: tuple[Any, ...]) -> None:
+    def _update(self, p: Array, g: Array, state: tuple[Array, ...]) -> None:
         raise NotImplementedError
 
     def config(self) -> dict[str, Any]:
-        out = {"name": self.name, "learning_rate": self.learning_rate}
+        out: dict[str, Any] = {"name": self.name, "learning_rate": self.learning_rate}
         if self.weight_decay:
             out |= {"weight_decay": self.weight_decay, "decoupled": self.decoupled}
         return out
@@ -67,18 +103,20 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    options = {"momentum": Option(0.0, 1.0, help="momentum factor mu")}
+    switches = ("nesterov",)
 
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False, **kw: Any):
         super().__init__(learning_rate, **kw)
-        _check("momentum", momentum, low=0.0, high=1.0)
+        self.momentum = self.options["momentum"].check("momentum", momentum)
         if nesterov and not momentum > 0.0:
             raise ValueError(f"expected momentum > 0 with nesterov; received {momentum}")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.nesterov = bool(nesterov)
 
-    def _init_state(self, xp, p):
+    def _init_state(self, xp: Namespace, p: Array) -> tuple[Array, ...]:
         return (xp.zeros_like(p),) if self.momentum else ()
 
-    def _update(self, p, g, state):
+    def _update(self, p: Array, g: Array, state: tuple[Array, ...]) -> None:
         lr, mu = self.learning_rate, self.momentum
         if not mu:
             p -= lr * g
@@ -88,7 +126,7 @@ class SGD(Optimizer):
         b += g
         p -= lr * (g + mu * b) if self.nesterov else lr * b
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         out = super().config()
         if self.momentum:
             out |= {"momentum": self.momentum, "nesterov": self.nesterov}
@@ -99,23 +137,24 @@ class RMSprop(Optimizer):
     """RMSprop: v <- rho * v + (1 - rho) * g^2  (v_0 = 0);  p <- p - lr * g / (sqrt(v) + eps)."""
 
     name = "rmsprop"
+    options = {"rho": Option(0.0, 1.0, help="decay of the squared-gradient average"),
+               "eps": Option(0.0, strict=True, help="added to the root mean square")}
 
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, eps: float = 1e-7, **kw: Any):
         super().__init__(learning_rate, **kw)
-        _check("rho", rho, low=0.0, high=1.0)
-        _check("eps", eps, low=0.0, strict=True)
-        self.rho, self.eps = float(rho), float(eps)
+        self.rho = self.options["rho"].check("rho", rho)
+        self.eps = self.options["eps"].check("eps", eps)
 
-    def _init_state(self, xp, p):
+    def _init_state(self, xp: Namespace, p: Array) -> tuple[Array, ...]:
         return (xp.zeros_like(p),)
 
-    def _update(self, p, g, state):
+    def _update(self, p: Array, g: Array, state: tuple[Array, ...]) -> None:
         (v,) = state
         v *= self.rho
         v += (1.0 - self.rho) * (g * g)
         p -= self.learning_rate * g / (self.xp.sqrt(v) + self.eps)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return super().config() | {"rho": self.rho, "eps": self.eps}
 
 
@@ -127,19 +166,21 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    options = {"beta1": Option(0.0, 1.0, help="decay of the gradient average"),
+               "beta2": Option(0.0, 1.0, help="decay of the squared-gradient average"),
+               "eps": Option(0.0, strict=True, help="added to the root mean square")}
 
     def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, **kw: Any):
         super().__init__(learning_rate, **kw)
-        _check("beta1", beta1, low=0.0, high=1.0)
-        _check("beta2", beta2, low=0.0, high=1.0)
-        _check("eps", eps, low=0.0, strict=True)
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.beta1 = self.options["beta1"].check("beta1", beta1)
+        self.beta2 = self.options["beta2"].check("beta2", beta2)
+        self.eps = self.options["eps"].check("eps", eps)
 
-    def _init_state(self, xp, p):
+    def _init_state(self, xp: Namespace, p: Array) -> tuple[Array, ...]:
         return (xp.zeros_like(p), xp.zeros_like(p))
 
-    def _update(self, p, g, state):
+    def _update(self, p: Array, g: Array, state: tuple[Array, ...]) -> None:
         m, v = state
         b1, b2, t = self.beta1, self.beta2, self.iterations
         m *= b1
@@ -149,35 +190,54 @@ class Adam(Optimizer):
         step = self.learning_rate / (1.0 - b1**t)
         p -= step * m / (self.xp.sqrt(v) / math.sqrt(1.0 - b2**t) + self.eps)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return super().config() | {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
 
-def _check(name: str, value: Any, low: float, high: float | None = None, strict: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if strict else value >= low) and (high is None or value < high)
-    if not ok:
-        bounds = f"> {low}" if strict else f">= {low}"
-        if high is not None:
-            bounds += f" and < {high}"
-        raise ValueError(f"expected {name} {bounds}; received {value!r}")
+@dataclass(frozen=True)
+class Preset:
+    """An optimizer class with default arguments (``momentum`` is SGD with momentum 0.9)."""
+
+    cls: type[Optimizer]
+    defaults: dict[str, Any] = field(default_factory=dict)
 
 
-OPTIMIZERS: dict[str, Any] = {
-    "sgd": SGD,
-    "momentum": lambda **kw: SGD(**{"momentum": 0.9, **kw}),
-    "nesterov": lambda **kw: SGD(**{"momentum": 0.9, "nesterov": True, **kw}),
-    "rmsprop": RMSprop,
-    "adam": Adam,
-    "adamw": lambda **kw: Adam(**{"weight_decay": 0.01, "decoupled": True, **kw}),
-}
+OPTIMIZERS: Registry[Preset] = Registry("an optimizer")
+OPTIMIZERS.register("sgd", Preset(SGD))
+OPTIMIZERS.register("momentum", Preset(SGD, {"momentum": 0.9}))
+OPTIMIZERS.register("nesterov", Preset(SGD, {"momentum": 0.9, "nesterov": True}))
+OPTIMIZERS.register("rmsprop", Preset(RMSprop))
+OPTIMIZERS.register("adam", Preset(Adam))
+OPTIMIZERS.register("adamw", Preset(Adam, {"weight_decay": 0.01, "decoupled": True}))
+
+
+def all_options() -> dict[str, Option]:
+    """Every declared option of every optimizer (the command line's optimizer flags)."""
+    return {k: v for _, preset in OPTIMIZERS.items() for k, v in preset.cls.options.items()}
+
+
+def check_options(name: str, options: Iterable[str], flag: str = "") -> None:
+    """A ValueError if optimizer ``name`` does not take one of ``options`` (named with ``flag``
+    in front, e.g. "--", in the message)."""
+    cls = OPTIMIZERS.get(name).cls
+    takes = cls.options
+    bad = [k for k in options if k not in takes and k not in cls.switches]
+    if bad:
+        listed = ", ".join(flag + k for k in takes) or "none of them"
+        raise ValueError(f"expected options that {OPTIMIZERS.canonical(name)} takes; received "
+                         f"{', '.join(flag + b for b in bad)} (hint: {OPTIMIZERS.canonical(name)} takes {listed})")
 
 
 def get(name: str | Optimizer, **kwargs: Any) -> Optimizer:
-    """An optimizer by name (sgd, momentum, nesterov, rmsprop, adam, adamw) or instance."""
+    """An optimizer by name (sgd, momentum, nesterov, rmsprop, adam, adamw) or instance;
+    ``kwargs`` whose value is None are left at the optimizer's default (an instance takes none)."""
     if isinstance(name, Optimizer):
+        named = sorted(k for k, v in kwargs.items() if v is not None)
+        if named:
+            raise ValueError(f"expected {', '.join(named)} only with an optimizer name; received it beside an "
+                             f"Optimizer instance (hint: {type(name).__name__}({named[0]}=…))")
         return name
-    key = str(name).lower()
-    if key not in OPTIMIZERS:
-        raise ValueError(f"expected an optimizer among {', '.join(OPTIMIZERS)}; received {name!r}")
-    return OPTIMIZERS[key](**{k: v for k, v in kwargs.items() if v is not None})
+    preset = OPTIMIZERS.get(name)
+    given = {k: v for k, v in kwargs.items() if v is not None}
+    check_options(name, [k for k in given if k not in ("learning_rate", "weight_decay", "decoupled")])
+    return preset.cls(**{**preset.defaults, **given})

@@ -11,11 +11,18 @@ import matplotlib
 if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
+from . import metrics as metrics_mod  # noqa: E402
 from .fileio import atomic_write  # noqa: E402
 
-TITLES = {"loss": "loss (cross-entropy)", "accuracy": "accuracy", "precision": "precision",
-          "recall": "recall", "f1": "F1", "bce": "binary cross-entropy"}
+
+def title(metric: str) -> str:
+    """The metric's plot title (its own name for a metric xmlp does not know)."""
+    try:
+        return metrics_mod.get(metric).title
+    except ValueError:
+        return metric
 
 
 def metric_names(history: dict[str, list[float]]) -> list[str]:
@@ -30,7 +37,7 @@ def _save(fig: Any, path: Path) -> None:
     atomic_write(path, buf.getvalue())
 
 
-def plot_history(history: dict[str, list[float]], out_dir: str | os.PathLike, *, title: str = "",
+def plot_history(history: dict[str, list[float]], out_dir: str | os.PathLike[str], *, heading: str = "",
                  best_epoch: int | None = None, show: bool = False) -> list[Path]:
     """One PNG per metric (``loss.png``, ``accuracy.png``, …): training solid, validation dashed,
     and the epoch whose weights early stopping kept, if any."""
@@ -40,7 +47,7 @@ def plot_history(history: dict[str, list[float]], out_dir: str | os.PathLike, *,
         if best_epoch is not None:
             ax.axvline(best_epoch, color="grey", linestyle=":", label=f"weights kept (epoch {best_epoch})")
         _draw(ax, history, metric, label="", color="C0")
-        ax.set_title(f"{title} — {TITLES.get(metric, metric)}" if title else TITLES.get(metric, metric))
+        ax.set_title(f"{heading} — {title(metric)}" if heading else title(metric))
         path = Path(out_dir) / f"{metric}.png"
         _save(fig, path)
         paths.append(path)
@@ -80,18 +87,18 @@ def comparison_figure(runs: Sequence[tuple[str, dict[str, list[float]]]],
             if f"val_{metric}" in history:
                 ax.plot(epochs, history[f"val_{metric}"], color=f"C{k % 10}", linestyle="--",
                         label="_nolegend_")
-        ax.set_title(TITLES.get(metric, metric))
+        ax.set_title(title(metric))
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    handles += [plt.Line2D([], [], color="grey", linestyle="-"), plt.Line2D([], [], color="grey", linestyle="--")]
+    handles += [Line2D([], [], color="grey", linestyle="-"), Line2D([], [], color="grey", linestyle="--")]
     labels += ["training", "validation"]
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize="small",
                frameon=False)
     return fig
 
 
-def plot_runs(runs: Sequence[tuple[str, dict[str, list[float]]]], path: str | os.PathLike,
+def plot_runs(runs: Sequence[tuple[str, dict[str, list[float]]]], path: str | os.PathLike[str],
               metrics: Sequence[str] | None = None, show: bool = False) -> Path:
     """``comparison_figure`` saved as one PNG."""
     fig = comparison_figure(runs, metrics)

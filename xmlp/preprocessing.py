@@ -1,4 +1,4 @@
-"""Host-side preprocessing: standardisation and label encoding (NumPy, float64).
+"""Host-side preprocessing: standardisation, label encoding, and the model's input array.
 
 Both are fitted on training rows only and travel with the model; prediction applies them and
 never refits.
@@ -10,6 +10,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._types import Labels
+
 
 class Standardizer:
     """x' = (x - mean) / scale, with mean and population std of the training rows.
@@ -18,8 +20,8 @@ class Standardizer:
     """
 
     def __init__(self, mean: Any = None, scale: Any = None):
-        self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
-        self.scale = None if scale is None else np.asarray(scale, dtype=np.float64)
+        self.mean: np.ndarray | None = None if mean is None else np.asarray(mean, dtype=np.float64)
+        self.scale: np.ndarray | None = None if scale is None else np.asarray(scale, dtype=np.float64)
 
     def fit(self, x: np.ndarray, chunk: int = 8192) -> "Standardizer":
         """Mean and population std in float64, two passes over row chunks (a float32 data set
@@ -40,45 +42,43 @@ class Standardizer:
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        if self.mean is None:
+        if self.mean is None or self.scale is None:
             return np.asarray(x, dtype=np.float64)
-        return (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
+        out: np.ndarray = (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
+        return out
 
 
 class LabelEncoder:
     """Maps labels (strings or numbers) to indices 0..C-1 of the sorted classes."""
 
     def __init__(self, classes: Sequence[Any] | None = None):
-        self.classes = None if classes is None else list(classes)
+        self.classes: list[Any] | None = None if classes is None else list(classes)
 
-    def fit(self, y: Sequence[Any]) -> "LabelEncoder":
+    def fit(self, y: Labels) -> "LabelEncoder":
         self.classes = [c.item() if hasattr(c, "item") else c for c in np.unique(np.asarray(y))]
         return self
 
-    def indices(self, y: Sequence[Any]) -> np.ndarray:
-        lookup = {c: i for i, c in enumerate(self.classes)}
+    def _fitted(self) -> list[Any]:
+        if self.classes is None:
+            raise RuntimeError("expected a fitted LabelEncoder; received one without classes")
+        return self.classes
+
+    def indices(self, y: Labels) -> np.ndarray:
+        classes = self._fitted()
+        lookup = {c: i for i, c in enumerate(classes)}
         out = np.empty(len(y), dtype=np.int64)
         for i, label in enumerate(np.asarray(y).tolist()):
             if label not in lookup:
                 raise ValueError(
-                    f"expected a label among {', '.join(map(str, self.classes))}; "
+                    f"expected a label among {', '.join(map(str, classes))}; "
                     f"received {label!r} (row {i})"
                 )
             out[i] = lookup[label]
         return out
 
-    def one_hot(self, y: Sequence[Any]) -> np.ndarray:
-        return np.eye(len(self.classes))[self.indices(y)]
-
-
-def seed_streams(seed: int | None) -> tuple[int, np.random.Generator, np.random.Generator]:
-    """(the seed used, weights generator, shuffle generator), one child stream per role.
-
-    With no seed, fresh OS entropy is drawn and returned, so every run can be replayed.
-    """
-    ss = np.random.SeedSequence(seed)
-    init, shuffle = ss.spawn(2)
-    return int(ss.entropy), np.random.default_rng(init), np.random.default_rng(shuffle)
+    def one_hot(self, y: Labels) -> np.ndarray:
+        out: np.ndarray = np.eye(len(self._fitted()))[self.indices(y)]
+        return out
 
 
 def as_features(x: Any, n_features: int | None) -> np.ndarray:
@@ -136,37 +136,3 @@ def check_representable(x: np.ndarray, dtype: str, offset: int = 0) -> np.ndarra
             f"at row {row + offset}, column {col} (hint: use --dtype float64, or rescale the data)"
         )
     return x
-
-
-def vstack(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts, axis=0)
-
-
-def fit_temperature(logits: np.ndarray, true: np.ndarray) -> float:
-    """The T > 0 minimizing the cross-entropy of softmax(logits / T) on held-out rows.
-
-    The loss is convex in b = 1/T, so a golden-section search over b in [1/20, 20] finds the
-    minimum to ~1e-6; T is returned rounded to 6 significant digits (stored in the model file).
-    """
-    z = np.asarray(logits, dtype=np.float64)
-    rows = np.arange(len(true))
-
-    def nll(b: float) -> float:
-        s = b * z
-        s = s - s.max(axis=1, keepdims=True)
-        return float(np.mean(np.log(np.exp(s).sum(axis=1)) - s[rows, true]))
-
-    lo, hi = 0.05, 20.0
-    g = (np.sqrt(5.0) - 1.0) / 2.0
-    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-    fa, fb = nll(a), nll(b)
-    while hi - lo > 1e-7:
-        if fa < fb:
-            hi, b, fb = b, a, fa
-            a = hi - g * (hi - lo)
-            fa = nll(a)
-        else:
-            lo, a, fa = a, b, fb
-            b = lo + g * (hi - lo)
-            fb = nll(b)
-    return float(f"{1.0 / ((lo + hi) / 2.0):.6g}")

@@ -6,8 +6,6 @@ from importlib import resources
 
 import numpy as np
 
-WDBC_POSITIVE = "M"
-
 
 def load_wdbc() -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The embedded WDBC data: features (569, 30) float64, labels "M"/"B", feature names."""

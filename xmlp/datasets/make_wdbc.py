@@ -21,8 +21,7 @@ def main() -> int:
 
     names = [str(n) for n in load_breast_cancer().feature_names]
     source = resources.files("sklearn.datasets") / "data" / "breast_cancer.csv"
-    with source.open(newline="") as fh:
-        rows = list(csv.reader(fh))
+    rows = list(csv.reader(source.read_text().splitlines()))
     n, width, first, second = rows[0]
     if (int(n), int(width), first, second) != (569, 30, "malignant", "benign"):
         raise SystemExit(f"unexpected header in {source}: {rows[0]}")

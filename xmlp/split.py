@@ -1,14 +1,14 @@
-"""Host-side data handling: splitting rows into training and validation parts."""
+"""Splitting labelled rows into a training and a validation part (host side)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 
 def split_indices(
-    labels: Sequence[Any], valid_size: float | int, rng: np.random.Generator, stratify: bool = True
+    labels: Any, valid_size: float | int, rng: np.random.Generator, stratify: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """(train, valid) row indices, each in ascending order.
 
@@ -16,9 +16,9 @@ def split_indices(
     its share of the validation rows (largest remainders decide the rounding), so both parts
     keep the class proportions; every class keeps at least one training row.
     """
-    labels = np.asarray(labels)
+    labels = np.asarray(labels)  # labels: any sequence of hashable values
     n = len(labels)
-    n_valid = _valid_count(valid_size, n)
+    n_valid = valid_count(valid_size, n)
     if not stratify:
         perm = rng.permutation(n)
         return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
@@ -38,7 +38,8 @@ def split_indices(
     return train_idx, valid_idx
 
 
-def _valid_count(valid_size: float | int, n: int) -> int:
+def valid_count(valid_size: float | int, n: int) -> int:
+    """The number of validation rows for a fraction or a count, checked against ``n`` rows."""
     if isinstance(valid_size, (int, np.integer)) and not isinstance(valid_size, bool):
         count = int(valid_size)
         if not 1 <= count < n:

@@ -1,20 +1,16 @@
-"""Pieces of the training loop that are not array compute: history, callbacks, early stopping,
-and the epoch report."""
+"""Callbacks: hooks into the training loop, the per-epoch history, early stopping, the epoch
+report and the progress bar."""
 
 from __future__ import annotations
 
-import math
+import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
+
+from . import metrics as metrics_mod
 
 # The subject's report names; keys are Keras's ("accuracy"), the line prints "acc".
 _SHORT = {"accuracy": "acc", "val_accuracy": "val_acc"}
-# Metrics where larger is better; everything else (losses, bce) is minimized.
-_MAXIMIZE = ("accuracy", "precision", "recall", "f1")
-
-
-class TrainingDiverged(ArithmeticError):
-    """The loss became NaN or infinite: training stops instead of carrying NaN weights."""
 
 
 @dataclass
@@ -40,7 +36,12 @@ class History:
 
 
 class Callback:
-    """Hooks called by ``Sequential.fit``; ``on_epoch_end`` returning True stops training."""
+    """Hooks called by the trainer; ``on_epoch_end`` returning True stops training.
+
+    ``model`` is the estimator being fitted (``copy_params``/``restore_params`` on its network
+    are what early stopping uses); ``params`` holds epochs, batch_size, optimizer, metrics,
+    validation and seed.
+    """
 
     def on_train_begin(self, model: Any, params: dict[str, Any]) -> None:
         pass
@@ -58,6 +59,16 @@ class Callback:
         pass
 
 
+def check_monitor(monitor: str, metrics: Sequence[str], validation: bool) -> None:
+    """The rule of early stopping: it watches a validation metric that the run computes."""
+    if not validation:
+        raise ValueError("expected validation data for early stopping; received none "
+                         "(hint: pass validation_data, or --valid/--data)")
+    known = ["val_loss"] + [f"val_{m}" for m in metrics]
+    if monitor not in known:
+        raise ValueError(f"expected early stopping to monitor one of {', '.join(known)}; received {monitor!r}")
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` (a validation metric) has not improved by more than ``min_delta``
     for ``patience`` epochs; with ``restore_best_weights``, end with the best epoch's weights.
@@ -68,7 +79,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", patience: int = 10, min_delta: float = 0.0,
                  restore_best_weights: bool = True):
-        if not monitor.startswith("val_"):
+        if not isinstance(monitor, str) or not monitor.startswith("val_"):
             raise ValueError(
                 f"expected early stopping to monitor a validation metric (val_loss, val_accuracy, …); "
                 f"received {monitor!r}"
@@ -79,16 +90,16 @@ class EarlyStopping(Callback):
             raise ValueError(f"expected min_delta >= 0; received {min_delta!r}")
         self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
         self.restore_best_weights = restore_best_weights
-        self.maximize = monitor.removeprefix("val_") in _MAXIMIZE
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.wait = 0
+        self.best_weights: Any = None
 
-    def on_train_begin(self, model, params):
-        if not params.get("validation"):
-            raise ValueError("expected validation data for early stopping; received none "
-                             "(hint: pass validation_data, or --valid/--data)")
-        known = ["val_loss"] + [f"val_{m}" for m in params.get("metrics", ())]
-        if self.monitor not in known:
-            raise ValueError(f"expected early stopping to monitor one of {', '.join(known)}; received {self.monitor!r}")
-        self.model, self.best, self.best_epoch, self.wait, self.best_weights = model, None, None, 0, None
+    def on_train_begin(self, model: Any, params: dict[str, Any]) -> None:
+        check_monitor(self.monitor, params.get("metrics", ()), bool(params.get("validation")))
+        self.maximize = metrics_mod.get(self.monitor).larger_is_better
+        self.network = model.network
+        self.best, self.best_epoch, self.wait, self.best_weights = None, None, 0, None
 
     def _improved(self, value: float) -> bool:
         if self.best is None:
@@ -97,20 +108,20 @@ class EarlyStopping(Callback):
             return value > self.best + self.min_delta
         return value < self.best - self.min_delta
 
-    def on_epoch_end(self, epoch, logs):
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> bool:
         value = logs[self.monitor]
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = self.model.copy_params()
+                self.best_weights = self.network.copy_params()
             return False
         self.wait += 1
         return self.wait >= self.patience  # as Keras: patience epochs without improvement
 
-    def on_train_end(self, history):
+    def on_train_end(self, history: History) -> None:
         history.best_epoch = self.best_epoch
         if self.restore_best_weights and self.best_weights is not None:
-            self.model.restore_params(self.best_weights)
+            self.network.restore_params(self.best_weights)
 
 
 class EpochPrinter(Callback):
@@ -119,10 +130,10 @@ class EpochPrinter(Callback):
     def __init__(self, stream: Any = None):
         self.stream = stream
 
-    def on_train_begin(self, model, params):
+    def on_train_begin(self, model: Any, params: dict[str, Any]) -> None:
         self.epochs = params["epochs"]
 
-    def on_epoch_end(self, epoch, logs):
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         print(epoch_line(epoch, self.epochs, logs), file=self.stream, flush=True)
 
 
@@ -130,18 +141,40 @@ def epoch_line(epoch: int, epochs: int, logs: dict[str, float]) -> str:
     """``epoch 07/70 - loss: 0.0750 - val_loss: 0.0406 - acc: 0.9780 - val_acc: 0.9825``."""
     width = len(str(epochs))
     order = ["loss", "val_loss"]
-    names = [k for k in logs if not k.startswith("val_") and k != "loss"]
-    for k in names:
-        order += [k, f"val_{k}"]
+    for k in logs:
+        if not k.startswith("val_") and k != "loss":
+            order += [k, f"val_{k}"]
     parts = [f"epoch {epoch:0{width}d}/{epochs}"]
     parts += [f"{_SHORT.get(k, k)}: {logs[k]:.4f}" for k in order if k in logs]
     return " - ".join(parts)
 
 
-def check_finite(epoch: int, logs: dict[str, float]) -> None:
-    for key in ("loss", "val_loss"):
-        if key in logs and not math.isfinite(logs[key]):
-            raise TrainingDiverged(
-                f"expected a finite {key}; received {logs[key]} at epoch {epoch} "
-                "(hint: lower the learning rate, or use --dtype float64)"
-            )
+class ProgressBar(Callback):
+    """A tqdm bar within long epochs (>= ``MIN_BATCHES`` batches), only on a terminal. It counts
+    batches as the host queues them: no device synchronization is added."""
+
+    MIN_BATCHES = 200  # shorter epochs finish before a bar would be useful
+
+    def __init__(self, stream: Any = None):
+        self.stream = stream or sys.stderr
+        self.bar: Any = None
+        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def on_train_begin(self, model: Any, params: dict[str, Any]) -> None:
+        self.epochs = params["epochs"]
+
+    def on_epoch_begin(self, epoch: int, n_batches: int) -> None:
+        if self.enabled and n_batches >= self.MIN_BATCHES:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{self.epochs}", leave=False,
+                            file=self.stream, unit="batch")
+
+    def on_batch_end(self, batch: int) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

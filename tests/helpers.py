@@ -1,0 +1,61 @@
+"""Shared test helpers: finite-difference gradients, one batch's analytic gradients, data files
+in the subject's layout, and folder snapshots. Test files import from here, never from each other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+# Central differences have truncation error O(h^2 * f''') ~ 1e-12 and rounding error
+# ~ eps * |f| / h ~ 1e-10 for h = 1e-6 and |f| ~ 1: analytic and numeric gradients of a correct
+# backward agree to ~1e-8 relative; a wrong one (a missing term, a transposed matrix, a 1/N
+# too many) is off by 1e-2 or more. rtol 1e-6 / atol 1e-8 sits well between the two.
+H = 1e-6
+RTOL = 1e-6
+ATOL = 1e-8
+
+
+def numeric_grad(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
+    """d f / d x by central differences; f takes a float64 host array of x's shape."""
+    x = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + H
+        up = f(x)
+        x[i] = old - H
+        down = f(x)
+        x[i] = old
+        g[i] = (up - down) / (2 * H)
+    return g
+
+
+def assert_grad_close(analytic: np.ndarray, numeric: np.ndarray, what: str) -> None:
+    np.testing.assert_allclose(analytic, numeric, rtol=RTOL, atol=ATOL, err_msg=what)
+
+
+def batch_gradients(model: Any, x: np.ndarray, y_onehot: np.ndarray) -> tuple[float, list[dict[str, np.ndarray]]]:
+    """The mean loss of one batch and every layer's gradients, via the network's own backward
+    (``model``: a Network, or a Sequential holding one)."""
+    net = getattr(model, "network", model)
+    be = net.backend
+    total, _ = net.train_step(be.asarray(x, net.dtype), be.asarray(y_onehot, net.dtype))
+    loss = float(be.to_numpy(total)) / x.shape[0]
+    return loss, [{k: be.to_numpy(v) for k, v in l.grads.items()} for l in net.layers]
+
+
+def write_subject_csv(path: Path, wdbc: Any, rows: Any = slice(None), newline: str = "\n", bom: bool = False) -> Path:
+    """The embedded data in the subject's layout (id, label, 30 features; no header)."""
+    x, y, _ = wdbc
+    idx = np.arange(len(y))[rows]
+    lines = [",".join([str(900000 + i), y[i]] + [repr(float(v)) for v in x[i]]) for i in idx]
+    text = ("\ufeff" if bom else "") + newline.join(lines) + newline
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def snapshot(folder: Any) -> dict[str, bytes]:
+    """Every file under folder with its bytes: to prove a failed command wrote nothing."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}

@@ -1,0 +1,38 @@
+"""Learning curves and run comparison plots."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_plot_compares_runs(cli, tmp_path):
+    for name, opt in (("sgd", "sgd"), ("adam", "adam")):
+        assert cli("train", "--epochs", "5", "--optimizer", opt, "--out", name, "--quiet", "--no-plots")[0] == 0
+    code, out, err = cli("plot", "sgd", "adam", "--out", "cmp.png")
+    assert code == 0, err and "> wrote 'cmp.png' (2 runs)" in out
+    assert (tmp_path / "cmp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    from xmlp.runs import run_labels
+    from xmlp.plots import comparison_figure
+
+    docs = [json.loads((tmp_path / n / "history.json").read_text()) for n in ("sgd", "adam")]
+    labels = run_labels(["sgd", "adam"], [d["config"] for d in docs])
+    # Only what differs between the runs is named: optimizer and learning rate.
+    assert labels == ["sgd (sgd, lr 0.01)", "adam (adam, lr 0.001)"]
+    fig = comparison_figure(list(zip(labels, [d["history"] for d in docs])))
+    loss_ax, acc_ax = fig.axes
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == labels + ["training", "validation"]
+    styles = [(l.get_color(), l.get_linestyle()) for l in loss_ax.get_lines()]
+    assert styles == [("C0", "-"), ("C0", "--"), ("C1", "-"), ("C1", "--")]
+    assert loss_ax.get_lines()[2].get_ydata().tolist() == docs[1]["history"]["loss"]
+    assert acc_ax.get_lines()[3].get_ydata().tolist() == docs[1]["history"]["val_accuracy"]
+
+
+def test_plot_bad_input(cli, tmp_path):
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk/history.json").write_text("[1, 2]")
+    code, _, err = cli("plot", "junk")
+    assert code == 65 and "expected an xmlp history (JSON with history.loss)" in err
+    code, _, err = cli("plot", "nowhere")
+    assert code == 66 and "nowhere: expected a run's history.json" in err
+    assert not (tmp_path / "comparison.png").exists()

@@ -1,0 +1,50 @@
+"""Host-side preprocessing: standardisation, label encoding, the model's input array."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xmlp.preprocessing import LabelEncoder, Standardizer, as_features, model_input
+
+
+def test_standardizer_matches_numpy_and_handles_constant_columns(rng):
+    x = rng.normal(5.0, 3.0, size=(1000, 4))
+    x[:, 2] = 7.0
+    s = Standardizer().fit(x, chunk=64)  # chunked sums: same numbers as one pass
+    np.testing.assert_allclose(s.mean, x.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(s.scale[[0, 1, 3]], x.std(axis=0)[[0, 1, 3]], rtol=1e-12)
+    assert s.scale[2] == 1.0  # a constant column maps to 0, not NaN
+    out = s.transform(x)
+    assert np.isfinite(out).all() and abs(out[:, 0].mean()) < 1e-12 and (out[:, 2] == 0).all()
+
+
+def test_label_encoder_sorted_classes_indices_and_one_hot():
+    enc = LabelEncoder().fit(["M", "B", "M"])
+    assert enc.classes == ["B", "M"]
+    assert enc.indices(["M", "B"]).tolist() == [1, 0]
+    assert enc.one_hot(["M"]).tolist() == [[0.0, 1.0]]
+    with pytest.raises(ValueError, match=r"expected a label among B, M; received 'X' \(row 1\)"):
+        enc.indices(["B", "X"])
+
+
+def test_as_features_checks():
+    with pytest.raises(ValueError, match=r"expected a 2-D array of features \(rows, columns\); received shape \(3,\)"):
+        as_features([1.0, 2.0, 3.0], None)
+    with pytest.raises(ValueError, match="expected 2 features per row"):
+        as_features([[1.0, 2.0, 3.0]], 2)
+    with pytest.raises(ValueError, match="expected finite features; received nan at row 1, column 0"):
+        as_features([[1.0], [np.nan]], None)
+    assert as_features(np.ones((2, 2), np.float32), 2).dtype == np.float32  # no float64 copy
+
+
+def test_model_input_standardizes_in_chunks_and_appends_targets(rng):
+    x = rng.normal(size=(50, 3))
+    s = Standardizer().fit(x)
+    y = np.eye(2)[rng.integers(0, 2, 50)]
+    out = model_input(x, 3, s, "float32", y, chunk=7)
+    assert out.shape == (50, 5) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[:, :3], s.transform(x).astype(np.float32))
+    np.testing.assert_array_equal(out[:, 3:], y)
+    with pytest.raises(ValueError, match=r"expected values that fit float32 .* at row 2, column 0"):
+        model_input(np.array([[0.0], [1.0], [1e39]]), 1, None, "float32")

@@ -1,0 +1,67 @@
+"""The model file: layout, metadata, validation, and that it knows data, not classes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import xmlp
+import pytest
+
+from xmlp.errors import DataError
+from xmlp.serialization import read_model_file, write_model_file
+
+
+def test_model_file_layout_and_metadata(cli, tmp_path):
+    assert cli("train", "--epochs", "3", "--out", "r", "--quiet", "--no-plots")[0] == 0
+    meta, tensors = read_model_file(tmp_path / "r/model.safetensors")
+    assert sorted(tensors) == ["layers.0.bias", "layers.0.weight", "layers.1.bias", "layers.1.weight",
+                               "layers.2.bias", "layers.2.weight", "preprocess.mean", "preprocess.scale"]
+    assert tensors["layers.0.weight"].shape == (30, 24) and tensors["layers.0.weight"].dtype == np.float32
+    assert meta["format"] == "xmlp-model" and meta["format_version"] == 1 and meta["xmlp_version"] == xmlp.__version__
+    assert [l["activation"] for l in meta["topology"]["layers"]] == ["tanh", "tanh", "softmax"]
+    assert meta["classes"] == ["B", "M"] and meta["positive_class"] == "M" and meta["loss"] == "binaryCrossentropy"
+    assert meta["feature_names"][0] == "mean radius" and meta["training"]["seed"] == 42
+    assert meta["training"]["optimizer"]["name"] == "sgd" and 0 < meta["metrics"]["val_bce"] < 1
+    assert b"pickle" not in (tmp_path / "r/model.safetensors").read_bytes()
+
+
+def _meta(**over):
+    meta = {"topology": {"n_features": 3, "layers": [{"kind": "Dense", "units": 2, "activation": "softmax"}]},
+            "dtype": "float64", "classes": ["a", "b"], "loss": "categoricalCrossentropy", "preprocess": None}
+    return {**meta, **over}
+
+
+TENSORS = {"layers.0.weight": np.arange(6.0).reshape(3, 2), "layers.0.bias": np.zeros(2)}
+
+
+def test_plain_data_round_trip(tmp_path):
+    """The file layer takes and gives plain data: JSON metadata and host arrays, no classes."""
+    write_model_file(tmp_path / "m.safetensors", _meta(), TENSORS)
+    meta, tensors = read_model_file(tmp_path / "m.safetensors")
+    assert meta["format"] == "xmlp-model" and meta["classes"] == ["a", "b"]
+    assert set(tensors) == set(TENSORS) and np.array_equal(tensors["layers.0.weight"], TENSORS["layers.0.weight"])
+
+
+@pytest.mark.parametrize("meta, message", [
+    (_meta(topology=[1, 2]), "expected a topology with n_features and layers; received [1, 2]"),
+    (_meta(topology={"n_features": True, "layers": [{"units": 2}]}), "expected a topology with n_features and layers"),
+    (_meta(topology={"n_features": 3, "layers": [{"kind": "Dense", "units": True}]}), "expected units >= 1 for layers.0; received True"),
+    (_meta(classes=["a", "a"]), "expected 2 distinct class labels; received ['a', 'a']"),
+    (_meta(classes=[["a"], "b"]), "expected 2 distinct class labels"),
+    (_meta(feature_names=["x", "y", 3]), "expected 3 feature names; received ['x', 'y', 3]"),
+    (_meta(temperature=True), "expected a finite temperature > 0; received True"),
+    (_meta(classes=list(range(10_000))), "received [0, 1, 2, 3,"),  # a huge value is cut short
+])
+def test_malformed_metadata_is_a_data_error(tmp_path, meta, message):
+    write_model_file(tmp_path / "m.safetensors", meta, TENSORS)
+    with pytest.raises(DataError) as err:
+        read_model_file(tmp_path / "m.safetensors")
+    assert message in str(err.value) and len(str(err.value)) < 400
+
+
+def test_layer_descriptions_are_checked_by_the_estimator(tmp_path):
+    bad = _meta(topology={"n_features": 3, "layers": [{"kind": "Dense", "units": 2, "activation": "softmax",
+                                                       "kernel_initializer": 7}]})
+    write_model_file(tmp_path / "m.safetensors", bad, TENSORS)
+    with pytest.raises(DataError, match=r"m.safetensors: expected an initializer among heUniform.*; received 7 \(in layers.0\)"):
+        xmlp.load_model(tmp_path / "m.safetensors")

@@ -1,0 +1,88 @@
+"""The trainer: transfers per epoch, divergence, epoch metrics, the callback protocol."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xmlp
+from xmlp import Dense, Sequential
+
+
+def _transfers(backend_spec, x, y, epochs, batch_size):
+    backend = xmlp.get_backend(backend_spec)
+    model = Sequential([Dense(8, "relu"), Dense(2, "softmax")], backend=backend)
+    model.fit(x, y, validation_data=(x[:50], y[:50]), epochs=epochs, batch_size=batch_size, seed=0)
+    return backend.stats.to_device, backend.stats.to_host
+
+
+@pytest.mark.parametrize("spec", ["numpy", "strict:device1"])
+def test_transfers_per_epoch_do_not_grow_with_batches(spec, wdbc):
+    x, y, _ = wdbc
+    counts = {}
+    for batch_size in (4, 64):
+        one = _transfers(spec, x, y, 1, batch_size)
+        four = _transfers(spec, x, y, 4, batch_size)
+        counts[batch_size] = ((four[0] - one[0]) / 3, (four[1] - one[1]) / 3)
+    # Per epoch: one permutation in, one packed vector of metrics out; whatever the batch count
+    # (143 batches of 4 vs 9 of 64).
+    assert counts[4] == counts[64] == (1.0, 1.0)
+
+
+def test_non_finite_loss_stops_training(wdbc):
+    x, y, _ = wdbc
+    model = Sequential([Dense(24, "relu"), Dense(24, "relu"), Dense(2, "softmax")])
+    with pytest.raises(xmlp.TrainingDiverged, match=r"expected a finite loss; received (nan|inf) at epoch 1"):
+        model.fit(x, y, epochs=3, learning_rate=1e6, seed=0)
+    # The weights after the failed epoch are not finite: nothing may save or use them silently.
+    assert not all(np.isfinite(w["weight"]).all() for w in model.get_weights())
+
+
+def test_epoch_metrics_on_both_parts(backend, split):
+    xt, yt, xv, yv = split
+    model = Sequential([Dense(8, "tanh"), Dense(2, "softmax")], backend=backend)
+    h = model.fit(xt, yt, validation_data=(xv, yv), epochs=3, seed=0,
+                  metrics=["accuracy", "precision", "recall", "f1", "bce"]).history
+    assert list(h) == ["loss", "accuracy", "precision", "recall", "f1", "bce",
+                       "val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1", "val_bce"]
+    final = model.evaluate(xv, yv)
+    # Validation metrics are computed at the epoch's end with its final weights: the same counts.
+    for key in ("accuracy", "precision", "recall", "f1"):
+        assert h[f"val_{key}"][-1] == pytest.approx(final[key], rel=1e-12)
+    # Subject's BCE of the validation part: device float32 vs host float64 scoring, ~1e-7.
+    assert h["val_bce"][-1] == pytest.approx(final["bce"], rel=1e-5)
+    # Training metrics are the running values over the epoch's batches (as Keras reports them),
+    # counted over all 455 training rows once each.
+    assert all(round(a * 455) / 455 == a for a in h["accuracy"])
+
+
+class Recorder(xmlp.Callback):
+    """Records the callback protocol as the trainer drives it; votes to stop at ``stop_at``."""
+
+    def __init__(self, stop_at=None):
+        self.calls, self.stop_at = [], stop_at
+
+    def on_train_begin(self, model, params):
+        self.calls.append(("begin", params["epochs"], params["validation"]))
+
+    def on_epoch_begin(self, epoch, n_batches):
+        self.calls.append(("epoch", epoch, n_batches))
+
+    def on_epoch_end(self, epoch, logs):
+        self.calls.append(("end", epoch))
+        return epoch == self.stop_at
+
+    def on_train_end(self, history):
+        self.calls.append(("done", history.stopped_epoch))
+
+
+def test_callback_protocol(split):
+    xt, yt, xv, yv = split
+    first, second = Recorder(stop_at=2), Recorder()
+    history = Sequential([Dense(4, "tanh"), Dense(2, "softmax")]).fit(
+        xt, yt, validation_data=(xv, yv), epochs=5, batch_size=100, seed=0, callbacks=[first, second])
+    # on_epoch_begin gets the epoch number (1-based) and the batch count (455 rows / 100);
+    # a stop vote ends training after that epoch, and every callback still saw that epoch's end.
+    expected = [("begin", 5, True), ("epoch", 1, 5), ("end", 1), ("epoch", 2, 5), ("end", 2), ("done", 2)]
+    assert first.calls == second.calls == expected
+    assert history.stopped_epoch == 2 and history.epochs == 2

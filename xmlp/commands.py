@@ -1,0 +1,144 @@
+"""The commands of ``xmlp`` other than the parser: split, train, predict, plot, devices. Each
+takes the parsed options and returns an exit status; errors are raised as ``XmlpError``s."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import backends
+
+from .csvdata import read_table, rows_text
+from .errors import CantCreateError, DataError, NoInputError, UsageError
+from .fileio import atomic_write, check_dir_writable
+from .runs import check_two_classes, resolve_backend, run_labels, train_all
+from .split import split_indices
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    table = read_table(args.data, labels="required" if args.stratify else "optional")
+    if table.labels is not None and args.stratify:
+        check_two_classes(table.path, table.labels)
+    try:
+        train, valid = split_indices(
+            table.labels if table.labels is not None else np.zeros(table.n_rows),
+            args.valid_size, np.random.default_rng(args.seed), stratify=args.stratify,
+        )
+    except ValueError as exc:
+        raise UsageError(f"--valid-size: {exc} ({table.n_rows} rows in {table.path})") from None
+    out_dir = Path(args.out_dir)
+    check_dir_writable(out_dir)
+    targets = [out_dir / args.names[0], out_dir / args.names[1]]
+    if targets[0].resolve() == targets[1].resolve():
+        raise UsageError(f"--names: expected two different files; received {args.names[0]!r} twice")
+    for target in targets:
+        if target.resolve() == Path(args.data).resolve():
+            raise UsageError(f"{target}: expected an output other than the input file")
+        if target.exists() and not args.force:
+            raise CantCreateError(f"{target}: expected a new file; received an existing one (hint: --force overwrites)")
+    for target, rows in zip(targets, (train, valid)):
+        atomic_write(target, rows_text(table, rows.tolist()))
+    for target, rows in zip(targets, (train, valid)):
+        counts = ""
+        if table.labels is not None:
+            labels, n = np.unique(table.labels[rows], return_counts=True)
+            counts = " (" + ", ".join(f"{l}: {c}" for l, c in zip(labels.tolist(), n.tolist())) + ")"
+        print(f"> wrote '{target}': {len(rows)} rows{counts}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    return train_all(args.settings)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .estimator import load_model
+    from .evaluation import evaluate_probabilities
+
+    backend = resolve_backend(args.device, args.backend)
+    path = Path(args.model) / "model.safetensors" if Path(args.model).is_dir() else Path(args.model)
+    model = load_model(path, backend=backend)
+    classes = [str(c) for c in model.classes]
+    table = read_table(args.data, n_features=model.n_features, labels="optional", classes=classes,
+                       dtype=model.dtype_name)
+    if args.out:
+        check_dir_writable(Path(args.out).parent)
+    proba = model.predict_proba(table.x).astype(np.float64)
+    predicted = [classes[i] for i in proba.argmax(axis=1)]
+    sizes = " -> ".join([str(model.n_features)] + [str(l.units) for l in model.layers])
+    print(f"> loaded model '{path}' ({sizes}, {model.dtype_name}); predicting {table.n_rows} rows on {backend}")
+    if args.out:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow((["id"] if table.ids is not None else []) + ["prediction"] + [f"p_{c}" for c in classes])
+        for i in range(table.n_rows):
+            ident = [table.ids[i]] if table.ids is not None else []
+            writer.writerow(ident + [predicted[i]] + [f"{p:.6f}" for p in proba[i]])
+        atomic_write(args.out, buf.getvalue())
+        print(f"> wrote predictions to '{args.out}'")
+    if table.labels is None:
+        if not args.out:
+            for i in range(min(table.n_rows, 10)):
+                name = table.ids[i] if table.ids is not None else str(i)
+                print(f"{name}: {predicted[i]} ({proba[i].max():.4f})")
+            if table.n_rows > 10:
+                print(f"… {table.n_rows - 10} more (use --out FILE for all)")
+        return 0
+    true = np.array([classes.index(l) for l in table.labels.tolist()])
+    pos = classes.index(str(model.positive_class)) if str(model.positive_class) in classes else None
+    scores = evaluate_probabilities(proba, true, classes, pos)
+    if "bce" in scores:
+        print(f"binary cross-entropy (p = P({classes[pos if pos is not None else -1]})): {scores['bce']:.4f}")
+    else:
+        print(f"cross-entropy: {scores['loss']:.4f}")
+    print(f"accuracy: {scores['accuracy']:.4f} - precision: {scores['precision']:.4f} - "
+          f"recall: {scores['recall']:.4f} - f1: {scores['f1']:.4f}")
+    width = max(6, *(len(c) + 2 for c in classes))
+    print("confusion matrix (rows: true, columns: predicted):")
+    print(" " * width + "".join(f"{label:>{width}}" for label in classes))
+    for label, row in zip(classes, scores["confusion"]):
+        print(f"{label:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plots import plot_runs
+
+    names: list[str] = []
+    configs: list[dict[str, Any]] = []
+    histories: list[dict[str, list[float]]] = []
+    for folder in args.runs:
+        path = Path(folder) / "history.json" if Path(folder).is_dir() else Path(folder)
+        if not path.is_file():
+            raise NoInputError(f"{path}: expected a run's history.json; received a path that is not a file")
+        try:
+            doc = json.loads(path.read_text())
+            history = doc["history"]
+            if not isinstance(history, dict) or "loss" not in history:
+                raise KeyError("loss")
+        except (ValueError, KeyError, TypeError):
+            raise DataError(f"{path}: expected an xmlp history (JSON with history.loss); received something else") from None
+        names.append(path.parent.name if path.name == "history.json" else path.stem)
+        configs.append(doc.get("config") or {})
+        histories.append(history)
+    runs = list(zip(run_labels(names, configs), histories))
+    if args.metrics:
+        missing = [m for m in args.metrics if not all(m in h for _, h in runs)]
+        if missing:
+            raise UsageError(f"--metrics: expected metrics every run has; received {', '.join(missing)}")
+    check_dir_writable(Path(args.out).parent)
+    out = plot_runs(runs, args.out, metrics=args.metrics, show=args.show)
+    print(f"> wrote '{out}' ({len(runs)} runs)")
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    for spec in backends.available():
+        print(spec)
+    return 0

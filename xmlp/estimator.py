@@ -1,0 +1,237 @@
+"""Sequential: the estimator face of xmlp. It owns what lives on the host around a network —
+standardisation, label encoding, the softmax temperature, the seeds — and offers
+``fit/predict/predict_proba/evaluate/save``; the layers compute in its ``Network`` and the epoch
+loop runs in a ``Trainer``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+import backends
+
+from . import metrics as metrics_mod, optimizers, saving
+from ._types import Array, ArrayLike, Labels
+from .callbacks import Callback, EarlyStopping, EpochPrinter, History
+from .calibration import fit_temperature
+from .layers import Dense
+from .network import Network
+from .preprocessing import LabelEncoder, Standardizer, as_features, model_input
+from .serialization import read_model_file, write_model_file
+from .trainer import Trainer
+
+def seed_streams(seed: int | None) -> tuple[int, np.random.Generator, np.random.Generator]:
+    """(the seed used, weights generator, shuffle generator): one child stream per role of one
+    ``numpy.random.SeedSequence``, drawn on the host so every backend sees the same numbers.
+    With no seed, fresh OS entropy is drawn and returned, so every run can be replayed."""
+    ss = np.random.SeedSequence(seed)
+    init, shuffle = ss.spawn(2)
+    entropy: Any = ss.entropy  # an int: the seed given, or the one drawn from the OS
+    return int(entropy), np.random.default_rng(init), np.random.default_rng(shuffle)
+
+
+class Sequential:
+    """A multilayer perceptron: ``Sequential([Dense(24, "relu"), Dense(2, "softmax")])``.
+
+    The model remembers its backend (``backend="cpu"``, ``"cuda"``, ``"torch"``, a Backend…),
+    its dtype, the standardisation fitted on the training rows, the class labels and, after
+    ``calibrate``, a softmax temperature. ``fit`` starts from fresh weights each time it is
+    called (as scikit-learn's estimators do).
+    """
+
+    def __init__(
+        self,
+        layers: Iterable[Dense],
+        *,
+        loss: str = "categoricalCrossentropy",
+        backend: str | backends.Backend | None = None,
+        dtype: str = "float32",
+        standardize: bool = True,
+    ):
+        self.backend = backends.get_backend(backend)
+        self.network = Network(list(layers), loss, self.backend, dtype)
+        self.standardizer = Standardizer() if standardize else None
+        self.encoder = LabelEncoder()
+        self.feature_names: list[str] | None = None
+        self.positive_class: Any = None
+        self.temperature = 1.0
+        self.history: History | None = None
+        self.seed: int | None = None
+        #: The description a loaded model's file carried (``training``, ``metrics``, ``xmlp_version``).
+        self.metadata: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------- structure and weights
+    layers = property(lambda self: self.network.layers)
+    loss = property(lambda self: self.network.loss)
+    xp = property(lambda self: self.network.xp)
+    dtype = property(lambda self: self.network.dtype)
+    dtype_name = property(lambda self: self.network.dtype_name)
+    loss_name = property(lambda self: self.network.loss.name)
+    n_features = property(lambda self: self.network.n_features)
+    built = property(lambda self: self.network.built)
+
+    @property
+    def classes(self) -> list[Any]:
+        return list(self.encoder.classes or [])
+
+    def build(self, n_features: int, rng: np.random.Generator) -> None:
+        """Draw the initial weights (host generator ``rng``) for ``n_features`` inputs."""
+        self.network.build(n_features, rng)
+
+    def get_weights(self) -> list[dict[str, np.ndarray]]:
+        """Parameters as host NumPy arrays: ``[{"weight": W, "bias": b}, …]``."""
+        return self.network.get_weights()
+
+    def set_weights(self, weights: Sequence[dict[str, Any]]) -> None:
+        """Load host parameters (any float dtype) onto the device in the model's dtype."""
+        self.network.set_weights(weights)
+
+    def config(self) -> dict[str, Any]:
+        return {**self.network.config(), "loss": self.loss_name, "dtype": self.dtype_name, "classes": self.classes}
+
+    def summary(self) -> str:
+        """A table of the layers, their output widths and parameter counts (as Keras prints)."""
+        return self.network.summary()
+
+    # ----------------------------------------------------------------- training
+    def fit(
+        self,
+        x: ArrayLike,
+        y: Labels,
+        *,
+        validation_data: tuple[ArrayLike, Labels] | None = None,
+        epochs: int = 70,
+        batch_size: int = 8,
+        learning_rate: float | None = None,
+        optimizer: str | optimizers.Optimizer = "sgd",
+        seed: int | None = None,
+        metrics: Sequence[str] = ("accuracy",),
+        early_stopping: EarlyStopping | None = None,
+        callbacks: Sequence[Callback] = (),
+        verbose: bool = False,
+        feature_names: Sequence[str] | None = None,
+    ) -> History:
+        """Train from fresh weights; returns (and keeps in ``self.history``) the per-epoch metrics.
+
+        Each epoch draws one permutation on the host and sends it; batches are taken on the
+        device; the host reads the epoch's losses and confusion counts once, at its end.
+        ``learning_rate`` defaults to the optimizer's own (SGD 0.01, Adam 0.001, …).
+        """
+        _check_positive_int("epochs", epochs)
+        _check_positive_int("batch_size", batch_size)
+        metric_names = metrics_mod.check_names(metrics)
+        opt = optimizers.get(optimizer, learning_rate=learning_rate)
+        x_host = as_features(x, None)
+        self._fit_labels(y, x_host.shape[0], metric_names)
+        callbacks = ([early_stopping] if early_stopping is not None else []) + list(callbacks)
+        callbacks += [EpochPrinter()] if verbose else []
+        self.seed, init_rng, shuffle_rng = seed_streams(seed)
+        if self.standardizer is not None:
+            self.standardizer.fit(x_host)
+        self.feature_names = list(feature_names) if feature_names is not None else None
+        params = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(), "metrics": metric_names,
+                  "validation": validation_data is not None, "seed": self.seed}
+        with self.backend.activate():
+            self.network.build(x_host.shape[1], init_rng)
+            opt.build(self.xp, self.layers)
+            data = self._to_device(x_host, y)
+            val = self._to_device(*validation_data) if validation_data is not None else None
+            trainer = Trainer(self.network, opt, metrics=metric_names, callbacks=callbacks)
+            self.history = trainer.fit(self, data, val, epochs=epochs, batch_size=batch_size,
+                                       shuffle_rng=shuffle_rng, params=params)
+        return self.history
+
+    def _fit_labels(self, y: Labels, n_rows: int, metrics: Sequence[str]) -> None:
+        """Learn the classes of ``y`` and check them against the rows, the output and the loss."""
+        if len(y) != n_rows:
+            raise ValueError(f"expected {n_rows} labels (one per row); received {len(y)}")
+        self.encoder.fit(y)
+        n = len(self.classes)
+        if n < 2:
+            raise ValueError(f"expected at least two classes in the training labels; received only {self.classes}")
+        if n != self.network.n_outputs:
+            raise ValueError(f"expected the output layer to have one unit per class ({n}: "
+                             f"{', '.join(map(str, self.classes))}); received {self.network.n_outputs} units")
+        self.loss.check_classes(n)
+        if "bce" in metrics and n != 2:
+            raise ValueError(f"expected two classes for the bce metric; received {n}")
+        self.positive_class = self.classes[-1]
+        self.temperature = 1.0
+
+    def _to_device(self, x: ArrayLike, y: Labels | None = None) -> Array:
+        """Host features (and labels) -> one device array in the model's dtype: standardized
+        features, then the one-hot targets' columns. Built in row chunks (no float64 copy)."""
+        targets = None if y is None else self.encoder.one_hot(y)
+        host = model_input(x, self.n_features, self.standardizer, self.dtype_name, targets)
+        return self.backend.asarray(host, self.dtype, copy=False)
+
+    # ----------------------------------------------------------------- inference
+    def decision_function(self, x: ArrayLike, batch_size: int = 65536) -> np.ndarray:
+        """Output-layer logits (before softmax and temperature) as a host NumPy array."""
+        return self._infer(x, batch_size, probabilities=False)
+
+    def predict_proba(self, x: ArrayLike, batch_size: int = 65536) -> np.ndarray:
+        """Class probabilities as a host NumPy array of shape (n, n_classes)."""
+        return self._infer(x, batch_size, probabilities=True)
+
+    def _infer(self, x: ArrayLike, batch_size: int, probabilities: bool) -> np.ndarray:
+        """Inference in row chunks of ``batch_size``: logits, or softmax(logits / temperature)."""
+        if not self.built:
+            raise RuntimeError("expected a trained model; received one that was never fitted")
+        host = as_features(x, self.n_features)
+        out = []
+        with self.backend.activate():
+            for start in range(0, max(host.shape[0], 1), batch_size):
+                chunk = self._to_device(host[start : start + batch_size])
+                z = (self.network.probabilities(chunk, self.temperature) if probabilities
+                     else self.network.logits(chunk))
+                out.append(self.backend.to_numpy(z))
+        return np.concatenate(out, axis=0)
+
+    def predict(self, x: ArrayLike) -> list[Any]:
+        """Predicted class labels (the most probable class of each row)."""
+        proba = self.predict_proba(x)
+        return [self.classes[i] for i in proba.argmax(axis=1).tolist()]
+
+    def calibrate(self, x: ArrayLike, y: Labels) -> float:
+        """Fit the softmax temperature T on held-out rows (never the test rows) by minimizing
+        their cross-entropy; predictions become softmax(z / T). Returns T."""
+        self.temperature = fit_temperature(self.decision_function(x), self.encoder.indices(y))
+        return self.temperature
+
+    def evaluate(self, x: ArrayLike, y: Labels) -> dict[str, Any]:
+        """loss, bce (two classes; of ``positive_class``), accuracy, precision, recall, f1, confusion."""
+        from .evaluation import evaluate_probabilities
+
+        pos = self.classes.index(self.positive_class) if self.positive_class in self.classes else None
+        return evaluate_probabilities(self.predict_proba(x), self.encoder.indices(y), self.classes, pos)
+
+    # ----------------------------------------------------------------- the model file
+    def save(self, path: str | os.PathLike[str], *, metadata: Mapping[str, Any] | None = None) -> None:
+        """Write the model file (safetensors + JSON description), atomically. ``metadata`` may
+        carry JSON-able ``training`` settings and final ``metrics`` to store with the model."""
+        meta, tensors = self.to_file_data(metadata)
+        write_model_file(path, meta, tensors)
+
+    def to_file_data(self, metadata: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(JSON description, host tensors) of the fitted model: what the model file holds."""
+        return saving.file_data(self, metadata)
+
+    @classmethod
+    def from_file_data(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *,
+                       backend: str | backends.Backend | None = None, source: str = "model") -> "Sequential":
+        """Rebuild a model from validated file data (``serialization.read_model_file``)."""
+        return saving.restore(cls, meta, tensors, backend=backend, source=source)
+
+
+def load_model(path: str | os.PathLike[str], backend: str | backends.Backend | None = None) -> Sequential:
+    """Rebuild a Sequential from a model file, on ``backend`` (any: the file is backend-neutral)."""
+    meta, tensors = read_model_file(path)
+    return Sequential.from_file_data(meta, tensors, backend=backend, source=str(path))
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected {name} to be an integer >= 1; received {value!r}")

@@ -1,0 +1,126 @@
+"""The network: a stack of layers and its fused output loss on one backend. Compute only: it
+speaks the Array API of its backend and never touches host data beyond sending its initial
+weights and returning them as plain host arrays on request."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import backends
+
+from . import losses
+from ._types import Array
+from .layers import Dense
+
+
+class Network:
+    """``Network([Dense(24, "relu"), Dense(2, "softmax")], "categoricalCrossentropy", backend, "float32")``."""
+
+    def __init__(self, layers: Sequence[Dense], loss: str, backend: backends.Backend, dtype: str):
+        self.layers = list(layers)
+        if not self.layers:
+            raise ValueError("expected at least one layer; received none")
+        self.loss = losses.get(loss)
+        out = self.layers[-1].activation.name
+        if out != self.loss.output_activation:
+            raise ValueError(
+                f"expected a '{self.loss.output_activation}' output layer for {self.loss.name}; "
+                f"received '{out}' (hint: Dense(n_classes, activation='softmax'))"
+            )
+        self.backend = backend
+        self.xp = backend.xp
+        self.dtype_name = dtype
+        self.dtype = backend.dtype(dtype)
+        self.n_features: int | None = None
+        # (layer, needs its input gradient) from the last layer down: the first layer's input
+        # gradient is never used, so it is never computed.
+        self._backward_order = [(self.layers[i], i > 0) for i in range(len(self.layers) - 1, -1, -1)]
+
+    @property
+    def built(self) -> bool:
+        return self.n_features is not None and bool(self.layers[0].params)
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1].units
+
+    # ------------------------------------------------------------------- state
+    def build(self, n_features: int, rng: Any) -> None:
+        """Draw every layer's initial parameters on the host (``rng``) and send them once."""
+        host, n_in = [], n_features
+        for layer in self.layers:
+            host.append(layer.init_host(n_in, rng))
+            n_in = layer.units
+        self.n_features = None
+        self.set_weights(host)
+
+    def get_weights(self) -> list[dict[str, Any]]:
+        """Parameters as host NumPy arrays: ``[{"weight": W, "bias": b}, …]``."""
+        return [{k: self.backend.to_numpy(v) for k, v in layer.params.items()} for layer in self.layers]
+
+    def set_weights(self, weights: Sequence[dict[str, Any]]) -> None:
+        """Load host parameters (any float dtype) onto the device in the network's dtype."""
+        if len(weights) != len(self.layers):
+            raise ValueError(f"expected {len(self.layers)} layers of weights; received {len(weights)}")
+        n_in = self.n_features if self.n_features is not None else int(weights[0]["weight"].shape[0])
+        for i, (layer, w) in enumerate(zip(self.layers, weights)):
+            shape = tuple(w["weight"].shape)
+            if shape != (n_in, layer.units):
+                raise ValueError(f"expected layers.{i}.weight of shape {(n_in, layer.units)}; received {shape}")
+            with self.backend.activate():
+                dev = {k: self.backend.asarray(w[k], self.dtype) for k in ("weight", "bias")}
+            layer.set_params(self.xp, dev)
+            n_in = layer.units
+        self.n_features = int(weights[0]["weight"].shape[0])
+
+    def copy_params(self) -> list[dict[str, Array]]:
+        """A device-side copy of every parameter (for restoring later; no host transfer)."""
+        return [{k: self.xp.asarray(v, copy=True) for k, v in l.params.items()} for l in self.layers]
+
+    def restore_params(self, saved: list[dict[str, Array]]) -> None:
+        for layer, params in zip(self.layers, saved):
+            layer.params.update(params)
+
+    def config(self) -> dict[str, Any]:
+        return {"n_features": self.n_features, "layers": [layer.config() for layer in self.layers]}
+
+    def summary(self) -> str:
+        """A table of the layers, their output widths and parameter counts (as Keras prints)."""
+        rows = [("layer", "activation", "output", "parameters")]
+        n_in, total = self.n_features, 0
+        for i, layer in enumerate(self.layers):
+            count = (n_in * layer.units + layer.units) if n_in is not None else None
+            total += count or 0
+            rows.append((f"{i}: Dense", layer.activation.name, f"(None, {layer.units})",
+                         f"{count:,}" if count is not None else "? (not built)"))
+            n_in = layer.units
+        widths = [max(len(r[k]) for r in rows) for k in range(4)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(f"total parameters: {total:,}" + ("" if self.n_features else " (input width unknown until fit)"))
+        lines.append(f"backend: {self.backend}, dtype: {self.dtype_name}, loss: {self.loss.name}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------- compute
+    def logits(self, x: Array, training: bool = False) -> Array:
+        """Output-layer pre-activations (the fused loss applies the output activation)."""
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            x = layer.forward(x, training=training, raw=i == last)
+        return x
+
+    def probabilities(self, x: Array, temperature: float = 1.0) -> Array:
+        """The output activation of logits / temperature."""
+        z = self.logits(x)
+        if temperature != 1.0:
+            z = z * (1.0 / temperature)
+        return self.layers[-1].activation.forward(self.xp, z)
+
+    def train_step(self, x: Array, y: Array) -> tuple[Array, Array]:
+        """Forward, fused loss and backward for one batch: fills every layer's ``grads`` (of
+        the batch's mean loss) and returns (the batch's summed loss, its logits)."""
+        z = self.logits(x, training=True)
+        total, grad = self.loss.forward_backward(self.xp, z, y)
+        for layer, input_grad in self._backward_order:
+            grad = layer.backward(grad, input_grad=input_grad)
+        return total, z

@@ -1,0 +1,78 @@
+"""Between an estimator and its model file: the description and tensors a fitted ``Sequential``
+is saved as, and how one is rebuilt from them. The file format itself (bytes, validation) is
+``serialization``'s; the estimator class is passed in, so neither module imports the other's
+users."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, TypeVar
+
+import numpy as np
+
+from .errors import DataError
+from .layers import Dense
+from .preprocessing import Standardizer
+
+METADATA_KEYS = ("training", "metrics")
+M = TypeVar("M")
+
+
+def file_data(model: Any, metadata: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(JSON description, host tensors) of a fitted model; ``metadata`` may add JSON-able
+    ``training`` settings and final ``metrics``."""
+    if not model.built:
+        raise ValueError("expected a trained model; received one that was never fitted")
+    extra = dict(metadata or {})
+    unknown = sorted(set(extra) - set(METADATA_KEYS))
+    if unknown:
+        raise ValueError(f"expected metadata keys among {', '.join(METADATA_KEYS)}; received {unknown}")
+    tensors: dict[str, np.ndarray] = {}
+    for i, w in enumerate(model.get_weights()):
+        tensors[f"layers.{i}.weight"], tensors[f"layers.{i}.bias"] = w["weight"], w["bias"]
+    if model.standardizer is not None:
+        tensors["preprocess.mean"], tensors["preprocess.scale"] = model.standardizer.mean, model.standardizer.scale
+    meta = {
+        "topology": model.network.config(),
+        "dtype": model.dtype_name,
+        "classes": [_jsonable(c) for c in model.classes],
+        "positive_class": _jsonable(model.positive_class),
+        "feature_names": model.feature_names,
+        "loss": model.loss_name,
+        "preprocess": "standardize" if model.standardizer is not None else None,
+        "temperature": model.temperature,
+        "training": extra.get("training", {}),
+        "metrics": extra.get("metrics", {}),
+    }
+    return meta, tensors
+
+
+def restore(cls: type[M], meta: dict[str, Any], tensors: dict[str, np.ndarray], *, backend: Any = None,
+            source: str = "model") -> M:
+    """An estimator of class ``cls`` rebuilt from validated file data; a layer description that
+    does not make a layer is a DataError naming ``source``."""
+    layers = []
+    for i, config in enumerate(meta["topology"]["layers"]):
+        try:
+            layers.append(Dense.from_config(config))
+        except ValueError as exc:
+            raise DataError(f"{source}: {exc} (in layers.{i})") from None
+    try:
+        model: Any = cls(layers, loss=meta["loss"], backend=backend, dtype=meta["dtype"],  # type: ignore[call-arg]
+                         standardize=meta.get("preprocess") == "standardize")
+    except ValueError as exc:
+        raise DataError(f"{source}: {exc}") from None
+    if model.standardizer is not None:
+        model.standardizer = Standardizer(tensors["preprocess.mean"], tensors["preprocess.scale"])
+    model.encoder.classes = list(meta["classes"])
+    model.positive_class = meta.get("positive_class", model.classes[-1])
+    model.feature_names = meta.get("feature_names")
+    model.temperature = float(meta.get("temperature", 1.0))
+    model.metadata = {"training": meta.get("training", {}), "metrics": meta.get("metrics", {}),
+                      "xmlp_version": meta.get("xmlp_version")}
+    model.set_weights([{"weight": tensors[f"layers.{i}.weight"], "bias": tensors[f"layers.{i}.bias"]}
+                       for i in range(len(layers))])
+    return model  # type: ignore[no-any-return]
+
+
+def _jsonable(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value

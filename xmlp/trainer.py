@@ -1,0 +1,117 @@
+"""The epoch loop: a network, an optimizer and callbacks, on device data.
+
+Data flow of one epoch: one permutation drawn on the host and sent; each batch taken on the
+device from the [X | one-hot Y] array; forward, fused loss, backward and the optimizer's step on
+the device; the epoch's losses and confusion counts packed (``metrics.EpochVector``) and read
+by the host in one transfer at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from . import losses, metrics as metrics_mod
+from ._types import Array
+from .callbacks import Callback, History
+from .errors import TrainingDiverged
+from .network import Network
+from .optimizers import Optimizer
+
+
+def check_finite(epoch: int, logs: dict[str, float]) -> None:
+    for key in ("loss", "val_loss"):
+        if key in logs and not math.isfinite(logs[key]):
+            raise TrainingDiverged(
+                f"expected a finite {key}; received {logs[key]} at epoch {epoch} "
+                "(hint: lower the learning rate, or use --dtype float64)"
+            )
+
+
+class Trainer:
+    """Runs epochs of minibatch training of ``network`` with ``optimizer``.
+
+    ``data`` and ``validation`` are device arrays [X | one-hot Y] (features first, then one
+    column per class); batches are taken from ``data`` in the order of a host permutation.
+    """
+
+    def __init__(self, network: Network, optimizer: Optimizer, *, metrics: Sequence[str] = ("accuracy",),
+                 callbacks: Sequence[Callback] = ()):
+        self.network = network
+        self.optimizer = optimizer
+        self.metrics = list(metrics)
+        self.callbacks = list(callbacks)
+        # Only callbacks that override on_batch_end are called per batch.
+        self._batch_callbacks = [cb for cb in self.callbacks
+                                 if type(cb).on_batch_end is not Callback.on_batch_end]
+
+    def fit(self, model: Any, data: Array, validation: Array | None, *, epochs: int, batch_size: int,
+            shuffle_rng: Any, params: dict[str, Any]) -> History:
+        """Train for up to ``epochs`` epochs; returns the history (also on early stop)."""
+        net, xp, be = self.network, self.network.xp, self.network.backend
+        layout = metrics_mod.EpochVector(self.metrics, net.n_outputs, validation is not None)
+        class_ids = xp.arange(net.n_outputs, dtype=be.index_dtype, device=be.device)
+        history = History(params=params)
+        for cb in self.callbacks:  # misconfiguration (e.g. early stopping without validation) fails here
+            cb.on_train_begin(model, params)
+        try:
+            for epoch in range(1, epochs + 1):
+                for cb in self.callbacks:
+                    cb.on_epoch_begin(epoch, -(-data.shape[0] // batch_size))
+                train_part = self._train_epoch(data, batch_size, shuffle_rng, layout, class_ids)
+                parts = [train_part] + ([self._score(validation, layout, class_ids)] if validation is not None else [])
+                logs = layout.unpack(be.to_numpy(xp.concat(parts)).tolist())  # the epoch's one read
+                history.append(logs)
+                check_finite(epoch, logs)
+                stop = False
+                for cb in self.callbacks:  # every callback sees every epoch, even after a stop vote
+                    if cb.on_epoch_end(epoch, logs):
+                        stop = True
+                if stop:
+                    history.stopped_epoch = epoch
+                    break
+        finally:
+            for cb in self.callbacks:
+                cb.on_train_end(history)
+        return history
+
+    def _train_epoch(self, data: Array, batch_size: int, shuffle_rng: Any,
+                     layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
+        """One pass over ``data`` in a fresh random order; returns the packed training part."""
+        net, opt = self.network, self.optimizer
+        xp, be = net.xp, net.backend
+        n, d = data.shape[0], net.n_features
+        idx = be.asarray(shuffle_rng.permutation(n), be.index_dtype)
+        loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
+        bce = None
+        if layout.confusion:  # each batch's predicted classes, in the epoch's order; counted at its end
+            predicted = xp.empty((n,), dtype=be.index_dtype, device=be.device)
+        for b, start in enumerate(range(0, n, batch_size)):
+            stop = min(start + batch_size, n)
+            batch = xp.take(data, idx[start:stop], axis=0)  # one take gives features and targets
+            yb = batch[:, d:]
+            loss, z = net.train_step(batch[:, :d], yb)
+            opt.step()
+            loss_sum = loss_sum + loss
+            if layout.confusion:
+                predicted[start:stop] = xp.argmax(z, axis=1)
+            if layout.bce:
+                nll = losses.clipped_nll_sum(xp, z, yb)
+                bce = nll if bce is None else bce + nll
+            for cb in self._batch_callbacks:
+                cb.on_batch_end(b)
+        cm = None
+        if layout.confusion:
+            cm = metrics_mod.confusion_of_predictions(xp, predicted, xp.take(data[:, d:], idx, axis=0), class_ids)
+        return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
+
+    def _score(self, part: Array, layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
+        """Loss and metrics of the current weights on a [X | Y] part, packed."""
+        net, xp = self.network, self.network.xp
+        d, n = net.n_features, part.shape[0]
+        z, y = net.logits(part[:, :d]), part[:, d:]
+        return layout.pack(
+            xp, net.loss.value(xp, z, y) / n,
+            metrics_mod.confusion(xp, z, y, class_ids) if layout.confusion else None,
+            losses.clipped_nll_sum(xp, z, y) / n if layout.bce else None,
+        )
