@@ -31,8 +31,17 @@ def test_device_confusion_equals_host_count(backend, rng):
     np.testing.assert_array_equal(cm, confusion_matrix(true, z.argmax(axis=1), 3))
 
 
+def test_balanced_accuracy_is_the_mean_recall():
+    cm = [[50, 2], [5, 43]]  # recall of B 50/52, of M 43/48
+    assert from_confusion(cm)["balanced_accuracy"] == pytest.approx((50 / 52 + 43 / 48) / 2, rel=1e-15)
+    # A model that always answers the majority class: accuracy 0.9, balanced accuracy 0.5.
+    lazy = from_confusion([[90, 0], [10, 0]])
+    assert lazy["accuracy"] == 0.9 and lazy["balanced_accuracy"] == 0.5
+    assert metrics.get("val_balanced_accuracy").larger_is_better
+
+
 def test_each_metric_carries_its_direction_and_title():
-    assert [m for m in metrics.METRICS.names] == ["accuracy", "precision", "recall", "f1", "bce"]
+    assert [m for m in metrics.METRICS.names] == ["accuracy", "precision", "recall", "f1", "balanced_accuracy", "bce"]
     assert all(metrics.get(m).larger_is_better for m in ("accuracy", "precision", "recall", "f1"))
     assert not metrics.get("bce").larger_is_better and not metrics.get("val_loss").larger_is_better
     assert metrics.get("val_f1").title == "F1" and metrics.get("loss").title == "loss (cross-entropy)"

@@ -62,12 +62,19 @@ def _accuracy(cm: Confusion, positive: int) -> float:
     return sum(cm[k][k] for k in range(len(cm))) / total if total else 0.0
 
 
+def _balanced_accuracy(cm: Confusion, positive: int) -> float:
+    """The mean recall over classes (scikit-learn's balanced_accuracy_score): accuracy that a
+    majority class cannot inflate."""
+    return sum(v[1] for v in _per_class(cm)) / len(cm)
+
+
 METRICS: Registry[Metric] = Registry("a metric")
 for _m in (
     Metric("accuracy", "accuracy", True, _accuracy),
     Metric("precision", "precision", True, _averaged(0)),
     Metric("recall", "recall", True, _averaged(1)),
     Metric("f1", "F1", True, _averaged(2)),
+    Metric("balanced_accuracy", "balanced accuracy", True, _balanced_accuracy),
     Metric("bce", "binary cross-entropy", False, None),
 ):
     METRICS.register(_m.name, _m)
