@@ -21,10 +21,10 @@ class Stub:
         self.params, self.grads = params, {}
 
 
-def hand_sgd(p, g, s, t, mu=0.0, nesterov=False, lr=0.05):
+def hand_sgd(p, g, s, t, mu=0.0, nesterov=False, lr=0.05, d=0.0):
     if not mu:
         return p - lr * g
-    s["b"] = mu * s.get("b", 0.0 * p) + g
+    s["b"] = g if t == 1 else mu * s["b"] + ((1.0 - d) * g if d else g)
     return p - lr * (g + mu * s["b"]) if nesterov else p - lr * s["b"]
 
 
@@ -43,6 +43,7 @@ CASES = {
     "sgd": (lambda: optimizers.SGD(0.05), hand_sgd),
     "momentum": (lambda: optimizers.SGD(0.05, momentum=0.9), lambda *a: hand_sgd(*a, mu=0.9)),
     "nesterov": (lambda: optimizers.SGD(0.05, momentum=0.9, nesterov=True), lambda *a: hand_sgd(*a, mu=0.9, nesterov=True)),
+    "dampening": (lambda: optimizers.SGD(0.05, momentum=0.9, dampening=0.5), lambda *a: hand_sgd(*a, mu=0.9, d=0.5)),
     "rmsprop": (lambda: optimizers.RMSprop(0.01), hand_rmsprop),
     "adam": (lambda: optimizers.Adam(0.01), hand_adam),
 }
@@ -97,11 +98,12 @@ def test_updates_are_in_place(rng):
         (lambda: optimizers.SGD(0.05), lambda t, ps: t.optim.SGD(ps, lr=0.05)),
         (lambda: optimizers.SGD(0.05, momentum=0.9, weight_decay=0.01), lambda t, ps: t.optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=0.01)),
         (lambda: optimizers.SGD(0.05, momentum=0.8, nesterov=True), lambda t, ps: t.optim.SGD(ps, lr=0.05, momentum=0.8, nesterov=True)),
+        (lambda: optimizers.SGD(0.05, momentum=0.9, dampening=0.3), lambda t, ps: t.optim.SGD(ps, lr=0.05, momentum=0.9, dampening=0.3)),
         (lambda: optimizers.RMSprop(0.01, rho=0.9, eps=1e-7), lambda t, ps: t.optim.RMSprop(ps, lr=0.01, alpha=0.9, eps=1e-7)),
         (lambda: optimizers.Adam(0.01, weight_decay=0.01), lambda t, ps: t.optim.Adam(ps, lr=0.01, weight_decay=0.01)),
         (lambda: optimizers.get("adamw", learning_rate=0.01), lambda t, ps: t.optim.AdamW(ps, lr=0.01, weight_decay=0.01)),
     ],
-    ids=["sgd", "momentum-l2", "nesterov", "rmsprop", "adam-l2", "adamw"],
+    ids=["sgd", "momentum-l2", "nesterov", "dampening", "rmsprop", "adam-l2", "adamw"],
 )
 def test_ten_steps_match_torch_optim(ours, theirs, rng):
     """Same start, same gradients, ten steps, float64. torch orders some operations
@@ -134,7 +136,8 @@ def test_ten_steps_match_torch_optim(ours, theirs, rng):
     [
         (dict(learning_rate=0.0), "expected learning rate > 0.0; received 0.0"),
         (dict(learning_rate=0.1, momentum=1.0), "expected momentum >= 0.0 and < 1.0; received 1.0"),
-        (dict(learning_rate=0.1, nesterov=True), "expected momentum > 0 with nesterov; received 0.0"),
+        (dict(learning_rate=0.1, nesterov=True), "expected momentum > 0 and no dampening with nesterov; received momentum 0.0, dampening 0.0"),
+        (dict(learning_rate=0.1, momentum=0.9, dampening=1.0), "expected dampening >= 0.0 and < 1.0; received 1.0"),
         (dict(learning_rate=0.1, weight_decay=-1.0), "expected weight decay >= 0.0; received -1.0"),
     ],
 )
@@ -159,13 +162,13 @@ def test_every_optimizer_trains_the_default_network(backend, name, lr, wdbc):
 
 
 def test_each_optimizer_declares_its_options():
-    assert list(optimizers.SGD.options) == ["momentum"]
+    assert list(optimizers.SGD.options) == ["momentum", "dampening"]
     assert list(optimizers.RMSprop.options) == ["rho", "eps"]
     assert list(optimizers.Adam.options) == ["beta1", "beta2", "eps"]
-    assert list(optimizers.all_options()) == ["momentum", "rho", "eps", "beta1", "beta2"]
+    assert list(optimizers.all_options()) == ["momentum", "dampening", "rho", "eps", "beta1", "beta2"]
     assert optimizers.get("adam", beta1=0.8, eps=1e-6).config()["eps"] == 1e-6
     with pytest.raises(ValueError, match=r"expected options that rmsprop takes; received beta1 \(hint: rmsprop takes rho, eps\)"):
         optimizers.get("rmsprop", beta1=0.8)
-    with pytest.raises(ValueError, match=r"expected options that sgd takes; received --rho \(hint: sgd takes --momentum\)"):
+    with pytest.raises(ValueError, match=r"expected options that sgd takes; received --rho \(hint: sgd takes --momentum, --dampening\)"):
         optimizers.check_options("sgd", ["rho"], flag="--")
     assert optimizers.get("nesterov").nesterov and optimizers.get("sgd", momentum=0.5, nesterov=True).nesterov

@@ -95,22 +95,27 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, with optional (Nesterov) momentum mu, as torch.optim.SGD:
+    """Stochastic gradient descent, with optional (Nesterov) momentum mu and dampening d, as
+    torch.optim.SGD:
 
     - mu = 0:   p <- p - lr * g
-    - mu > 0:   b <- mu * b + g   (b_0 = 0);   p <- p - lr * b
-    - nesterov: b <- mu * b + g;               p <- p - lr * (g + mu * b)
+    - mu > 0:   b <- mu * b + (1 - d) * g   (b_1 = g);   p <- p - lr * b
+    - nesterov: b <- mu * b + g             (b_1 = g);   p <- p - lr * (g + mu * b)   (d = 0)
     """
 
     name = "sgd"
-    options = {"momentum": Option(0.0, 1.0, help="momentum factor mu")}
+    options = {"momentum": Option(0.0, 1.0, help="momentum factor mu"),
+               "dampening": Option(0.0, 1.0, help="dampening d of the momentum's gradient term")}
     switches = ("nesterov",)
 
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False, **kw: Any):
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 dampening: float = 0.0, **kw: Any):
         super().__init__(learning_rate, **kw)
         self.momentum = self.options["momentum"].check("momentum", momentum)
-        if nesterov and not momentum > 0.0:
-            raise ValueError(f"expected momentum > 0 with nesterov; received {momentum}")
+        self.dampening = self.options["dampening"].check("dampening", dampening)
+        if nesterov and not (momentum > 0.0 and dampening == 0.0):
+            raise ValueError(f"expected momentum > 0 and no dampening with nesterov; received momentum "
+                             f"{momentum}, dampening {dampening}")
         self.nesterov = bool(nesterov)
 
     def _init_state(self, xp: Namespace, p: Array) -> tuple[Array, ...]:
@@ -122,14 +127,19 @@ class SGD(Optimizer):
             p -= lr * g
             return
         (b,) = state
-        b *= mu
-        b += g
+        if self.iterations == 1:  # torch starts the buffer at the first gradient, undamped
+            b += g
+        else:
+            b *= mu
+            b += (1.0 - self.dampening) * g if self.dampening else g
         p -= lr * (g + mu * b) if self.nesterov else lr * b
 
     def config(self) -> dict[str, Any]:
         out = super().config()
         if self.momentum:
             out |= {"momentum": self.momentum, "nesterov": self.nesterov}
+        if self.dampening:
+            out["dampening"] = self.dampening
         return out
 
 
