@@ -19,7 +19,8 @@ FLOORS = {
     0: {"_types", "_version", "registry", "errors"},
     1: {"losses", "activations", "initializers", "layers", "optimizers", "metrics", "network", "callbacks",
         "trainer"},
-    2: {"preprocessing", "calibration", "split", "evaluation", "fileio", "serialization", "saving", "csvdata", "datasets",
+    2: {"power", "seeding", "preprocessing", "calibration", "split", "evaluation", "fileio", "serialization", "saving", "csvdata",
+        "datasets",
         "estimator"},
     3: {"config", "runs", "plots", "commands", "cli", "__main__", "__init__"},
 }

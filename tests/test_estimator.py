@@ -109,10 +109,66 @@ def test_leaky_relu_alpha_round_trips(tmp_path, wdbc):
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
 
 
-def test_constant_column_does_not_make_nan(wdbc):
+@pytest.mark.parametrize("preprocess", ["standardize", "yeo-johnson"])
+def test_constant_column_does_not_make_nan(wdbc, preprocess):
     x, y, _ = wdbc
     x = x.copy()
     x[:, 3] = 7.0
-    model = xmlp.Sequential([xmlp.Dense(8, "tanh"), xmlp.Dense(2, "softmax")])
+    model = xmlp.Sequential([xmlp.Dense(8, "tanh"), xmlp.Dense(2, "softmax")], preprocess=preprocess)
     history = model.fit(x, y, epochs=2, seed=0)
     assert np.isfinite(history.history["loss"]).all() and np.isfinite(model.predict_proba(x)).all()
+
+
+def test_ensemble_averages_its_members_and_round_trips(backend, wdbc, tmp_path):
+    x, y, names = wdbc
+    model = Sequential([Dense(6, "tanh"), Dense(2, "softmax")], preprocess="yeo-johnson", ensemble=3)
+    history = model.fit(x[:400], y[:400], epochs=4, seed=1, feature_names=names)
+    assert history.epochs == 4 and len(model.members) == 3
+    # Members differ (their own seeds) and the model's probabilities are their mean.
+    w = [m.get_weights()[0]["weight"] for m in model.members]
+    assert not np.array_equal(w[0], w[1]) and not np.array_equal(w[1], w[2])
+    chunk = model._to_device(x[400:])
+    members = [model.backend.to_numpy(m.probabilities(chunk)) for m in model.members]
+    np.testing.assert_allclose(model.predict_proba(x[400:]), np.mean(members, axis=0), rtol=1e-6)  # float32 sums
+    model.save(tmp_path / "e.safetensors")
+    loaded = load_model(tmp_path / "e.safetensors", backend=backend)
+    assert len(loaded.members) == 3 and loaded.standardizer.method == "yeo-johnson"
+    for a, b in zip(model.members, loaded.members):
+        assert all(np.array_equal(p["weight"], q["weight"]) for p, q in zip(a.get_weights(), b.get_weights()))
+    # Same float32 weights, another backend's kernels: ~1e-7 relative in the probabilities.
+    np.testing.assert_allclose(loaded.predict_proba(x[400:]), model.predict_proba(x[400:]), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="expected a single network to calibrate; received an ensemble of 3"):
+        model.calibrate(x[400:], y[400:])
+
+
+def test_ensemble_members_follow_the_first_members_early_stopping(split):
+    xt, yt, xv, yv = split
+    model = Sequential([Dense(64, "relu"), Dense(2, "softmax")], ensemble=2)
+    history = model.fit(xt, yt, validation_data=(xv, yv), epochs=100, learning_rate=0.1, seed=0,
+                        early_stopping=xmlp.EarlyStopping(patience=3))
+    assert history.restored_epoch == history.best_epoch and history.kept_epochs < 100
+    one = Sequential([Dense(64, "relu"), Dense(2, "softmax")], ensemble=2)
+    # Member 1 trained for the kept epochs: the same as a fixed-length ensemble of that length.
+    one.fit(xt, yt, validation_data=(xv, yv), epochs=history.kept_epochs, learning_rate=0.1, seed=0)
+    assert np.array_equal(model.members[1].get_weights()[0]["weight"], one.members[1].get_weights()[0]["weight"])
+
+
+def test_version_1_files_load_as_standardize(tmp_path, wdbc):
+    """A file written before Yeo-Johnson and ensembles (format version 1) still loads."""
+    import json
+
+    import safetensors.numpy
+
+    x, y, _ = wdbc
+    model = Sequential([Dense(4, "tanh"), Dense(2, "softmax")])
+    model.fit(x, y, epochs=1, seed=0)
+    meta, tensors = model.to_file_data()
+    meta = {k: v for k, v in meta.items() if k != "ensemble"} | {"format": "xmlp-model", "format_version": 1}
+    (tmp_path / "v1.safetensors").write_bytes(safetensors.numpy.save(tensors, metadata={"xmlp": json.dumps(meta)}))
+    loaded = load_model(tmp_path / "v1.safetensors")
+    assert loaded.standardizer.method == "standardize" and len(loaded.members) == 1
+    np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
+    meta["preprocess"] = "yeo-johnson"  # not a version-1 method
+    (tmp_path / "bad.safetensors").write_bytes(safetensors.numpy.save(tensors, metadata={"xmlp": json.dumps(meta)}))
+    with pytest.raises(xmlp.XmlpError, match="expected preprocess among 'standardize' or null; received 'yeo-johnson'"):
+        load_model(tmp_path / "bad.safetensors")

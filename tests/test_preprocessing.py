@@ -48,3 +48,20 @@ def test_model_input_standardizes_in_chunks_and_appends_targets(rng):
     np.testing.assert_array_equal(out[:, 3:], y)
     with pytest.raises(ValueError, match=r"expected values that fit float32 .* at row 2, column 0"):
         model_input(np.array([[0.0], [1.0], [1e39]]), 1, None, "float32")
+
+
+def test_yeo_johnson_then_standardize(wdbc):
+    from xmlp import power
+
+    x = wdbc[0][:300]
+    s = Standardizer.for_method("yeo-johnson").fit(x)
+    assert s.method == "yeo-johnson" and s.lambdas.shape == (30,)
+    t = power.transform(x, s.lambdas)
+    np.testing.assert_allclose(s.mean, t.mean(axis=0), rtol=1e-12)  # same sums, another order
+    out = s.transform(x)
+    # Standardized: zero mean, unit variance on the rows it was fitted on (float64 rounding).
+    np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(out.std(axis=0), 1.0, rtol=1e-12)
+    assert Standardizer.for_method("standardize").method == "standardize" and Standardizer.for_method(None) is None
+    with pytest.raises(ValueError, match="expected preprocess among standardize, yeo-johnson or None; received 'pca'"):
+        Standardizer.for_method("pca")

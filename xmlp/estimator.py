@@ -19,18 +19,9 @@ from .calibration import fit_temperature
 from .layers import Dense
 from .network import Network
 from .preprocessing import LabelEncoder, Standardizer, as_features, model_input
+from .seeding import seed_streams
 from .serialization import read_model_file, write_model_file
 from .trainer import Trainer
-
-def seed_streams(seed: int | None) -> tuple[int, np.random.Generator, np.random.Generator]:
-    """(the seed used, weights generator, shuffle generator): one child stream per role of one
-    ``numpy.random.SeedSequence``, drawn on the host so every backend sees the same numbers.
-    With no seed, fresh OS entropy is drawn and returned, so every run can be replayed."""
-    ss = np.random.SeedSequence(seed)
-    init, shuffle = ss.spawn(2)
-    entropy: Any = ss.entropy  # an int: the seed given, or the one drawn from the OS
-    return int(entropy), np.random.default_rng(init), np.random.default_rng(shuffle)
-
 
 class Sequential:
     """A multilayer perceptron: ``Sequential([Dense(24, "relu"), Dense(2, "softmax")])``.
@@ -39,6 +30,10 @@ class Sequential:
     its dtype, the standardisation fitted on the training rows, the class labels and, after
     ``calibrate``, a softmax temperature. ``fit`` starts from fresh weights each time it is
     called (as scikit-learn's estimators do).
+
+    ``preprocess``: "standardize" (mean/std of the training rows), "yeo-johnson" (a per-column
+    power transform fitted on the training rows, then standardisation) or None. ``ensemble``:
+    the number of networks trained with different seeds whose probabilities are averaged.
     """
 
     def __init__(
@@ -48,11 +43,15 @@ class Sequential:
         loss: str = "categoricalCrossentropy",
         backend: str | backends.Backend | None = None,
         dtype: str = "float32",
-        standardize: bool = True,
+        preprocess: str | None = "standardize",
+        ensemble: int = 1,
     ):
+        _check_positive_int("ensemble", ensemble)
         self.backend = backends.get_backend(backend)
+        # Member 0 is the network the layers build; the others are replicas of its topology.
         self.network = Network(list(layers), loss, self.backend, dtype)
-        self.standardizer = Standardizer() if standardize else None
+        self.members = [self.network] + [self.network.replica() for _ in range(ensemble - 1)]
+        self.standardizer = Standardizer.for_method(preprocess)
         self.encoder = LabelEncoder()
         self.feature_names: list[str] | None = None
         self.positive_class: Any = None
@@ -112,35 +111,48 @@ class Sequential:
         callbacks: Sequence[Callback] = (),
         verbose: bool = False,
         feature_names: Sequence[str] | None = None,
+        input_noise: float = 0.0,
     ) -> History:
         """Train from fresh weights; returns (and keeps in ``self.history``) the per-epoch metrics.
 
         Each epoch draws one permutation on the host and sends it; batches are taken on the
         device; the host reads the epoch's losses and confusion counts once, at its end.
         ``learning_rate`` defaults to the optimizer's own (SGD 0.01, Adam 0.001, …).
+        ``input_noise``: the std of Gaussian noise added to the (preprocessed) training inputs,
+        drawn on the host once per epoch. An ensemble's first member is trained with the
+        callbacks (its history is returned); the others train silently for as many epochs as
+        the first one kept.
         """
         _check_positive_int("epochs", epochs)
         _check_positive_int("batch_size", batch_size)
+        if not (isinstance(input_noise, (int, float)) and 0.0 <= input_noise < float("inf")):
+            raise ValueError(f"expected input_noise >= 0; received {input_noise!r}")
         metric_names = metrics_mod.check_names(metrics)
         opt = optimizers.get(optimizer, learning_rate=learning_rate)
         x_host = as_features(x, None)
         self._fit_labels(y, x_host.shape[0], metric_names)
         callbacks = ([early_stopping] if early_stopping is not None else []) + list(callbacks)
         callbacks += [EpochPrinter()] if verbose else []
-        self.seed, init_rng, shuffle_rng = seed_streams(seed)
+        self.seed, streams = seed_streams(seed, len(self.members))
+        self.history = None
         if self.standardizer is not None:
             self.standardizer.fit(x_host)
         self.feature_names = list(feature_names) if feature_names is not None else None
         params = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(), "metrics": metric_names,
                   "validation": validation_data is not None, "seed": self.seed}
         with self.backend.activate():
-            self.network.build(x_host.shape[1], init_rng)
-            opt.build(self.xp, self.layers)
             data = self._to_device(x_host, y)
             val = self._to_device(*validation_data) if validation_data is not None else None
-            trainer = Trainer(self.network, opt, metrics=metric_names, callbacks=callbacks)
-            self.history = trainer.fit(self, data, val, epochs=epochs, batch_size=batch_size,
-                                       shuffle_rng=shuffle_rng, params=params)
+            first: History | None = None
+            for k, (net, (init_rng, shuffle_rng, noise_rng)) in enumerate(zip(self.members, streams)):
+                net.build(x_host.shape[1], init_rng)
+                opt.build(self.xp, net.layers)
+                trainer = Trainer(net, opt, metrics=metric_names, callbacks=callbacks if k == 0 else (),
+                                  noise=float(input_noise), noise_rng=noise_rng)
+                history = trainer.fit(self, data, val, epochs=epochs if first is None else first.kept_epochs,
+                                      batch_size=batch_size, shuffle_rng=shuffle_rng, params=params)
+                first = first or history
+        self.history = history if first is None else first
         return self.history
 
     def _fit_labels(self, y: Labels, n_rows: int, metrics: Sequence[str]) -> None:
@@ -177,16 +189,23 @@ class Sequential:
         return self._infer(x, batch_size, probabilities=True)
 
     def _infer(self, x: ArrayLike, batch_size: int, probabilities: bool) -> np.ndarray:
-        """Inference in row chunks of ``batch_size``: logits, or softmax(logits / temperature)."""
+        """Inference in row chunks of ``batch_size``: logits (of a single network; an ensemble's
+        scores are the log of its averaged probabilities), or the probabilities
+        softmax(logits / temperature), averaged over an ensemble's members on the device."""
         if not self.built:
             raise RuntimeError("expected a trained model; received one that was never fitted")
         host = as_features(x, self.n_features)
-        out = []
+        single, out = len(self.members) == 1, []
         with self.backend.activate():
             for start in range(0, max(host.shape[0], 1), batch_size):
                 chunk = self._to_device(host[start : start + batch_size])
-                z = (self.network.probabilities(chunk, self.temperature) if probabilities
-                     else self.network.logits(chunk))
+                if single and not probabilities:
+                    z = self.network.logits(chunk)
+                else:
+                    z = self.network.probabilities(chunk, self.temperature)
+                    for net in self.members[1:]:
+                        z = z + net.probabilities(chunk, self.temperature)
+                    z = z * (1.0 / len(self.members)) if probabilities else self.xp.log(z * (1.0 / len(self.members)))
                 out.append(self.backend.to_numpy(z))
         return np.concatenate(out, axis=0)
 
@@ -198,6 +217,9 @@ class Sequential:
     def calibrate(self, x: ArrayLike, y: Labels) -> float:
         """Fit the softmax temperature T on held-out rows (never the test rows) by minimizing
         their cross-entropy; predictions become softmax(z / T). Returns T."""
+        if len(self.members) > 1:
+            raise ValueError(f"expected a single network to calibrate; received an ensemble of {len(self.members)} "
+                             "(its averaged probabilities are calibrated by the averaging)")
         self.temperature = fit_temperature(self.decision_function(x), self.encoder.indices(y))
         return self.temperature
 

@@ -10,31 +10,55 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import power
 from ._types import Labels
 
 
+METHODS = ("standardize", "yeo-johnson")
+
+
 class Standardizer:
-    """x' = (x - mean) / scale, with mean and population std of the training rows.
+    """x' = (T(x) - mean) / scale, with mean and population std of T(x) on the training rows;
+    T is the identity, or (``lambdas`` given, method "yeo-johnson") the Yeo-Johnson transform with
+    one λ per column, fitted on the same rows (``xmlp.power``).
 
     A constant column gets scale 1 (so it maps to 0 rather than NaN).
     """
 
-    def __init__(self, mean: Any = None, scale: Any = None):
+    def __init__(self, mean: Any = None, scale: Any = None, lambdas: Any = None, *, power: bool = False):
         self.mean: np.ndarray | None = None if mean is None else np.asarray(mean, dtype=np.float64)
         self.scale: np.ndarray | None = None if scale is None else np.asarray(scale, dtype=np.float64)
+        self.lambdas: np.ndarray | None = None if lambdas is None else np.asarray(lambdas, dtype=np.float64)
+        self.power = power or lambdas is not None
+
+    @classmethod
+    def for_method(cls, method: str | None) -> "Standardizer | None":
+        """A fresh preprocessor for "standardize" or "yeo-johnson"; None for None."""
+        if method is not None and method not in METHODS:
+            raise ValueError(f"expected preprocess among {', '.join(METHODS)} or None; received {method!r}")
+        return None if method is None else cls(power=method == "yeo-johnson")
+
+    @property
+    def method(self) -> str:
+        return "yeo-johnson" if self.power else "standardize"
+
+    def _power(self, x: np.ndarray) -> np.ndarray:
+        return power.transform(x, self.lambdas) if self.lambdas is not None else x
 
     def fit(self, x: np.ndarray, chunk: int = 8192) -> "Standardizer":
-        """Mean and population std in float64, two passes over row chunks (a float32 data set
-        is never copied whole to float64)."""
+        """(λ, then) mean and population std in float64, two passes over row chunks (a float32
+        data set is never copied whole to float64)."""
         x = np.asarray(x)
+        if self.power:
+            self.lambdas = power.fit(x)
         n = x.shape[0]
         total = np.zeros(x.shape[1])
         for start in range(0, n, chunk):
-            total += x[start : start + chunk].sum(axis=0, dtype=np.float64)
+            total += self._power(x[start : start + chunk]).sum(axis=0, dtype=np.float64)
         self.mean = total / n
         squares = np.zeros(x.shape[1])
         for start in range(0, n, chunk):
-            squares += ((x[start : start + chunk] - self.mean) ** 2).sum(axis=0)
+            squares += ((self._power(x[start : start + chunk]) - self.mean) ** 2).sum(axis=0)
         std = np.sqrt(squares / n)
         # A column with std below 1e-12 x its magnitude carries no information, only rounding.
         tiny = std <= 1e-12 * np.maximum(np.abs(self.mean), 1.0)
@@ -44,7 +68,7 @@ class Standardizer:
     def transform(self, x: np.ndarray) -> np.ndarray:
         if self.mean is None or self.scale is None:
             return np.asarray(x, dtype=np.float64)
-        out: np.ndarray = (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
+        out: np.ndarray = (self._power(np.asarray(x, dtype=np.float64)) - self.mean) / self.scale
         return out
 
 
