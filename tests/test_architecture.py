@@ -19,10 +19,10 @@ FLOORS = {
     0: {"_types", "_version", "registry", "errors"},
     1: {"losses", "activations", "initializers", "layers", "optimizers", "metrics", "network", "callbacks",
         "trainer"},
-    2: {"power", "seeding", "preprocessing", "calibration", "split", "evaluation", "fileio", "serialization", "saving", "csvdata",
+    2: {"textlines", "history", "power", "seeding", "preprocessing", "calibration", "split", "evaluation", "fileio", "serialization", "saving", "csvdata",
         "datasets",
         "estimator"},
-    3: {"config", "runs", "plots", "commands", "cli", "__main__", "__init__"},
+    3: {"config", "preflight", "runs", "plots", "commands", "cli", "__main__", "__init__"},
 }
 COMPUTE = sorted(FLOORS[1] - {"initializers"}) + ["registry"]
 CONCRETE = re.compile(r"^\s*(import|from)\s+(numpy|cupy|torch|jax|array_api_strict)\b", re.M)
