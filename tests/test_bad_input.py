@@ -199,11 +199,11 @@ def test_cuda_without_a_gpu_fails_cleanly_for_every_command(cli, folder, monkeyp
 # ----------------------------------------------------------------------------- hostile and careless use
 def test_outputs_that_are_inputs_are_refused(cli, folder):
     expect_failure(cli, folder, ["predict", "run", "good.csv", "--out", "good.csv"], USAGE,
-                   "good.csv: expected an output other than the command's input good.csv")
+                   "good.csv: expected an output other than the command's inputs; received good.csv, one of its inputs")
     expect_failure(cli, folder, ["predict", "run", "good.csv", "--out", "run/model.safetensors"], USAGE,
-                   "expected an output other than the command's input run/model.safetensors")
+                   "expected an output other than the command's inputs; received run/model.safetensors")
     expect_failure(cli, folder, ["plot", "run", "--out", "run/history.json"], USAGE,
-                   "expected an output other than the command's input run/history.json")
+                   "expected an output other than the command's inputs; received run/history.json")
 
 
 def test_predict_to_a_device_writes_through(cli, folder):
@@ -331,3 +331,57 @@ def test_split_all_or_nothing_and_no_empty_part(cli, folder):
     tiny = [l for l in lines if ",M," in l][:1] + [l for l in lines if ",B," in l][:1]
     (folder / "tiny.csv").write_text("\n".join(tiny) + "\n")
     expect_failure(cli, folder, ["split", "tiny.csv", "--out-dir", "parts"], USAGE, "expected two non-empty parts")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('epochs = 1\n[runs.a]\n[runs."x\\u0000y"]\n', "expected a plain run name"),
+    ('epochs = 1\n[runs."' + "n" * 300 + '"]\n', "expected a plain run name"),
+    ('layer = ["8", "--quiet"]\n', "expected a value for 'layer'; received '--quiet', which reads as an option"),
+    ('activation = "--debug"\n', "expected a value for 'activation'; received '--debug'"),
+])
+def test_config_values_cannot_smuggle_options_or_paths(cli, folder, text, message):
+    (folder / "c.toml").write_text(text)
+    expect_failure(cli, folder, ["train", "--config", "c.toml"], DATA, message)
+
+
+def test_histories_that_cannot_be_drawn(cli, folder):
+    import json as _json
+
+    for name, history in (("big", {"loss": [1e308, 1.0]}), ("keys", {"loss": [1.0], "k" * 1000: [1.0]})):
+        (folder / name).mkdir()
+        (folder / name / "history.json").write_text(_json.dumps({"history": history}))
+    expect_failure(cli, folder, ["plot", "big"], DATA, "expected history.loss to be 2 finite numbers (one per epoch, |x| <= 1e+100)")
+    expect_failure(cli, folder, ["plot", "keys"], DATA, "expected at most 100 metrics with names of at most 64 characters")
+
+
+def test_existing_outputs_need_force_even_through_a_symlink(cli, folder):
+    (folder / "other.txt").write_text("mine")
+    (folder / "lnk").symlink_to("other.txt")
+    for argv in (["predict", "run", "good.csv", "--out", "lnk"], ["plot", "run", "--out", "lnk"],
+                 ["plot", "run", "--out", "run/model.safetensors"], ["predict", "run", "good.csv", "--out", "other.txt"]):
+        expect_failure(cli, folder, argv, CANTCREATE, "expected a new file; received an existing one (hint: --force overwrites)")
+    assert cli("predict", "run", "good.csv", "--out", "lnk", "--force")[0] == 0  # asked for: the target is replaced
+    assert (folder / "lnk").is_symlink() and (folder / "other.txt").read_text().startswith("id,prediction")
+
+
+def test_force_replaces_only_a_run_folder(cli, folder):
+    (folder / "mine").mkdir()
+    (folder / "mine" / "thesis.tex").write_text("years of work")
+    expect_failure(cli, folder, ["train", "--data", "good.csv", "--out", "mine", "--force", "--epochs", "1"], CANTCREATE,
+                   "expected an xmlp run folder to replace (holding comparison.png or history.json or model.safetensors)")
+
+
+def test_a_fifo_without_a_writer_ends_at_once(cli, folder):
+    import os
+    import time
+
+    os.mkfifo(folder / "f.csv")
+    t0 = time.perf_counter()
+    expect_failure(cli, folder, ["train", "--data", "f.csv", "--out", "newrun"], DATA, "f.csv: expected CSV rows; received an empty file")
+    assert time.perf_counter() - t0 < 10
+
+
+@pytest.mark.parametrize("cell", ["1.5\x0c", "\u20281.5", "1.5\u00a0", "\u30001.5", "1.5\x85"])
+def test_only_ascii_blanks_pad_a_number(cli, folder, cell):
+    name = with_line(folder, "ws.csv", 4, set_cell(6, cell))
+    expect_failure(cli, folder, ["split", name, "--out-dir", "parts"], DATA, "ws.csv:4:6: expected a number; received")

@@ -71,7 +71,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model = load_model(path, backend=backend)
     classes = [str(c) for c in model.classes]
     if args.out:
-        check_output_file(args.out, [args.data, path])
+        check_output_file(args.out, [args.data, path], force=args.force)
     table = read_table(args.data, n_features=model.n_features, labels="optional", classes=classes,
                        dtype=model.dtype_name, feature_names=model.feature_names)
     try:
@@ -123,7 +123,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     configs: list[dict[str, Any]] = []
     histories: list[dict[str, list[float]]] = []
     paths = [Path(f) / "history.json" if Path(f).is_dir() else Path(f) for f in args.runs]
-    check_output_file(args.out, paths)
+    check_output_file(args.out, paths, force=args.force)
     for path in paths:
         history, config = read_history(path)
         names.append(path.parent.name if path.name == "history.json" else path.stem)

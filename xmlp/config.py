@@ -179,9 +179,9 @@ def config_words(parser: argparse.ArgumentParser, path: str, doc: dict[str, Any]
             elif isinstance(action, argparse.BooleanOptionalAction):
                 argv.append("--no-" + flag[2:])
         elif isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
-            argv += [flag, *map(str, value)]
+            argv += [flag, *(_word(path, key, v) for v in value)]
         elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            argv += [flag, str(value)]
+            argv += [flag, _word(path, key, value)]
         else:
             raise DataError(f"{path}: expected a number, a string or a list for {key!r}; received {value!r}")
     return argv
@@ -201,8 +201,9 @@ def train_settings(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list
         raise DataError(f"{path}: expected [runs.NAME] tables of settings; received runs = {runs!r}")
     out = []
     for name, table in (runs or {None: {}}).items():
-        if name is not None and (not name or name in (".", "..") or "/" in name or "\\" in name):
-            raise DataError(f"{path}: expected a plain run name (a folder name); received {name!r}")
+        if name is not None and not _plain_name(name):
+            raise DataError(f"{path}: expected a plain run name (a folder name of at most 100 printable characters, "
+                            f"without / or \\); received {name[:100]!r}")
         words = config_words(parser, path, doc) + config_words(parser, path, table)
         try:
             from_file = _given(parser.parse_args(words))
@@ -210,6 +211,27 @@ def train_settings(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list
             raise UsageError(f"{path}: {exc}") from None
         out.append((name, TrainSettings.from_options({**from_file, **cli})))
     return out
+
+
+def _plain_name(name: str) -> bool:
+    return (0 < len(name) <= 100 and name.isprintable() and name not in (".", "..") and "/" not in name
+            and "\\" not in name and not name.startswith("."))
+
+
+def _word(path: str, key: str, value: Any) -> str:
+    """A config value as a command-line word; one that would read as an option is refused."""
+    text = str(value)
+    if text.startswith("-") and not _looks_numeric(text):
+        raise DataError(f"{path}: expected a value for {key!r}; received {text[:60]!r}, which reads as an option")
+    return text
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _given(ns: argparse.Namespace) -> dict[str, Any]:

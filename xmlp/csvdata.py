@@ -61,17 +61,19 @@ class Table:
 # Unambiguous (no two ways to match the same digits), so a failed match is linear in the cell.
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 MAX_CELL = 100  # characters of a number or a label
+_BLANK = " \t"  # the only padding around a cell (Unicode spaces and control characters are not)
 
 
 def _is_number(text: str) -> bool:
-    return _NUMBER.fullmatch(text.strip()) is not None
+    return _NUMBER.fullmatch(text.strip(_BLANK)) is not None
 
 
 def _cells(name: str, line: Line) -> list[str]:
     try:
         return next(csv.reader([line.text]))
     except (csv.Error, StopIteration) as exc:
-        raise DataError(f"{name}:{line.number}: expected CSV fields; received a malformed line ({exc})") from None
+        raise DataError(f"{name}:{line.number}: expected CSV fields; received a malformed line (an unbalanced quote, "
+                        f"a carriage return or a NUL inside a field: {str(exc)[:60]})") from None
 
 
 def read_table(
@@ -187,7 +189,8 @@ class _RowReader:
         if len(label) > MAX_CELL:
             raise DataError(f"{where}: expected a label of at most {MAX_CELL} characters; received {len(label):,}")
         if self.allowed is not None and label not in self.allowed:
-            raise DataError(f"{where}: expected a label among {', '.join(sorted(self.allowed))}; received {label!r}")
+            shown = ", ".join(_short(c, 20).strip("'") for c in sorted(self.allowed)[:10])
+            raise DataError(f"{where}: expected a label among {shown}; received {_short(label)}")
         return label
 
     def array(self) -> np.ndarray:
@@ -221,7 +224,7 @@ def _layout(name: str, header: list[str] | None, first: tuple[int, str], width: 
 
 
 def _number(name: str, lineno: int, col: int, cell: str, limit: float, dtype: str) -> float:
-    text = cell.strip()
+    text = cell.strip(_BLANK)
     where = f"{name}:{lineno}:{col + 1}"
     if not text:
         raise DataError(f"{where}: expected a number; received an empty cell")

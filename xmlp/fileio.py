@@ -46,9 +46,11 @@ def check_dir_writable(folder: str | os.PathLike[str]) -> None:
         raise CantCreateError(f"{folder}: cannot create output here: {probe} is not writable")
 
 
-def check_output_file(path: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]] = ()) -> None:
+def check_output_file(path: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]] = (),
+                      force: bool | None = None) -> None:
     """Fail early if ``path`` is not something xmlp may write: a folder on the way that cannot
-    be, a non-regular file other than a character device, or one of the command's inputs."""
+    be, a non-regular file other than a character device, one of the command's inputs, or (with
+    ``force`` False) an existing file."""
     check_dir_writable(Path(path).parent)
     target = Path(os.path.realpath(path))
     if target.exists():
@@ -57,8 +59,14 @@ def check_output_file(path: str | os.PathLike[str], inputs: Sequence[str | os.Pa
             raise CantCreateError(f"{path}: expected a regular file to write; received a {_KINDS.get(kind, 'special file')} "
                                   "(xmlp replaces only regular files)")
     for source in inputs:
-        if os.path.realpath(source) == str(target):
-            raise UsageError(f"{path}: expected an output other than the command's input {source}")
+        same = os.path.realpath(source) == str(target)
+        with contextlib.suppress(OSError):  # a hard link is the same file under another name
+            same = same or os.path.samefile(source, target)
+        if same:
+            raise UsageError(f"{path}: expected an output other than the command's inputs; received {source}, "
+                             "one of its inputs")
+    if target.exists() and stat.S_ISREG(os.stat(target).st_mode) and force is False:
+        raise CantCreateError(f"{path}: expected a new file; received an existing one (hint: --force overwrites)")
 
 
 def clean_stale(folder: Path) -> None:
@@ -106,7 +114,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
         clean_stale(target.parent)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f"{TEMP_PREFIX}{os.getpid()}-{target.name}.", suffix=".tmp")
     except OSError as exc:
-        raise CantCreateError(f"{path}: cannot create: {exc.strerror}") from exc
+        raise CantCreateError(f"{path}: expected a file that can be created here; received {exc.strerror!r} "
+                              "from the file system") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
@@ -176,7 +185,8 @@ def staged_folder(final: Path, *, replace: bool = False) -> Iterator[Path]:
         tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f"{TEMP_PREFIX}{os.getpid()}-{final.name}."))
         os.chmod(tmp, 0o777 & ~_umask())
     except OSError as exc:
-        raise CantCreateError(f"{final}: cannot create: {exc.strerror}") from exc
+        raise CantCreateError(f"{final}: expected a folder that can be created here; received {exc.strerror!r} "
+                              "from the file system") from exc
     try:
         yield tmp
         if (final.exists() or final.is_symlink()) and not replace:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import DataError, NoInputError
 
-MAX_HISTORY = 50_000_000  # bytes: a history.json of a million epochs is ~100 MB; this is far above
+MAX_HISTORY = 8_000_000  # bytes: ~40 000 epochs of 10 metrics; plotting more is not readable anyway
+MAX_METRICS, MAX_NAME, MAX_VALUE = 100, 64, 1e100  # metrics per history, characters of a name, |value|
 
 
 def read_history(path: Path) -> tuple[dict[str, list[float]], dict[str, Any]]:
@@ -32,11 +32,14 @@ def read_history(path: Path) -> tuple[dict[str, list[float]], dict[str, Any]]:
     if not isinstance(history, dict) or not isinstance(history.get("loss"), list) or not history["loss"]:
         raise DataError(f"{path}: expected an xmlp history (JSON with history.loss); received something else")
     n = len(history["loss"])
+    if len(history) > MAX_METRICS or any(len(k) > MAX_NAME for k in history):
+        raise DataError(f"{path}: expected at most {MAX_METRICS} metrics with names of at most {MAX_NAME} characters; "
+                        f"received {len(history)} (the longest name {max(len(k) for k in history)} characters)")
     for key, values in history.items():
-        if not (isinstance(key, str) and isinstance(values, list) and len(values) == n
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)):
-            raise DataError(f"{path}: expected history.{str(key)[:40]} to be {n} finite numbers (one per epoch); "
-                            "received something else")
+        if not (isinstance(values, list) and len(values) == n
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= MAX_VALUE for v in values)):
+            raise DataError(f"{path}: expected history.{key} to be {n} finite numbers (one per epoch, |x| <= "
+                            f"{MAX_VALUE:g}); received something else")
     config = doc.get("config") if isinstance(doc.get("config"), dict) else {}
     return history, config
 

@@ -21,6 +21,7 @@ def check_two_classes(where: str, labels: np.ndarray) -> None:
                         f"{str(classes[0])!r} ({len(labels)} rows)")
 
 
+RUN_FILES = {"model.safetensors", "history.json", "comparison.png"}  # what makes a folder a run folder
 MIN_CLASS_ROWS = 5  # a class with fewer rows (typically a mistyped label) is refused
 
 
@@ -48,6 +49,11 @@ def check_run_folder(out_dir: Path, s: TrainSettings) -> None:
         if not s.force:
             raise CantCreateError(f"{out_dir}: expected a new run folder; received an existing one "
                                   "(hint: --force replaces it)")
+        entries = os.listdir(out_dir)
+        if entries and not RUN_FILES & set(entries):
+            raise CantCreateError(f"{out_dir}: expected an xmlp run folder to replace (holding "
+                                  f"{' or '.join(sorted(RUN_FILES))}); received a folder of other files "
+                                  f"({entries[0][:60]}…), which --force does not delete")
         inside = [f for f in (s.data, s.train, s.valid, s.config) if f and
                   os.path.realpath(f).startswith(os.path.realpath(out_dir) + os.sep)]
         if inside:

@@ -40,7 +40,7 @@ _MAX_MEMBERS = 1000
 MAX_VALUE = 1e10  # the largest |weight|, |bias| or mean a model file may hold
 MIN_SCALE = 1e-30  # the smallest standard deviation (x / scale must not overflow)
 _DTYPES = ("float32", "float64")
-_MAX_HEADER = 100_000_000
+_MAX_HEADER = 8_000_000  # bytes of JSON: tens of thousands of tensors; parsing it stays < ~200 MB
 
 
 def model_file_bytes(meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> bytes:
@@ -76,8 +76,8 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
                 raise DataError(f"{name}: expected an xmlp model (safetensors); received a file whose header "
                                 "does not fit it (not a model, or truncated)")
             header_bytes = fh.read(header_len)
-            meta = _metadata(name, header_bytes)
-            _check_layout(name, meta, json.loads(header_bytes), size - 8 - header_len)
+            header, meta = _metadata(name, header_bytes)
+            _check_layout(name, meta, header, size - 8 - header_len)
             data = head + header_bytes + fh.read()
     except OSError as exc:
         raise NoInputError(f"{name}: cannot read: {exc.strerror}") from None
@@ -91,10 +91,11 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     return meta, tensors
 
 
-def _metadata(name: str, header: bytes) -> dict[str, Any]:
-    """The xmlp document of a safetensors header, its format and version checked."""
+def _metadata(name: str, header_bytes: bytes) -> tuple[Any, dict[str, Any]]:
+    """(the safetensors header, its xmlp document), the format and version checked."""
     try:
-        meta = json.loads(json.loads(header)["__metadata__"]["xmlp"])
+        header = json.loads(header_bytes)
+        meta = json.loads(header["__metadata__"]["xmlp"])
     except (ValueError, KeyError, TypeError, RecursionError):
         raise DataError(f"{name}: expected an xmlp model; received a file without xmlp metadata") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -106,7 +107,7 @@ def _metadata(name: str, header: bytes) -> dict[str, Any]:
             f"{name}: expected model format version <= {FORMAT_VERSION}; received {_short(version)} "
             "(written by a newer xmlp: upgrade xmlp to read it)"
         )
-    return meta
+    return header, meta
 
 
 def _check_layout(name: str, meta: dict[str, Any], header: Any, data_size: int) -> None:

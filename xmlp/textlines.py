@@ -33,6 +33,12 @@ def open_input(path: str | os.PathLike[str], what: str = "a file") -> BinaryIO:
     if stat.S_ISDIR(st.st_mode):
         raise NoInputError(f"{name}: expected {what}; received a directory")
     try:
+        if stat.S_ISFIFO(st.st_mode):
+            # A named pipe without a writer would block open() forever: open it without waiting,
+            # then read normally (end of file at once if nobody writes, the data if someone does).
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb")
         return open(path, "rb")  # noqa: SIM115  (the caller closes it)
     except OSError as exc:
         raise NoInputError(f"{name}: cannot read: {exc.strerror}") from None
