@@ -68,7 +68,14 @@ def interleaved(cases: dict[str, Callable[[], float | None]], repeats: int, warm
     return times
 
 
+def fastest(times: dict[str, list[float]], prefix: str) -> str:
+    """The case named ``prefix…`` with the lowest median: the reference of a table (the best of
+    the plain-loop variants in this run, never a handicapped one)."""
+    return min((k for k in times if k.startswith(prefix)), key=lambda k: statistics.median(times[k]))
+
+
 def table(times: dict[str, list[float]], baseline: str, extra: dict[str, str] | None = None) -> None:
+    print(f"# reference (ratio 1.00): {baseline}")
     base = statistics.median(times[baseline])
     print(f"{'implementation':<34} {'median s':>9} {'min-max s':>17} {'ratio':>8}")
     for name, ts in times.items():

@@ -59,7 +59,8 @@ def gemm_epoch(x: np.ndarray) -> tuple[float, float]:
 def make_cases(x, y, labels, only: str | None = None):
     setup = dict(hidden=HIDDEN, epochs=1, batch=BATCH, lr=LR, dtype=np.float32, val=None)
     cases = {
-        "plain NumPy loop": lambda: peers.plain(x, y, labels, **setup),
+        **{name: (lambda v=v: peers.plain(x, y, labels, **setup, variant=v)) for name, v in
+           ((f"plain NumPy loop ({v})", v) for v in peers.VARIANTS)},
         "xmlp numpy, epoch (loss only)": lambda: peers.xmlp_fit(x, y, labels, **setup, epoch_only=True),
         "xmlp numpy, epoch (+accuracy)": lambda: peers.xmlp_fit(x, y, labels, **setup, metrics=("accuracy",), epoch_only=True),
         "xmlp numpy, whole fit()": lambda: peers.xmlp_fit(x, y, labels, **setup),
@@ -118,7 +119,7 @@ def main() -> None:
     for name, reason in why.items():
         _harness.skipped(name, reason)
     times = _harness.interleaved(cases, args.repeats)
-    _harness.table(times, "plain NumPy loop")
+    _harness.table(times, _harness.fastest(times, "plain NumPy loop"))
 
     rate = statistics.median(gemm_epoch(x)[1] for _ in range(3))
     gemm = statistics.median(times["GEMMs alone (same shapes)"])
@@ -134,7 +135,7 @@ def main() -> None:
     print(f"# peak resident memory of one epoch, each in a fresh process (input data: {data_mib:.0f} MiB float32; "
           f"parameters: {params * 4 / 2**20:.2f} MiB)")
     print(f"{'implementation':<34} {'RSS before':>11} {'peak':>9} {'peak - before':>14}")
-    for name in ["plain NumPy loop", "xmlp numpy, whole fit()", "xmlp torch backend, whole fit()",
+    for name in ["plain NumPy loop (inplace)", "xmlp numpy, whole fit()", "xmlp torch backend, whole fit()",
                  "PyTorch nn.Sequential + SGD"]:
         if name not in cases:
             continue

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 import xmlp
-from plain_numpy import train as plain_train
+from plain_numpy import VARIANTS, train as plain_train
 from xmlp.callbacks import Callback
 
 
@@ -29,14 +29,20 @@ class EpochTimer(Callback):
         self.seconds.append(time.perf_counter() - self.t0)
 
 
-def plain(x, y, labels, hidden, epochs, batch, lr, dtype, val) -> Callable[[], float | None]:
+def plain(x, y, labels, hidden, epochs, batch, lr, dtype, val, variant="inplace") -> Callable[[], float | None]:
     onehot = np.eye(y.max() + 1, dtype=dtype)[y]
     xv, yv = val if val is not None else (x[:1], y[:1])
     onehot_v = np.eye(y.max() + 1, dtype=dtype)[yv]
+
     def run():
-        plain_train(x, onehot, xv, onehot_v, hidden, epochs, batch, lr, 0, dtype=dtype)
+        plain_train(x, onehot, xv, onehot_v, hidden, epochs, batch, lr, 0, dtype=dtype, variant=variant)
 
     return run
+
+
+def plain_cases(*args, **kwargs) -> dict[str, Callable[[], float | None]]:
+    """Every variant of the plain loop (plain_numpy.VARIANTS), named for the tables."""
+    return {f"plain NumPy loop ({v})": plain(*args, **kwargs, variant=v) for v in VARIANTS}
 
 
 def xmlp_fit(x, y, labels, hidden, epochs, batch, lr, dtype, val, backend="numpy", metrics=(),
