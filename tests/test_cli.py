@@ -51,7 +51,7 @@ def test_train_options_and_42_spellings(cli):
 @pytest.mark.parametrize(
     "argv, code, message",
     [
-        (["train", "--device", "cuda"], 69, "expected CuPy for --device cuda; received a Python environment without it (hint: pip install 'xmlp[cuda12]'"),
+        (["train", "--device", "cuda"], 69, "expected CuPy for --device cuda; received a Python environment without it (hint: pip install '"),
         (["train", "--device", "tpu"], 2, "expected a device or backend among cpu, cuda"),
         (["train", "--epochs", "0"], 2, "argument --epochs: expected an integer >= 1; received '0'"),
         (["train", "--learning-rate", "-1"], 2, "argument --learning-rate/--learning_rate: expected a number > 0.0; received '-1'"),

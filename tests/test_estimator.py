@@ -116,3 +116,52 @@ def test_constant_column_does_not_make_nan(wdbc):
     model = xmlp.Sequential([xmlp.Dense(8, "tanh"), xmlp.Dense(2, "softmax")])
     history = model.fit(x, y, epochs=2, seed=0)
     assert np.isfinite(history.history["loss"]).all() and np.isfinite(model.predict_proba(x)).all()
+
+
+def test_one_hot_labels_are_labels(wdbc):
+    x, y, _ = wdbc
+    onehot = np.eye(2)[(y == "M").astype(int)]
+    model = Sequential([Dense(8, "relu"), Dense(2, "softmax")])
+    model.fit(x[:400], onehot[:400], validation_data=(x[400:], onehot[400:]), epochs=3, seed=0)
+    assert model.classes == [0, 1] and set(model.predict(x[:20])) <= {0, 1}
+    same = Sequential([Dense(8, "relu"), Dense(2, "softmax")])
+    same.fit(x[:400], (y[:400] == "M").astype(int), epochs=3, seed=0)
+    np.testing.assert_array_equal(model.predict_proba(x), same.predict_proba(x))
+    assert model.evaluate(x[400:], onehot[400:]) == model.evaluate(x[400:], (y[400:] == "M").astype(int))
+
+
+def test_fit_twice_starts_over(wdbc):
+    x, y, _ = wdbc
+    model = Sequential([Dense(8, "relu"), Dense(2, "softmax")])
+    model.fit(x, y, epochs=2, seed=3)
+    first = model.predict_proba(x)
+    model.fit(x, y, epochs=2, seed=3)
+    np.testing.assert_array_equal(model.predict_proba(x), first)  # fresh weights, not 4 epochs
+
+
+def test_device_arrays_in_device_arrays_out(backend, wdbc):
+    """An array of the model's own backend is trained on where it is, and answered in kind."""
+    x, y, _ = wdbc
+    dtype = "float64" if backend.supports("float64") else "float32"
+    xd = backend.asarray(x, backend.dtype(dtype))
+    model = Sequential([Dense(8, "tanh"), Dense(2, "softmax")], backend=backend)
+    model.fit(xd, y, validation_data=(xd, y), epochs=2, seed=5)
+    proba = model.predict_proba(xd)
+    if backend.name != "numpy":
+        assert backend.holds(proba) and backend.holds(model.decision_function(xd))
+    host = Sequential([Dense(8, "tanh"), Dense(2, "softmax")], backend=backend)
+    host.fit(backend.to_numpy(xd), y, validation_data=(backend.to_numpy(xd), y), epochs=2, seed=5)
+    np.testing.assert_allclose(backend.to_numpy(proba), host.predict_proba(x), rtol=1e-4, atol=1e-5)
+    assert model.predict(xd) == host.predict(x) or np.mean(np.array(model.predict(xd)) != host.predict(x)) < 0.01
+    assert model.evaluate(xd, y)["accuracy"] == pytest.approx(host.evaluate(x, y)["accuracy"], abs=0.01)
+
+
+def test_sequential_pickles_in_memory(backend, wdbc):
+    import pickle
+
+    x, y, _ = wdbc
+    model = Sequential([Dense(8, "tanh"), Dense(2, "softmax")], backend=backend)
+    model.fit(x, y, epochs=1, seed=0)
+    again = pickle.loads(pickle.dumps(model))
+    assert again.backend is again.network.backend and again.backend.spec == backend.spec
+    np.testing.assert_array_equal(again.predict_proba(x), model.predict_proba(x))

@@ -10,7 +10,7 @@ import sys
 import traceback
 from typing import Any, Callable, NoReturn, Sequence
 
-import backends
+from . import backends
 
 from . import activations, initializers, losses, metrics, optimizers
 from ._version import __version__

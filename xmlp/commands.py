@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-import backends
+from . import backends
 
 from .csvdata import read_table, rows_text
 from .errors import CantCreateError, DataError, NoInputError, UsageError

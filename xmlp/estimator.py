@@ -10,9 +10,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-import backends
+from . import backends
 
-from . import metrics as metrics_mod, optimizers, saving
+from . import inputs, metrics as metrics_mod, optimizers, saving
 from ._types import Array, ArrayLike, Labels
 from .callbacks import Callback, EarlyStopping, EpochPrinter, History
 from .calibration import fit_temperature
@@ -38,7 +38,11 @@ class Sequential:
     The model remembers its backend (``backend="cpu"``, ``"cuda"``, ``"torch"``, a Backend…),
     its dtype, the standardisation fitted on the training rows, the class labels and, after
     ``calibrate``, a softmax temperature. ``fit`` starts from fresh weights each time it is
-    called (as scikit-learn's estimators do).
+    called (as scikit-learn's estimators do); continuing a training is not offered yet.
+
+    Arrays of the model's own backend (a torch tensor for ``backend="torch"``) are used where they
+    are, and ``predict_proba`` then answers in that library, on that device. Labels may be a
+    one-hot matrix (n, n_classes) wherever labels are taken; its classes are 0 … n_classes-1.
     """
 
     def __init__(
@@ -113,7 +117,8 @@ class Sequential:
         verbose: bool = False,
         feature_names: Sequence[str] | None = None,
     ) -> History:
-        """Train from fresh weights; returns (and keeps in ``self.history``) the per-epoch metrics.
+        """Train from fresh weights (a second call starts over, it does not continue); returns
+        (and keeps in ``self.history``) the per-epoch metrics.
 
         Each epoch draws one permutation on the host and sends it; batches are taken on the
         device; the host reads the epoch's losses and confusion counts once, at its end.
@@ -123,31 +128,36 @@ class Sequential:
         _check_positive_int("batch_size", batch_size)
         metric_names = metrics_mod.check_names(metrics)
         opt = optimizers.get(optimizer, learning_rate=learning_rate)
-        x_host = as_features(x, None)
-        self._fit_labels(y, x_host.shape[0], metric_names)
+        on_device = self.backend.holds(x)
+        x_in = inputs.device_features(self.backend, x, None) if on_device else as_features(x, None)
+        y, classes = inputs.labels_of(y)
+        self._fit_labels(y, x_in.shape[0], metric_names, classes)
         callbacks = ([early_stopping] if early_stopping is not None else []) + list(callbacks)
         callbacks += [EpochPrinter()] if verbose else []
         self.seed, init_rng, shuffle_rng = seed_streams(seed)
         if self.standardizer is not None:
-            self.standardizer.fit(x_host)
+            self.standardizer = inputs.fit_standardizer(self.backend, x_in) if on_device else self.standardizer.fit(x_in)
         self.feature_names = list(feature_names) if feature_names is not None else None
         params = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(), "metrics": metric_names,
                   "validation": validation_data is not None, "seed": self.seed}
         with self.backend.activate():
-            self.network.build(x_host.shape[1], init_rng)
+            self.network.build(x_in.shape[1], init_rng)
             opt.build(self.xp, self.layers)
-            data = self._to_device(x_host, y)
-            val = self._to_device(*validation_data) if validation_data is not None else None
+            data = self._to_device(x_in, y)
+            val = None
+            if validation_data is not None:
+                val = self._to_device(validation_data[0], inputs.labels_of(validation_data[1])[0])
             trainer = Trainer(self.network, opt, metrics=metric_names, callbacks=callbacks)
             self.history = trainer.fit(self, data, val, epochs=epochs, batch_size=batch_size,
                                        shuffle_rng=shuffle_rng, params=params)
         return self.history
 
-    def _fit_labels(self, y: Labels, n_rows: int, metrics: Sequence[str]) -> None:
-        """Learn the classes of ``y`` and check them against the rows, the output and the loss."""
+    def _fit_labels(self, y: Labels, n_rows: int, metrics: Sequence[str], classes: list[Any] | None = None) -> None:
+        """Learn the classes of ``y`` (or take ``classes``) and check them against the rows, the
+        output and the loss."""
         if len(y) != n_rows:
             raise ValueError(f"expected {n_rows} labels (one per row); received {len(y)}")
-        self.encoder.fit(y)
+        self.encoder = LabelEncoder(classes) if classes is not None else self.encoder.fit(y)
         n = len(self.classes)
         if n < 2:
             raise ValueError(f"expected at least two classes in the training labels; received only {self.classes}")
@@ -162,43 +172,51 @@ class Sequential:
 
     def _to_device(self, x: ArrayLike, y: Labels | None = None) -> Array:
         """Host features (and labels) -> one device array in the model's dtype: standardized
-        features, then the one-hot targets' columns. Built in row chunks (no float64 copy)."""
+        features, then the one-hot targets' columns. Built in row chunks (no float64 copy). An
+        array of the backend's own stays on its device."""
         targets = None if y is None else self.encoder.one_hot(y)
+        if self.backend.holds(x):
+            return inputs.device_input(self.backend, x, self.standardizer, self.dtype_name, targets)
         host = model_input(x, self.n_features, self.standardizer, self.dtype_name, targets)
         return self.backend.asarray(host, self.dtype, copy=False)
 
     # ----------------------------------------------------------------- inference
-    def decision_function(self, x: ArrayLike, batch_size: int = 65536) -> np.ndarray:
-        """Output-layer logits (before softmax and temperature) as a host NumPy array."""
+    def decision_function(self, x: ArrayLike, batch_size: int = 65536) -> Any:
+        """Output-layer logits (before softmax and temperature): a host NumPy array, or an array
+        of the backend's library on its device when ``x`` is one."""
         return self._infer(x, batch_size, probabilities=False)
 
-    def predict_proba(self, x: ArrayLike, batch_size: int = 65536) -> np.ndarray:
-        """Class probabilities as a host NumPy array of shape (n, n_classes)."""
+    def predict_proba(self, x: ArrayLike, batch_size: int = 65536) -> Any:
+        """Class probabilities, shape (n, n_classes): a host NumPy array, or an array of the
+        backend's library on its device when ``x`` is one."""
         return self._infer(x, batch_size, probabilities=True)
 
-    def _infer(self, x: ArrayLike, batch_size: int, probabilities: bool) -> np.ndarray:
-        """Inference in row chunks of ``batch_size``: logits, or softmax(logits / temperature)."""
+    def _infer(self, x: ArrayLike, batch_size: int, probabilities: bool, host: bool = False) -> Any:
+        """Inference in row chunks of ``batch_size``: logits, or softmax(logits / temperature).
+        Device input gives device output unless ``host``."""
         if not self.built:
             raise RuntimeError("expected a trained model; received one that was never fitted")
-        host = as_features(x, self.n_features)
+        on_device = self.backend.holds(x)
+        data = inputs.device_features(self.backend, x, self.n_features) if on_device else as_features(x, self.n_features)
         out = []
         with self.backend.activate():
-            for start in range(0, max(host.shape[0], 1), batch_size):
-                chunk = self._to_device(host[start : start + batch_size])
+            for start in range(0, max(data.shape[0], 1), batch_size):
+                chunk = self._to_device(data[start : min(start + batch_size, data.shape[0]), :])
                 z = (self.network.probabilities(chunk, self.temperature) if probabilities
                      else self.network.logits(chunk))
-                out.append(self.backend.to_numpy(z))
-        return np.concatenate(out, axis=0)
+                out.append(z if on_device and not host else self.backend.to_numpy(z))
+            return self.xp.concat(out, axis=0) if on_device and not host else np.concatenate(out, axis=0)
 
     def predict(self, x: ArrayLike) -> list[Any]:
         """Predicted class labels (the most probable class of each row)."""
-        proba = self.predict_proba(x)
+        proba = self._infer(x, 65536, probabilities=True, host=True)
         return [self.classes[i] for i in proba.argmax(axis=1).tolist()]
 
     def calibrate(self, x: ArrayLike, y: Labels) -> float:
         """Fit the softmax temperature T on held-out rows (never the test rows) by minimizing
         their cross-entropy; predictions become softmax(z / T). Returns T."""
-        self.temperature = fit_temperature(self.decision_function(x), self.encoder.indices(y))
+        logits = self._infer(x, 65536, probabilities=False, host=True)
+        self.temperature = fit_temperature(logits, self.encoder.indices(inputs.labels_of(y)[0]))
         return self.temperature
 
     def evaluate(self, x: ArrayLike, y: Labels) -> dict[str, Any]:
@@ -206,7 +224,8 @@ class Sequential:
         from .evaluation import evaluate_probabilities
 
         pos = self.classes.index(self.positive_class) if self.positive_class in self.classes else None
-        return evaluate_probabilities(self.predict_proba(x), self.encoder.indices(y), self.classes, pos)
+        proba = self._infer(x, 65536, probabilities=True, host=True)
+        return evaluate_probabilities(proba, self.encoder.indices(inputs.labels_of(y)[0]), self.classes, pos)
 
     # ----------------------------------------------------------------- the model file
     def save(self, path: str | os.PathLike[str], *, metadata: Mapping[str, Any] | None = None) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-import backends
+from . import backends
 
 from . import losses
 from .callbacks import EarlyStopping, History, ProgressBar
