@@ -21,7 +21,8 @@ FLOORS = {
         "trainer"},
     2: {"preprocessing", "calibration", "split", "evaluation", "fileio", "serialization", "saving", "csvdata", "datasets", "inputs",
         "estimator"},
-    3: {"config", "runs", "plots", "commands", "cli", "__main__", "__init__", "sklearn"},
+    3: {"config", "runs", "plots", "commands", "cli", "__main__", "__init__", "sklearn", "export",
+        "commands_tools"},
 }
 COMPUTE = sorted(FLOORS[1] - {"initializers"}) + ["registry"]
 CONCRETE = re.compile(r"^\s*(import|from)\s+(numpy|cupy|torch|jax|array_api_strict)\b", re.M)

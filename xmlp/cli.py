@@ -5,6 +5,7 @@ themselves are in ``commands.py``."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import traceback
@@ -12,9 +13,9 @@ from typing import Any, Callable, NoReturn, Sequence
 
 from . import backends
 
-from . import activations, initializers, losses, metrics, optimizers
+from . import activations, commands_tools, initializers, losses, metrics, optimizers
 from ._version import __version__
-from .commands import cmd_devices, cmd_plot, cmd_predict, cmd_split, cmd_train
+from .commands import cmd_plot, cmd_predict, cmd_split, cmd_train
 from .config import defaults, train_settings
 from .errors import CantCreateError, UnavailableError, UsageError, XmlpError
 from .registry import Registry
@@ -182,15 +183,23 @@ def build_parser() -> argparse.ArgumentParser:
     _common(g)
     g.set_defaults(func=cmd_plot)
 
-    d = sub.add_parser("devices", help="list the backends usable on this machine")
-    _common(d)
-    d.set_defaults(func=cmd_devices)
+    commands_tools.add_parsers(sub, _common)
     return parser
 
 
-def _train_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def _train_parser(parser: argparse.ArgumentParser, command: str = "train") -> argparse.ArgumentParser:
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return sub.choices["train"]  # type: ignore[no-any-return]
+    return sub.choices[command]  # type: ignore[no-any-return]
+
+
+def _unknown_options(parser: argparse.ArgumentParser, command: str, unknown: list[str]) -> NoReturn:
+    """An option the command does not know: the error names the command's own --help, and the
+    closest known option."""
+    sub = _train_parser(parser, command)
+    known = [s for a in sub._actions for s in a.option_strings]
+    close = difflib.get_close_matches(unknown[0].split("=")[0], known, n=1, cutoff=0.75)
+    hint = f" (did you mean {close[0]}?)" if close and unknown[0].startswith("-") else ""
+    sub.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -199,7 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            _unknown_options(parser, args.command, unknown)
         if args.command == "train":
             words = argv[argv.index("train") + 1 :]
             args.settings = train_settings(_train_parser(parser), words)

@@ -1,4 +1,5 @@
-"""The commands of ``xmlp`` other than the parser: split, train, predict, plot, devices. Each
+"""The commands of ``xmlp`` other than the parser: split, train, predict, plot (data, devices and
+export are in ``commands_tools``). Each
 takes the parsed options and returns an exit status; errors are raised as ``XmlpError``s."""
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from . import backends
 
 from .csvdata import read_table, rows_text
 from .errors import CantCreateError, DataError, NoInputError, UsageError
@@ -135,10 +134,4 @@ def cmd_plot(args: argparse.Namespace) -> int:
     check_dir_writable(Path(args.out).parent)
     out = plot_runs(runs, args.out, metrics=args.metrics, show=args.show)
     print(f"> wrote '{out}' ({len(runs)} runs)")
-    return 0
-
-
-def cmd_devices(args: argparse.Namespace) -> int:
-    for spec in backends.available():
-        print(spec)
     return 0

@@ -37,7 +37,7 @@ from .layers import Dense
 from .split import split_indices
 
 
-class MLPClassifier(ClassifierMixin, BaseEstimator):
+class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # untyped bases
     """A multilayer perceptron classifier: hidden ``Dense`` layers, a softmax output, softmax
     cross-entropy, trained by minibatch ``optimizer`` steps on standardized features.
 
