@@ -15,7 +15,6 @@
   ``x @ W.T + b``: the state dict holds the transposes.
 """
 
-from __future__ import annotations
 
 import json
 from typing import Any, NamedTuple

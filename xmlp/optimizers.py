@@ -48,6 +48,9 @@ WEIGHT_DECAY = Option(0.0)
 
 
 class Optimizer:
+    """The base of the optimizers: ``build(xp, layers)`` makes the state beside the parameters,
+    ``step()`` updates every parameter in place from its gradient (weight decay included)."""
+
     name: ClassVar[str] = ""
     options: ClassVar[dict[str, Option]] = {}
     switches: ClassVar[tuple[str, ...]] = ()  # boolean arguments (set by presets, no CLI flag)
