@@ -46,7 +46,7 @@ def xmlp_fit(x, y, labels, hidden, epochs, batch, lr, dtype, val, backend="numpy
     def run():
         timer = EpochTimer()
         model = xmlp.Sequential([xmlp.Dense(h, "relu") for h in hidden] + [xmlp.Dense(int(y.max()) + 1, "softmax")],
-                                backend=be, dtype=np.dtype(dtype).name, standardize=False)
+                                backend=be, dtype=np.dtype(dtype).name, preprocess=None)
         model.fit(x, y, validation_data=val, epochs=epochs, batch_size=batch, learning_rate=lr, seed=0,
                   metrics=metrics, callbacks=[timer])
         be.synchronize()

@@ -45,4 +45,4 @@ def test_bench_gpu_skips_cleanly_without_cuda():
 @pytest.mark.skipif(not (BENCH.parents[1] / "shared/data/data.csv").exists(), reason="../shared/data/data.csv not present")
 def test_grader_splits_two_splits():
     out = run("grader_splits.py", "--splits", "2", "--", "--epochs", "3")
-    assert "grader procedure over 2 splits" in out and "under 0.08:" in out
+    assert "grader procedure over 2 splits" in out and "under 0.08:" in out and "paired difference (options - baseline)" in out

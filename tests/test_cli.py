@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EPOCH = re.compile(r"^epoch (\d\d)/70 - loss: \d+\.\d{4} - val_loss: \d+\.\d{4} - acc: [01]\.\d{4} - val_acc: [01]\.\d{4}$")
+EPOCH = re.compile(r"^epoch (\d{3})/150 - loss: \d+\.\d{4} - val_loss: \d+\.\d{4} - acc: [01]\.\d{4} - val_acc: [01]\.\d{4}$")
 
 
 def test_train_with_no_arguments(cli, tmp_path):
@@ -20,15 +20,19 @@ def test_train_with_no_arguments(cli, tmp_path):
     lines = out.splitlines()
     assert code == 0 and err == ""
     assert lines[0] == "x_train shape : (455, 30)" and lines[1] == "x_valid shape : (114, 30)"
-    epochs = [EPOCH.match(line) for line in lines[2:72]]
-    assert all(epochs) and [int(m.group(1)) for m in epochs] == list(range(1, 71))
-    assert lines[72] == "> saving model 'run/model.safetensors' to disk..."
+    epochs = [EPOCH.match(line) for line in lines[2:152]]
+    assert all(epochs) and [int(m.group(1)) for m in epochs] == list(range(1, 151))
+    # The default recipe refits the saved model on all 569 labelled rows after the validation run.
+    assert lines[152] == ("> refit on 569 rows (training + validation) for 150 epochs: the saved model; "
+                          "the curves and validation scores come from the run above")
+    assert lines[153] == "> saving model 'run/model.safetensors' to disk..."
     acc = float(re.search(r"validation accuracy: ([\d.]+)$", lines[-1]).group(1))
     assert acc >= 0.95
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
         "accuracy.png", "history.csv", "history.json", "loss.png", "model.safetensors"]
     history = json.loads((tmp_path / "run/history.json").read_text())
-    assert len(history["history"]["val_loss"]) == 70 and history["config"]["activation"] == "tanh"
+    assert len(history["history"]["val_loss"]) == 150 and history["config"]["activation"] == "tanh"
+    assert history["config"]["refit"] == {"rows": 569, "epochs": 150} and history["config"]["preprocess"] == "yeo-johnson"
 
 
 def test_default_run_folder_is_new_each_time(cli, tmp_path):
@@ -119,10 +123,10 @@ def test_a_closed_pipe_stops_quietly(tmp_path):
 def test_quiet_prints_only_the_summary(cli):
     code, out, err = cli("train", "--quiet", "--epochs", "3", "--out", "r")
     lines = out.splitlines()
-    assert code == 0 and err == "" and len(lines) == 2
-    assert lines[0] == "> saving model 'r/model.safetensors' to disk..."
+    assert code == 0 and err == "" and len(lines) == 3
+    assert lines[0].startswith("> refit on 569 rows") and lines[1] == "> saving model 'r/model.safetensors' to disk..."
     assert re.fullmatch(r"trained on numpy \(float32\) in 3 epochs - validation binary cross-entropy: "
-                        r"\d\.\d{4} - validation accuracy: \d\.\d{4}", lines[1])
+                        r"\d\.\d{4} - validation accuracy: \d\.\d{4}", lines[2])
 
 
 SHARED_DATA = ROOT.parent / "shared" / "data" / "data.csv"

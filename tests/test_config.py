@@ -14,7 +14,7 @@ def test_config_file_and_command_line_override(cli, tmp_path):
     assert code == 0, out
     cfg = json.loads((tmp_path / "r/history.json").read_text())["config"]
     assert cfg["layer"] == [12, 6] and cfg["epochs"] == 2 and cfg["batch_size"] == 16
-    assert cfg["optimizer"] == {"name": "adam", "learning_rate": 0.002, "weight_decay": 0.01,
+    assert cfg["optimizer"] == {"name": "adam", "learning_rate": 0.002, "weight_decay": 0.007,
                                 "decoupled": False, "beta1": 0.9, "beta2": 0.999, "eps": 1e-08}
     assert cfg["early_stopping"] is True and not (tmp_path / "r/loss.png").exists()
 
@@ -52,9 +52,14 @@ def test_settings_are_typed_and_checked_once():
     assert s.layer == (8, 4) and s.metrics == ("f1", "bce") and s.optimizer_options == {"beta1": 0.8}
     assert s.make_optimizer().config()["beta1"] == 0.8
     assert s.record()["layer"] == [8, 4] and "quiet" not in s.record()
-    assert defaults()["epochs"] == 70 and defaults()["layer"] == (24, 24)
+    assert defaults()["epochs"] == 150 and defaults()["layer"] == (24, 24) and defaults()["preprocess"] == "yeo-johnson"
+    # The subject's learning rate for plain SGD; the others keep their own defaults.
+    assert TrainSettings().make_optimizer().learning_rate == 0.0314
+    assert TrainSettings(optimizer="adam").make_optimizer().learning_rate == 0.001
     for values, message in (({"data": "a", "valid": "b"}, "expected either --data or --train/--valid; received both"),
                             ({"optimizer": "sgd", "rho": 0.9}, "expected options that sgd takes; received --rho"),
-                            ({"early_stopping": True, "monitor": "val_f1"}, "--monitor: expected early stopping to monitor one of val_loss, val_accuracy")):
+                            ({"early_stopping": True, "monitor": "val_f1"}, "--monitor: expected early stopping to monitor one of val_loss, val_accuracy"),
+                            ({"calibrate": True}, "expected --calibrate with --no-refit and --ensemble 1; received --calibrate with --refit"),
+                            ({"calibrate": True, "refit": False, "ensemble": 3}, "received --calibrate with --ensemble 3")):
         with pytest.raises(UsageError, match=message):
             TrainSettings.from_options(values)

@@ -109,13 +109,69 @@ def test_leaky_relu_alpha_round_trips(tmp_path, wdbc):
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
 
 
-def test_constant_column_does_not_make_nan(wdbc):
+@pytest.mark.parametrize("preprocess", ["standardize", "yeo-johnson"])
+def test_constant_column_does_not_make_nan(wdbc, preprocess):
     x, y, _ = wdbc
     x = x.copy()
     x[:, 3] = 7.0
-    model = xmlp.Sequential([xmlp.Dense(8, "tanh"), xmlp.Dense(2, "softmax")])
+    model = xmlp.Sequential([xmlp.Dense(8, "tanh"), xmlp.Dense(2, "softmax")], preprocess=preprocess)
     history = model.fit(x, y, epochs=2, seed=0)
     assert np.isfinite(history.history["loss"]).all() and np.isfinite(model.predict_proba(x)).all()
+
+
+def test_ensemble_averages_its_members_and_round_trips(backend, wdbc, tmp_path):
+    x, y, names = wdbc
+    model = Sequential([Dense(6, "tanh"), Dense(2, "softmax")], preprocess="yeo-johnson", ensemble=3)
+    history = model.fit(x[:400], y[:400], epochs=4, seed=1, feature_names=names)
+    assert history.epochs == 4 and len(model.members) == 3
+    # Members differ (their own seeds) and the model's probabilities are their mean.
+    w = [m.get_weights()[0]["weight"] for m in model.members]
+    assert not np.array_equal(w[0], w[1]) and not np.array_equal(w[1], w[2])
+    chunk = model._to_device(x[400:])
+    members = [model.backend.to_numpy(m.probabilities(chunk)) for m in model.members]
+    np.testing.assert_allclose(model.predict_proba(x[400:]), np.mean(members, axis=0), rtol=1e-6)  # float32 sums
+    model.save(tmp_path / "e.safetensors")
+    loaded = load_model(tmp_path / "e.safetensors", backend=backend)
+    assert len(loaded.members) == 3 and loaded.standardizer.method == "yeo-johnson"
+    for a, b in zip(model.members, loaded.members):
+        assert all(np.array_equal(p["weight"], q["weight"]) for p, q in zip(a.get_weights(), b.get_weights()))
+    # Same float32 weights, another backend's kernels: ~1e-7 relative in the probabilities.
+    np.testing.assert_allclose(loaded.predict_proba(x[400:]), model.predict_proba(x[400:]), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="expected a single network to calibrate; received an ensemble of 3"):
+        model.calibrate(x[400:], y[400:])
+
+
+def test_ensemble_members_follow_the_first_members_early_stopping(split):
+    xt, yt, xv, yv = split
+    model = Sequential([Dense(64, "relu"), Dense(2, "softmax")], ensemble=2)
+    history = model.fit(xt, yt, validation_data=(xv, yv), epochs=100, learning_rate=0.1, seed=0,
+                        early_stopping=xmlp.EarlyStopping(patience=3))
+    assert history.restored_epoch == history.best_epoch and history.kept_epochs < 100
+    one = Sequential([Dense(64, "relu"), Dense(2, "softmax")], ensemble=2)
+    # Member 1 trained for the kept epochs: the same as a fixed-length ensemble of that length.
+    one.fit(xt, yt, validation_data=(xv, yv), epochs=history.kept_epochs, learning_rate=0.1, seed=0)
+    assert np.array_equal(model.members[1].get_weights()[0]["weight"], one.members[1].get_weights()[0]["weight"])
+
+
+def test_version_1_files_load_as_standardize(tmp_path, wdbc):
+    """A file written before Yeo-Johnson and ensembles (format version 1) still loads."""
+    import json
+
+    import safetensors.numpy
+
+    x, y, _ = wdbc
+    model = Sequential([Dense(4, "tanh"), Dense(2, "softmax")])
+    model.fit(x, y, epochs=1, seed=0)
+    meta, tensors = model.to_file_data()
+    meta = {k: v for k, v in meta.items() if k != "ensemble"} | {"format": "xmlp-model", "format_version": 1}
+    (tmp_path / "v1.safetensors").write_bytes(safetensors.numpy.save(tensors, metadata={"xmlp": json.dumps(meta)}))
+    loaded = load_model(tmp_path / "v1.safetensors")
+    assert loaded.standardizer.method == "standardize" and len(loaded.members) == 1
+    np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
+    meta["preprocess"] = "yeo-johnson"  # not a version-1 method
+    (tmp_path / "bad.safetensors").write_bytes(safetensors.numpy.save(tensors, metadata={"xmlp": json.dumps(meta)}))
+    with pytest.raises(xmlp.XmlpError, match="expected preprocess among 'standardize' or null; received 'yeo-johnson'"):
+        load_model(tmp_path / "bad.safetensors")
 
 
 def test_one_hot_labels_are_labels(wdbc):
@@ -139,29 +195,32 @@ def test_fit_twice_starts_over(wdbc):
     np.testing.assert_array_equal(model.predict_proba(x), first)  # fresh weights, not 4 epochs
 
 
-def test_device_arrays_in_device_arrays_out(backend, wdbc):
+@pytest.mark.parametrize("preprocess, ensemble", [("standardize", 1), ("yeo-johnson", 2)])
+def test_device_arrays_in_device_arrays_out(backend, wdbc, preprocess, ensemble):
     """An array of the model's own backend is trained on where it is, and answered in kind."""
     x, y, _ = wdbc
     dtype = "float64" if backend.supports("float64") else "float32"
     xd = backend.asarray(x, backend.dtype(dtype))
-    model = Sequential([Dense(8, "tanh"), Dense(2, "softmax")], backend=backend)
-    model.fit(xd, y, validation_data=(xd, y), epochs=2, seed=5)
-    proba = model.predict_proba(xd)
+    x = backend.to_numpy(xd)
+    models = [Sequential([Dense(8, "tanh"), Dense(2, "softmax")], backend=backend, preprocess=preprocess,
+                         ensemble=ensemble) for _ in range(2)]
+    for model, data in zip(models, (xd, x)):
+        model.fit(data, y, validation_data=(data, y), epochs=2, seed=5, input_noise=0.1)
+    proba = models[0].predict_proba(xd)
     if backend.name != "numpy":
-        assert backend.holds(proba) and backend.holds(model.decision_function(xd))
-    host = Sequential([Dense(8, "tanh"), Dense(2, "softmax")], backend=backend)
-    host.fit(backend.to_numpy(xd), y, validation_data=(backend.to_numpy(xd), y), epochs=2, seed=5)
-    np.testing.assert_allclose(backend.to_numpy(proba), host.predict_proba(x), rtol=1e-4, atol=1e-5)
-    assert model.predict(xd) == host.predict(x) or np.mean(np.array(model.predict(xd)) != host.predict(x)) < 0.01
-    assert model.evaluate(xd, y)["accuracy"] == pytest.approx(host.evaluate(x, y)["accuracy"], abs=0.01)
+        assert backend.holds(proba) and backend.holds(models[0].decision_function(xd))
+    # The same computation but for the order of the standardisation's sums (and expm1/log1p's last bits).
+    np.testing.assert_allclose(backend.to_numpy(proba), models[1].predict_proba(x), rtol=1e-4, atol=1e-5)
+    assert np.mean(np.array(models[0].predict(xd)) != np.array(models[1].predict(x))) < 0.01
+    assert models[0].evaluate(xd, y)["accuracy"] == pytest.approx(models[1].evaluate(x, y)["accuracy"], abs=0.01)
 
 
 def test_sequential_pickles_in_memory(backend, wdbc):
     import pickle
 
     x, y, _ = wdbc
-    model = Sequential([Dense(8, "tanh"), Dense(2, "softmax")], backend=backend)
+    model = Sequential([Dense(8, "tanh"), Dense(2, "softmax")], backend=backend, preprocess="yeo-johnson", ensemble=2)
     model.fit(x, y, epochs=1, seed=0)
     again = pickle.loads(pickle.dumps(model))
-    assert again.backend is again.network.backend and again.backend.spec == backend.spec
+    assert again.backend is again.network.backend is again.members[1].backend and again.backend.spec == backend.spec
     np.testing.assert_array_equal(again.predict_proba(x), model.predict_proba(x))

@@ -1,42 +1,38 @@
-"""Inputs beyond host arrays: device arrays of the model's backend, one-hot label matrices."""
+"""Features on their way in: device arrays of the model's backend get the host path's checks and
+preprocessing, on the device."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from xmlp.inputs import device_features, device_input, fit_standardizer, labels_of
+from xmlp.inputs import device_features, device_input, features, fit_preprocessing, to_device
 from xmlp.preprocessing import Standardizer, as_features, model_input
 
 
-def test_labels_of_one_hot_and_plain_labels():
-    y = np.array([[0, 1, 0], [1, 0, 0], [0, 1, 0]])
-    labels, classes = labels_of(y)
-    assert labels.tolist() == [1, 0, 1] and classes == [0, 1, 2]  # class 2 has no row but is a class
-    assert labels_of(["a", "b"]) == (["a", "b"], None)
-    column, none = labels_of(np.array([["a"], ["b"]]))
-    assert column.tolist() == ["a", "b"] and none is None
-    with pytest.raises(ValueError, match=r"expected labels, or one-hot rows .*received row 1: \[1, 1, 0\]"):
-        labels_of(np.array([[0, 1, 0], [1, 1, 0]]))
-    with pytest.raises(ValueError, match="received row 0"):
-        labels_of(np.array([["a", "b"]]))
-
-
-def test_device_path_matches_the_host_path(backend, rng):
+@pytest.mark.parametrize("method", ["standardize", "yeo-johnson"])
+def test_device_path_matches_the_host_path(backend, rng, method):
     work = "float64" if backend.supports("float64") else "float32"
     x = rng.normal(loc=5.0, scale=3.0, size=(40, 4)).astype(work)
+    x[:, 1] = -np.abs(x[:, 1])  # a negative column (the other branch of Yeo-Johnson)
     x[:, 2] = 7.0  # a constant column gets scale 1
     dev = backend.asarray(x, backend.dtype(work))
-    host = Standardizer().fit(x)
-    on_device = fit_standardizer(backend, dev, chunk=16)
-    rtol = 1e-12 if work == "float64" else 1e-5
-    np.testing.assert_allclose(on_device.mean, host.mean, rtol=rtol)
+    host = Standardizer.for_method(method).fit(x)
+    on_device = fit_preprocessing(backend, dev, Standardizer.for_method(method), chunk=16)
+    rtol = 1e-10 if work == "float64" else 1e-4
+    if method == "yeo-johnson":
+        np.testing.assert_allclose(on_device.lambdas, host.lambdas, rtol=1e-6)
+    np.testing.assert_allclose(on_device.mean, host.mean, rtol=rtol, atol=1e-12)
     np.testing.assert_allclose(on_device.scale, host.scale, rtol=rtol)
     targets = np.eye(2)[np.arange(40) % 2]
     expected = model_input(x, 4, host, "float32", targets)
     got = backend.to_numpy(device_input(backend, dev, host, "float32", targets, chunk=16))
-    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
     assert np.array_equal(backend.to_numpy(device_features(backend, dev, 4)), as_features(x, 4))
+    on_device_, kept = features(backend, dev, 4)
+    assert kept == (backend.name != "numpy")  # NumPy arrays are host data
+    sent = to_device(backend, x, 4, host, "float32", targets)
+    np.testing.assert_allclose(backend.to_numpy(sent), expected, rtol=0, atol=0)
 
 
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")  # the cast of the too-large values

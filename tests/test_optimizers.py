@@ -172,3 +172,18 @@ def test_each_optimizer_declares_its_options():
     with pytest.raises(ValueError, match=r"expected options that sgd takes; received --rho \(hint: sgd takes --momentum, --dampening\)"):
         optimizers.check_options("sgd", ["rho"], flag="--")
     assert optimizers.get("nesterov").nesterov and optimizers.get("sgd", momentum=0.5, nesterov=True).nesterov
+
+
+def test_weight_decay_on_weights_only(backend64, rng):
+    """decay_bias=False: the bias follows the plain update, the weight the L2 one (bit for bit)."""
+    be, f64 = backend64, backend64.dtype("float64")
+    p0 = {"weight": rng.normal(size=(3, 2)), "bias": rng.normal(size=2)}
+    layer = Stub({k: be.asarray(v, f64) for k, v in p0.items()})
+    opt = optimizers.SGD(0.05, weight_decay=0.1, decay_bias=False)
+    opt.build(be.xp, [layer])
+    grads = {k: rng.normal(size=v.shape) for k, v in p0.items()}
+    layer.grads = {k: be.asarray(v, f64) for k, v in grads.items()}
+    opt.step()
+    np.testing.assert_array_equal(be.to_numpy(layer.params["weight"]), p0["weight"] - 0.05 * (grads["weight"] + 0.1 * p0["weight"]))
+    np.testing.assert_array_equal(be.to_numpy(layer.params["bias"]), p0["bias"] - 0.05 * grads["bias"])
+    assert opt.config()["decay_bias"] is False and "decay_bias" not in optimizers.SGD(0.1, weight_decay=0.1).config()

@@ -18,7 +18,7 @@ def test_plot_compares_runs(cli, tmp_path):
     docs = [json.loads((tmp_path / n / "history.json").read_text()) for n in ("sgd", "adam")]
     labels = run_labels(["sgd", "adam"], [d["config"] for d in docs])
     # Only what differs between the runs is named: optimizer and learning rate.
-    assert labels == ["sgd (sgd, lr 0.01)", "adam (adam, lr 0.001)"]
+    assert labels == ["sgd (sgd, lr 0.0314)", "adam (adam, lr 0.001)"]
     fig = comparison_figure(list(zip(labels, [d["history"] for d in docs])))
     loss_ax, acc_ax = fig.axes
     assert [t.get_text() for t in fig.legends[0].get_texts()] == labels + ["training", "validation"]

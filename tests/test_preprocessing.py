@@ -48,3 +48,38 @@ def test_model_input_standardizes_in_chunks_and_appends_targets(rng):
     np.testing.assert_array_equal(out[:, 3:], y)
     with pytest.raises(ValueError, match=r"expected values that fit float32 .* at row 2, column 0"):
         model_input(np.array([[0.0], [1.0], [1e39]]), 1, None, "float32")
+
+
+def test_yeo_johnson_then_standardize(wdbc):
+    from xmlp import power
+
+    x = wdbc[0][:300]
+    s = Standardizer.for_method("yeo-johnson").fit(x)
+    assert s.method == "yeo-johnson" and s.lambdas.shape == (30,)
+    t = power.transform(x, s.lambdas)
+    np.testing.assert_allclose(s.mean, t.mean(axis=0), rtol=1e-12)  # same sums, another order
+    out = s.transform(x)
+    # Standardized: zero mean, unit variance on the rows it was fitted on (float64 rounding).
+    np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(out.std(axis=0), 1.0, rtol=1e-12)
+    assert Standardizer.for_method("standardize").method == "standardize" and Standardizer.for_method(None) is None
+    with pytest.raises(ValueError, match="expected preprocess among standardize, yeo-johnson or None; received 'pca'"):
+        Standardizer.for_method("pca")
+
+
+def test_one_hot_label_matrices_are_labels():
+    from xmlp.preprocessing import LabelEncoder, labels_of
+
+    y = np.array([[0, 1, 0], [1, 0, 0], [0, 1, 0]])
+    labels, classes = labels_of(y)
+    assert labels.tolist() == [1, 0, 1] and classes == [0, 1, 2]  # class 2 has no row but is a class
+    assert labels_of(["a", "b"]) == (["a", "b"], None)
+    column, none = labels_of(np.array([["a"], ["b"]]))
+    assert column.tolist() == ["a", "b"] and none is None
+    with pytest.raises(ValueError, match=r"expected labels, or one-hot rows .*received row 1: \[1, 1, 0\]"):
+        labels_of(np.array([[0, 1, 0], [1, 1, 0]]))
+    with pytest.raises(ValueError, match="received row 0"):
+        labels_of(np.array([["a", "b"]]))
+    encoder = LabelEncoder().fit(y)
+    assert encoder.classes == [0, 1, 2] and encoder.indices(y).tolist() == [1, 0, 1]
+    assert encoder.one_hot(y).tolist() == y.tolist()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-
-import xmlp
 import pytest
 
+import xmlp
 from xmlp.errors import DataError
 from xmlp.serialization import read_model_file, write_model_file
 
@@ -15,9 +14,11 @@ def test_model_file_layout_and_metadata(cli, tmp_path):
     assert cli("train", "--epochs", "3", "--out", "r", "--quiet", "--no-plots")[0] == 0
     meta, tensors = read_model_file(tmp_path / "r/model.safetensors")
     assert sorted(tensors) == ["layers.0.bias", "layers.0.weight", "layers.1.bias", "layers.1.weight",
-                               "layers.2.bias", "layers.2.weight", "preprocess.mean", "preprocess.scale"]
+                               "layers.2.bias", "layers.2.weight", "preprocess.lambdas", "preprocess.mean",
+                               "preprocess.scale"]
+    assert meta["preprocess"] == "yeo-johnson" and meta["ensemble"] == 1
     assert tensors["layers.0.weight"].shape == (30, 24) and tensors["layers.0.weight"].dtype == np.float32
-    assert meta["format"] == "xmlp-model" and meta["format_version"] == 1 and meta["xmlp_version"] == xmlp.__version__
+    assert meta["format"] == "xmlp-model" and meta["format_version"] == 2 and meta["xmlp_version"] == xmlp.__version__
     assert [l["activation"] for l in meta["topology"]["layers"]] == ["tanh", "tanh", "softmax"]
     assert meta["classes"] == ["B", "M"] and meta["positive_class"] == "M" and meta["loss"] == "binaryCrossentropy"
     assert meta["feature_names"][0] == "mean radius" and meta["training"]["seed"] == 42

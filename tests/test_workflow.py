@@ -107,10 +107,21 @@ def test_preprocessing_is_fitted_on_training_rows_only(cli, tmp_path, wdbc):
     write_subject_csv(tmp_path / "train.csv", wdbc, rows=slice(0, 300))
     write_subject_csv(tmp_path / "valid.csv", wdbc, rows=slice(300, 569))
     assert cli("train", "--train", "train.csv", "--valid", "valid.csv", "--epochs", "2", "--out", "r",
-               "--quiet", "--no-plots")[0] == 0
+               "--quiet", "--no-plots", "--preprocess", "standardize", "--no-refit")[0] == 0
     _, tensors = read_model_file(tmp_path / "r/model.safetensors")
     np.testing.assert_array_equal(tensors["preprocess.mean"], x[:300].mean(axis=0))
     np.testing.assert_array_equal(tensors["preprocess.scale"], x[:300].std(axis=0))
+    # The default (Yeo-Johnson, refit): the saved model is the refit one, so its transform was
+    # fitted on the training + validation rows (all 569 here), never on rows it did not train on.
+    from xmlp import power
+
+    assert cli("train", "--train", "train.csv", "--valid", "valid.csv", "--epochs", "2", "--out", "d",
+               "--quiet", "--no-plots")[0] == 0
+    _, tensors = read_model_file(tmp_path / "d/model.safetensors")
+    all_rows = np.concatenate([x[:300], x[300:]])
+    np.testing.assert_array_equal(tensors["preprocess.lambdas"], power.fit(all_rows))
+    np.testing.assert_allclose(tensors["preprocess.mean"], power.transform(all_rows, tensors["preprocess.lambdas"]).mean(axis=0),
+                               rtol=1e-12)  # chunked vs one-pass float64 sums: rounding only
 
 
 def test_history_files(cli, tmp_path):

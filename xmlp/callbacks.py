@@ -21,10 +21,16 @@ class History:
     params: dict[str, Any] = field(default_factory=dict)
     stopped_epoch: int | None = None
     best_epoch: int | None = None
+    restored_epoch: int | None = None  # the epoch whose weights early stopping restored
 
     @property
     def epochs(self) -> int:
         return len(self.history.get("loss", ()))
+
+    @property
+    def kept_epochs(self) -> int:
+        """How many epochs produced the weights the model ended with."""
+        return self.restored_epoch if self.restored_epoch is not None else self.epochs
 
     def append(self, logs: dict[str, float]) -> None:
         for key, value in logs.items():
@@ -122,6 +128,7 @@ class EarlyStopping(Callback):
         history.best_epoch = self.best_epoch
         if self.restore_best_weights and self.best_weights is not None:
             self.network.restore_params(self.best_weights)
+            history.restored_epoch = self.best_epoch
 
 
 class EpochPrinter(Callback):

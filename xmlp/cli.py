@@ -27,6 +27,15 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """A command's parser reports what it does not know itself (so the error names the
+        command's own --help), with the closest option it knows."""
+        ns, extra = super().parse_known_args(args, namespace)
+        if extra and self._subparsers is None:
+            close = difflib.get_close_matches(extra[0].split("=")[0], self._option_string_actions, n=1, cutoff=0.75)
+            self.error(f"unrecognized arguments: {' '.join(extra)}" + (f" (did you mean {close[0]}?)" if close else ""))
+        return ns, extra
+
 
 # ----------------------------------------------------------------------------- value parsers
 def _int_at_least(low: int) -> Callable[[str], int]:
@@ -95,6 +104,9 @@ def _train_options(t: argparse.ArgumentParser) -> None:
     dtypes = Registry[str]("a dtype")
     for name in ("float32", "float64"):
         dtypes.register(name, name)
+    preprocessing = Registry[str]("a preprocessing")
+    for name in ("yeo-johnson", "standardize", "none"):
+        preprocessing.register(name, name)
     t.add_argument("--config", help="TOML file with the same keys as these options")
     t.add_argument("--data", help="one CSV file, split internally (--valid-size, --seed)")
     t.add_argument("--train", help="training CSV file (the subject's layout)")
@@ -107,10 +119,21 @@ def _train_options(t: argparse.ArgumentParser) -> None:
                    type=_one_of(initializers.INITIALIZERS), metavar=_choices(initializers.INITIALIZERS))
     t.add_argument("--loss", type=_one_of(losses.LOSSES), metavar=_choices(losses.LOSSES),
                    help="both are softmax cross-entropy (default: binaryCrossentropy for two classes)")
+    t.add_argument("--preprocess", type=_one_of(preprocessing), metavar=_choices(preprocessing),
+                   help="per-feature transform fitted on the training rows: yeo-johnson (power transform, then "
+                        "standardisation), standardize, or none")
+    t.add_argument("--input-noise", "--input_noise", dest="input_noise", type=_number(optimizers.Option(0.0)),
+                   help="std of Gaussian noise added to the (preprocessed) training inputs")
+    t.add_argument("--refit", action=argparse.BooleanOptionalAction,
+                   help="after the run that draws the validation curves, train the saved model again on "
+                        "training + validation rows with the same settings")
+    t.add_argument("--ensemble", type=_int_at_least(1), metavar="K",
+                   help="train K networks with different seeds and average their probabilities")
     t.add_argument("--epochs", type=_int_at_least(1))
     t.add_argument("--batch-size", "--batch_size", dest="batch_size", type=_int_at_least(1))
     t.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=_number(optimizers.LEARNING_RATE),
-                   help="(default: the optimizer's own: 0.01 for sgd/momentum/nesterov, 0.001 for rmsprop/adam/adamw)")
+                   help="(default: 0.0314 for sgd; the optimizer's own for the others: 0.01 for momentum/nesterov, "
+                        "0.001 for rmsprop/adam/adamw)")
     t.add_argument("--optimizer", type=_one_of(optimizers.OPTIMIZERS), metavar=_choices(optimizers.OPTIMIZERS))
     for name, option in optimizers.all_options().items():
         takers = [n for n, p in optimizers.OPTIMIZERS.items() if name in p.cls.options]
@@ -118,6 +141,8 @@ def _train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--weight-decay", "--weight_decay", dest="weight_decay", type=_number(optimizers.WEIGHT_DECAY))
     t.add_argument("--decoupled-weight-decay", dest="decoupled_weight_decay", action=argparse.BooleanOptionalAction,
                    help="AdamW-style decay (p -= lr*wd*p) instead of L2 added to the gradient")
+    t.add_argument("--decay-bias", dest="decay_bias", action=argparse.BooleanOptionalAction,
+                   help="apply weight decay to the biases too (--no-decay-bias: weights only)")
     t.add_argument("--early-stopping", dest="early_stopping", action=argparse.BooleanOptionalAction)
     t.add_argument("--patience", type=_int_at_least(0))
     t.add_argument("--min-delta", "--min_delta", dest="min_delta", type=_number(optimizers.Option(0.0)))
@@ -187,19 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _train_parser(parser: argparse.ArgumentParser, command: str = "train") -> argparse.ArgumentParser:
+def _train_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return sub.choices[command]  # type: ignore[no-any-return]
-
-
-def _unknown_options(parser: argparse.ArgumentParser, command: str, unknown: list[str]) -> NoReturn:
-    """An option the command does not know: the error names the command's own --help, and the
-    closest known option."""
-    sub = _train_parser(parser, command)
-    known = [s for a in sub._actions for s in a.option_strings]
-    close = difflib.get_close_matches(unknown[0].split("=")[0], known, n=1, cutoff=0.75)
-    hint = f" (did you mean {close[0]}?)" if close and unknown[0].startswith("-") else ""
-    sub.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+    return sub.choices["train"]  # type: ignore[no-any-return]
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -208,9 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         parser = build_parser()
-        args, unknown = parser.parse_known_args(argv)
-        if unknown:
-            _unknown_options(parser, args.command, unknown)
+        args = parser.parse_args(argv)
         if args.command == "train":
             words = argv[argv.index("train") + 1 :]
             args.settings = train_settings(_train_parser(parser), words)

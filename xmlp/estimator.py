@@ -18,19 +18,10 @@ from .callbacks import Callback, EarlyStopping, EpochPrinter, History
 from .calibration import fit_temperature
 from .layers import Dense
 from .network import Network
-from .preprocessing import LabelEncoder, Standardizer, as_features, model_input
+from .preprocessing import LabelEncoder, Standardizer
+from .seeding import seed_streams
 from .serialization import read_model_file, write_model_file
 from .trainer import Trainer
-
-def seed_streams(seed: int | None) -> tuple[int, np.random.Generator, np.random.Generator]:
-    """(the seed used, weights generator, shuffle generator): one child stream per role of one
-    ``numpy.random.SeedSequence``, drawn on the host so every backend sees the same numbers.
-    With no seed, fresh OS entropy is drawn and returned, so every run can be replayed."""
-    ss = np.random.SeedSequence(seed)
-    init, shuffle = ss.spawn(2)
-    entropy: Any = ss.entropy  # an int: the seed given, or the one drawn from the OS
-    return int(entropy), np.random.default_rng(init), np.random.default_rng(shuffle)
-
 
 class Sequential:
     """A multilayer perceptron: ``Sequential([Dense(24, "relu"), Dense(2, "softmax")])``.
@@ -38,11 +29,12 @@ class Sequential:
     The model remembers its backend (``backend="cpu"``, ``"cuda"``, ``"torch"``, a Backend…),
     its dtype, the standardisation fitted on the training rows, the class labels and, after
     ``calibrate``, a softmax temperature. ``fit`` starts from fresh weights each time it is
-    called (as scikit-learn's estimators do); continuing a training is not offered yet.
+    called (as scikit-learn's estimators do); continuing a training is not offered yet. An array
+    of the model's own backend stays on its device, and inference answers in kind (``inputs``).
 
-    Arrays of the model's own backend (a torch tensor for ``backend="torch"``) are used where they
-    are, and ``predict_proba`` then answers in that library, on that device. Labels may be a
-    one-hot matrix (n, n_classes) wherever labels are taken; its classes are 0 … n_classes-1.
+    ``preprocess``: "standardize" (mean/std of the training rows), "yeo-johnson" (a per-column
+    power transform fitted on the training rows, then standardisation) or None. ``ensemble``:
+    the number of networks trained with different seeds whose probabilities are averaged.
     """
 
     def __init__(
@@ -52,11 +44,15 @@ class Sequential:
         loss: str = "categoricalCrossentropy",
         backend: str | backends.Backend | None = None,
         dtype: str = "float32",
-        standardize: bool = True,
+        preprocess: str | None = "standardize",
+        ensemble: int = 1,
     ):
+        _check_positive_int("ensemble", ensemble)
         self.backend = backends.get_backend(backend)
+        # Member 0 is the network the layers build; the others are replicas of its topology.
         self.network = Network(list(layers), loss, self.backend, dtype)
-        self.standardizer = Standardizer() if standardize else None
+        self.members = [self.network] + [self.network.replica() for _ in range(ensemble - 1)]
+        self.standardizer = Standardizer.for_method(preprocess)
         self.encoder = LabelEncoder()
         self.feature_names: list[str] | None = None
         self.positive_class: Any = None
@@ -116,48 +112,55 @@ class Sequential:
         callbacks: Sequence[Callback] = (),
         verbose: bool = False,
         feature_names: Sequence[str] | None = None,
+        input_noise: float = 0.0,
     ) -> History:
-        """Train from fresh weights (a second call starts over, it does not continue); returns
-        (and keeps in ``self.history``) the per-epoch metrics.
+        """Train from fresh weights (a second call starts over); returns the per-epoch metrics (also ``history``).
 
         Each epoch draws one permutation on the host and sends it; batches are taken on the
         device; the host reads the epoch's losses and confusion counts once, at its end.
         ``learning_rate`` defaults to the optimizer's own (SGD 0.01, Adam 0.001, …).
+        ``input_noise``: the std of Gaussian noise added to the (preprocessed) training inputs,
+        drawn on the host once per epoch. An ensemble's first member is trained with the
+        callbacks (its history is returned); the others train silently for as many epochs as
+        the first one kept.
         """
         _check_positive_int("epochs", epochs)
         _check_positive_int("batch_size", batch_size)
+        if not (isinstance(input_noise, (int, float)) and 0.0 <= input_noise < float("inf")):
+            raise ValueError(f"expected input_noise >= 0; received {input_noise!r}")
         metric_names = metrics_mod.check_names(metrics)
         opt = optimizers.get(optimizer, learning_rate=learning_rate)
-        on_device = self.backend.holds(x)
-        x_in = inputs.device_features(self.backend, x, None) if on_device else as_features(x, None)
-        y, classes = inputs.labels_of(y)
-        self._fit_labels(y, x_in.shape[0], metric_names, classes)
+        x_in, _ = inputs.features(self.backend, x, None)  # host, or the backend's own array on its device
+        self._fit_labels(y, x_in.shape[0], metric_names)
         callbacks = ([early_stopping] if early_stopping is not None else []) + list(callbacks)
         callbacks += [EpochPrinter()] if verbose else []
-        self.seed, init_rng, shuffle_rng = seed_streams(seed)
+        self.seed, streams = seed_streams(seed, len(self.members))
+        self.history = None
         if self.standardizer is not None:
-            self.standardizer = inputs.fit_standardizer(self.backend, x_in) if on_device else self.standardizer.fit(x_in)
+            self.standardizer = inputs.fit_preprocessing(self.backend, x_in, self.standardizer)
         self.feature_names = list(feature_names) if feature_names is not None else None
         params = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(), "metrics": metric_names,
                   "validation": validation_data is not None, "seed": self.seed}
         with self.backend.activate():
-            self.network.build(x_in.shape[1], init_rng)
-            opt.build(self.xp, self.layers)
             data = self._to_device(x_in, y)
-            val = None
-            if validation_data is not None:
-                val = self._to_device(validation_data[0], inputs.labels_of(validation_data[1])[0])
-            trainer = Trainer(self.network, opt, metrics=metric_names, callbacks=callbacks)
-            self.history = trainer.fit(self, data, val, epochs=epochs, batch_size=batch_size,
-                                       shuffle_rng=shuffle_rng, params=params)
+            val = self._to_device(*validation_data) if validation_data is not None else None
+            first: History | None = None
+            for k, (net, (init_rng, shuffle_rng, noise_rng)) in enumerate(zip(self.members, streams)):
+                net.build(x_in.shape[1], init_rng)
+                opt.build(self.xp, net.layers)
+                trainer = Trainer(net, opt, metrics=metric_names, callbacks=callbacks if k == 0 else (),
+                                  noise=float(input_noise), noise_rng=noise_rng)
+                history = trainer.fit(self, data, val, epochs=epochs if first is None else first.kept_epochs,
+                                      batch_size=batch_size, shuffle_rng=shuffle_rng, params=params)
+                first = first or history
+        self.history = history if first is None else first
         return self.history
 
-    def _fit_labels(self, y: Labels, n_rows: int, metrics: Sequence[str], classes: list[Any] | None = None) -> None:
-        """Learn the classes of ``y`` (or take ``classes``) and check them against the rows, the
-        output and the loss."""
+    def _fit_labels(self, y: Labels, n_rows: int, metrics: Sequence[str]) -> None:
+        """Learn the classes of ``y`` and check them against the rows, the output and the loss."""
         if len(y) != n_rows:
             raise ValueError(f"expected {n_rows} labels (one per row); received {len(y)}")
-        self.encoder = LabelEncoder(classes) if classes is not None else self.encoder.fit(y)
+        self.encoder.fit(y)
         n = len(self.classes)
         if n < 2:
             raise ValueError(f"expected at least two classes in the training labels; received only {self.classes}")
@@ -171,41 +174,40 @@ class Sequential:
         self.temperature = 1.0
 
     def _to_device(self, x: ArrayLike, y: Labels | None = None) -> Array:
-        """Host features (and labels) -> one device array in the model's dtype: standardized
-        features, then the one-hot targets' columns. Built in row chunks (no float64 copy). An
-        array of the backend's own stays on its device."""
+        """Features (and labels) -> one device array in the model's dtype: standardized
+        features, then the one-hot targets' columns. Built in row chunks (no float64 copy)."""
         targets = None if y is None else self.encoder.one_hot(y)
-        if self.backend.holds(x):
-            return inputs.device_input(self.backend, x, self.standardizer, self.dtype_name, targets)
-        host = model_input(x, self.n_features, self.standardizer, self.dtype_name, targets)
-        return self.backend.asarray(host, self.dtype, copy=False)
+        return inputs.to_device(self.backend, x, self.n_features, self.standardizer, self.dtype_name, targets)
 
     # ----------------------------------------------------------------- inference
     def decision_function(self, x: ArrayLike, batch_size: int = 65536) -> Any:
-        """Output-layer logits (before softmax and temperature): a host NumPy array, or an array
-        of the backend's library on its device when ``x`` is one."""
+        """Output-layer logits (before softmax and temperature), on the host (on the device for a device x)."""
         return self._infer(x, batch_size, probabilities=False)
 
     def predict_proba(self, x: ArrayLike, batch_size: int = 65536) -> Any:
-        """Class probabilities, shape (n, n_classes): a host NumPy array, or an array of the
-        backend's library on its device when ``x`` is one."""
+        """Class probabilities (n, n_classes), on the host (on the device for a device x)."""
         return self._infer(x, batch_size, probabilities=True)
 
     def _infer(self, x: ArrayLike, batch_size: int, probabilities: bool, host: bool = False) -> Any:
-        """Inference in row chunks of ``batch_size``: logits, or softmax(logits / temperature).
-        Device input gives device output unless ``host``."""
+        """Inference in row chunks of ``batch_size``: logits (of a single network; an ensemble's
+        scores are the log of its averaged probabilities), or the probabilities
+        softmax(logits / temperature), averaged over an ensemble's members on the device."""
         if not self.built:
             raise RuntimeError("expected a trained model; received one that was never fitted")
-        on_device = self.backend.holds(x)
-        data = inputs.device_features(self.backend, x, self.n_features) if on_device else as_features(x, self.n_features)
-        out = []
+        data, on_device = inputs.features(self.backend, x, self.n_features)
+        single, out, keep = len(self.members) == 1, [], on_device and not host  # keep: answer on the device
         with self.backend.activate():
             for start in range(0, max(data.shape[0], 1), batch_size):
                 chunk = self._to_device(data[start : min(start + batch_size, data.shape[0]), :])
-                z = (self.network.probabilities(chunk, self.temperature) if probabilities
-                     else self.network.logits(chunk))
-                out.append(z if on_device and not host else self.backend.to_numpy(z))
-            return self.xp.concat(out, axis=0) if on_device and not host else np.concatenate(out, axis=0)
+                if single and not probabilities:
+                    z = self.network.logits(chunk)
+                else:
+                    z = self.network.probabilities(chunk, self.temperature)
+                    for net in self.members[1:]:
+                        z = z + net.probabilities(chunk, self.temperature)
+                    z = z * (1.0 / len(self.members)) if probabilities else self.xp.log(z * (1.0 / len(self.members)))
+                out.append(z if keep else self.backend.to_numpy(z))
+            return self.xp.concat(out, axis=0) if keep else np.concatenate(out, axis=0)
 
     def predict(self, x: ArrayLike) -> list[Any]:
         """Predicted class labels (the most probable class of each row)."""
@@ -215,8 +217,10 @@ class Sequential:
     def calibrate(self, x: ArrayLike, y: Labels) -> float:
         """Fit the softmax temperature T on held-out rows (never the test rows) by minimizing
         their cross-entropy; predictions become softmax(z / T). Returns T."""
-        logits = self._infer(x, 65536, probabilities=False, host=True)
-        self.temperature = fit_temperature(logits, self.encoder.indices(inputs.labels_of(y)[0]))
+        if len(self.members) > 1:
+            raise ValueError(f"expected a single network to calibrate; received an ensemble of {len(self.members)} "
+                             "(its averaged probabilities are calibrated by the averaging)")
+        self.temperature = fit_temperature(self._infer(x, 65536, False, host=True), self.encoder.indices(y))
         return self.temperature
 
     def evaluate(self, x: ArrayLike, y: Labels) -> dict[str, Any]:
@@ -224,8 +228,7 @@ class Sequential:
         from .evaluation import evaluate_probabilities
 
         pos = self.classes.index(self.positive_class) if self.positive_class in self.classes else None
-        proba = self._infer(x, 65536, probabilities=True, host=True)
-        return evaluate_probabilities(proba, self.encoder.indices(inputs.labels_of(y)[0]), self.classes, pos)
+        return evaluate_probabilities(self._infer(x, 65536, True, host=True), self.encoder.indices(y), self.classes, pos)
 
     # ----------------------------------------------------------------- the model file
     def save(self, path: str | os.PathLike[str], *, metadata: Mapping[str, Any] | None = None) -> None:

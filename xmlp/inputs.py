@@ -1,40 +1,31 @@
-"""What a model accepts beyond host arrays: arrays already on its backend's device (a torch
-tensor for a torch model: "Array API in, Array API out"), and one-hot label matrices (Keras's
-habit).
+"""Features on their way into a model: host data (``preprocessing``), or arrays already on the
+model's device — a torch tensor for a torch model ("Array API in, Array API out").
 
-Device arrays get the same checks and the same standardisation as host data
-(``preprocessing.as_features`` and ``model_input``), computed by the backend's namespace on its
-device: the data never goes through NumPy. What the host reads is small: one flag per check, the
-standardisation's two vectors, and the values an error message quotes.
+A device array gets the same checks and the same preprocessing as host data
+(``preprocessing.as_features``, ``Standardizer``, ``model_input``), computed by the backend's
+namespace on its device: the data does not go through NumPy. The host reads what is small: one
+flag per check, the preprocessing's vectors, and the values an error message quotes. One
+exception: the Yeo-Johnson λ search (``power.fit``) runs on the host, so fitting that
+preprocessing reads the training features back once; its transform runs on the device.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import backends
-from ._types import Array, Labels
-from .preprocessing import Standardizer
+from ._types import Array
+from .preprocessing import Standardizer, as_features, model_input
 
 
-def labels_of(y: Labels) -> tuple[Labels, list[int] | None]:
-    """``(labels, classes)``: labels as given (``classes`` None: learned from them), or the class
-    indices of a one-hot matrix (n, C) with its classes ``0 … C-1`` — all C of them, even a class
-    with no rows. A single column (n, 1) is a column of labels."""
-    ndim = y.ndim if hasattr(y, "ndim") else np.ndim(y)
-    if ndim != 2:
-        return y, None
-    host = np.asarray(y)
-    if host.shape[1] == 1:
-        return host[:, 0], None
-    ok = host.dtype.kind in "biuf" and np.isin(host, (0, 1)).all(axis=1) & (host.sum(axis=1) == 1)
-    if not np.all(ok):
-        row = int(np.argmin(ok)) if host.dtype.kind in "biuf" else 0
-        raise ValueError(f"expected labels, or one-hot rows (a single 1, the rest 0); received row {row}: "
-                         f"{host[row].tolist()}")
-    return host.argmax(axis=1), list(range(host.shape[1]))
+def features(backend: backends.Backend, x: Any, n_features: int | None) -> tuple[Any, bool]:
+    """(x checked, whether it stays on the device): the backend's own array stays where it is;
+    anything else becomes a host array (``as_features``)."""
+    if backend.holds(x):
+        return device_features(backend, x, n_features), True
+    return as_features(x, n_features), False
 
 
 def _work_dtype(backend: backends.Backend) -> Any:
@@ -60,32 +51,69 @@ def device_features(backend: backends.Backend, x: Array, n_features: int | None)
     return x
 
 
-def fit_standardizer(backend: backends.Backend, x: Array, chunk: int = 8192) -> Standardizer:
-    """``Standardizer.fit`` on the device (two passes over row chunks, in float64 where the device
-    has it); the host reads the mean and scale vectors, once."""
-    xp, work = backend.xp, _work_dtype(backend)
-    n = x.shape[0]
-    total = sum((xp.sum(xp.astype(x[s : min(s + chunk, n), :], work), axis=0) for s in range(0, n, chunk)))
-    mean = total / n
-    squares = sum((xp.sum((xp.astype(x[s : min(s + chunk, n), :], work) - mean) ** 2, axis=0) for s in range(0, n, chunk)))
+def _yeo_johnson(xp: Any, x: Array, lambdas: Array) -> Array:
+    """``power.transform`` with the namespace: the same expm1/log1p forms, per column."""
+    pos = x >= 0.0
+    lp, ln = xp.log1p(xp.where(pos, x, 0.0 * x)), xp.log1p(xp.where(pos, 0.0 * x, -x))
+    zero, two = xp.abs(lambdas) < 1e-12, xp.abs(lambdas - 2.0) < 1e-12
+    up = xp.where(zero, lp, xp.expm1(lambdas * lp) / xp.where(zero, xp.ones_like(lambdas), lambdas))
+    c = 2.0 - lambdas
+    down = xp.where(two, -ln, -xp.expm1(c * ln) / xp.where(two, xp.ones_like(c), c))
+    return xp.where(pos, up, down)
+
+
+def _transformed(backend: backends.Backend, x: Array, start: int, stop: int, lambdas: Array | None) -> Array:
+    """Rows [start, stop) in the working dtype, Yeo-Johnson transformed when ``lambdas``."""
+    block = backend.xp.astype(x[start:stop, :], _work_dtype(backend))
+    return block if lambdas is None else _yeo_johnson(backend.xp, block, lambdas)
+
+
+def fit_preprocessing(backend: backends.Backend, x: Any, standardizer: Standardizer, chunk: int = 8192) -> Standardizer:
+    """``standardizer.fit(x)``; for a device array on the device (two passes over row chunks, in
+    float64 where the device has it) and the host reads the mean and scale vectors once."""
+    if not backend.holds(x):
+        return standardizer.fit(x)
+    xp, n = backend.xp, x.shape[0]
+    lambdas = None
+    if standardizer.power:
+        from . import power
+
+        standardizer.lambdas = power.fit(backend.to_numpy(x))  # the λ search runs on the host
+        lambdas = backend.asarray(standardizer.lambdas, _work_dtype(backend))
+    rows = [(s, min(s + chunk, n)) for s in range(0, n, chunk)]
+    mean = sum(xp.sum(_transformed(backend, x, a, b, lambdas), axis=0) for a, b in rows) / n
+    squares = sum(xp.sum((_transformed(backend, x, a, b, lambdas) - mean) ** 2, axis=0) for a, b in rows)
     std = xp.sqrt(squares / n)
+    # A column with std below 1e-12 x its magnitude carries no information, only rounding.
     tiny = std <= 1e-12 * xp.maximum(xp.abs(mean), xp.ones_like(mean))
-    scale = xp.where(tiny, xp.ones_like(std), std)
-    both = backend.to_numpy(xp.stack([mean, scale]))
-    return Standardizer(both[0], both[1])
+    both = backend.to_numpy(xp.stack([mean, xp.where(tiny, xp.ones_like(std), std)]))
+    standardizer.mean, standardizer.scale = both[0].astype(np.float64), both[1].astype(np.float64)
+    return standardizer
+
+
+def to_device(backend: backends.Backend, x: Any, n_features: int | None, standardizer: Standardizer | None,
+              dtype: str, targets: np.ndarray | None = None) -> Array:
+    """[preprocessed x | targets] as one array of the model's dtype on the device: built on the
+    host (``model_input``) and sent, or — for the backend's own array — on the device."""
+    if backend.holds(x):
+        return device_input(backend, x, standardizer, dtype, targets)
+    host = model_input(x, n_features, standardizer, dtype, targets)
+    return backend.asarray(host, backend.dtype(dtype), copy=False)
 
 
 def device_input(backend: backends.Backend, x: Array, standardizer: Standardizer | None, dtype: str,
                  targets: np.ndarray | None = None, chunk: int = 8192) -> Array:
-    """``model_input`` on the device: [standardized x | targets] in ``dtype``, built in row chunks
-    (no whole float64 copy); values that do not fit ``dtype`` are an error (one read)."""
+    """``model_input`` on the device: [preprocessed x | targets] in ``dtype``, built in row
+    chunks (no whole float64 copy); values that do not fit ``dtype`` are an error (one read)."""
     xp, work, out_dtype = backend.xp, _work_dtype(backend), backend.dtype(dtype)
-    mean = scale = None
+    mean = scale = lambdas = None
     if standardizer is not None and standardizer.mean is not None and standardizer.scale is not None:
         mean, scale = backend.asarray(standardizer.mean, work), backend.asarray(standardizer.scale, work)
-    parts, peaks = [], []
-    for start in range(0, x.shape[0], chunk):
-        block = xp.astype(x[start : min(start + chunk, x.shape[0]), :], work)
+        if standardizer.lambdas is not None:
+            lambdas = backend.asarray(standardizer.lambdas, work)
+    parts, peaks, n = [], [], x.shape[0]
+    for start in range(0, n, chunk):
+        block = _transformed(backend, x, start, min(start + chunk, n), lambdas)
         if mean is not None:
             block = (block - mean) / scale
         parts.append(xp.astype(block, out_dtype))
@@ -93,7 +121,7 @@ def device_input(backend: backends.Backend, x: Array, standardizer: Standardizer
             peaks.append(xp.max(xp.abs(block)))
     limit = float(np.finfo(dtype).max)
     if peaks:
-        over = backend.to_numpy(xp.stack(peaks)) > limit
+        over = ~(backend.to_numpy(xp.stack(peaks)) <= limit)  # inf and NaN (a far-out power transform) too
         if over.any():
             first = int(np.argmax(over)) * chunk
             raise ValueError(f"expected values that fit {dtype} (|x| <= {limit:.3g}); received larger values "
@@ -102,8 +130,3 @@ def device_input(backend: backends.Backend, x: Array, standardizer: Standardizer
     if targets is None:
         return data
     return xp.concat([data, backend.asarray(targets, out_dtype)], axis=1)
-
-
-def take_labels(backend: backends.Backend, classes: Sequence[Any], indices: Array) -> list[Any]:
-    """Class labels of device class indices (one read of the indices)."""
-    return [classes[i] for i in backend.to_numpy(indices).tolist()]

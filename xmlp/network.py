@@ -36,9 +36,21 @@ class Network:
         # gradient is never used, so it is never computed.
         self._backward_order = [(self.layers[i], i > 0) for i in range(len(self.layers) - 1, -1, -1)]
 
+    def replica(self) -> "Network":
+        """A network of the same topology and settings, with fresh (unbuilt) layers."""
+        layers = [Dense.from_config(layer.config()) for layer in self.layers]
+        return Network(layers, self.loss.name, self.backend, self.dtype_name)
+
     @property
     def built(self) -> bool:
         return self.n_features is not None and bool(self.layers[0].params)
+
+    @property
+    def n_inputs(self) -> int:
+        """The input width of a built network."""
+        if self.n_features is None:
+            raise RuntimeError("expected a built network; received one without weights (call build first)")
+        return self.n_features
 
     @property
     def n_outputs(self) -> int:

@@ -10,31 +10,55 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import power
 from ._types import Labels
 
 
+METHODS = ("standardize", "yeo-johnson")
+
+
 class Standardizer:
-    """x' = (x - mean) / scale, with mean and population std of the training rows.
+    """x' = (T(x) - mean) / scale, with mean and population std of T(x) on the training rows;
+    T is the identity, or (``lambdas`` given, method "yeo-johnson") the Yeo-Johnson transform with
+    one λ per column, fitted on the same rows (``xmlp.power``).
 
     A constant column gets scale 1 (so it maps to 0 rather than NaN).
     """
 
-    def __init__(self, mean: Any = None, scale: Any = None):
+    def __init__(self, mean: Any = None, scale: Any = None, lambdas: Any = None, *, power: bool = False):
         self.mean: np.ndarray | None = None if mean is None else np.asarray(mean, dtype=np.float64)
         self.scale: np.ndarray | None = None if scale is None else np.asarray(scale, dtype=np.float64)
+        self.lambdas: np.ndarray | None = None if lambdas is None else np.asarray(lambdas, dtype=np.float64)
+        self.power = power or lambdas is not None
+
+    @classmethod
+    def for_method(cls, method: str | None) -> "Standardizer | None":
+        """A fresh preprocessor for "standardize" or "yeo-johnson"; None for None."""
+        if method is not None and method not in METHODS:
+            raise ValueError(f"expected preprocess among {', '.join(METHODS)} or None; received {method!r}")
+        return None if method is None else cls(power=method == "yeo-johnson")
+
+    @property
+    def method(self) -> str:
+        return "yeo-johnson" if self.power else "standardize"
+
+    def _power(self, x: np.ndarray) -> np.ndarray:
+        return power.transform(x, self.lambdas) if self.lambdas is not None else x
 
     def fit(self, x: np.ndarray, chunk: int = 8192) -> "Standardizer":
-        """Mean and population std in float64, two passes over row chunks (a float32 data set
-        is never copied whole to float64)."""
+        """(λ, then) mean and population std in float64, two passes over row chunks (a float32
+        data set is never copied whole to float64)."""
         x = np.asarray(x)
+        if self.power:
+            self.lambdas = power.fit(x)
         n = x.shape[0]
         total = np.zeros(x.shape[1])
         for start in range(0, n, chunk):
-            total += x[start : start + chunk].sum(axis=0, dtype=np.float64)
+            total += self._power(x[start : start + chunk]).sum(axis=0, dtype=np.float64)
         self.mean = total / n
         squares = np.zeros(x.shape[1])
         for start in range(0, n, chunk):
-            squares += ((x[start : start + chunk] - self.mean) ** 2).sum(axis=0)
+            squares += ((self._power(x[start : start + chunk]) - self.mean) ** 2).sum(axis=0)
         std = np.sqrt(squares / n)
         # A column with std below 1e-12 x its magnitude carries no information, only rounding.
         tiny = std <= 1e-12 * np.maximum(np.abs(self.mean), 1.0)
@@ -44,18 +68,20 @@ class Standardizer:
     def transform(self, x: np.ndarray) -> np.ndarray:
         if self.mean is None or self.scale is None:
             return np.asarray(x, dtype=np.float64)
-        out: np.ndarray = (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
+        out: np.ndarray = (self._power(np.asarray(x, dtype=np.float64)) - self.mean) / self.scale
         return out
 
 
 class LabelEncoder:
-    """Maps labels (strings or numbers) to indices 0..C-1 of the sorted classes."""
+    """Maps labels (strings or numbers) to indices 0..C-1 of the sorted classes. Wherever it takes
+    labels, a one-hot matrix (n, C) is accepted too (Keras's habit): its classes are 0 … C-1."""
 
     def __init__(self, classes: Sequence[Any] | None = None):
         self.classes: list[Any] | None = None if classes is None else list(classes)
 
     def fit(self, y: Labels) -> "LabelEncoder":
-        self.classes = [c.item() if hasattr(c, "item") else c for c in np.unique(np.asarray(y))]
+        y, classes = labels_of(y)
+        self.classes = classes or [c.item() if hasattr(c, "item") else c for c in np.unique(np.asarray(y))]
         return self
 
     def _fitted(self) -> list[Any]:
@@ -66,6 +92,7 @@ class LabelEncoder:
     def indices(self, y: Labels) -> np.ndarray:
         classes = self._fitted()
         lookup = {c: i for i, c in enumerate(classes)}
+        y = labels_of(y)[0]
         out = np.empty(len(y), dtype=np.int64)
         for i, label in enumerate(np.asarray(y).tolist()):
             if label not in lookup:
@@ -79,6 +106,24 @@ class LabelEncoder:
     def one_hot(self, y: Labels) -> np.ndarray:
         out: np.ndarray = np.eye(len(self._fitted()))[self.indices(y)]
         return out
+
+
+def labels_of(y: Labels) -> tuple[Labels, list[int] | None]:
+    """``(labels, classes)``: labels as given (``classes`` None: learned from them), or the class
+    indices of a one-hot matrix (n, C) with its classes ``0 … C-1`` — all C of them, even a class
+    with no rows. A single column (n, 1) is a column of labels."""
+    ndim = y.ndim if hasattr(y, "ndim") else np.ndim(y)
+    if ndim != 2:
+        return y, None
+    host = np.asarray(y)
+    if host.shape[1] == 1:
+        return host[:, 0], None
+    ok = host.dtype.kind in "biuf" and np.isin(host, (0, 1)).all(axis=1) & (host.sum(axis=1) == 1)
+    if not np.all(ok):
+        row = int(np.argmin(ok)) if host.dtype.kind in "biuf" else 0
+        raise ValueError(f"expected labels, or one-hot rows (a single 1, the rest 0); received row {row}: "
+                         f"{host[row].tolist()}")
+    return host.argmax(axis=1), list(range(host.shape[1]))
 
 
 def as_features(x: Any, n_features: int | None) -> np.ndarray:

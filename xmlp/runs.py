@@ -115,7 +115,8 @@ def build_model(s: TrainSettings, n_classes: int, backend: backends.Backend) -> 
         loss.check_classes(n_classes)
     except ValueError as exc:
         raise DataError(str(exc)) from None
-    return Sequential(layers, loss=loss.name, backend=backend, dtype=s.dtype)
+    return Sequential(layers, loss=loss.name, backend=backend, dtype=s.dtype,
+                      preprocess=None if s.preprocess == "none" else s.preprocess, ensemble=s.ensemble)
 
 
 def prepare(s: TrainSettings, out_dir: Path | None = None) -> Job:
@@ -139,6 +140,7 @@ def run(job: Job) -> History:
         d.x_train, d.y_train, validation_data=(d.x_valid, d.y_valid), epochs=s.epochs, batch_size=s.batch_size,
         optimizer=job.optimizer, seed=s.seed, metrics=s.metrics, early_stopping=job.stopper,
         callbacks=[] if s.quiet else [ProgressBar()], verbose=not s.quiet, feature_names=d.feature_names,
+        input_noise=s.input_noise,
     )
     if history.stopped_epoch is not None:
         print(f"early stopping at epoch {history.stopped_epoch}: no {s.monitor} improvement for "
@@ -150,6 +152,8 @@ def run(job: Job) -> History:
     training = {**job.record(), "seed": model.seed, "epochs_run": history.epochs,
                 "stopped_epoch": history.stopped_epoch, "best_epoch": history.best_epoch}
     final_metrics = {f"val_{k}": v for k, v in final.items() if k != "confusion"}
+    if s.refit:
+        model, training["refit"] = refit(job, history.kept_epochs)
     model_path = out_dir / "model.safetensors"
     print(f"> saving model '{model_path}' to disk...")
     model.save(model_path, metadata={"training": training, "metrics": final_metrics})
@@ -165,6 +169,20 @@ def run(job: Job) -> History:
     print(f"trained on {job.backend} ({s.dtype}) in {history.epochs} epochs - validation {loss_name}: "
           f"{final.get('bce', final['loss']):.4f} - validation accuracy: {final['accuracy']:.4f}")
     return history
+
+
+def refit(job: Job, epochs: int) -> tuple[Sequential, dict[str, int]]:
+    """The saved model of a --refit run: the same settings trained again from fresh weights on
+    the training + validation rows, for as many epochs as the validation run kept."""
+    s, d = job.settings, job.data
+    x = np.concatenate([d.x_train, d.x_valid])
+    y = np.concatenate([d.y_train, d.y_valid])
+    model = build_model(s, len(job.model.classes), job.backend)
+    model.fit(x, y, epochs=epochs, batch_size=s.batch_size, optimizer=s.make_optimizer(), seed=s.seed,
+              metrics=(), feature_names=d.feature_names, input_noise=s.input_noise)
+    print(f"> refit on {len(y)} rows (training + validation) for {epochs} epochs: the saved model; "
+          "the curves and validation scores come from the run above")
+    return model, {"rows": len(y), "epochs": epochs}
 
 
 def history_csv(history: dict[str, list[float]]) -> str:

@@ -29,8 +29,14 @@ def file_data(model: Any, metadata: Mapping[str, Any] | None = None) -> tuple[di
     tensors: dict[str, np.ndarray] = {}
     for i, w in enumerate(model.get_weights()):
         tensors[f"layers.{i}.weight"], tensors[f"layers.{i}.bias"] = w["weight"], w["bias"]
-    if model.standardizer is not None:
-        tensors["preprocess.mean"], tensors["preprocess.scale"] = model.standardizer.mean, model.standardizer.scale
+    for k, net in enumerate(model.members[1:], 1):
+        for i, w in enumerate(net.get_weights()):
+            tensors[f"members.{k}.layers.{i}.weight"], tensors[f"members.{k}.layers.{i}.bias"] = w["weight"], w["bias"]
+    pre = model.standardizer
+    if pre is not None:
+        tensors["preprocess.mean"], tensors["preprocess.scale"] = pre.mean, pre.scale
+        if pre.lambdas is not None:
+            tensors["preprocess.lambdas"] = pre.lambdas
     meta = {
         "topology": model.network.config(),
         "dtype": model.dtype_name,
@@ -38,7 +44,8 @@ def file_data(model: Any, metadata: Mapping[str, Any] | None = None) -> tuple[di
         "positive_class": _jsonable(model.positive_class),
         "feature_names": model.feature_names,
         "loss": model.loss_name,
-        "preprocess": "standardize" if model.standardizer is not None else None,
+        "preprocess": pre.method if pre is not None else None,
+        "ensemble": len(model.members),
         "temperature": model.temperature,
         "training": extra.get("training", {}),
         "metrics": extra.get("metrics", {}),
@@ -58,19 +65,22 @@ def restore(cls: type[M], meta: dict[str, Any], tensors: dict[str, np.ndarray], 
             raise DataError(f"{source}: {exc} (in layers.{i})") from None
     try:
         model: Any = cls(layers, loss=meta["loss"], backend=backend, dtype=meta["dtype"],  # type: ignore[call-arg]
-                         standardize=meta.get("preprocess") == "standardize")
+                         preprocess=meta.get("preprocess"), ensemble=meta.get("ensemble", 1))
     except ValueError as exc:
         raise DataError(f"{source}: {exc}") from None
     if model.standardizer is not None:
-        model.standardizer = Standardizer(tensors["preprocess.mean"], tensors["preprocess.scale"])
+        model.standardizer = Standardizer(tensors["preprocess.mean"], tensors["preprocess.scale"],
+                                          tensors.get("preprocess.lambdas"))
     model.encoder.classes = list(meta["classes"])
     model.positive_class = meta.get("positive_class", model.classes[-1])
     model.feature_names = meta.get("feature_names")
     model.temperature = float(meta.get("temperature", 1.0))
     model.metadata = {"training": meta.get("training", {}), "metrics": meta.get("metrics", {}),
                       "xmlp_version": meta.get("xmlp_version")}
-    model.set_weights([{"weight": tensors[f"layers.{i}.weight"], "bias": tensors[f"layers.{i}.bias"]}
-                       for i in range(len(layers))])
+    for k, net in enumerate(model.members):
+        prefix = f"members.{k}." if k else ""
+        net.set_weights([{"weight": tensors[f"{prefix}layers.{i}.weight"], "bias": tensors[f"{prefix}layers.{i}.bias"]}
+                         for i in range(len(layers))])
     return model  # type: ignore[no-any-return]
 
 

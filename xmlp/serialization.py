@@ -6,9 +6,15 @@ dtypes and finiteness against the topology, classes, features, preprocessing, te
 What the layer descriptions *mean* (kinds, activations, initializers) is checked by the
 estimator that rebuilds itself from them (``Sequential.from_file_data``).
 
-Tensors: ``layers.{i}.weight``, ``layers.{i}.bias``, ``preprocess.mean``, ``preprocess.scale``.
-Metadata key ``xmlp``: format name and version, xmlp version, topology, dtype, classes, positive
-class, feature names, loss, preprocess, temperature, training settings and final metrics.
+Tensors: ``layers.{i}.weight``, ``layers.{i}.bias``, ``preprocess.mean``, ``preprocess.scale``,
+``preprocess.lambdas`` (Yeo-Johnson), and ``members.{k}.layers.{i}.*`` for the members k ≥ 1 of an
+ensemble. Metadata key ``xmlp``: format name and version, xmlp version, topology, dtype, classes,
+positive class, feature names, loss, preprocess, ensemble size, temperature, training settings and
+final metrics.
+
+Versions: 1 (standardisation only, one network); 2 adds "yeo-johnson" and ensembles. A version 1
+file loads as what it is (standardize, one network); a newer version than this xmlp knows is
+refused with the hint to upgrade.
 """
 
 from __future__ import annotations
@@ -27,7 +33,10 @@ from .errors import DataError, NoInputError
 from .fileio import atomic_write
 
 FORMAT = "xmlp-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_PREPROCESS = {"standardize": ("preprocess.mean", "preprocess.scale"),
+               "yeo-johnson": ("preprocess.mean", "preprocess.scale", "preprocess.lambdas")}
+_MAX_MEMBERS = 1000
 _DTYPES = ("float32", "float64")
 _MAX_HEADER = 100_000_000
 
@@ -85,6 +94,7 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
 
 
 def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+    version = meta["format_version"]
     def bad(what: str) -> DataError:
         return DataError(f"{name}: {what}")
 
@@ -96,28 +106,35 @@ def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -
     n_features: int = n_in
     if meta.get("dtype") not in _DTYPES:
         raise bad(f"expected dtype among {', '.join(_DTYPES)}; received {_short(meta.get('dtype'))}")
+    members = meta.get("ensemble", 1)
+    if not isinstance(members, int) or isinstance(members, bool) or not 1 <= members <= _MAX_MEMBERS:
+        raise bad(f"expected an ensemble size in [1, {_MAX_MEMBERS}]; received {_short(members)}")
     expected = set()
     for i, layer in enumerate(layers):
         units = layer.get("units") if isinstance(layer, dict) else None
         if not isinstance(units, int) or isinstance(units, bool) or units < 1:
             raise bad(f"expected units >= 1 for layers.{i}; received {_short(units)}")
-        _check_tensor(name, tensors, f"layers.{i}.weight", (n_in, units), meta["dtype"])
-        _check_tensor(name, tensors, f"layers.{i}.bias", (units,), meta["dtype"])
-        expected |= {f"layers.{i}.weight", f"layers.{i}.bias"}
+        for k in range(members):
+            prefix = f"members.{k}." if k else ""
+            _check_tensor(name, tensors, f"{prefix}layers.{i}.weight", (n_in, units), meta["dtype"])
+            _check_tensor(name, tensors, f"{prefix}layers.{i}.bias", (units,), meta["dtype"])
+            expected |= {f"{prefix}layers.{i}.weight", f"{prefix}layers.{i}.bias"}
         n_in = units
     classes = meta.get("classes")
     if (not isinstance(classes, list) or len(classes) != layers[-1]["units"]
             or not all(isinstance(c, (str, int, float)) for c in classes)
             or len(set(map(str, classes))) != len(classes)):
         raise bad(f"expected {layers[-1]['units']} distinct class labels; received {_short(classes)}")
-    if meta.get("preprocess") == "standardize":
-        for key in ("preprocess.mean", "preprocess.scale"):
+    method = meta.get("preprocess")
+    if method in _PREPROCESS and (method == "standardize" or version >= 2):
+        for key in _PREPROCESS[method]:
             _check_tensor(name, tensors, key, (n_features,), "float64")
             expected.add(key)
         if not (tensors["preprocess.scale"] > 0).all():
             raise bad("expected preprocess.scale > 0 everywhere; received a zero or negative scale")
-    elif meta.get("preprocess") is not None:
-        raise bad(f"expected preprocess 'standardize' or null; received {_short(meta.get('preprocess'))}")
+    elif method is not None:
+        known = ["standardize"] + (["yeo-johnson"] if version >= 2 else [])
+        raise bad(f"expected preprocess among {', '.join(map(repr, known))} or null; received {_short(method)}")
     extra = set(tensors) - expected
     if extra:
         raise bad(f"expected only the tensors of the topology; received extra {_short(sorted(extra))}")

@@ -33,10 +33,13 @@ class Trainer:
 
     ``data`` and ``validation`` are device arrays [X | one-hot Y] (features first, then one
     column per class); batches are taken from ``data`` in the order of a host permutation.
+    With ``noise`` > 0, Gaussian noise of that std (drawn on the host from ``noise_rng``, one
+    array per epoch, so every backend sees the same numbers) is added to the training inputs.
     """
 
     def __init__(self, network: Network, optimizer: Optimizer, *, metrics: Sequence[str] = ("accuracy",),
-                 callbacks: Sequence[Callback] = ()):
+                 callbacks: Sequence[Callback] = (), noise: float = 0.0, noise_rng: Any = None):
+        self.noise, self.noise_rng = noise, noise_rng
         self.network = network
         self.optimizer = optimizer
         self.metrics = list(metrics)
@@ -80,17 +83,20 @@ class Trainer:
         """One pass over ``data`` in a fresh random order; returns the packed training part."""
         net, opt = self.network, self.optimizer
         xp, be = net.xp, net.backend
-        n, d = data.shape[0], net.n_features
+        n, d = data.shape[0], net.n_inputs
         idx = be.asarray(shuffle_rng.permutation(n), be.index_dtype)
         loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
+        noise = self._epoch_noise(n, d) if self.noise else None
         bce = None
         if layout.confusion:  # each batch's predicted classes, in the epoch's order; counted at its end
             predicted = xp.empty((n,), dtype=be.index_dtype, device=be.device)
         for b, start in enumerate(range(0, n, batch_size)):
             stop = min(start + batch_size, n)
             batch = xp.take(data, idx[start:stop], axis=0)  # one take gives features and targets
-            yb = batch[:, d:]
-            loss, z = net.train_step(batch[:, :d], yb)
+            xb, yb = batch[:, :d], batch[:, d:]
+            if noise is not None:
+                xb = xb + noise[start:stop, :]
+            loss, z = net.train_step(xb, yb)
             opt.step()
             loss_sum = loss_sum + loss
             if layout.confusion:
@@ -105,10 +111,15 @@ class Trainer:
             cm = metrics_mod.confusion_of_predictions(xp, predicted, xp.take(data[:, d:], idx, axis=0), class_ids)
         return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
 
+    def _epoch_noise(self, n: int, d: int) -> Array:
+        """The epoch's input noise, one row per batch row in the epoch's order, sent once."""
+        be = self.network.backend
+        return be.asarray(self.noise_rng.standard_normal((n, d)) * self.noise, self.network.dtype)
+
     def _score(self, part: Array, layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
         """Loss and metrics of the current weights on a [X | Y] part, packed."""
         net, xp = self.network, self.network.xp
-        d, n = net.n_features, part.shape[0]
+        d, n = net.n_inputs, part.shape[0]
         z, y = net.logits(part[:, :d]), part[:, d:]
         return layout.pack(
             xp, net.loss.value(xp, z, y) / n,
