@@ -27,7 +27,11 @@ HAS_TORCH = importlib.util.find_spec("torch") is not None
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 
-@parametrize_with_checks([MLPClassifier()], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
+# The defaults, and xmlp train's recipe (Yeo-Johnson, input noise) as an ensemble of two.
+ESTIMATORS = [MLPClassifier(), MLPClassifier(preprocess="yeo-johnson", input_noise=0.2, ensemble=2, epochs=30)]
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
