@@ -154,3 +154,13 @@ def test_an_explicit_backend_answers_in_the_inputs_namespace(wdbc, dispatch):
     clf = MLPClassifier((4,), epochs=2, random_state=0, backend="numpy").fit(xs, y)
     assert clf.model_.backend.spec == "numpy"
     assert type(clf.predict_proba(xs)).__module__.startswith("array_api_strict")
+
+
+def test_without_scikit_learn_the_import_names_the_extra(monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.delitem(sys.modules, "xmlp.sklearn")
+    with pytest.raises(ImportError, match=r"expected scikit-learn >= 1.6 for xmlp.sklearn.*\[sklearn\]'"):
+        importlib.import_module("xmlp.sklearn")

@@ -23,13 +23,18 @@ import numbers
 from typing import Any
 
 import numpy as np
-from sklearn import get_config
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import backends, optimizers
+
+try:
+    from sklearn import get_config
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as exc:
+    raise ImportError(f"expected scikit-learn >= 1.6 for xmlp.sklearn; received an environment without it ({exc}) "
+                      f"(hint: {backends.install_hint('sklearn', 'scikit-learn>=1.6')})") from exc
 from ._types import Array, ArrayLike, Labels
 from .callbacks import EarlyStopping
 from .estimator import Sequential
@@ -200,9 +205,11 @@ def _rows(backend: backends.Backend, x: Any, rows: np.ndarray) -> Any:
     return backend.xp.take(x, backend.asarray(rows, backend.index_dtype), axis=0)
 
 
-def _seed(random_state: Any) -> int | None:
-    """The seed of a scikit-learn ``random_state``: None (fresh entropy), an int, or one draw
-    from a ``RandomState``."""
-    if random_state is None or isinstance(random_state, numbers.Integral):
-        return None if random_state is None else int(random_state)
+def _seed(random_state: Any) -> int:
+    """The seed of a scikit-learn ``random_state``: fresh OS entropy for None (kept in
+    ``model_.seed``, so the fit can be replayed), the int itself, or one draw from a ``RandomState``."""
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
