@@ -19,10 +19,10 @@ FLOORS = {
     0: {"_types", "_version", "registry", "errors", "backends"},
     1: {"losses", "activations", "initializers", "layers", "optimizers", "metrics", "network", "callbacks",
         "trainer"},
-    2: {"power", "seeding", "preprocessing", "inputs", "calibration", "split", "evaluation", "fileio", "serialization",
-        "saving", "csvdata", "datasets",
+    2: {"textlines", "history", "power", "seeding", "preprocessing", "inputs", "calibration", "split", "evaluation",
+        "fileio", "serialization", "saving", "csvdata", "datasets",
         "estimator"},
-    3: {"config", "runs", "plots", "commands", "cli", "__main__", "__init__", "sklearn", "export",
+    3: {"config", "preflight", "runs", "plots", "commands", "cli", "__main__", "__init__", "sklearn", "export",
         "commands_tools"},
 }
 COMPUTE = sorted(FLOORS[1] - {"initializers"}) + ["registry"]

@@ -194,3 +194,140 @@ def test_cuda_without_a_gpu_fails_cleanly_for_every_command(cli, folder, monkeyp
                          else "expected PyTorch for the torch backend; received an environment without it")
         message = "[cuda12]', or 'cuda13' for a CUDA 13 driver)" if "torch" not in argv else torch_message
         expect_failure(cli, folder, argv, 69, message)
+
+
+# ----------------------------------------------------------------------------- hostile and careless use
+def test_outputs_that_are_inputs_are_refused(cli, folder):
+    expect_failure(cli, folder, ["predict", "run", "good.csv", "--out", "good.csv"], USAGE,
+                   "good.csv: expected an output other than the command's input good.csv")
+    expect_failure(cli, folder, ["predict", "run", "good.csv", "--out", "run/model.safetensors"], USAGE,
+                   "expected an output other than the command's input run/model.safetensors")
+    expect_failure(cli, folder, ["plot", "run", "--out", "run/history.json"], USAGE,
+                   "expected an output other than the command's input run/history.json")
+
+
+def test_predict_to_a_device_writes_through(cli, folder):
+    import os
+    import stat
+
+    code, out, err = cli("predict", "run", "good.csv", "--out", "/dev/null")
+    assert code == 0, err and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_an_existing_run_folder_needs_force(cli, folder):
+    (folder / "run" / "stale.png").write_bytes(b"old plot")
+    expect_failure(cli, folder, ["train", "--data", "good.csv", "--out", "run", "--epochs", "1"], CANTCREATE,
+                   "run: expected a new run folder; received an existing one (hint: --force replaces it)")
+    assert cli("train", "--data", "good.csv", "--out", "run", "--epochs", "1", "--quiet", "--force", "--no-plots")[0] == 0
+    assert sorted(p.name for p in (folder / "run").iterdir()) == ["history.csv", "history.json", "model.safetensors"]
+    (folder / "run" / "in.csv").write_bytes((folder / "good.csv").read_bytes())
+    expect_failure(cli, folder, ["train", "--data", "run/in.csv", "--out", "run", "--force"], USAGE,
+                   "expected a run folder that holds none of the inputs; received one holding run/in.csv")
+
+
+def test_a_failing_run_leaves_nothing(cli, folder, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("xmlp.plots.plot_history", full_disk)  # fails after the model and history
+    expect_failure(cli, folder, ["train", "--data", "good.csv", "--out", "newrun", "--epochs", "1"], CANTCREATE,
+                   "No space left on device")
+    assert not (folder / "runs").exists()
+    expect_failure(cli, folder, ["train", "--data", "good.csv", "--epochs", "1"], CANTCREATE, "No space left")
+
+
+def test_default_run_folders_are_never_shared(cli, folder):
+    import time
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (folder / "runs" / stamp).mkdir(parents=True)  # another process took this second's name
+    assert cli("train", "--data", "good.csv", "--epochs", "1", "--quiet", "--no-plots")[0] == 0
+    made = sorted(p.name for p in (folder / "runs").iterdir())
+    assert len(made) == 2 and not list((folder / "runs" / stamp).iterdir())
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda f: "/dev/zero", "/dev/zero:1: expected lines of at most 1,048,576 bytes"),
+    (lambda f: (f / "commas.csv").write_text(",\n" * 100_000) and "commas.csv", "commas.csv:2: expected class labels"),
+    (lambda f: (f / "one.csv").write_bytes(b"9" * 3_000_000) and "one.csv", "one.csv:1: expected lines of at most"),
+    (lambda f: with_line(f, "typo.csv", 57, set_cell(2, "m")), "typo.csv: expected at least 5 rows of each class; received 1 of class 'm' (first at line 57"),
+    (lambda f: (f / "two.csv").write_text("\n".join(good_lines(f)[:1] + [l for l in good_lines(f) if ",B," in l][:1]) + "\n") and "two.csv", "expected at least 5 rows of each class; received 1 of class"),
+    (lambda f: with_line(f, "esc.csv", 3, set_cell(5, "1\x1b[31mred")), "esc.csv:3:5: expected a number; received '1\\x1b[31mred'"),
+], ids=["dev-zero", "comma-lines", "one-huge-line", "typo-label", "two-rows", "escape-chars"])
+def test_hostile_data_files(cli, folder, make, message):
+    expect_failure(cli, folder, ["train", "--data", make(folder), "--out", "newrun"], DATA, message)
+
+
+def test_huge_network_is_refused_before_allocating(cli, folder):
+    expect_failure(cli, folder, ["train", "--data", "good.csv", "--layer", "100000", "100000"], USAGE,
+                   "--layer: expected a network that fits in memory; received one that needs about")
+
+
+def test_columns_by_name_at_predict(cli, folder, wdbc, tmp_path):
+    x, y, names = wdbc
+    header = ["id", "diagnosis", *names]
+    rows = [",".join([str(i), y[i], *map(repr, x[i].tolist())]) for i in range(120)]
+    (folder / "h.csv").write_text("\n".join([",".join(header)] + rows) + "\n")
+    assert cli("train", "--data", "h.csv", "--out", "named", "--epochs", "2", "--quiet", "--no-plots")[0] == 0
+    order = list(reversed(range(len(header))))  # every column moved
+    shuffled = [",".join(header[k] for k in order)] + [",".join(r.split(",")[k] for k in order) for r in rows]
+    (folder / "shuffled.csv").write_text("\n".join(shuffled) + "\n")
+    same = [cli("predict", "named", f, "--out", f"p-{f}")[0] for f in ("h.csv", "shuffled.csv")]
+    assert same == [0, 0] and (folder / "p-h.csv").read_text() == (folder / "p-shuffled.csv").read_text()
+    (folder / "missing.csv").write_text("\n".join(",".join(r.split(",")[:-1]) for r in [",".join(header)] + rows) + "\n")
+    expect_failure(cli, folder, ["predict", "named", "missing.csv"], DATA,
+                   "missing.csv:1: expected a column named 'worst fractal dimension' (a feature of the model)")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("epochs = 1\n[train]\nlayer = [8]\n", "expected the settings either at the top level or in [train]; received both ('epochs'"),
+    ("a = " + "[" * 5000 + "]" * 5000 + "\n", "expected TOML; received invalid text"),
+    ("layer = [{a = 1}]\n", "expected a number, a string or a list for 'layer'"),
+])
+def test_bad_config_structures(cli, folder, text, message):
+    (folder / "c.toml").write_text(text)
+    expect_failure(cli, folder, ["train", "--config", "c.toml"], DATA, message)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m, t: t.update({"layers.0.weight": np.full((30, 24), 3e38, np.float32)}), "expected |values| <= 1e+10 in layers.0.weight"),
+    (lambda m, t: m.update(temperature=5e-324), "expected a temperature in [0.001, 1000]"),
+    (lambda m, t: t.update({"preprocess.scale": np.full(30, 1e-300)}), "expected preprocess.scale >= 1e-30"),
+    (lambda m, t: m.update(topology="layers"), "expected a topology with n_features and layers"),
+    (lambda m, t: m["topology"]["layers"][0].update(kernel_initializer=5), "expected an initializer among"),
+])
+def test_model_files_that_would_give_nan_are_refused(cli, folder, change, message):
+    name = _rewrite_model(folder, "m.safetensors", lambda m: None)
+    data = (folder / name).read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    meta = json.loads(json.loads(data[8 : 8 + n])["__metadata__"]["xmlp"])
+    tensors = safetensors.numpy.load(data)
+    change(meta, tensors)
+    (folder / name).write_bytes(safetensors.numpy.save(tensors, metadata={"xmlp": json.dumps(meta)}))
+    expect_failure(cli, folder, ["predict", name, "good.csv"], DATA, message)
+
+
+def test_overflowing_feature_at_predict_names_its_line(cli, folder):
+    assert cli("train", "--data", "good.csv", "--out", "std", "--epochs", "1", "--preprocess", "standardize",
+               "--quiet", "--no-plots")[0] == 0
+    # Column 7 (mean smoothness) has a standard deviation of ~0.014: 1e38 / 0.014 overflows float32.
+    name = with_line(folder, "big.csv", 4, set_cell(7, "1e38"))
+    expect_failure(cli, folder, ["predict", "std", name], DATA, "big.csv:4: expected values that fit float32 after preprocessing")
+
+
+def test_malformed_history_files(cli, folder):
+    (folder / "deep").mkdir()
+    (folder / "deep/history.json").write_text('{"history": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    expect_failure(cli, folder, ["plot", "deep"], DATA, "expected an xmlp history (JSON with history.loss)")
+    (folder / "words").mkdir()
+    (folder / "words/history.json").write_text('{"history": {"loss": [0.1, "x"]}}')
+    expect_failure(cli, folder, ["plot", "words"], DATA, "expected history.loss to be 2 finite numbers")
+
+
+def test_split_all_or_nothing_and_no_empty_part(cli, folder):
+    (folder / "data_valid.csv").mkdir()
+    expect_failure(cli, folder, ["split", "good.csv", "--force"], CANTCREATE, "received a folder")
+    lines = good_lines(folder)
+    tiny = [l for l in lines if ",M," in l][:1] + [l for l in lines if ",B," in l][:1]
+    (folder / "tiny.csv").write_text("\n".join(tiny) + "\n")
+    expect_failure(cli, folder, ["split", "tiny.csv", "--out-dir", "parts"], USAGE, "expected two non-empty parts")

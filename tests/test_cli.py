@@ -20,6 +20,8 @@ def test_train_with_no_arguments(cli, tmp_path):
     lines = out.splitlines()
     assert code == 0 and err == ""
     assert lines[0] == "x_train shape : (455, 30)" and lines[1] == "x_valid shape : (114, 30)"
+    assert lines[2] == "classes       : B 285, M 170"
+    lines = lines[1:]
     epochs = [EPOCH.match(line) for line in lines[2:152]]
     assert all(epochs) and [int(m.group(1)) for m in epochs] == list(range(1, 151))
     # The default recipe refits the saved model on all 569 labelled rows after the validation run.

@@ -50,7 +50,8 @@ def test_plain_data_round_trip(tmp_path):
     (_meta(classes=["a", "a"]), "expected 2 distinct class labels; received ['a', 'a']"),
     (_meta(classes=[["a"], "b"]), "expected 2 distinct class labels"),
     (_meta(feature_names=["x", "y", 3]), "expected 3 feature names; received ['x', 'y', 3]"),
-    (_meta(temperature=True), "expected a finite temperature > 0; received True"),
+    (_meta(temperature=True), "expected a temperature in [0.001, 1000] (calibration finds one in [0.05, 20]); received True"),
+    (_meta(temperature=5e-324), "expected a temperature in [0.001, 1000]"),  # 1/T would overflow
     (_meta(classes=list(range(10_000))), "received [0, 1, 2, 3,"),  # a huge value is cut short
 ])
 def test_malformed_metadata_is_a_data_error(tmp_path, meta, message):

@@ -32,10 +32,46 @@ def test_transfers_per_epoch_do_not_grow_with_batches(spec, wdbc):
 def test_non_finite_loss_stops_training(wdbc):
     x, y, _ = wdbc
     model = Sequential([Dense(24, "relu"), Dense(24, "relu"), Dense(2, "softmax")])
-    with pytest.raises(xmlp.TrainingDiverged, match=r"expected a finite loss; received (nan|inf) at epoch 1"):
+    with pytest.raises(xmlp.TrainingDiverged, match=r"expected a finite loss; received (nan|inf) at epoch 1 "
+                                                    r"\(the model keeps its initial weights; hint: lower the learning rate"):
         model.fit(x, y, epochs=3, learning_rate=1e6, seed=0)
-    # The weights after the failed epoch are not finite: nothing may save or use them silently.
-    assert not all(np.isfinite(w["weight"]).all() for w in model.get_weights())
+    # The model is left at its last finite weights (here the initial ones), never NaN: what it
+    # predicts or saves is what it says it is.
+    from xmlp.seeding import seed_streams
+
+    initial = Sequential([Dense(24, "relu"), Dense(24, "relu"), Dense(2, "softmax")])
+    initial.build(30, seed_streams(0)[1][0][0])
+    for a, b in zip(model.get_weights(), initial.get_weights()):
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert np.isfinite(model.predict_proba(x)).all()
+
+
+def test_divergence_later_keeps_the_last_finite_epoch(wdbc):
+    x, y, _ = wdbc
+    model = Sequential([Dense(8, "relu"), Dense(2, "softmax")])
+    model.fit(x, y, epochs=2, learning_rate=0.01, seed=0)
+    two = model.get_weights()
+    with pytest.raises(xmlp.TrainingDiverged, match="at epoch 3 .the model keeps the weights of epoch 2"):
+        model.fit(x, y, epochs=3, seed=0, callbacks=[Explode(at_epoch=3)], learning_rate=0.01)
+    assert all(np.array_equal(a[k], b[k]) for a, b in zip(model.get_weights(), two) for k in a)
+
+
+class Explode(xmlp.Callback):
+    """Turns a weight into NaN during epoch ``at_epoch`` (as a too-large step would)."""
+
+    def __init__(self, at_epoch):
+        self.at_epoch = at_epoch
+
+    def on_train_begin(self, model, params):
+        self.model = model
+
+    def on_epoch_begin(self, epoch, n_batches):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch):
+        if self.epoch == self.at_epoch and batch == 0:
+            w = self.model.network.layers[0].params["weight"]
+            w[0, 0] = float("nan")
 
 
 def test_epoch_metrics_on_both_parts(backend, split):

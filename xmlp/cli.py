@@ -17,7 +17,7 @@ from . import activations, commands_tools, initializers, losses, metrics, optimi
 from ._version import __version__
 from .commands import cmd_plot, cmd_predict, cmd_split, cmd_train
 from .config import defaults, train_settings
-from .errors import CantCreateError, UnavailableError, UsageError, XmlpError
+from .errors import CantCreateError, UnavailableError, UsageError, XmlpError, one_line
 from .registry import Registry
 
 
@@ -28,8 +28,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
-        """A command's parser reports what it does not know itself (so the error names the
-        command's own --help), with the closest option it knows."""
+        """A command's parser reports its unknown options itself: its own --help, the closest option."""
         ns, extra = super().parse_known_args(args, namespace)
         if extra and self._subparsers is None:
             close = difflib.get_close_matches(extra[0].split("=")[0], self._option_string_actions, n=1, cutoff=0.75)
@@ -155,6 +154,7 @@ def _train_options(t: argparse.ArgumentParser) -> None:
     _backend_options(t)
     t.add_argument("--dtype", type=_one_of(dtypes), metavar=_choices(dtypes))
     t.add_argument("--out", help="run folder (default: runs/<date-time>)")
+    t.add_argument("--force", action="store_true", help="replace the --out folder if it exists")
     t.add_argument("--quiet", action="store_true", help="print only the summary")
     t.add_argument("--show", action="store_true", help="also open the plots (where a display exists)")
     t.add_argument("--plots", action=argparse.BooleanOptionalAction, help="write learning-curve PNGs")
@@ -241,9 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         err = _as_user_error(exc)
         if err is None:
-            print(f"xmlp: error: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", file=sys.stderr)
+            print(f"xmlp: error: internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with --debug)",
+                  file=sys.stderr)
             return 70
-        print(f"xmlp: error: {err}", file=sys.stderr)
+        print(f"xmlp: error: {one_line(str(err))}", file=sys.stderr)
         return err.exit_code
 
 

@@ -7,21 +7,23 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .csvdata import read_table, rows_text
-from .errors import CantCreateError, DataError, NoInputError, UsageError
-from .fileio import atomic_write, check_dir_writable
-from .runs import check_two_classes, resolve_backend, run_labels, train_all
+from .errors import CantCreateError, DataError, UsageError
+from .fileio import atomic_write, check_dir_writable, check_output_file, write_all
+from .history import read_history, run_labels
+from .preflight import check_two_classes
+from .preprocessing import RowValueError
+from .runs import resolve_backend, train_all
 from .split import split_indices
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    table = read_table(args.data, labels="required" if args.stratify else "optional")
+    table = read_table(args.data, labels="required" if args.stratify else "optional", keep_lines=True)
     if table.labels is not None and args.stratify:
         check_two_classes(table.path, table.labels)
     try:
@@ -31,18 +33,21 @@ def cmd_split(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UsageError(f"--valid-size: {exc} ({table.n_rows} rows in {table.path})") from None
+    if not len(train) or not len(valid):
+        raise UsageError(f"--valid-size: expected two non-empty parts; received {len(train)} training and "
+                         f"{len(valid)} validation rows from {table.n_rows} (every class keeps a training row; "
+                         "use more rows or another --valid-size)")
     out_dir = Path(args.out_dir)
     check_dir_writable(out_dir)
     targets = [out_dir / args.names[0], out_dir / args.names[1]]
     if targets[0].resolve() == targets[1].resolve():
         raise UsageError(f"--names: expected two different files; received {args.names[0]!r} twice")
     for target in targets:
-        if target.resolve() == Path(args.data).resolve():
-            raise UsageError(f"{target}: expected an output other than the input file")
+        check_output_file(target, [args.data])
         if target.exists() and not args.force:
             raise CantCreateError(f"{target}: expected a new file; received an existing one (hint: --force overwrites)")
-    for target, rows in zip(targets, (train, valid)):
-        atomic_write(target, rows_text(table, rows.tolist()))
+    # both parts or neither
+    write_all([(target, rows_text(table, rows.tolist())) for target, rows in zip(targets, (train, valid))])
     for target, rows in zip(targets, (train, valid)):
         counts = ""
         if table.labels is not None:
@@ -64,11 +69,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     path = Path(args.model) / "model.safetensors" if Path(args.model).is_dir() else Path(args.model)
     model = load_model(path, backend=backend)
     classes = [str(c) for c in model.classes]
-    table = read_table(args.data, n_features=model.n_features, labels="optional", classes=classes,
-                       dtype=model.dtype_name)
     if args.out:
-        check_dir_writable(Path(args.out).parent)
-    proba = model.predict_proba(table.x).astype(np.float64)
+        check_output_file(args.out, [args.data, path])
+    table = read_table(args.data, n_features=model.n_features, labels="optional", classes=classes,
+                       dtype=model.dtype_name, feature_names=model.feature_names)
+    try:
+        proba = model.predict_proba(table.x).astype(np.float64)
+    except RowValueError as exc:
+        line = table.line_numbers[exc.row] if exc.row < len(table.line_numbers) else exc.row
+        raise DataError(f"{table.path}:{line}: {exc}") from None
     predicted = [classes[i] for i in proba.argmax(axis=1)]
     sizes = " -> ".join([str(model.n_features)] + [str(l.units) for l in model.layers])
     print(f"> loaded model '{path}' ({sizes}, {model.dtype_name}); predicting {table.n_rows} rows on {backend}")
@@ -112,26 +121,18 @@ def cmd_plot(args: argparse.Namespace) -> int:
     names: list[str] = []
     configs: list[dict[str, Any]] = []
     histories: list[dict[str, list[float]]] = []
-    for folder in args.runs:
-        path = Path(folder) / "history.json" if Path(folder).is_dir() else Path(folder)
-        if not path.is_file():
-            raise NoInputError(f"{path}: expected a run's history.json; received a path that is not a file")
-        try:
-            doc = json.loads(path.read_text())
-            history = doc["history"]
-            if not isinstance(history, dict) or "loss" not in history:
-                raise KeyError("loss")
-        except (ValueError, KeyError, TypeError):
-            raise DataError(f"{path}: expected an xmlp history (JSON with history.loss); received something else") from None
+    paths = [Path(f) / "history.json" if Path(f).is_dir() else Path(f) for f in args.runs]
+    check_output_file(args.out, paths)
+    for path in paths:
+        history, config = read_history(path)
         names.append(path.parent.name if path.name == "history.json" else path.stem)
-        configs.append(doc.get("config") or {})
+        configs.append(config)
         histories.append(history)
     runs = list(zip(run_labels(names, configs), histories))
     if args.metrics:
         missing = [m for m in args.metrics if not all(m in h for _, h in runs)]
         if missing:
             raise UsageError(f"--metrics: expected metrics every run has; received {', '.join(missing)}")
-    check_dir_writable(Path(args.out).parent)
     out = plot_runs(runs, args.out, metrics=args.metrics, show=args.show)
     print(f"> wrote '{out}' ({len(runs)} runs)")
     return 0

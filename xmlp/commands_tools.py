@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from . import backends
 from .errors import CantCreateError, UnavailableError
-from .fileio import atomic_write, check_dir_writable
+from .fileio import atomic_write, check_output_file
 
 DATA_HELP = """\
 Write an embedded data set in the 42 subject's layout: one row per sample, no header, the
@@ -62,7 +62,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     out = Path(args.out)
-    check_dir_writable(out.parent)
+    check_output_file(out)
     if out.exists() and not args.force:
         raise CantCreateError(f"{out}: expected a new file; received an existing one (hint: --force overwrites)")
     atomic_write(out, text)
@@ -106,8 +106,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UnavailableError(f"expected the onnx package for --to onnx; received an environment without it "
                                f"(hint: {hint})") from None
     path = Path(args.model) / "model.safetensors" if Path(args.model).is_dir() else Path(args.model)
+    check_output_file(args.out, [path])
     model = load_model(path, backend="cpu")
-    check_dir_writable(Path(args.out).parent)
     atomic_write(args.out, onnx_bytes(model))
     sizes = " -> ".join([str(model.n_features)] + [str(layer.units) for layer in model.layers])
     print(f"> wrote '{args.out}' (ONNX opset 17; {sizes}; input x: float rows of {model.n_features} features; "

@@ -21,6 +21,7 @@ from .errors import DataError, NoInputError, UsageError
 # The command line's learning rate where it differs from the optimizer's own default: the
 # 42 subject's 0.0314 for plain SGD (the default recipe was chosen with it; benchmarks/README.md).
 CLI_LEARNING_RATES = {"sgd": 0.0314}
+MAX_CONFIG = 1 << 20  # bytes
 # argparse bookkeeping that is not a setting
 _NOT_SETTINGS = ("func", "command", "debug", "config")
 
@@ -66,6 +67,7 @@ class TrainSettings:
     quiet: bool = False
     show: bool = False
     plots: bool = True
+    force: bool = False  # replace an existing --out folder
     config: str | None = None
 
     @classmethod
@@ -122,7 +124,7 @@ class TrainSettings:
     def record(self) -> dict[str, Any]:
         """The settings as JSON values, for the history file and the model file."""
         out = asdict(self)
-        for key in ("quiet", "show", "plots"):
+        for key in ("quiet", "show", "plots", "force"):
             out.pop(key)
         return {**out, "layer": list(self.layer), "metrics": list(self.metrics)}
 
@@ -138,12 +140,22 @@ def read_config(path: str) -> dict[str, Any]:
     if not p.is_file():
         raise NoInputError(f"{path}: expected a TOML config file; received a path that is not a file")
     try:
+        if p.stat().st_size > MAX_CONFIG:
+            raise DataError(f"{path}: expected a TOML config of at most {MAX_CONFIG:,} bytes; received a larger file")
         doc = tomllib.loads(p.read_text(encoding="utf-8-sig"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: expected TOML; received invalid text ({exc})") from None
-    train = doc.get("train", doc)
+    except OSError as exc:
+        raise NoInputError(f"{path}: cannot read: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise DataError(f"{path}: expected TOML; received invalid text ({reason[:200]})") from None
+    if "train" not in doc:
+        return doc
+    train, others = doc["train"], sorted(k for k in doc if k != "train")
     if not isinstance(train, dict):
-        raise DataError(f"{path}: expected a [train] table of settings; received train = {train!r}")
+        raise DataError(f"{path}: expected a [train] table of settings; received train = {str(train)[:80]!r}")
+    if others:
+        raise DataError(f"{path}: expected the settings either at the top level or in [train]; received both "
+                        f"({others[0]!r} at the top level would be ignored)")
     return dict(train)
 
 
@@ -166,7 +178,7 @@ def config_words(parser: argparse.ArgumentParser, path: str, doc: dict[str, Any]
                 argv.append(flag)
             elif isinstance(action, argparse.BooleanOptionalAction):
                 argv.append("--no-" + flag[2:])
-        elif isinstance(value, list):
+        elif isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
             argv += [flag, *map(str, value)]
         elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
             argv += [flag, str(value)]

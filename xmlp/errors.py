@@ -45,3 +45,12 @@ class CantCreateError(XmlpError, OSError):
     """An output file or folder that cannot be written (EX_CANTCREAT)."""
 
     exit_code = 73
+
+
+MAX_MESSAGE = 500  # characters of an error line
+
+
+def one_line(message: str) -> str:
+    """The message as one readable line: control characters escaped, at most MAX_MESSAGE long."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"

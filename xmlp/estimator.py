@@ -17,7 +17,7 @@ from ._types import Array, ArrayLike, Labels
 from .callbacks import Callback, EarlyStopping, EpochPrinter, History
 from .calibration import fit_temperature
 from .layers import Dense
-from .network import Network
+from .network import Network, mean_probabilities
 from .preprocessing import LabelEncoder, Standardizer
 from .seeding import seed_streams
 from .serialization import read_model_file, write_model_file
@@ -119,15 +119,13 @@ class Sequential:
         Each epoch draws one permutation on the host and sends it; batches are taken on the
         device; the host reads the epoch's losses and confusion counts once, at its end.
         ``learning_rate`` defaults to the optimizer's own (SGD 0.01, Adam 0.001, …).
-        ``input_noise``: the std of Gaussian noise added to the (preprocessed) training inputs,
-        drawn on the host once per epoch. An ensemble's first member is trained with the
-        callbacks (its history is returned); the others train silently for as many epochs as
-        the first one kept.
+        ``input_noise``: the std of Gaussian noise added to the (preprocessed) training inputs.
+        An ensemble's first member trains with the callbacks (its history is returned); the
+        others train silently for as many epochs as the first one kept.
         """
         _check_positive_int("epochs", epochs)
         _check_positive_int("batch_size", batch_size)
-        if not (isinstance(input_noise, (int, float)) and 0.0 <= input_noise < float("inf")):
-            raise ValueError(f"expected input_noise >= 0; received {input_noise!r}")
+        input_noise = optimizers.Option(0.0).check("input_noise", input_noise)
         metric_names = metrics_mod.check_names(metrics)
         opt = optimizers.get(optimizer, learning_rate=learning_rate)
         x_in, _ = inputs.features(self.backend, x, None)  # host, or the backend's own array on its device
@@ -202,12 +200,11 @@ class Sequential:
                 if single and not probabilities:
                     z = self.network.logits(chunk)
                 else:
-                    z = self.network.probabilities(chunk, self.temperature)
-                    for net in self.members[1:]:
-                        z = z + net.probabilities(chunk, self.temperature)
-                    z = z * (1.0 / len(self.members)) if probabilities else self.xp.log(z * (1.0 / len(self.members)))
+                    z = mean_probabilities(self.members, chunk, self.temperature)
+                    z = z if probabilities else self.xp.log(z)
                 out.append(z if keep else self.backend.to_numpy(z))
-            return self.xp.concat(out, axis=0) if keep else np.concatenate(out, axis=0)
+            result = self.xp.concat(out, axis=0) if keep else np.concatenate(out, axis=0)
+        return inputs.check_finite_rows(self.backend, result) if probabilities else result  # never silently wrong
 
     def predict(self, x: ArrayLike) -> list[Any]:
         """Predicted class labels (the most probable class of each row)."""

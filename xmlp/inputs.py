@@ -17,7 +17,7 @@ import numpy as np
 
 from . import backends
 from ._types import Array
-from .preprocessing import Standardizer, as_features, model_input
+from .preprocessing import RowValueError, Standardizer, as_features, check_representable, model_input
 
 
 def features(backend: backends.Backend, x: Any, n_features: int | None) -> tuple[Any, bool]:
@@ -119,14 +119,26 @@ def device_input(backend: backends.Backend, x: Array, standardizer: Standardizer
         parts.append(xp.astype(block, out_dtype))
         if block.shape[1]:
             peaks.append(xp.max(xp.abs(block)))
-    limit = float(np.finfo(dtype).max)
-    if peaks:
-        over = ~(backend.to_numpy(xp.stack(peaks)) <= limit)  # inf and NaN (a far-out power transform) too
-        if over.any():
-            first = int(np.argmax(over)) * chunk
-            raise ValueError(f"expected values that fit {dtype} (|x| <= {limit:.3g}); received larger values "
-                             f"from row {first} on (hint: use --dtype float64, or rescale the data)")
+    if peaks and not (backend.to_numpy(xp.stack(peaks)) <= float(np.finfo(dtype).max)).all():  # inf, NaN too
+        for start in range(0, n, chunk):  # the error path: find the row and column on the host, as it says them
+            block = _transformed(backend, x, start, min(start + chunk, n), lambdas)
+            check_representable(backend.to_numpy(block if mean is None else (block - mean) / scale), dtype, start)
     data = xp.concat(parts, axis=0) if parts else xp.zeros((0, x.shape[1]), dtype=out_dtype, device=backend.device)
     if targets is None:
         return data
     return xp.concat([data, backend.asarray(targets, out_dtype)], axis=1)
+
+
+def check_finite_rows(backend: backends.Backend, result: Any) -> Any:
+    """``result`` (host, or the backend's own array), after checking it is finite everywhere —
+    one flag read on the device; the first bad row is a ``RowValueError``."""
+    if isinstance(result, np.ndarray):
+        ok = bool(np.isfinite(result).all())
+    else:
+        ok = bool(backend.to_numpy(backend.xp.all(backend.xp.isfinite(result))))
+    if not ok:
+        host = result if isinstance(result, np.ndarray) else backend.to_numpy(result)
+        row = int(np.argwhere(~np.isfinite(host))[0][0])
+        raise RowValueError(f"expected finite probabilities; received NaN or infinity for row {row} "
+                            "(its values overflow this model's computation)", row, 0)
+    return result

@@ -149,3 +149,11 @@ class Network:
         for layer, input_grad in self._backward_order:
             grad = layer.backward(grad, input_grad=input_grad)
         return total, z
+
+
+def mean_probabilities(members: Sequence[Network], x: Array, temperature: float = 1.0) -> Array:
+    """The mean of the members' probabilities (an ensemble's prediction), on the device."""
+    p = members[0].probabilities(x, temperature)
+    for net in members[1:]:
+        p = p + net.probabilities(x, temperature)
+    return p * (1.0 / len(members)) if len(members) > 1 else p

@@ -171,13 +171,24 @@ def model_input(x: Any, n_features: int | None, standardizer: "Standardizer | No
     return out
 
 
+class RowValueError(ValueError):
+    """A value of row ``row``, column ``col`` (0-based) that the model cannot use; the command
+    line turns it into FILE:LINE:COLUMN."""
+
+    def __init__(self, message: str, row: int, col: int):
+        super().__init__(message)
+        self.row, self.col = row, col
+
+
 def check_representable(x: np.ndarray, dtype: str, offset: int = 0) -> np.ndarray:
-    """x, after checking that every value fits ``dtype`` (float32 overflows past ~3.4e38)."""
+    """x, after checking that every value is finite and fits ``dtype`` (float32 overflows past
+    ~3.4e38; a power transform can overflow far outside the training range)."""
     limit = float(np.finfo(dtype).max)
-    if x.size and max(-float(x.min()), float(x.max())) > limit:
-        row, col = np.argwhere(np.abs(x) > limit)[0]
-        raise ValueError(
-            f"expected values that fit {dtype} (|x| <= {limit:.3g}); received {x[row, col]:.6g} "
-            f"at row {row + offset}, column {col} (hint: use --dtype float64, or rescale the data)"
-        )
+    # min and max propagate NaN: two reductions check everything without a mask of the data.
+    if x.size and not max(-float(x.min()), float(x.max())) <= limit:
+        row, col = np.argwhere(~(np.abs(x) <= limit))[0]
+        raise RowValueError(
+            f"expected values that fit {dtype} after preprocessing (|x| <= {limit:.3g}); received "
+            f"{x[row, col]:.6g} at row {row + offset}, column {col} (hint: use --dtype float64, or rescale the data)",
+            int(row + offset), int(col))
     return x

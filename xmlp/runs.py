@@ -4,13 +4,12 @@ file, history, learning curves). ``prepare`` reads and checks everything and wri
 
 from __future__ import annotations
 
-import csv
-import io
+import contextlib
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +22,9 @@ from .csvdata import read_table
 from .datasets import load_wdbc
 from .errors import DataError, UnavailableError, UsageError
 from .estimator import Sequential
-from .fileio import atomic_write, check_dir_writable
+from .fileio import atomic_write, reserve_folder, staged_folder
+from .history import history_csv, run_labels
+from .preflight import check_classes, check_memory, check_run_folder
 from .layers import Dense
 from .optimizers import Optimizer
 from .split import split_indices
@@ -35,7 +36,7 @@ class Data:
     y_train: np.ndarray
     x_valid: np.ndarray
     y_valid: np.ndarray
-    feature_names: list[str]
+    feature_names: list[str] | None
     source: str  # where the rows came from, for the record
 
 
@@ -65,27 +66,11 @@ def resolve_backend(device: str | None, library: str | None) -> backends.Backend
         raise UnavailableError(str(exc)) from exc
 
 
-def default_run_dir() -> Path:
-    base = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    path, k = base, 1
-    while path.exists():
-        k += 1
-        path = Path(f"{base}-{k}")
-    return path
-
-
-def check_two_classes(where: str, labels: np.ndarray) -> None:
-    classes = np.unique(labels)
-    if len(classes) < 2:
-        raise DataError(f"{where}: expected at least two classes in the training data; received only "
-                        f"{str(classes[0])!r} ({len(labels)} rows)")
-
-
 def training_data(s: TrainSettings) -> Data:
     """The training and validation rows the settings name (files, or the embedded data split)."""
     if s.train:
         train = read_table(s.train, labels="required", dtype=s.dtype)
-        check_two_classes(train.path, train.y)
+        check_classes(train.path, train.y, train.line_numbers)
         if s.valid:
             classes = sorted(set(train.y.tolist()))
             valid = read_table(s.valid, n_features=train.x.shape[1], labels="required", classes=classes, dtype=s.dtype)
@@ -93,7 +78,7 @@ def training_data(s: TrainSettings) -> Data:
         x, y, names, what = train.x, train.y, train.feature_names, train.path
     elif s.data:
         table = read_table(s.data, labels="required", dtype=s.dtype)
-        check_two_classes(table.path, table.y)
+        check_classes(table.path, table.y, table.line_numbers)
         x, y, names, what = table.x, table.y, table.feature_names, table.path
     else:
         x, y, names = load_wdbc()
@@ -120,22 +105,28 @@ def build_model(s: TrainSettings, n_classes: int, backend: backends.Backend) -> 
 
 
 def prepare(s: TrainSettings, out_dir: Path | None = None) -> Job:
-    """Everything a training run needs, checked: nothing is written here."""
+    """Everything a training run needs, checked: nothing is written here. ``out_dir`` None (and
+    no --out): a new runs/<date-time> folder, reserved when the run starts."""
     backend = resolve_backend(s.device, s.backend)
     if not backend.supports(s.dtype):
         raise UnavailableError(f"expected a dtype {backend} supports; received {s.dtype} (hint: use --dtype float32)")
+    out_dir = out_dir or (Path(s.out) if s.out else None)
+    if out_dir is not None:
+        check_run_folder(out_dir, s)
     data = training_data(s)
-    out_dir = out_dir or (Path(s.out) if s.out else default_run_dir())
-    check_dir_writable(out_dir)
-    model = build_model(s, len(np.unique(data.y_train)), backend)
-    return Job(s, backend, data, out_dir, s.make_optimizer(), model, s.make_early_stopping())
+    n_classes = len(np.unique(data.y_train))
+    check_memory(s, data.x_train.shape[1], n_classes, len(data.y_train) + len(data.y_valid))
+    model = build_model(s, n_classes, backend)
+    return Job(s, backend, data, out_dir or Path("runs"), s.make_optimizer(), model, s.make_early_stopping())
 
 
-def run(job: Job) -> History:
+def run(job: Job, folder: Path) -> History:
+    """Train and write the run into ``folder`` (a staged folder that becomes ``job.out_dir``)."""
     s, model, out_dir, d = job.settings, job.model, job.out_dir, job.data
     detail = (lambda *a: None) if s.quiet else print  # --quiet: only the summary lines
     detail(f"x_train shape : {d.x_train.shape}")
     detail(f"x_valid shape : {d.x_valid.shape}")
+    detail(f"classes       : {check_classes('training part', d.y_train, None)}")
     history = model.fit(
         d.x_train, d.y_train, validation_data=(d.x_valid, d.y_valid), epochs=s.epochs, batch_size=s.batch_size,
         optimizer=job.optimizer, seed=s.seed, metrics=s.metrics, early_stopping=job.stopper,
@@ -154,17 +145,16 @@ def run(job: Job) -> History:
     final_metrics = {f"val_{k}": v for k, v in final.items() if k != "confusion"}
     if s.refit:
         model, training["refit"] = refit(job, history.kept_epochs)
-    model_path = out_dir / "model.safetensors"
-    print(f"> saving model '{model_path}' to disk...")
-    model.save(model_path, metadata={"training": training, "metrics": final_metrics})
+    print(f"> saving model '{out_dir / 'model.safetensors'}' to disk...")
+    model.save(folder / "model.safetensors", metadata={"training": training, "metrics": final_metrics})
     record = {**history.to_dict(), "config": training, "final": final_metrics, "name": out_dir.name}
-    atomic_write(out_dir / "history.json", json.dumps(record, indent=2, default=str))
-    atomic_write(out_dir / "history.csv", history_csv(history.history))
+    atomic_write(folder / "history.json", json.dumps(record, indent=2, default=str))
+    atomic_write(folder / "history.csv", history_csv(history.history))
     if s.plots:
         from .plots import plot_history
 
-        paths = plot_history(history.history, out_dir, show=s.show, best_epoch=history.best_epoch)
-        detail(f"> learning curves: {', '.join(str(p) for p in paths)}")
+        paths = plot_history(history.history, folder, show=s.show, best_epoch=history.best_epoch)
+        detail(f"> learning curves: {', '.join(str(out_dir / p.name) for p in paths)}")
     loss_name = "binary cross-entropy" if "bce" in final else "cross-entropy"
     print(f"trained on {job.backend} ({s.dtype}) in {history.epochs} epochs - validation {loss_name}: "
           f"{final.get('bce', final['loss']):.4f} - validation accuracy: {final['accuracy']:.4f}")
@@ -185,60 +175,36 @@ def refit(job: Job, epochs: int) -> tuple[Sequential, dict[str, int]]:
     return model, {"rows": len(y), "epochs": epochs}
 
 
-def history_csv(history: dict[str, list[float]]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    keys = list(history)
-    writer.writerow(["epoch", *keys])
-    for i in range(len(history["loss"])):
-        writer.writerow([i + 1, *(repr(history[k][i]) for k in keys)])
-    return buf.getvalue()
-
-
-def run_settings(config: dict[str, Any]) -> dict[str, str]:
-    """The settings that tell runs apart, as short text."""
-    opt = config.get("optimizer") or {}
-    name = opt.get("name", "?")
-    if opt.get("nesterov"):
-        name = f"nesterov {opt.get('momentum'):g}"
-    elif opt.get("momentum"):
-        name = f"momentum {opt['momentum']:g}"
-    out = {"optimizer": name}
-    if opt.get("learning_rate") is not None:
-        out["lr"] = f"lr {opt['learning_rate']:g}"
-    out["wd"] = f"wd {opt.get('weight_decay', 0):g}" + (" decoupled" if opt.get("decoupled") else "")
-    for key, fmt in (("batch_size", "batch {}"), ("activation", "{}")):
-        if config.get(key) is not None:
-            out[key] = fmt.format(config[key])
-    if config.get("layer"):
-        out["layer"] = "-".join(map(str, config["layer"]))
-    return out
-
-
-def run_labels(names: Sequence[str], configs: Sequence[dict[str, Any]]) -> list[str]:
-    """``name (settings)``, listing only the settings that differ between the runs."""
-    settings = [run_settings(c) for c in configs]
-    keys = [k for k in settings[0] if len(configs) == 1 or len({s.get(k) for s in settings}) > 1]
-    return [f"{n} ({', '.join(s[k] for k in keys if k in s)})" if keys else n for n, s in zip(names, settings)]
-
-
 def train_all(runs: list[tuple[str | None, TrainSettings]]) -> int:
     """Train one run, or several ([runs.NAME] tables) and draw them on one comparison PNG.
 
-    Every run is checked (data, options, device, output) before the first one trains."""
-    if len(runs) == 1:
-        run(prepare(runs[0][1]))
-        return 0
+    Every run is checked (data, options, device, output) before the first one trains; the run
+    folder is assembled beside its destination and appears only when complete."""
     first = runs[0][1]
-    base = Path(first.out) if first.out else default_run_dir()
-    prepared = [(str(name), prepare(s, base / str(name))) for name, s in runs]
-    histories = []
-    for name, job in prepared:
-        print(f"== run '{name}'")
-        histories.append(run(job).history)
-    from .plots import plot_runs
+    if first.out:
+        check_run_folder(Path(first.out), first)
+    jobs = [(name, prepare(s, Path("runs") if len(runs) > 1 else None)) for name, s in runs]
+    final = Path(first.out) if first.out else reserve_folder(Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+    try:
+        with staged_folder(final, replace=first.force or not first.out) as folder:
+            if len(runs) == 1:
+                jobs[0][1].out_dir = final
+                run(jobs[0][1], folder)
+                return 0
+            histories = []
+            for name, job in jobs:
+                print(f"== run '{name}'")
+                job.out_dir = final / str(name)
+                (folder / str(name)).mkdir()
+                histories.append(run(job, folder / str(name)).history)
+            from .plots import plot_runs
 
-    labels = run_labels([n for n, _ in prepared], [job.record() for _, job in prepared])
-    out = plot_runs(list(zip(labels, histories)), base / "comparison.png", show=any(s.show for _, s in runs))
-    print(f"> compared {len(runs)} runs in '{out}'")
-    return 0
+            labels = run_labels([str(n) for n, _ in jobs], [job.record() for _, job in jobs])
+            plot_runs(list(zip(labels, histories)), folder / "comparison.png", show=any(s.show for _, s in runs))
+            print(f"> compared {len(runs)} runs in '{final / 'comparison.png'}'")
+            return 0
+    except BaseException:
+        if not first.out:  # the reserved, still empty, default folder
+            with contextlib.suppress(OSError):
+                final.rmdir()
+        raise

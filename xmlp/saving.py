@@ -32,6 +32,10 @@ def file_data(model: Any, metadata: Mapping[str, Any] | None = None) -> tuple[di
     for k, net in enumerate(model.members[1:], 1):
         for i, w in enumerate(net.get_weights()):
             tensors[f"members.{k}.layers.{i}.weight"], tensors[f"members.{k}.layers.{i}.bias"] = w["weight"], w["bias"]
+    for key, tensor in tensors.items():
+        if not np.isfinite(tensor).all():
+            raise ValueError(f"expected finite weights to save; received NaN or infinity in {key} "
+                             "(did the fit diverge?)")
     pre = model.standardizer
     if pre is not None:
         tensors["preprocess.mean"], tensors["preprocess.scale"] = pre.mean, pre.scale

@@ -37,6 +37,8 @@ FORMAT_VERSION = 2
 _PREPROCESS = {"standardize": ("preprocess.mean", "preprocess.scale"),
                "yeo-johnson": ("preprocess.mean", "preprocess.scale", "preprocess.lambdas")}
 _MAX_MEMBERS = 1000
+MAX_VALUE = 1e10  # the largest |weight|, |bias| or mean a model file may hold
+MIN_SCALE = 1e-30  # the smallest standard deviation (x / scale must not overflow)
 _DTYPES = ("float32", "float64")
 _MAX_HEADER = 100_000_000
 
@@ -62,16 +64,37 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     p = Path(path)
     if not p.is_file():
         raise NoInputError(f"{name}: expected an xmlp model file; received a path that is not a file")
-    data = p.read_bytes()
-    if len(data) < 8:
-        raise DataError(f"{name}: expected an xmlp model (safetensors); received {len(data)} bytes (truncated?)")
-    (header_len,) = struct.unpack("<Q", data[:8])
-    if header_len > len(data) - 8 or header_len > _MAX_HEADER:
-        raise DataError(f"{name}: expected an xmlp model (safetensors); received a file whose header "
-                        "does not fit it (not a model, or truncated)")
     try:
-        header = json.loads(data[8 : 8 + header_len])
-        meta = json.loads(header["__metadata__"]["xmlp"])
+        with open(p, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            head = fh.read(8)
+            if len(head) < 8:
+                raise DataError(f"{name}: expected an xmlp model (safetensors); received {len(head)} bytes (truncated?)")
+            (header_len,) = struct.unpack("<Q", head)
+            # The 8-byte length is checked against the file before anything else is read.
+            if header_len > size - 8 or header_len > _MAX_HEADER:
+                raise DataError(f"{name}: expected an xmlp model (safetensors); received a file whose header "
+                                "does not fit it (not a model, or truncated)")
+            header_bytes = fh.read(header_len)
+            meta = _metadata(name, header_bytes)
+            _check_layout(name, meta, json.loads(header_bytes), size - 8 - header_len)
+            data = head + header_bytes + fh.read()
+    except OSError as exc:
+        raise NoInputError(f"{name}: cannot read: {exc.strerror}") from None
+    import safetensors.numpy
+
+    try:
+        tensors = safetensors.numpy.load(data)
+    except Exception as exc:  # SafetensorError has no importable base class
+        raise DataError(f"{name}: expected complete safetensors data; received a damaged file ({exc})") from None
+    _validate(name, meta, tensors)
+    return meta, tensors
+
+
+def _metadata(name: str, header: bytes) -> dict[str, Any]:
+    """The xmlp document of a safetensors header, its format and version checked."""
+    try:
+        meta = json.loads(json.loads(header)["__metadata__"]["xmlp"])
     except (ValueError, KeyError, TypeError, RecursionError):
         raise DataError(f"{name}: expected an xmlp model; received a file without xmlp metadata") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -83,14 +106,19 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
             f"{name}: expected model format version <= {FORMAT_VERSION}; received {_short(version)} "
             "(written by a newer xmlp: upgrade xmlp to read it)"
         )
-    import safetensors.numpy
+    return meta
 
+
+def _check_layout(name: str, meta: dict[str, Any], header: Any, data_size: int) -> None:
+    """The tensors the header declares must fill the rest of the file exactly (a truncated or
+    padded file is refused before its data are read)."""
     try:
-        tensors = safetensors.numpy.load(data)
-    except Exception as exc:  # SafetensorError has no importable base class
-        raise DataError(f"{name}: expected complete safetensors data; received a damaged file ({exc})") from None
-    _validate(name, meta, tensors)
-    return meta, tensors
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+    except (TypeError, KeyError, ValueError, IndexError, AttributeError):
+        raise DataError(f"{name}: expected complete safetensors data; received a damaged header") from None
+    if max(ends, default=0) != data_size:
+        raise DataError(f"{name}: expected complete safetensors data; received a damaged file "
+                        f"({data_size:,} bytes of tensors where the header declares {max(ends, default=0):,})")
 
 
 def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
@@ -139,8 +167,17 @@ def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -
     if extra:
         raise bad(f"expected only the tensors of the topology; received extra {_short(sorted(extra))}")
     t = meta.get("temperature", 1.0)
-    if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t) or t <= 0:
-        raise bad(f"expected a finite temperature > 0; received {_short(t)}")
+    if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t) or not 1e-3 <= t <= 1e3:
+        raise bad(f"expected a temperature in [0.001, 1000] (calibration finds one in [0.05, 20]); received {_short(t)}")
+    for key, tensor in tensors.items():
+        # Far beyond any trained network, and large enough to overflow float32 logits.
+        if key.endswith(".weight") or key.endswith(".bias") or key == "preprocess.mean":
+            if tensor.size and float(np.abs(tensor).max()) > MAX_VALUE:
+                raise bad(f"expected |values| <= {MAX_VALUE:g} in {key} (a trained model's); received "
+                          f"{float(np.abs(tensor).max()):.3g}")
+    if "preprocess.scale" in tensors and float(tensors["preprocess.scale"].min()) < MIN_SCALE:
+        raise bad(f"expected preprocess.scale >= {MIN_SCALE:g} (standardisation would overflow); received "
+                  f"{float(tensors['preprocess.scale'].min()):.3g}")
     names = meta.get("feature_names")
     if names is not None and (not isinstance(names, list) or len(names) != n_features
                               or not all(isinstance(n, str) for n in names)):

@@ -19,13 +19,9 @@ from .network import Network
 from .optimizers import Optimizer
 
 
-def check_finite(epoch: int, logs: dict[str, float]) -> None:
-    for key in ("loss", "val_loss"):
-        if key in logs and not math.isfinite(logs[key]):
-            raise TrainingDiverged(
-                f"expected a finite {key}; received {logs[key]} at epoch {epoch} "
-                "(hint: lower the learning rate, or use --dtype float64)"
-            )
+def check_finite(logs: dict[str, float]) -> bool:
+    """Whether the epoch's losses are finite (a NaN weight makes them NaN)."""
+    return all(math.isfinite(logs[k]) for k in ("loss", "val_loss") if k in logs)
 
 
 class Trainer:
@@ -59,13 +55,20 @@ class Trainer:
             cb.on_train_begin(model, params)
         try:
             for epoch in range(1, epochs + 1):
+                last_good = net.copy_params()  # on the device: what a diverged epoch falls back to
                 for cb in self.callbacks:
                     cb.on_epoch_begin(epoch, -(-data.shape[0] // batch_size))
                 train_part = self._train_epoch(data, batch_size, shuffle_rng, layout, class_ids)
                 parts = [train_part] + ([self._score(validation, layout, class_ids)] if validation is not None else [])
                 logs = layout.unpack(be.to_numpy(xp.concat(parts)).tolist())  # the epoch's one read
                 history.append(logs)
-                check_finite(epoch, logs)
+                if not check_finite(logs):
+                    net.restore_params(last_good)
+                    bad = next(k for k in ("loss", "val_loss") if k in logs and not math.isfinite(logs[k]))
+                    kept = f"the weights of epoch {epoch - 1}" if epoch > 1 else "its initial weights"
+                    raise TrainingDiverged(f"expected a finite {bad}; received {logs[bad]} at epoch {epoch} "
+                                           f"(the model keeps {kept}; hint: lower the learning rate, or use "
+                                           "--dtype float64)")
                 stop = False
                 for cb in self.callbacks:  # every callback sees every epoch, even after a stop vote
                     if cb.on_epoch_end(epoch, logs):

@@ -1,0 +1,106 @@
+"""Property-based fuzzing of every reader: random bytes and random mutations of valid CSV, TOML,
+history and model files give a valid result or a clean XmlpError from the documented set —
+never another exception. Bounded: small inputs, a fixed number of examples, no deadline (the
+machine is shared)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis", reason="hypothesis drives the fuzzing (pip install '.[test]')")
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from xmlp.errors import XmlpError  # noqa: E402
+
+FUZZ = settings(max_examples=int(__import__("os").environ.get("XMLP_FUZZ_EXAMPLES", "200")), deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+CSV = b"id,diagnosis,a,b\n1,M,1.5,2\n2,B,0.5,3e-1\n3,M,7,8\n"
+TOML = b'layer = [8, 4]\nepochs = 2\noptimizer = "adam"\n[runs.a]\nbeta1 = 0.8\n'
+HISTORY = json.dumps({"history": {"loss": [0.5, 0.4], "val_loss": [0.6, 0.5]}, "config": {"optimizer": {"name": "sgd"}}}).encode()
+
+
+@st.composite
+def mutated(draw, valid: bytes):
+    """``valid`` with a few bytes replaced, inserted or deleted (or random bytes altogether)."""
+    if draw(st.booleans()):
+        return draw(st.binary(max_size=400))
+    data = bytearray(valid)
+    for _ in range(draw(st.integers(1, 6))):
+        at = draw(st.integers(0, len(data)))
+        op = draw(st.sampled_from(["replace", "insert", "delete"]))
+        byte = draw(st.integers(0, 255))
+        if op == "insert" or at == len(data):
+            data.insert(at, byte)
+        elif op == "replace":
+            data[at] = byte
+        else:
+            del data[at]
+    return bytes(data)
+
+
+def _clean(fn, *args):
+    try:
+        fn(*args)
+    except XmlpError:
+        pass  # a clean one-line error with its exit code: fine
+
+
+@FUZZ
+@given(data=mutated(CSV))
+def test_csv_reader(tmp_path, data):
+    from xmlp.csvdata import read_table
+
+    (tmp_path / "f.csv").write_bytes(data)
+    for labels in ("required", "optional"):
+        _clean(lambda: read_table(tmp_path / "f.csv", labels=labels, feature_names=["a", "b"]))
+
+
+@FUZZ
+@given(data=mutated(TOML))
+def test_config_reader(tmp_path, data):
+    from xmlp.cli import _train_parser, build_parser
+    from xmlp.config import train_settings
+
+    (tmp_path / "c.toml").write_bytes(data)
+    _clean(lambda: train_settings(_train_parser(build_parser()), ["--config", str(tmp_path / "c.toml")]))
+
+
+@FUZZ
+@given(data=mutated(HISTORY))
+def test_history_reader(tmp_path, data):
+    from xmlp.history import read_history, run_labels
+
+    (tmp_path / "history.json").write_bytes(data)
+
+    def read():
+        history, config = read_history(tmp_path / "history.json")
+        run_labels(["a"], [config])
+
+    _clean(read)
+
+
+@pytest.fixture(scope="module")
+def model_bytes(tmp_path_factory):
+    import numpy as np
+
+    import xmlp
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)), np.repeat(["a", "b"], 20)
+    model = xmlp.Sequential([xmlp.Dense(2, "tanh"), xmlp.Dense(2, "softmax")], preprocess="yeo-johnson")
+    model.fit(x, y, epochs=1, seed=0)
+    path = tmp_path_factory.mktemp("m") / "m.safetensors"
+    model.save(path)
+    return path.read_bytes()
+
+
+@FUZZ
+@given(st.data())
+def test_model_reader(tmp_path, model_bytes, data):
+    import xmlp
+
+    blob = data.draw(mutated(model_bytes))
+    (tmp_path / "m.safetensors").write_bytes(blob)
+    _clean(lambda: xmlp.load_model(tmp_path / "m.safetensors"))
