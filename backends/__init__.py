@@ -8,7 +8,12 @@
 - ``strict``, ``strict:cpu``, ``strict:device1``, ``strict:no_float64``:
   array-api-strict.
 
-With no spec, ``XMLP_DEVICE`` is used, then ``cpu``.
+With no spec, ``XMLP_DEVICE`` is used, then ``cpu``. ``for_array(x)`` names the backend that
+holds an array already (a torch tensor trains on torch, on its device); ``missing()`` says, for
+each backend this machine cannot run, why and the one command that would enable it.
+
+Installed, this folder is the subpackage ``xmlp._backends`` (never a top-level ``backends``);
+xmlp reaches it through ``xmlp/backends.py``.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+from typing import Any
 
 from ._base import Backend, BackendError, TransferStats, UnknownBackendError
+from ._status import install_hint, missing
 
 __all__ = [
     "Backend",
@@ -25,7 +32,10 @@ __all__ = [
     "TransferStats",
     "UnknownBackendError",
     "available",
+    "for_array",
     "get_backend",
+    "install_hint",
+    "missing",
     "resolve_spec",
 ]
 
@@ -101,3 +111,23 @@ def available() -> list[str]:
         else:
             found.append(name)
     return found
+
+
+def for_array(x: Any) -> Backend:
+    """The backend whose library and device hold ``x``: ``cpu`` for NumPy (and for anything that
+    is not an array of a known library: lists, data frames), ``torch:DEVICE`` for a tensor,
+    ``cuda:N`` for CuPy, ``strict:DEVICE`` for array-api-strict."""
+    import array_api_compat as compat
+
+    if isinstance(x, (list, tuple)) or not compat.is_array_api_obj(x) or compat.is_numpy_array(x):
+        return get_backend("cpu")
+    if compat.is_torch_array(x):
+        return get_backend(f"torch:{x.device}")
+    if compat.is_cupy_array(x):
+        return get_backend(f"cuda:{x.device.id}")
+    if type(x).__module__.split(".")[0] == "array_api_strict":
+        from .strict_backend import device_name
+
+        return get_backend(f"strict:{device_name(x.device)}")
+    raise BackendError(f"expected arrays of NumPy, CuPy, PyTorch or array-api-strict; received {type(x).__name__} "
+                       "(hint: convert it to one of those)")

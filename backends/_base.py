@@ -6,6 +6,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import array_api_compat
 import numpy as np
 
 
@@ -85,8 +86,29 @@ class Backend:
             )
         return getattr(self.xp, name)
 
+    def holds(self, x: Any) -> bool:
+        """Whether ``x`` is an array of this backend's own namespace on its device, usable there
+        as it is (device in, device out). NumPy arrays are host data: never "held"."""
+        if isinstance(x, np.ndarray) or not array_api_compat.is_array_api_obj(x):
+            return False
+        try:
+            return array_api_compat.array_namespace(x) is self.xp and array_api_compat.device(x) == self.device
+        except TypeError:
+            return False
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """Pickled (in memory: copies, joblib workers) as its spec; unpickling resolves a fresh
+        backend on this machine, with fresh transfer counts."""
+        return _from_spec, (self.spec,)
+
     def __str__(self) -> str:
         return self.spec
+
+
+def _from_spec(spec: str) -> Backend:
+    from . import get_backend
+
+    return get_backend(spec)
 
 
 def dtype_name(xp: Any, dtype: Any) -> str:

@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 
 from ._base import Backend, BackendError
-
-INSTALL_HINT = "pip install 'xmlp[cuda12]' (or 'xmlp[cuda13]' for CUDA 13)"
+from ._status import CUDA_EXTRA, install_hint
 
 
 def _index(device: str | None) -> int:
@@ -27,7 +26,7 @@ def make(device: str | None) -> Backend:
     except ImportError as exc:
         raise BackendError(
             "expected CuPy for --device cuda; received a Python environment without it "
-            f"(hint: {INSTALL_HINT})"
+            f"(hint: {install_hint(*CUDA_EXTRA)}, or 'cuda13' for a CUDA 13 driver)"
         ) from exc
     try:
         count = cupy.cuda.runtime.getDeviceCount()

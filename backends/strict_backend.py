@@ -17,6 +17,16 @@ DEVICES = ("cpu", "device1", "no_float64")
 _NAMES = {"cpu": "CPU_DEVICE", "device1": "device1", "no_float64": "no_float64"}
 
 
+def device_name(device: Any) -> str:
+    """The spec name (cpu, device1, no_float64) of an array-api-strict Device."""
+    import array_api_strict as xp
+
+    for name, dev in _NAMES.items():
+        if device == xp.Device(dev):
+            return name
+    raise BackendError(f"expected an array-api-strict device among {', '.join(DEVICES)}; received {device!r}")
+
+
 def make(device: str | None) -> Backend:
     import array_api_strict as xp
 

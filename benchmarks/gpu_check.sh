@@ -2,7 +2,7 @@
 # The prepared CUDA check (DESIGN.md, "GPU checks"). Needs the repo and, on the GPU machine,
 # CuPy, NumPy, pytest, array-api-compat and safetensors importable (PYTHONPATH may point at a
 # folder holding the last two; matplotlib and tqdm are not needed: no plots, no terminal).
-# Writes six logs to $1, else $OUT, else ./gpu_check_logs, and prints a summary. Meant to
+# Writes seven logs to $1, else $OUT, else ./gpu_check_logs, and prints a summary. Meant to
 # finish in a few minutes on an H100 (bench_gpu.py is the longest part).
 #
 #   bash benchmarks/gpu_check.sh [LOGDIR]
@@ -31,6 +31,9 @@ step nvidia_smi nvidia-smi
 step cuda_tests env XMLP_REQUIRE_CUDA=1 python -m pytest -q -p no:cacheprovider -m cuda tests
 step parity env XMLP_REQUIRE_CUDA=1 python -m pytest -q -p no:cacheprovider tests/test_parity.py -k "cupy or numpy"
 step train_cuda python -m xmlp train --device cuda --out /tmp/xmlp_gpu_run --no-plots
+# scikit-learn's array-API checks of MLPClassifier on CUDA inputs (torch cuda, CuPy); skipped
+# where scikit-learn is not installed.
+step sklearn_cuda python -m pytest -q -p no:cacheprovider tests/test_sklearn.py -k "cuda or cupy" -rs
 [ -f benchmarks/bench_gpu.py ] && step bench_gpu python benchmarks/bench_gpu.py
 
 echo "== summary ($(date -u +%Y-%m-%dT%H:%MZ))"

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 import _harness  # noqa: F401  (puts the repo on sys.path)
-import backends
+from xmlp import backends
 from bench_mnist import gemm_epoch
 from xmlp.losses import SoftmaxCrossEntropy
 

@@ -7,10 +7,14 @@ from __future__ import annotations
 import importlib.util
 import os
 
+# scikit-learn's array-API dispatch (tests/test_sklearn.py) needs SciPy's own array-API mode,
+# which SciPy reads once, on import: set it before anything imports SciPy.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import numpy as np
 import pytest
 
-import backends
+from xmlp import backends
 from helpers import write_subject_csv
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None

@@ -16,13 +16,14 @@ PACKAGE = ROOT / "xmlp"
 # modules (data files, preprocessing, initializers' RNG draws, the model file, plots, the CLI)
 # may use NumPy.
 FLOORS = {
-    0: {"_types", "_version", "registry", "errors"},
+    0: {"_types", "_version", "registry", "errors", "backends"},
     1: {"losses", "activations", "initializers", "layers", "optimizers", "metrics", "network", "callbacks",
         "trainer"},
-    2: {"textlines", "history", "power", "seeding", "preprocessing", "calibration", "split", "evaluation", "fileio", "serialization", "saving", "csvdata",
-        "datasets",
+    2: {"textlines", "history", "power", "seeding", "preprocessing", "inputs", "calibration", "split", "evaluation",
+        "fileio", "serialization", "saving", "csvdata", "datasets",
         "estimator"},
-    3: {"config", "preflight", "runs", "plots", "commands", "cli", "__main__", "__init__"},
+    3: {"config", "preflight", "runs", "plots", "commands", "cli", "__main__", "__init__", "sklearn", "export",
+        "commands_tools"},
 }
 COMPUTE = sorted(FLOORS[1] - {"initializers"}) + ["registry"]
 CONCRETE = re.compile(r"^\s*(import|from)\s+(numpy|cupy|torch|jax|array_api_strict)\b", re.M)
@@ -133,9 +134,10 @@ def test_the_epoch_has_one_host_read():
 
 def test_optional_libraries_are_imported_lazily():
     """CuPy only for a CUDA backend; safetensors, matplotlib and tqdm only when a model is saved,
-    a plot drawn or a bar shown (so a bare GPU machine runs the core with numpy + compat)."""
-    code = ("import sys, xmlp, xmlp.cli, backends; xmlp.get_backend('cpu'); "
-            "print([m for m in ('cupy', 'safetensors', 'matplotlib', 'tqdm', 'torch') if m in sys.modules])")
+    a plot drawn or a bar shown (so a bare GPU machine runs the core with numpy + compat);
+    scikit-learn only with xmlp.sklearn, onnx only for an export."""
+    code = ("import sys, xmlp, xmlp.cli; xmlp.get_backend('cpu'); print([m for m in ('cupy', 'safetensors', "
+            "'matplotlib', 'tqdm', 'torch', 'sklearn', 'scipy', 'onnx', 'onnxruntime') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
 

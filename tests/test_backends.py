@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-import backends
-from backends import BackendError, UnknownBackendError, get_backend, resolve_spec
+from xmlp import backends
+from xmlp.backends import BackendError, UnknownBackendError, get_backend, resolve_spec
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_unknown_spec_lists_valid_ones():
 
 def test_cuda_without_cupy_names_the_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` raise ImportError
-    with pytest.raises(BackendError, match=r"expected CuPy.*pip install 'xmlp\[cuda12\]'"):
+    with pytest.raises(BackendError, match=r"expected CuPy.*pip install '\S*\[cuda12\]'"):
         get_backend("cuda")
 
 
@@ -120,3 +121,66 @@ def test_numpy_fast_namespace_matches_compat(rng):
     assert xp.sum(x, dtype=xp.float64).dtype == np.float64
     assert np.isnan(xp.max(np.array([1.0, np.nan]))) and xp.astype(x > 0, xp.float32).dtype == np.float32
     assert xp.__array_api_version__ == compat.__array_api_version__
+
+
+def test_holds_only_its_own_namespace_and_device(backend):
+    x = backend.asarray(np.ones((2, 2)), backend.dtype("float32"))
+    assert backend.holds(x) == (backend.name != "numpy")  # NumPy arrays are host data
+    assert not backend.holds([[1.0]]) and not backend.holds(np.ones(2))
+    other = get_backend("strict:device1" if backend.spec != "strict:device1" else "strict:cpu")
+    assert not backend.holds(other.asarray(np.ones(2)))
+
+
+def test_for_array_names_the_library_and_device(backend):
+    x = backend.asarray(np.ones(3), backend.dtype("float32"))
+    found = backends.for_array(x)
+    assert found.spec == backend.spec and (backend.name == "numpy" or found.holds(x))
+    assert backends.for_array([1, 2]).spec == "numpy"
+    with pytest.raises(BackendError, match="expected arrays of NumPy, CuPy, PyTorch or array-api-strict"):
+        backends.for_array(types.SimpleNamespace(__array_namespace__=lambda: None))
+
+
+def test_a_backend_pickles_as_its_spec(backend):
+    import copy
+    import pickle
+
+    backend.asarray(np.zeros(2), backend.dtype("float32"))
+    for again in (pickle.loads(pickle.dumps(backend)), copy.deepcopy(backend)):
+        assert again.spec == backend.spec and again is not backend and again.stats.total == 0
+
+
+def test_missing_backends_name_a_reason_and_a_command():
+    for item in backends.missing():
+        assert item.spec in ("cuda", "torch", "torch:cuda") and item.reason and item.command
+        assert "strict" not in item.spec
+
+
+def test_install_hints_follow_how_xmlp_was_installed(monkeypatch, tmp_path):
+    from importlib import metadata
+    import json
+
+    from xmlp._backends import _status
+
+    root = Path(_status.__file__).resolve().parents[1]
+    assert _status.install_hint("cuda12", "cupy-cuda12x[ctk]") == f"pip install '{root}[cuda12]'"  # a checkout
+    monkeypatch.setattr(_status, "__file__", str(tmp_path / "site-packages/xmlp/_backends/_status.py"))
+
+    class Dist:
+        def __init__(self, text):
+            self.text = text
+
+        def read_text(self, name):
+            return self.text
+
+    cases = [(None, "pip install 'xmlp[cuda12]'"),  # from an index: no direct_url.json
+             (json.dumps({"url": "file:///src/xmlp", "dir_info": {"editable": True}}), "pip install -e '/src/xmlp[cuda12]'"),
+             (json.dumps({"url": "file:///src/xmlp", "dir_info": {}}), "pip install '/src/xmlp[cuda12]'")]
+    for text, expected in cases:
+        monkeypatch.setattr(metadata, "distribution", lambda name, text=text: Dist(text))
+        assert _status.install_hint("cuda12", "cupy-cuda12x[ctk]") == expected
+
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", not_installed)
+    assert _status.install_hint("cuda12", "cupy-cuda12x[ctk]") == "pip install 'cupy-cuda12x[ctk]'"

@@ -192,7 +192,7 @@ def test_cuda_without_a_gpu_fails_cleanly_for_every_command(cli, folder, monkeyp
 
         torch_message = ("received a PyTorch that sees none" if importlib.util.find_spec("torch")
                          else "expected PyTorch for the torch backend; received an environment without it")
-        message = "pip install 'xmlp[cuda12]'" if "torch" not in argv else torch_message
+        message = "[cuda12]', or 'cuda13' for a CUDA 13 driver)" if "torch" not in argv else torch_message
         expect_failure(cli, folder, argv, 69, message)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -57,7 +58,7 @@ def test_train_options_and_42_spellings(cli):
 @pytest.mark.parametrize(
     "argv, code, message",
     [
-        (["train", "--device", "cuda"], 69, "expected CuPy for --device cuda; received a Python environment without it (hint: pip install 'xmlp[cuda12]'"),
+        (["train", "--device", "cuda"], 69, "expected CuPy for --device cuda; received a Python environment without it (hint: pip install '"),
         (["train", "--device", "tpu"], 2, "expected a device or backend among cpu, cuda"),
         (["train", "--epochs", "0"], 2, "argument --epochs: expected an integer >= 1; received '0'"),
         (["train", "--learning-rate", "-1"], 2, "argument --learning-rate/--learning_rate: expected a number > 0.0; received '-1'"),
@@ -128,3 +129,50 @@ def test_quiet_prints_only_the_summary(cli):
     assert lines[0].startswith("> refit on 569 rows") and lines[1] == "> saving model 'r/model.safetensors' to disk..."
     assert re.fullmatch(r"trained on numpy \(float32\) in 3 epochs - validation binary cross-entropy: "
                         r"\d\.\d{4} - validation accuracy: \d\.\d{4}", lines[2])
+
+
+SHARED_DATA = ROOT.parent / "shared" / "data" / "data.csv"
+
+
+def test_data_writes_the_subjects_layout(cli, tmp_path):
+    code, out, err = cli("data", "wdbc", "--out", "data.csv")
+    assert code == 0 and err == "" and "wrote 'data.csv': 569 rows" in out
+    lines = (tmp_path / "data.csv").read_text().splitlines()
+    assert len(lines) == 569 and lines[0].startswith("1,M,17.99,10.38,122.8,1001,")
+    assert all(len(line.split(",")) == 32 for line in lines) and lines[-1].startswith("569,")
+    if SHARED_DATA.exists():  # the subject's data.csv, but for the ids (the embedded copy has none)
+        theirs = [line.split(",", 1)[1] for line in SHARED_DATA.read_text().splitlines()]
+        assert [line.split(",", 1)[1] for line in lines] == theirs
+    assert cli("data", "wdbc", "--out", "data.csv")[0] == 73  # never overwritten without --force
+    assert cli("data", "wdbc", "--out", "data.csv", "--force")[0] == 0
+    code, out, _ = cli("split", "data.csv")
+    assert code == 0 and "data_train.csv': 455 rows" in out
+    code, out, _ = cli("data", "wdbc")
+    assert out.splitlines() == lines
+    assert "no UCI ids" in subprocess.run([sys.executable, "-m", "xmlp", "data", "--help"], capture_output=True,
+                                          text=True, cwd=ROOT).stdout
+
+
+def test_devices_says_what_runs_and_how_to_enable_the_rest(cli):
+    code, out, _ = cli("devices")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("numpy") and "runs here: NumPy" in lines[0]
+    assert not any(line.startswith("strict") for line in lines)  # test-only devices: --all
+    missing = [i for i, line in enumerate(lines) if " missing: " in line]
+    assert all(lines[i + 1].split()[0] == "enable:" for i in missing)
+    if importlib.util.find_spec("cupy") is None:
+        assert any(line.startswith("cuda ") and "CuPy is not installed" in line for line in lines)
+        assert "[cuda12]'" in lines[next(i for i in missing if lines[i].startswith("cuda ")) + 1]
+    code, out, _ = cli("devices", "--all")
+    assert "strict:device1" in out and "test-only" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--learnin_rate", "0.1"], "unrecognized arguments: --learnin_rate 0.1 (did you mean --learning_rate?) "
+                                         "(see 'xmlp train --help')"),
+    (["train", "data.csv"], "unrecognized arguments: data.csv (see 'xmlp train --help')"),
+    (["split", "a.csv", "--bogus"], "unrecognized arguments: --bogus (see 'xmlp split --help')"),
+])
+def test_an_unknown_option_points_to_the_commands_help(cli, argv, message):
+    code, _, err = cli(*argv)
+    assert code == 2 and err == f"xmlp: error: {message}\n"

@@ -172,3 +172,55 @@ def test_version_1_files_load_as_standardize(tmp_path, wdbc):
     (tmp_path / "bad.safetensors").write_bytes(safetensors.numpy.save(tensors, metadata={"xmlp": json.dumps(meta)}))
     with pytest.raises(xmlp.XmlpError, match="expected preprocess among 'standardize' or null; received 'yeo-johnson'"):
         load_model(tmp_path / "bad.safetensors")
+
+
+def test_one_hot_labels_are_labels(wdbc):
+    x, y, _ = wdbc
+    onehot = np.eye(2)[(y == "M").astype(int)]
+    model = Sequential([Dense(8, "relu"), Dense(2, "softmax")])
+    model.fit(x[:400], onehot[:400], validation_data=(x[400:], onehot[400:]), epochs=3, seed=0)
+    assert model.classes == [0, 1] and set(model.predict(x[:20])) <= {0, 1}
+    same = Sequential([Dense(8, "relu"), Dense(2, "softmax")])
+    same.fit(x[:400], (y[:400] == "M").astype(int), epochs=3, seed=0)
+    np.testing.assert_array_equal(model.predict_proba(x), same.predict_proba(x))
+    assert model.evaluate(x[400:], onehot[400:]) == model.evaluate(x[400:], (y[400:] == "M").astype(int))
+
+
+def test_fit_twice_starts_over(wdbc):
+    x, y, _ = wdbc
+    model = Sequential([Dense(8, "relu"), Dense(2, "softmax")])
+    model.fit(x, y, epochs=2, seed=3)
+    first = model.predict_proba(x)
+    model.fit(x, y, epochs=2, seed=3)
+    np.testing.assert_array_equal(model.predict_proba(x), first)  # fresh weights, not 4 epochs
+
+
+@pytest.mark.parametrize("preprocess, ensemble", [("standardize", 1), ("yeo-johnson", 2)])
+def test_device_arrays_in_device_arrays_out(backend, wdbc, preprocess, ensemble):
+    """An array of the model's own backend is trained on where it is, and answered in kind."""
+    x, y, _ = wdbc
+    dtype = "float64" if backend.supports("float64") else "float32"
+    xd = backend.asarray(x, backend.dtype(dtype))
+    x = backend.to_numpy(xd)
+    models = [Sequential([Dense(8, "tanh"), Dense(2, "softmax")], backend=backend, preprocess=preprocess,
+                         ensemble=ensemble) for _ in range(2)]
+    for model, data in zip(models, (xd, x)):
+        model.fit(data, y, validation_data=(data, y), epochs=2, seed=5, input_noise=0.1)
+    proba = models[0].predict_proba(xd)
+    if backend.name != "numpy":
+        assert backend.holds(proba) and backend.holds(models[0].decision_function(xd))
+    # The same computation but for the order of the standardisation's sums (and expm1/log1p's last bits).
+    np.testing.assert_allclose(backend.to_numpy(proba), models[1].predict_proba(x), rtol=1e-4, atol=1e-5)
+    assert np.mean(np.array(models[0].predict(xd)) != np.array(models[1].predict(x))) < 0.01
+    assert models[0].evaluate(xd, y)["accuracy"] == pytest.approx(models[1].evaluate(x, y)["accuracy"], abs=0.01)
+
+
+def test_sequential_pickles_in_memory(backend, wdbc):
+    import pickle
+
+    x, y, _ = wdbc
+    model = Sequential([Dense(8, "tanh"), Dense(2, "softmax")], backend=backend, preprocess="yeo-johnson", ensemble=2)
+    model.fit(x, y, epochs=1, seed=0)
+    again = pickle.loads(pickle.dumps(model))
+    assert again.backend is again.network.backend is again.members[1].backend and again.backend.spec == backend.spec
+    np.testing.assert_array_equal(again.predict_proba(x), model.predict_proba(x))

@@ -48,3 +48,19 @@ def test_summary_counts_parameters(wdbc):
     cfg = model.config()
     assert [l["units"] for l in cfg["layers"]] == [24, 24, 2] and cfg["n_features"] == 30
     assert cfg["classes"] == ["B", "M"] and cfg["dtype"] == "float32"
+
+
+def test_pickles_in_memory_as_descriptions_spec_and_host_weights(backend, rng):
+    import copy
+    import pickle
+
+    net = small_net(backend, 3, dtype="float32")
+    unbuilt = pickle.loads(pickle.dumps(net))
+    assert not unbuilt.built and [l.units for l in unbuilt.layers] == [5, 4, 4, 3]
+    net.build(6, rng)
+    for again in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
+        assert again.backend.spec == backend.spec and again.loss.name == net.loss.name
+        for a, b in zip(net.get_weights(), again.get_weights()):
+            assert all(a[k].tobytes() == b[k].tobytes() for k in a)
+        x = backend.asarray(rng.normal(size=(4, 6)), net.dtype)
+        assert np.array_equal(backend.to_numpy(net.logits(x)), again.backend.to_numpy(again.logits(again.backend.asarray(backend.to_numpy(x), again.dtype))))

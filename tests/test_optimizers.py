@@ -79,7 +79,7 @@ def test_updates_equal_the_formula_exactly(backend64, name, decay, rng):
 
 
 def test_updates_are_in_place(rng):
-    import backends
+    from xmlp import backends
 
     be = backends.get_backend("numpy")
     layer = Stub({"weight": be.asarray(rng.normal(size=(2, 2)))})
@@ -111,7 +111,7 @@ def test_ten_steps_match_torch_optim(ours, theirs, rng):
     rounding: ~1e-16 relative per operation, a few dozen operations: rtol 1e-12."""
     import torch
 
-    import backends
+    from xmlp import backends
 
     be = backends.get_backend("numpy")
     p0 = {"weight": rng.normal(size=(4, 3)), "bias": rng.normal(size=3)}

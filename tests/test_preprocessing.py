@@ -65,3 +65,21 @@ def test_yeo_johnson_then_standardize(wdbc):
     assert Standardizer.for_method("standardize").method == "standardize" and Standardizer.for_method(None) is None
     with pytest.raises(ValueError, match="expected preprocess among standardize, yeo-johnson or None; received 'pca'"):
         Standardizer.for_method("pca")
+
+
+def test_one_hot_label_matrices_are_labels():
+    from xmlp.preprocessing import LabelEncoder, labels_of
+
+    y = np.array([[0, 1, 0], [1, 0, 0], [0, 1, 0]])
+    labels, classes = labels_of(y)
+    assert labels.tolist() == [1, 0, 1] and classes == [0, 1, 2]  # class 2 has no row but is a class
+    assert labels_of(["a", "b"]) == (["a", "b"], None)
+    column, none = labels_of(np.array([["a"], ["b"]]))
+    assert column.tolist() == ["a", "b"] and none is None
+    with pytest.raises(ValueError, match=r"expected labels, or one-hot rows .*received row 1: \[1, 1, 0\]"):
+        labels_of(np.array([[0, 1, 0], [1, 1, 0]]))
+    with pytest.raises(ValueError, match="received row 0"):
+        labels_of(np.array([["a", "b"]]))
+    encoder = LabelEncoder().fit(y)
+    assert encoder.classes == [0, 1, 2] and encoder.indices(y).tolist() == [1, 0, 1]
+    assert encoder.one_hot(y).tolist() == y.tolist()

@@ -5,7 +5,7 @@ The same forward/backward code runs on NumPy, CuPy, PyTorch or array-api-strict;
 ``docs/architecture.md`` for the map of the package.
 """
 
-from backends import Backend, BackendError, available as available_backends, get_backend
+from .backends import Backend, BackendError, available as available_backends, get_backend
 
 from ._version import __version__
 from .activations import LeakyReLU

@@ -5,16 +5,15 @@ themselves are in ``commands.py``."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import traceback
 from typing import Any, Callable, NoReturn, Sequence
 
-import backends
-
-from . import activations, initializers, losses, metrics, optimizers
+from . import activations, backends, commands_tools, initializers, losses, metrics, optimizers
 from ._version import __version__
-from .commands import cmd_devices, cmd_plot, cmd_predict, cmd_split, cmd_train
+from .commands import cmd_plot, cmd_predict, cmd_split, cmd_train
 from .config import defaults, train_settings
 from .errors import CantCreateError, UnavailableError, UsageError, XmlpError, one_line
 from .registry import Registry
@@ -25,6 +24,14 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """A command's parser reports its unknown options itself: its own --help, the closest option."""
+        ns, extra = super().parse_known_args(args, namespace)
+        if extra and self._subparsers is None:
+            close = difflib.get_close_matches(extra[0].split("=")[0], self._option_string_actions, n=1, cutoff=0.75)
+            self.error(f"unrecognized arguments: {' '.join(extra)}" + (f" (did you mean {close[0]}?)" if close else ""))
+        return ns, extra
 
 
 # ----------------------------------------------------------------------------- value parsers
@@ -201,9 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(g)
     g.set_defaults(func=cmd_plot)
 
-    d = sub.add_parser("devices", help="list the backends usable on this machine")
-    _common(d)
-    d.set_defaults(func=cmd_devices)
+    commands_tools.add_parsers(sub, _common)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""The commands of ``xmlp`` other than the parser: split, train, predict, plot, devices. Each
+"""The commands of ``xmlp`` other than the parser: split, train, predict, plot (data, devices and
+export are in ``commands_tools``). Each
 takes the parsed options and returns an exit status; errors are raised as ``XmlpError``s."""
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-import backends
 
 from .csvdata import read_table, rows_text
 from .errors import CantCreateError, DataError, UsageError
@@ -136,10 +135,4 @@ def cmd_plot(args: argparse.Namespace) -> int:
             raise UsageError(f"--metrics: expected metrics every run has; received {', '.join(missing)}")
     out = plot_runs(runs, args.out, metrics=args.metrics, show=args.show)
     print(f"> wrote '{out}' ({len(runs)} runs)")
-    return 0
-
-
-def cmd_devices(args: argparse.Namespace) -> int:
-    for spec in backends.available():
-        print(spec)
     return 0

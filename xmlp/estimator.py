@@ -10,15 +10,15 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-import backends
+from . import backends
 
-from . import metrics as metrics_mod, optimizers, saving
+from . import inputs, metrics as metrics_mod, optimizers, saving
 from ._types import Array, ArrayLike, Labels
 from .callbacks import Callback, EarlyStopping, EpochPrinter, History
 from .calibration import fit_temperature
 from .layers import Dense
 from .network import Network, mean_probabilities
-from .preprocessing import LabelEncoder, RowValueError, Standardizer, as_features, model_input
+from .preprocessing import LabelEncoder, Standardizer
 from .seeding import seed_streams
 from .serialization import read_model_file, write_model_file
 from .trainer import Trainer
@@ -29,7 +29,8 @@ class Sequential:
     The model remembers its backend (``backend="cpu"``, ``"cuda"``, ``"torch"``, a Backend…),
     its dtype, the standardisation fitted on the training rows, the class labels and, after
     ``calibrate``, a softmax temperature. ``fit`` starts from fresh weights each time it is
-    called (as scikit-learn's estimators do).
+    called (as scikit-learn's estimators do); continuing a training is not offered yet. An array
+    of the model's own backend stays on its device, and inference answers in kind (``inputs``).
 
     ``preprocess``: "standardize" (mean/std of the training rows), "yeo-johnson" (a per-column
     power transform fitted on the training rows, then standardisation) or None. ``ensemble``:
@@ -113,7 +114,7 @@ class Sequential:
         feature_names: Sequence[str] | None = None,
         input_noise: float = 0.0,
     ) -> History:
-        """Train from fresh weights; returns (and keeps in ``self.history``) the per-epoch metrics.
+        """Train from fresh weights (a second call starts over); returns the per-epoch metrics (also ``history``).
 
         Each epoch draws one permutation on the host and sends it; batches are taken on the
         device; the host reads the epoch's losses and confusion counts once, at its end.
@@ -127,23 +128,23 @@ class Sequential:
         input_noise = optimizers.Option(0.0).check("input_noise", input_noise)
         metric_names = metrics_mod.check_names(metrics)
         opt = optimizers.get(optimizer, learning_rate=learning_rate)
-        x_host = as_features(x, None)
-        self._fit_labels(y, x_host.shape[0], metric_names)
+        x_in, _ = inputs.features(self.backend, x, None)  # host, or the backend's own array on its device
+        self._fit_labels(y, x_in.shape[0], metric_names)
         callbacks = ([early_stopping] if early_stopping is not None else []) + list(callbacks)
         callbacks += [EpochPrinter()] if verbose else []
         self.seed, streams = seed_streams(seed, len(self.members))
         self.history = None
         if self.standardizer is not None:
-            self.standardizer.fit(x_host)
+            self.standardizer = inputs.fit_preprocessing(self.backend, x_in, self.standardizer)
         self.feature_names = list(feature_names) if feature_names is not None else None
         params = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(), "metrics": metric_names,
                   "validation": validation_data is not None, "seed": self.seed}
         with self.backend.activate():
-            data = self._to_device(x_host, y)
+            data = self._to_device(x_in, y)
             val = self._to_device(*validation_data) if validation_data is not None else None
             first: History | None = None
             for k, (net, (init_rng, shuffle_rng, noise_rng)) in enumerate(zip(self.members, streams)):
-                net.build(x_host.shape[1], init_rng)
+                net.build(x_in.shape[1], init_rng)
                 opt.build(self.xp, net.layers)
                 trainer = Trainer(net, opt, metrics=metric_names, callbacks=callbacks if k == 0 else (),
                                   noise=float(input_noise), noise_rng=noise_rng)
@@ -171,48 +172,43 @@ class Sequential:
         self.temperature = 1.0
 
     def _to_device(self, x: ArrayLike, y: Labels | None = None) -> Array:
-        """Host features (and labels) -> one device array in the model's dtype: standardized
+        """Features (and labels) -> one device array in the model's dtype: standardized
         features, then the one-hot targets' columns. Built in row chunks (no float64 copy)."""
         targets = None if y is None else self.encoder.one_hot(y)
-        host = model_input(x, self.n_features, self.standardizer, self.dtype_name, targets)
-        return self.backend.asarray(host, self.dtype, copy=False)
+        return inputs.to_device(self.backend, x, self.n_features, self.standardizer, self.dtype_name, targets)
 
     # ----------------------------------------------------------------- inference
-    def decision_function(self, x: ArrayLike, batch_size: int = 65536) -> np.ndarray:
-        """Output-layer logits (before softmax and temperature) as a host NumPy array."""
+    def decision_function(self, x: ArrayLike, batch_size: int = 65536) -> Any:
+        """Output-layer logits (before softmax and temperature), on the host (on the device for a device x)."""
         return self._infer(x, batch_size, probabilities=False)
 
-    def predict_proba(self, x: ArrayLike, batch_size: int = 65536) -> np.ndarray:
-        """Class probabilities as a host NumPy array of shape (n, n_classes)."""
+    def predict_proba(self, x: ArrayLike, batch_size: int = 65536) -> Any:
+        """Class probabilities (n, n_classes), on the host (on the device for a device x)."""
         return self._infer(x, batch_size, probabilities=True)
 
-    def _infer(self, x: ArrayLike, batch_size: int, probabilities: bool) -> np.ndarray:
+    def _infer(self, x: ArrayLike, batch_size: int, probabilities: bool, host: bool = False) -> Any:
         """Inference in row chunks of ``batch_size``: logits (of a single network; an ensemble's
         scores are the log of its averaged probabilities), or the probabilities
         softmax(logits / temperature), averaged over an ensemble's members on the device."""
         if not self.built:
             raise RuntimeError("expected a trained model; received one that was never fitted")
-        host = as_features(x, self.n_features)
-        single, out = len(self.members) == 1, []
+        data, on_device = inputs.features(self.backend, x, self.n_features)
+        single, out, keep = len(self.members) == 1, [], on_device and not host  # keep: answer on the device
         with self.backend.activate():
-            for start in range(0, max(host.shape[0], 1), batch_size):
-                chunk = self._to_device(host[start : start + batch_size])
+            for start in range(0, max(data.shape[0], 1), batch_size):
+                chunk = self._to_device(data[start : min(start + batch_size, data.shape[0]), :])
                 if single and not probabilities:
                     z = self.network.logits(chunk)
                 else:
                     z = mean_probabilities(self.members, chunk, self.temperature)
                     z = z if probabilities else self.xp.log(z)
-                out.append(self.backend.to_numpy(z))
-        result = np.concatenate(out, axis=0)
-        if probabilities and not np.isfinite(result).all():  # never a silent wrong answer
-            row = int(np.argwhere(~np.isfinite(result))[0][0])
-            raise RowValueError(f"expected finite probabilities; received NaN or infinity for row {row} "
-                                "(its values overflow this model's computation)", row, 0)
-        return result
+                out.append(z if keep else self.backend.to_numpy(z))
+            result = self.xp.concat(out, axis=0) if keep else np.concatenate(out, axis=0)
+        return inputs.check_finite_rows(self.backend, result) if probabilities else result  # never silently wrong
 
     def predict(self, x: ArrayLike) -> list[Any]:
         """Predicted class labels (the most probable class of each row)."""
-        proba = self.predict_proba(x)
+        proba = self._infer(x, 65536, probabilities=True, host=True)
         return [self.classes[i] for i in proba.argmax(axis=1).tolist()]
 
     def calibrate(self, x: ArrayLike, y: Labels) -> float:
@@ -221,7 +217,7 @@ class Sequential:
         if len(self.members) > 1:
             raise ValueError(f"expected a single network to calibrate; received an ensemble of {len(self.members)} "
                              "(its averaged probabilities are calibrated by the averaging)")
-        self.temperature = fit_temperature(self.decision_function(x), self.encoder.indices(y))
+        self.temperature = fit_temperature(self._infer(x, 65536, False, host=True), self.encoder.indices(y))
         return self.temperature
 
     def evaluate(self, x: ArrayLike, y: Labels) -> dict[str, Any]:
@@ -229,7 +225,7 @@ class Sequential:
         from .evaluation import evaluate_probabilities
 
         pos = self.classes.index(self.positive_class) if self.positive_class in self.classes else None
-        return evaluate_probabilities(self.predict_proba(x), self.encoder.indices(y), self.classes, pos)
+        return evaluate_probabilities(self._infer(x, 65536, True, host=True), self.encoder.indices(y), self.classes, pos)
 
     # ----------------------------------------------------------------- the model file
     def save(self, path: str | os.PathLike[str], *, metadata: Mapping[str, Any] | None = None) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import backends
+from . import backends
 
 from . import losses
 from ._types import Array
@@ -84,6 +84,19 @@ class Network:
             layer.set_params(self.xp, dev)
             n_in = layer.units
         self.n_features = int(weights[0]["weight"].shape[0])
+
+    def __getstate__(self) -> dict[str, Any]:
+        """In-memory pickling (copies, joblib workers): the layer descriptions, the loss, the
+        backend (pickled as its spec), the dtype and, once built, the weights as host arrays —
+        never device arrays or namespaces. Model *files* are safetensors (``saving``)."""
+        return {"layers": [layer.config() for layer in self.layers], "loss": self.loss.name, "backend": self.backend,
+                "dtype": self.dtype_name, "weights": self.get_weights() if self.built else None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        layers = [Dense.from_config(config) for config in state["layers"]]
+        Network.__init__(self, layers, state["loss"], state["backend"], state["dtype"])
+        if state["weights"] is not None:
+            self.set_weights(state["weights"])
 
     def copy_params(self) -> list[dict[str, Array]]:
         """A device-side copy of every parameter (for restoring later; no host transfer)."""

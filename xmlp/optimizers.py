@@ -49,6 +49,7 @@ LEARNING_RATE, WEIGHT_DECAY = Option(0.0, strict=True), Option(0.0)
 
 
 class Optimizer:
+    """The optimizers' base: ``build(xp, layers)`` makes their state, ``step()`` updates every parameter."""
     name: ClassVar[str] = ""
     options: ClassVar[dict[str, Option]] = {}
     switches: ClassVar[tuple[str, ...]] = ()  # boolean arguments (set by presets, no CLI flag)

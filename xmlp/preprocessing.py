@@ -73,13 +73,15 @@ class Standardizer:
 
 
 class LabelEncoder:
-    """Maps labels (strings or numbers) to indices 0..C-1 of the sorted classes."""
+    """Maps labels (strings or numbers) to indices 0..C-1 of the sorted classes. Wherever it takes
+    labels, a one-hot matrix (n, C) is accepted too (Keras's habit): its classes are 0 … C-1."""
 
     def __init__(self, classes: Sequence[Any] | None = None):
         self.classes: list[Any] | None = None if classes is None else list(classes)
 
     def fit(self, y: Labels) -> "LabelEncoder":
-        self.classes = [c.item() if hasattr(c, "item") else c for c in np.unique(np.asarray(y))]
+        y, classes = labels_of(y)
+        self.classes = classes or [c.item() if hasattr(c, "item") else c for c in np.unique(np.asarray(y))]
         return self
 
     def _fitted(self) -> list[Any]:
@@ -90,6 +92,7 @@ class LabelEncoder:
     def indices(self, y: Labels) -> np.ndarray:
         classes = self._fitted()
         lookup = {c: i for i, c in enumerate(classes)}
+        y = labels_of(y)[0]
         out = np.empty(len(y), dtype=np.int64)
         for i, label in enumerate(np.asarray(y).tolist()):
             if label not in lookup:
@@ -103,6 +106,24 @@ class LabelEncoder:
     def one_hot(self, y: Labels) -> np.ndarray:
         out: np.ndarray = np.eye(len(self._fitted()))[self.indices(y)]
         return out
+
+
+def labels_of(y: Labels) -> tuple[Labels, list[int] | None]:
+    """``(labels, classes)``: labels as given (``classes`` None: learned from them), or the class
+    indices of a one-hot matrix (n, C) with its classes ``0 … C-1`` — all C of them, even a class
+    with no rows. A single column (n, 1) is a column of labels."""
+    ndim = y.ndim if hasattr(y, "ndim") else np.ndim(y)
+    if ndim != 2:
+        return y, None
+    host = np.asarray(y)
+    if host.shape[1] == 1:
+        return host[:, 0], None
+    ok = host.dtype.kind in "biuf" and np.isin(host, (0, 1)).all(axis=1) & (host.sum(axis=1) == 1)
+    if not np.all(ok):
+        row = int(np.argmin(ok)) if host.dtype.kind in "biuf" else 0
+        raise ValueError(f"expected labels, or one-hot rows (a single 1, the rest 0); received row {row}: "
+                         f"{host[row].tolist()}")
+    return host.argmax(axis=1), list(range(host.shape[1]))
 
 
 def as_features(x: Any, n_features: int | None) -> np.ndarray:

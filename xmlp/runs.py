@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-import backends
+from . import backends
 
 from . import losses
 from .callbacks import EarlyStopping, History, ProgressBar

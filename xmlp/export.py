@@ -1,0 +1,179 @@
+"""A trained model in the formats deployment stacks read: ONNX, and PyTorch weights.
+
+- ``to_onnx(model)``: an ONNX graph (``pip install 'xmlp[onnx]'``) that computes what
+  ``model.predict_proba`` computes. Input ``x`` (n, n_features) in the model's dtype; the
+  preprocessing in float64, as xmlp does it on the host: ``Cast``, the Yeo-Johnson transform
+  when the model has one (``Where``/``Log``/``Exp`` per column), ``Sub`` the mean, ``Div`` the
+  scale, ``Cast`` back; then per layer ``MatMul`` + ``Add`` and its activation, the softmax
+  temperature as ``Div``, ``Softmax``, and for an ensemble the ``Mean`` of its members'
+  probabilities. Output ``probabilities`` (n, n_classes), columns in the order of
+  ``model.classes`` (stored in the graph's metadata as JSON). ``xmlp export MODEL --to onnx
+  OUT.onnx`` writes one.
+- ``to_torch_state_dict(model)``: the weights for ``torch_sequential(model)``, a
+  ``torch.nn.Sequential`` of ``nn.Linear`` and activation modules that returns the logits, plus
+  the preprocessing's vectors and the temperature. xmlp keeps a Dense weight as (n_in, n_out) and
+  computes ``x @ W + b``; ``nn.Linear`` keeps (out, in) and computes ``x @ W.T + b``: the state
+  dict holds the transposes. The probabilities are
+  ``softmax(net(features) / temperature, dim=1)`` with ``features =
+  torch.from_numpy(model.standardizer.transform(x)).float()`` (xmlp's own preprocessing, on the
+  host), averaged over the members (``member=k``) of an ensemble.
+"""
+
+import json
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._version import __version__
+
+OPSET = 17  # every onnxruntime of the last years runs it
+_ONNX_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid", "leakyRelu": "LeakyRelu",
+                     "linear": "Identity", "softmax": "Softmax"}
+_TORCH_ACTIVATIONS = {"tanh": "Tanh", "relu": "ReLU", "sigmoid": "Sigmoid", "leakyRelu": "LeakyReLU",
+                      "linear": "Identity", "softmax": "Softmax"}
+
+
+def _check(model: Any, member: int = 0) -> None:
+    if not model.built:
+        raise ValueError("expected a trained model; received one that was never fitted")
+    if not 0 <= member < len(model.members):
+        raise ValueError(f"expected a member index in [0, {len(model.members) - 1}]; received {member}")
+
+
+class _Graph:
+    """Nodes and constants of an ONNX graph under construction."""
+
+    def __init__(self) -> None:
+        from onnx import helper, numpy_helper
+
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.nodes: list[Any] = []
+        self.constants: list[Any] = []
+
+    def const(self, name: str, value: Any) -> str:
+        self.constants.append(self.numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], output: str, **attributes: Any) -> str:
+        self.nodes.append(self.helper.make_node(op_type, inputs, [output], **attributes))
+        return output
+
+
+def _yeo_johnson(g: _Graph, x: str, lambdas: np.ndarray) -> str:
+    """``power.transform`` in float64 nodes: log(1 + |x|) per sign, then (exp(c·l) − 1)/c with
+    c = λ (x ≥ 0) or 2 − λ (x < 0), and the log forms where c = 0."""
+    zero = g.const("yj.zero", np.zeros((), np.float64))
+    one = g.const("yj.one", np.ones((), np.float64))
+    pos = g.op("GreaterOrEqual", [x, zero], "yj.pos")
+    lp = g.op("Log", [g.op("Add", [g.op("Where", [pos, x, zero], "yj.xp"), one], "yj.1xp")], "yj.lp")
+    ln = g.op("Log", [g.op("Add", [g.op("Where", [pos, zero, g.op("Neg", [x], "yj.-x")], "yj.xn"), one], "yj.1xn")],
+              "yj.ln")
+    out = {}
+    for side, log, c in (("up", lp, lambdas), ("down", ln, 2.0 - lambdas)):
+        flat = np.abs(c) < 1e-12
+        cc = g.const(f"yj.{side}.c", c)
+        powered = g.op("Div", [g.op("Sub", [g.op("Exp", [g.op("Mul", [log, cc], f"yj.{side}.u")], f"yj.{side}.e"), one],
+                                    f"yj.{side}.em1"), g.const(f"yj.{side}.den", np.where(flat, 1.0, c))], f"yj.{side}.p")
+        out[side] = g.op("Where", [g.const(f"yj.{side}.flat", flat), log, powered], f"yj.{side}")
+    down = g.op("Neg", [out["down"]], "yj.-down")
+    return g.op("Where", [pos, out["up"], down], "yj.y")
+
+
+def to_onnx(model: Any) -> Any:
+    """The ONNX ``ModelProto`` of a fitted ``Sequential`` (checked by ``onnx.checker``)."""
+    import onnx
+    from onnx import TensorProto
+
+    _check(model)
+    g = _Graph()
+    elem = TensorProto.FLOAT if model.dtype_name == "float32" else TensorProto.DOUBLE
+    x, pre = "x", model.standardizer
+    if pre is not None and pre.mean is not None:
+        x = g.op("Cast", [x], "x64", to=TensorProto.DOUBLE)
+        if pre.lambdas is not None:
+            x = _yeo_johnson(g, x, pre.lambdas)
+        x = g.op("Sub", [x, g.const("preprocess.mean", pre.mean)], "centred")
+        x = g.op("Div", [x, g.const("preprocess.scale", pre.scale)], "scaled")
+        x = g.op("Cast", [x], "features", to=elem)
+    temperature = g.const("temperature", np.asarray(model.temperature, dtype=model.dtype_name))
+    outputs = []
+    for k, net in enumerate(model.members):
+        prefix, z = f"members.{k}." if k else "", x
+        for i, (layer, w) in enumerate(zip(net.layers, net.get_weights())):
+            z = g.op("MatMul", [z, g.const(f"{prefix}layers.{i}.weight", w["weight"])], f"{prefix}matmul.{i}")
+            z = g.op("Add", [z, g.const(f"{prefix}layers.{i}.bias", w["bias"])], f"{prefix}z.{i}")
+            if i < len(net.layers) - 1:
+                name = layer.activation.name
+                extra = {"alpha": layer.activation.alpha} if name == "leakyRelu" else {"axis": 1} if name == "softmax" else {}
+                z = g.op(_ONNX_ACTIVATIONS[name], [z], f"{prefix}a.{i}", **extra)
+        z = g.op("Div", [z, temperature], f"{prefix}logits")
+        single = len(model.members) == 1
+        outputs.append(g.op("Softmax", [z], "probabilities" if single else f"members.{k}.probabilities", axis=1))
+    if len(outputs) > 1:
+        g.op("Mean", outputs, "probabilities")
+    h = g.helper
+    graph = h.make_graph(g.nodes, "xmlp", [h.make_tensor_value_info("x", elem, ["n", model.n_features])],
+                         [h.make_tensor_value_info("probabilities", elem, ["n", len(model.classes)])], g.constants)
+    proto = h.make_model(graph, opset_imports=[h.make_opsetid("", OPSET)], producer_name="xmlp",
+                         producer_version=__version__)
+    proto.ir_version = 8  # the IR of opset 17: runtimes of that age accept it
+    h.set_model_props(proto, {"classes": json.dumps(model.classes), "feature_names": json.dumps(model.feature_names)})
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def onnx_bytes(model: Any) -> bytes:
+    """The serialized ONNX file of a fitted ``Sequential``."""
+    out: bytes = to_onnx(model).SerializeToString()
+    return out
+
+
+class TorchWeights(NamedTuple):
+    """What ``torch_sequential`` loads, and what goes around it (see the module's text)."""
+
+    state_dict: dict[str, Any]  #: ``{"0.weight": W0.T, "0.bias": b0, "2.weight": …}``, torch tensors
+    mean: Any  #: float64 tensor (n_features,), or None without preprocessing: (T(x) - mean) / scale
+    scale: Any  #: float64 tensor (n_features,), or None
+    lambdas: Any  #: float64 tensor of the Yeo-Johnson λ per feature (T), or None (T is the identity)
+    temperature: float  #: divide the logits by this before the softmax
+
+
+def to_torch_state_dict(model: Any, member: int = 0) -> TorchWeights:
+    """The weights of a fitted ``Sequential`` (of one member of an ensemble) for
+    ``torch_sequential(model, member)``: ``nn.Linear`` at indices 0, 2, 4, … (hidden activations
+    between them), weights transposed to (out, in), in the model's dtype; plus the preprocessing's
+    vectors and the temperature."""
+    import torch
+
+    _check(model, member)
+    state = {}
+    for i, w in enumerate(model.members[member].get_weights()):
+        state[f"{2 * i}.weight"] = torch.from_numpy(np.ascontiguousarray(w["weight"].T))
+        state[f"{2 * i}.bias"] = torch.from_numpy(np.ascontiguousarray(w["bias"]))
+    pre = model.standardizer
+
+    def vector(name: str) -> Any:
+        value = getattr(pre, name, None) if pre is not None else None
+        return None if value is None else torch.from_numpy(np.array(value, dtype=np.float64))
+
+    return TorchWeights(state, vector("mean"), vector("scale"), vector("lambdas"), float(model.temperature))
+
+
+def torch_sequential(model: Any, member: int = 0) -> Any:
+    """A ``torch.nn.Sequential`` (Linear, activation, …, Linear) returning the logits, with the
+    weights of the model (of one member of an ensemble) loaded, in evaluation mode."""
+    import torch
+
+    _check(model, member)
+    modules: list[Any] = []
+    n_in = model.n_features
+    for i, layer in enumerate(model.members[member].layers):
+        modules.append(torch.nn.Linear(n_in, layer.units, dtype=getattr(torch, model.dtype_name)))
+        if i < len(model.layers) - 1:
+            name = layer.activation.name
+            cls = getattr(torch.nn, _TORCH_ACTIVATIONS[name])
+            modules.append(cls(layer.activation.alpha) if name == "leakyRelu" else cls(dim=1) if name == "softmax" else cls())
+        n_in = layer.units
+    net = torch.nn.Sequential(*modules)
+    net.load_state_dict(to_torch_state_dict(model, member).state_dict)
+    return net.eval()

@@ -1,0 +1,215 @@
+"""scikit-learn's face of xmlp: :class:`MLPClassifier`, a scikit-learn estimator around a
+:class:`xmlp.Sequential` (``pip install 'xmlp[sklearn]'``; ``import xmlp`` never imports
+scikit-learn).
+
+It follows scikit-learn's conventions — the constructor only stores its parameters; ``fit``
+returns ``self``; what it learns ends in ``_``; ``predict`` returns an array of labels — so it
+works in ``Pipeline``, ``cross_val_score`` and ``GridSearchCV`` (also with ``n_jobs``: fitted
+and unfitted estimators pickle in memory; model *files* stay safetensors, ``model_.save``).
+
+**Array API in, Array API out.** With ``sklearn.set_config(array_api_dispatch=True)`` (which
+scikit-learn only allows with ``SCIPY_ARRAY_API=1`` set before SciPy is imported), PyTorch, CuPy
+and array-api-strict inputs train on their own library and device when ``backend`` and
+``device`` are left at None: the features stay there (checks, standardisation and batches run
+on the device), only the labels are encoded on the host, and ``predict_proba``/``predict``
+answer in the input's namespace, on its device. Without dispatch, inputs become NumPy arrays
+(scikit-learn's rule) and the model runs on ``backend``/``device`` (default: ``XMLP_DEVICE``,
+else NumPy).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from . import backends, optimizers
+
+try:
+    from sklearn import get_config
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as exc:
+    raise ImportError(f"expected scikit-learn >= 1.6 for xmlp.sklearn; received an environment without it ({exc}) "
+                      f"(hint: {backends.install_hint('sklearn', 'scikit-learn>=1.6')})") from exc
+from ._types import Array, ArrayLike, Labels
+from .callbacks import EarlyStopping
+from .estimator import Sequential
+from .layers import Dense
+from .split import split_indices
+
+
+class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # untyped bases
+    """A multilayer perceptron classifier: hidden ``Dense`` layers, a softmax output, softmax
+    cross-entropy, trained by minibatch ``optimizer`` steps on standardized features.
+
+    Parameters (what ``xmlp train`` calls them; scikit-learn's ``MLPClassifier`` names in brackets):
+
+    - ``hidden_layer_sizes``: widths of the hidden layers (``--layer``);
+    - ``activation``: hidden activation, any of ``xmlp train --help``'s (tanh, relu, sigmoid, …);
+    - ``optimizer``: sgd, momentum, nesterov, rmsprop, adam or adamw (``solver``);
+    - ``learning_rate``: None for the optimizer's own (``learning_rate_init``);
+    - ``weight_decay``: L2 added to the gradient, torch.optim's convention (``alpha``, up to a
+      factor: scikit-learn's alpha penalises the summed squared weights over the batch size);
+    - ``epochs`` (``max_iter``), ``batch_size``;
+    - ``preprocess``: "standardize" (the default: a device input stays on its device throughout),
+      "yeo-johnson" (a power transform per feature first; its λ search reads device input back
+      to the host once) or None; ``input_noise``: std of the Gaussian noise added to the
+      preprocessed training inputs; ``ensemble``: how many networks (own seeds) to average.
+      ``preprocess="yeo-johnson", epochs=150, learning_rate=0.0314, weight_decay=0.007,
+      input_noise=0.2`` is ``xmlp train``'s recipe (without its refit);
+    - ``early_stopping``, ``validation_fraction``, ``patience`` (``n_iter_no_change``): hold out a
+      stratified part of the rows, stop when its loss has not improved for ``patience`` epochs,
+      and keep the best epoch's weights;
+    - ``kernel_initializer``: heUniform, glorotUniform, …;
+    - ``random_state``: None, an int or a ``RandomState`` (the seed of the weights and batches);
+    - ``backend``, ``device``: as ``xmlp train --backend/--device`` (None: the input's library
+      under array-API dispatch, else ``XMLP_DEVICE``, else NumPy); ``dtype``: float32 or float64;
+    - ``verbose``: print one line per epoch.
+
+    Fitted attributes: ``classes_``, ``n_features_in_``, ``feature_names_in_`` (inputs with
+    column names), ``loss_curve_`` (training loss per epoch), ``validation_scores_`` (validation
+    accuracy per epoch with early stopping, else None), ``n_iter_`` (epochs run) and ``model_``
+    (the ``xmlp.Sequential``; ``model_.save(path)`` writes a model file ``xmlp predict`` reads).
+
+    ``fit`` always starts from fresh weights. Not offered: ``partial_fit`` and ``warm_start``
+    (continuing a training), ``sample_weight``, ``class_weight``, multi-label targets.
+    """
+
+    def __init__(self, hidden_layer_sizes: Any = (24, 24), activation: str = "tanh", *, optimizer: str = "sgd",
+                 learning_rate: float | None = None, weight_decay: float = 0.01, epochs: int = 70,
+                 batch_size: int = 8, preprocess: str | None = "standardize", input_noise: float = 0.0,
+                 ensemble: int = 1, early_stopping: bool = False, validation_fraction: float = 0.1,
+                 patience: int = 10, kernel_initializer: str = "heUniform", random_state: Any = None,
+                 backend: str | None = None, device: str | None = None, dtype: str = "float32",
+                 verbose: bool = False):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.preprocess = preprocess
+        self.input_noise = input_noise
+        self.ensemble = ensemble
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.kernel_initializer = kernel_initializer
+        self.random_state = random_state
+        self.backend = backend
+        self.device = device
+        self.dtype = dtype
+        self.verbose = verbose
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.array_api_support = True
+        return tags
+
+    # ----------------------------------------------------------------- training
+    def fit(self, X: ArrayLike, y: Labels) -> "MLPClassifier":
+        """Train from fresh weights on features ``X`` (n_samples, n_features) and labels ``y``;
+        returns ``self``."""
+        X, y = validate_data(self, X, y)
+        check_classification_targets(y)
+        y_host = _host(y)
+        classes = np.unique(y_host)
+        if len(classes) < 2:
+            raise ValueError(f"expected at least two classes in y; received one class only ({classes[0]!r})")
+        backend = self._resolve_backend(X)
+        x = _as_input(backend, X)
+        sizes = (self.hidden_layer_sizes,) if isinstance(self.hidden_layer_sizes, numbers.Integral) \
+            else tuple(self.hidden_layer_sizes)
+        layers = [Dense(units, self.activation, kernel_initializer=self.kernel_initializer) for units in sizes]
+        model = Sequential([*layers, Dense(len(classes), "softmax", kernel_initializer=self.kernel_initializer)],
+                           backend=backend, dtype=self.dtype, preprocess=self.preprocess, ensemble=self.ensemble)
+        seed = _seed(self.random_state)
+        validation, stopper = None, None
+        if self.early_stopping:
+            train, valid = split_indices(y_host, self.validation_fraction, np.random.default_rng(seed))
+            validation = (_rows(backend, x, valid), y_host[valid])
+            x, y_host = _rows(backend, x, train), y_host[train]
+            stopper = EarlyStopping("val_loss", patience=self.patience)
+        names = getattr(self, "feature_names_in_", None)
+        opt = optimizers.get(self.optimizer, learning_rate=self.learning_rate, weight_decay=self.weight_decay)
+        history = model.fit(x, y_host, validation_data=validation, epochs=self.epochs, batch_size=self.batch_size,
+                            optimizer=opt, seed=seed, early_stopping=stopper, input_noise=self.input_noise,
+                            verbose=bool(self.verbose),
+                            feature_names=None if names is None else [str(n) for n in names])
+        self.model_ = model
+        self.classes_ = classes
+        self.loss_curve_ = list(history.history["loss"])
+        self.validation_scores_ = list(history.history["val_accuracy"]) if self.early_stopping else None
+        self.n_iter_ = history.epochs
+        self._fit_input = backends.for_array(X).spec
+        return self
+
+    def _resolve_backend(self, X: Array) -> backends.Backend:
+        if self.backend is None and self.device is None and get_config()["array_api_dispatch"]:
+            return backends.for_array(X)
+        return backends.get_backend(self.device, library=self.backend)
+
+    # ----------------------------------------------------------------- inference
+    def predict_proba(self, X: ArrayLike) -> Any:
+        """Class probabilities (n_samples, n_classes), columns in the order of ``classes_``; in
+        the input's namespace and on its device under array-API dispatch, else NumPy."""
+        return self._proba(X, "predict_proba")
+
+    def predict(self, X: ArrayLike) -> Any:
+        """The most probable class of each row, as an array of labels (of ``classes_``)."""
+        proba = self._proba(X, "predict")
+        if isinstance(proba, np.ndarray):
+            return self.classes_[np.argmax(proba, axis=1)]
+        holder = backends.for_array(proba)
+        indices = holder.xp.argmax(proba, axis=1)
+        if self.classes_.dtype.kind not in "biuf":  # text labels live on the host
+            return self.classes_[holder.to_numpy(indices)]
+        return holder.xp.take(holder.asarray(self.classes_), indices, axis=0)
+
+    def _proba(self, X: ArrayLike, method: str) -> Any:
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        if get_config()["array_api_dispatch"] and backends.for_array(X).spec != self._fit_input:
+            raise ValueError(
+                f"Inputs passed to {type(self).__name__}.{method}() must use the same namespace and the same device "
+                f"as those passed to fit(): expected {self._fit_input} arrays; received {backends.for_array(X).spec}")
+        model: Sequential = self.model_
+        proba = model.predict_proba(_as_input(model.backend, X))
+        if isinstance(proba, np.ndarray) and not isinstance(X, np.ndarray) and get_config()["array_api_dispatch"]:
+            return backends.for_array(X).asarray(proba)  # the model ran elsewhere: answer in X's library
+        return proba
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "model_")
+
+
+def _host(a: Any) -> np.ndarray:
+    """A host NumPy copy of an array of any supported library (labels, or data for NumPy)."""
+    return a if isinstance(a, np.ndarray) else backends.for_array(a).to_numpy(a)
+
+
+def _as_input(backend: backends.Backend, X: Any) -> Any:
+    """``X`` as the model takes it: itself when ``backend`` holds it (it stays on the device),
+    else a host array."""
+    return X if backend.holds(X) else _host(X)
+
+
+def _rows(backend: backends.Backend, x: Any, rows: np.ndarray) -> Any:
+    if isinstance(x, np.ndarray):
+        return x[rows]
+    return backend.xp.take(x, backend.asarray(rows, backend.index_dtype), axis=0)
+
+
+def _seed(random_state: Any) -> int:
+    """The seed of a scikit-learn ``random_state``: fresh OS entropy for None (kept in
+    ``model_.seed``, so the fit can be replayed), the int itself, or one draw from a ``RandomState``."""
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
