@@ -14,10 +14,11 @@ import numpy as np
 
 import backends
 
+from . import distributed
 from .csvdata import read_table, rows_text
 from .errors import CantCreateError, DataError, NoInputError, UsageError
 from .fileio import atomic_write, check_dir_writable
-from .runs import check_two_classes, resolve_backend, run_labels, train_all
+from .runs import check_two_classes, resolve_backend, run_labels
 from .split import split_indices
 
 
@@ -54,7 +55,7 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    return train_all(args.settings)
+    return distributed.train(args.settings, getattr(args, "world", None))
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -58,6 +58,8 @@ class TrainSettings:
     show: bool = False
     plots: bool = True
     config: str | None = None
+    #: data parallelism over MPI: "exact" (the default under mpiexec) or "sharded"
+    distributed: str | None = None
 
     @classmethod
     def from_options(cls, values: Mapping[str, Any]) -> "TrainSettings":

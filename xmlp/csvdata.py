@@ -70,10 +70,12 @@ def read_table(
     labels: str = "required",
     classes: Sequence[str] | None = None,
     dtype: str = "float64",
+    part: tuple[int, int] | None = None,
 ) -> Table:
     """Parse ``path``. ``labels``: "required", "optional" or "forbidden"; ``classes``: the only
     labels allowed (a model's); ``n_features``: the width to expect (a model's); values must fit
-    ``dtype``."""
+    ``dtype``. ``part`` = (k, of): keep (and parse) only the k-th of ``of`` contiguous parts of
+    the data rows (a process's shard; the layout is still decided from the file's first rows)."""
     name = str(path)
     p = Path(path)
     if not p.exists():
@@ -105,6 +107,12 @@ def read_table(
 
     width = len(header) if header else len(next(csv.reader([numbered[0][1]])))
     id_col, label_col = _layout(name, header, numbered[0], width, n_features, labels)
+    if part is not None:
+        k, of = part
+        numbered = numbered[len(numbered) * k // of : len(numbered) * (k + 1) // of]
+        if not numbered:
+            raise DataError(f"{name}: expected data rows in part {k + 1} of {of}; received none "
+                            "(fewer rows than processes)")
     feature_cols = [c for c in range(width) if c not in (id_col, label_col)]
     if not feature_cols:
         raise DataError(f"{name}:{numbered[0][0]}: expected at least one feature column; received {width} fields")

@@ -13,6 +13,7 @@ import numpy as np
 import backends
 
 from . import metrics as metrics_mod, optimizers, saving
+from .parallel import Partition
 from ._types import Array, ArrayLike, Labels
 from .callbacks import Callback, EarlyStopping, EpochPrinter, History
 from .calibration import fit_temperature
@@ -112,24 +113,31 @@ class Sequential:
         callbacks: Sequence[Callback] = (),
         verbose: bool = False,
         feature_names: Sequence[str] | None = None,
+        partition: Partition | None = None,
     ) -> History:
         """Train from fresh weights; returns (and keeps in ``self.history``) the per-epoch metrics.
 
         Each epoch draws one permutation on the host and sends it; batches are taken on the
         device; the host reads the epoch's losses and confusion counts once, at its end.
         ``learning_rate`` defaults to the optimizer's own (SGD 0.01, Adam 0.001, …).
+        ``partition``: this process's share of a data-parallel fit (``xmlp.parallel``); in
+        sharded mode x and y are this process's shard, and the classes and standardisation
+        agreed across the shards come with the partition.
         """
         _check_positive_int("epochs", epochs)
         _check_positive_int("batch_size", batch_size)
         metric_names = metrics_mod.check_names(metrics)
         opt = optimizers.get(optimizer, learning_rate=learning_rate)
         x_host = as_features(x, None)
-        self._fit_labels(y, x_host.shape[0], metric_names)
+        self._fit_labels(y, x_host.shape[0], metric_names, partition.classes if partition else None)
         callbacks = ([early_stopping] if early_stopping is not None else []) + list(callbacks)
         callbacks += [EpochPrinter()] if verbose else []
         self.seed, init_rng, shuffle_rng = seed_streams(seed)
         if self.standardizer is not None:
-            self.standardizer.fit(x_host)
+            if partition is not None and partition.scaling is not None:
+                self.standardizer = Standardizer(*partition.scaling)
+            else:
+                self.standardizer.fit(x_host)
         self.feature_names = list(feature_names) if feature_names is not None else None
         params = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(), "metrics": metric_names,
                   "validation": validation_data is not None, "seed": self.seed}
@@ -138,16 +146,20 @@ class Sequential:
             opt.build(self.xp, self.layers)
             data = self._to_device(x_host, y)
             val = self._to_device(*validation_data) if validation_data is not None else None
-            trainer = Trainer(self.network, opt, metrics=metric_names, callbacks=callbacks)
+            trainer = Trainer(self.network, opt, metrics=metric_names, callbacks=callbacks, partition=partition)
             self.history = trainer.fit(self, data, val, epochs=epochs, batch_size=batch_size,
                                        shuffle_rng=shuffle_rng, params=params)
         return self.history
 
-    def _fit_labels(self, y: Labels, n_rows: int, metrics: Sequence[str]) -> None:
-        """Learn the classes of ``y`` and check them against the rows, the output and the loss."""
+    def _fit_labels(self, y: Labels, n_rows: int, metrics: Sequence[str], classes: Sequence[Any] | None = None) -> None:
+        """Learn the classes of ``y`` (or take ``classes``) and check them against the rows, the
+        output and the loss."""
         if len(y) != n_rows:
             raise ValueError(f"expected {n_rows} labels (one per row); received {len(y)}")
-        self.encoder.fit(y)
+        if classes is None:
+            self.encoder.fit(y)
+        else:
+            self.encoder = LabelEncoder(classes)
         n = len(self.classes)
         if n < 2:
             raise ValueError(f"expected at least two classes in the training labels; received only {self.classes}")

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 import backends
+from backends.comm import Communicator
 
 from . import losses
 from .callbacks import EarlyStopping, History, ProgressBar
@@ -26,6 +27,8 @@ from .estimator import Sequential
 from .fileio import atomic_write, check_dir_writable
 from .layers import Dense
 from .optimizers import Optimizer
+from .parallel import Partition
+from .shards import shard_range, shard_scores
 from .split import split_indices
 
 
@@ -50,10 +53,18 @@ class Job:
     optimizer: Optimizer
     model: Sequential
     stopper: EarlyStopping | None
+    #: this process's share of a data-parallel run (``xmlp.distributed`` sets it)
+    partition: Partition | None = None
 
     def record(self) -> dict[str, Any]:
-        return {**self.settings.record(), "optimizer": self.optimizer.config(), "backend": self.backend.spec,
-                "source": self.data.source}
+        out = {**self.settings.record(), "optimizer": self.optimizer.config(), "backend": self.backend.spec,
+               "source": self.data.source}
+        if self.partition is not None:  # a data-parallel run: how, and its collectives so far
+            stats = self.partition.comm.stats
+            out["processes"] = {"count": self.partition.size, "mode": self.partition.mode,
+                                "transport": self.partition.comm.transport, "allreduce": stats.allreduce,
+                                "staged": stats.staged}
+        return out
 
 
 def resolve_backend(device: str | None, library: str | None) -> backends.Backend:
@@ -81,14 +92,18 @@ def check_two_classes(where: str, labels: np.ndarray) -> None:
                         f"{str(classes[0])!r} ({len(labels)} rows)")
 
 
-def training_data(s: TrainSettings) -> Data:
-    """The training and validation rows the settings name (files, or the embedded data split)."""
+def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Data:
+    """The training and validation rows the settings name (files, or the embedded data split).
+    ``shard`` = (rank, processes): only this process's rows of each part (files: only those
+    rows are parsed; the class checks across shards are the caller's)."""
     if s.train:
-        train = read_table(s.train, labels="required", dtype=s.dtype)
-        check_two_classes(train.path, train.y)
+        train = read_table(s.train, labels="required", dtype=s.dtype, part=shard)
+        if shard is None:
+            check_two_classes(train.path, train.y)
         if s.valid:
-            classes = sorted(set(train.y.tolist()))
-            valid = read_table(s.valid, n_features=train.x.shape[1], labels="required", classes=classes, dtype=s.dtype)
+            classes = sorted(set(train.y.tolist())) if shard is None else None
+            valid = read_table(s.valid, n_features=train.x.shape[1], labels="required", classes=classes, dtype=s.dtype,
+                               part=shard)
             return Data(train.x, train.y, valid.x, valid.y, train.feature_names, f"{train.path} + {valid.path}")
         x, y, names, what = train.x, train.y, train.feature_names, train.path
     elif s.data:
@@ -104,6 +119,8 @@ def training_data(s: TrainSettings) -> Data:
         raise UsageError(f"--valid-size: {exc}") from None
     if len(np.unique(y[tr])) < 2:
         raise DataError(f"{what}: expected at least two classes in the training part; received one")
+    if shard is not None:  # an in-memory source: this process keeps its rows of each part
+        tr, va = tr[slice(*shard_range(len(tr), *shard))], va[slice(*shard_range(len(va), *shard))]
     return Data(x[tr], y[tr], x[va], y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s.seed})")
 
 
@@ -118,35 +135,46 @@ def build_model(s: TrainSettings, n_classes: int, backend: backends.Backend) -> 
     return Sequential(layers, loss=loss.name, backend=backend, dtype=s.dtype)
 
 
-def prepare(s: TrainSettings, out_dir: Path | None = None) -> Job:
-    """Everything a training run needs, checked: nothing is written here."""
+def prepare(s: TrainSettings, out_dir: Path | None = None, data: Data | None = None,
+            n_classes: int | None = None) -> Job:
+    """Everything a training run needs, checked: nothing is written here. ``data`` and
+    ``n_classes``: rows already read (a process's shard) and the classes of all shards."""
     backend = resolve_backend(s.device, s.backend)
     if not backend.supports(s.dtype):
         raise UnavailableError(f"expected a dtype {backend} supports; received {s.dtype} (hint: use --dtype float32)")
-    data = training_data(s)
+    data = data if data is not None else training_data(s)
     out_dir = out_dir or (Path(s.out) if s.out else default_run_dir())
     check_dir_writable(out_dir)
-    model = build_model(s, len(np.unique(data.y_train)), backend)
+    model = build_model(s, n_classes or len(np.unique(data.y_train)), backend)
     return Job(s, backend, data, out_dir, s.make_optimizer(), model, s.make_early_stopping())
 
 
 def run(job: Job) -> History:
+    """Train; then the process of rank 0 (the only one, unless data-parallel) scores the model
+    on the validation part and writes the run folder."""
     s, model, out_dir, d = job.settings, job.model, job.out_dir, job.data
+    comm = job.partition.comm if job.partition is not None else Communicator()
     detail = (lambda *a: None) if s.quiet else print  # --quiet: only the summary lines
     detail(f"x_train shape : {d.x_train.shape}")
     detail(f"x_valid shape : {d.x_valid.shape}")
     history = model.fit(
         d.x_train, d.y_train, validation_data=(d.x_valid, d.y_valid), epochs=s.epochs, batch_size=s.batch_size,
         optimizer=job.optimizer, seed=s.seed, metrics=s.metrics, early_stopping=job.stopper,
-        callbacks=[] if s.quiet else [ProgressBar()], verbose=not s.quiet, feature_names=d.feature_names,
+        callbacks=[] if s.quiet or comm.rank else [ProgressBar()], verbose=not s.quiet,
+        feature_names=d.feature_names, partition=job.partition,
     )
+    sharded = job.partition is not None and job.partition.sharded
+    if comm.rank != 0 and not sharded:
+        return history
     if history.stopped_epoch is not None:
         print(f"early stopping at epoch {history.stopped_epoch}: no {s.monitor} improvement for "
               f"{s.patience} epochs; keeping the weights of epoch {history.best_epoch}")
     if s.calibrate:
         t = model.calibrate(d.x_valid, d.y_valid)
         print(f"calibrated on the validation part: softmax temperature {t:.4g}")
-    final = model.evaluate(d.x_valid, d.y_valid)
+    final = shard_scores(model, d.x_valid, d.y_valid, comm) if sharded else model.evaluate(d.x_valid, d.y_valid)
+    if comm.rank != 0:
+        return history
     training = {**job.record(), "seed": model.seed, "epochs_run": history.epochs,
                 "stopped_epoch": history.stopped_epoch, "best_epoch": history.best_epoch}
     final_metrics = {f"val_{k}": v for k, v in final.items() if k != "confusion"}
