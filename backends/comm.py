@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, NoReturn
 
@@ -28,6 +29,7 @@ from typing import Any, Callable, NoReturn
 SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK", "PMIX_RANK")
 INSTALL_HINT = "pip install 'xmlp[mpi]'"
+ABORT_GRACE = 0.5  # seconds between printing an error and MPI_Abort (see MPICommunicator.abort)
 
 
 class CommError(RuntimeError):
@@ -151,6 +153,9 @@ class MPICommunicator(Communicator):
         if message:
             print(message, file=sys.stderr, flush=True)
         sys.stdout.flush()
+        # The launcher forwards this process's output through a pipe; ending the job at once can
+        # lose what it has not read yet (seen with MPICH's Hydra): give it a moment.
+        time.sleep(ABORT_GRACE)
         self.comm.Abort(code)
         os._exit(code)  # MPICH's MPI_Abort may return before the launcher ends this process
 

@@ -138,7 +138,8 @@ def main() -> None:
 
     print(f"{'batch':>6} {'1p x 2t s':>10} {'2p x 1t s':>10} {'speedup':>8} {'1p x 1t s':>10} {'vs 1t':>6} {'all-reduce':>11} "
           f"{'sync':>6} {'bare a-r':>9} {'step':>9}")
-    crossover = None
+    measured, estimates = [], []
+    bare_best = min(r["bare_allreduce"] for (n, _), rs in results.items() for r in rs if n.startswith("2 "))
     for batch in args.batches:
         one, two, single = (med(n, batch, "epoch") for n in configs)
         reduce_share = med("2 processes x 1 thread", batch, "allreduce") / two
@@ -147,19 +148,30 @@ def main() -> None:
         bare = med("2 processes x 1 thread", batch, "bare_allreduce")
         print(f"{batch:>6} {one:>10.3f} {two:>10.3f} {one / two:>7.2f}x {single:>10.3f} {single / two:>5.2f}x {reduce_share:>10.0%} "
               f"{sync_share:>6.0%} {bare * 1e6:>6.0f} us {two / steps * 1e6:>6.0f} us")
-        if reduce_share < 0.5 and crossover is None:
-            crossover = batch
+        measured.append((batch, reduce_share))
+        half = single / steps / 2  # each process computes half of the 1-thread step
+        estimates.append((batch, bare_best / (half + bare_best), single / steps / (half + bare_best)))
     print("# speedup: 1p x 2t / 2p x 1t; vs 1t: 1p x 1t / 2p x 1t; all-reduce: share of the 2-process epoch in the gradient all-reduce calls (waiting for the other "
           "process included); sync: the same plus copying the gradients into the flat buffer and back; bare a-r: "
           f"one all-reduce of the {PARAMS:,}-element float32 buffer alone, back to back; step: the 2-process epoch "
           "per step")
-    if crossover is None:
-        print(f"# communication dominates (>= 50% of the epoch) at every batch size tried, up to {args.batches[-1]}")
-    else:
-        below = [b for b in args.batches if b < crossover]
-        print(f"# communication dominates (>= 50% of the epoch) below batch {crossover}"
-              + (f" (at {', '.join(map(str, below))})" if below else " (at none of the sizes tried)"))
+    print(f"# measured: {verdict(measured)}")
+    print(f"# estimate from the parts (what an otherwise idle machine would give): a 2-process step = half the "
+          f"1-thread step + the fastest bare all-reduce ({bare_best * 1e6:.0f} us)")
+    for batch, share, speedup in estimates:
+        print(f"#   batch {batch:>5}: all-reduce {share:4.0%} of the step, {speedup:.2f}x the 1-thread epoch")
+    print(f"#   {verdict([(b, share) for b, share, _ in estimates])}")
     projection()
+
+
+def verdict(shares: list[tuple[int, float]]) -> str:
+    """Where the all-reduce takes half the step or more (the batch sizes below the crossover)."""
+    dominated = [b for b, share in shares if share >= 0.5]
+    if not dominated:
+        return f"communication dominates (>= 50%) at none of the batch sizes tried ({shares[0][0]} and up)"
+    if len(dominated) == len(shares):
+        return f"communication dominates (>= 50%) at every batch size tried (up to {shares[-1][0]})"
+    return f"communication dominates (>= 50%) below batch {min(b for b, share in shares if share < 0.5)}"
 
 
 def projection(gpus: int = 8, step: float = 125e-6) -> None:

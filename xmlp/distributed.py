@@ -79,15 +79,9 @@ def quiet_rank() -> bool:
 
 def agree(world: World, work: Callable[[], Any]) -> list[Any]:
     """Run ``work`` here, then exchange every process's outcome: the list of their results (in
-    rank order), or the first failure raised as an ``AgreedError`` on every process."""
-    try:
-        outcome: tuple[Any, ...] = ("ok", work())
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:
-        code, line = describe(exc)
-        outcome = ("error", code, line)
-    return _settle(world, outcome)
+    rank order), or the first failure raised as an ``AgreedError`` on every process. (An error
+    of ``work`` goes up to ``cli.main``, whose handler, ``fail``, brings it to this exchange.)"""
+    return _settle(world, ("ok", work()))
 
 
 def _settle(world: World, outcome: tuple[Any, ...]) -> list[Any]:
@@ -100,13 +94,6 @@ def _settle(world: World, outcome: tuple[Any, ...]) -> list[Any]:
     return [o[1] for o in outcomes]
 
 
-def describe(exc: BaseException) -> tuple[int, str]:
-    """(exit code, message) of an error, as the command line reports it."""
-    if isinstance(exc, XmlpError):
-        return exc.exit_code, str(exc)
-    return 70, f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
-
-
 def fail(world: World, exc: BaseException, code: int, line: str) -> int:
     """The error handler of a process of several: ``line`` printed once, every process ends
     with ``code`` (returns it, or aborts the job)."""
@@ -114,7 +101,7 @@ def fail(world: World, exc: BaseException, code: int, line: str) -> int:
     if isinstance(exc, KeyboardInterrupt):
         if comm.rank != 0:  # Ctrl-C reaches every process: rank 0 says it and ends the job;
             try:  # only a process interrupted alone lives to say it after this pause
-                time.sleep(1.0)
+                time.sleep(2.0)
             except KeyboardInterrupt:
                 pass
             comm.abort(f"xmlp: interrupted (process {comm.rank} of {comm.size})", 130)
