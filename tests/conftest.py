@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import sys
+from pathlib import Path
 
 # scikit-learn's array-API dispatch (tests/test_sklearn.py) needs SciPy's own array-API mode,
 # which SciPy reads once, on import: set it before anything imports SciPy.
@@ -95,3 +98,25 @@ def cli(capsys, monkeypatch, tmp_path):
 @pytest.fixture
 def subject_csv(tmp_path, wdbc):
     return write_subject_csv(tmp_path / "data.csv", wdbc)
+
+
+# ----------------------------------------------------------------------------- MPI
+def mpi_launcher() -> tuple[str | None, str]:
+    """(mpiexec's path, or None, and why not): the one beside this Python first (the mpich
+    wheel's), then the PATH's; and mpi4py importable."""
+    if importlib.util.find_spec("mpi4py") is None:
+        return None, "mpi4py not installed (pip install '.[mpi]')"
+    here = Path(sys.executable).parent / "mpiexec"
+    found = str(here) if here.exists() else shutil.which("mpiexec")
+    return (found, "") if found else (None, "no mpiexec found (pip install '.[mpi]' brings MPICH's)")
+
+
+@pytest.fixture
+def mpiexec() -> str:
+    """The path of mpiexec; without MPI a skip, or a failure when XMLP_REQUIRE_MPI=1."""
+    path, why = mpi_launcher()
+    if path is None:
+        if os.environ.get("XMLP_REQUIRE_MPI") == "1":
+            pytest.fail(f"XMLP_REQUIRE_MPI=1 but MPI is unavailable: {why}")
+        pytest.skip(why)
+    return path

@@ -8,6 +8,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from xmlp.backends import comm as _comm
+
+Communicator = _comm.Communicator
+
 # Central differences have truncation error O(h^2 * f''') ~ 1e-12 and rounding error
 # ~ eps * |f| / h ~ 1e-10 for h = 1e-6 and |f| ~ 1: analytic and numeric gradients of a correct
 # backward agree to ~1e-8 relative; a wrong one (a missing term, a transposed matrix, a 1/N
@@ -59,3 +63,81 @@ def write_subject_csv(path: Path, wdbc: Any, rows: Any = slice(None), newline: s
 def snapshot(folder: Any) -> dict[str, bytes]:
     """Every file under folder with its bytes: to prove a failed command wrote nothing."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+class ThreadGroup:
+    """W threads standing in for W processes (for tests without MPI): collectives meet at a
+    barrier and sum in rank order, so every 'process' gets the same bits, as MPI gives them."""
+
+    def __init__(self, size: int):
+        import threading
+
+        self.size = size
+        self.barrier = threading.Barrier(size, timeout=60)
+        self.slots: list[Any] = [None] * size
+
+    def comms(self) -> list[Any]:
+        return [ThreadComm(self, r) for r in range(self.size)]
+
+    def run(self, work: Callable[[Any], Any]) -> list[Any]:
+        """work(comm) on one thread per rank; the results in rank order (an error is re-raised)."""
+        import threading
+
+        results: list[Any] = [None] * self.size
+        errors: list[BaseException] = []
+
+        def one(comm: Any) -> None:
+            try:
+                results[comm.rank] = work(comm)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                errors.append(exc)
+                self.barrier.abort()
+
+        threads = [threading.Thread(target=one, args=(c,)) for c in self.comms()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return results
+
+
+class ThreadComm(Communicator):
+    """One thread's communicator in a ``ThreadGroup``."""
+
+    def __init__(self, group: ThreadGroup, rank: int):
+        super().__init__()
+        self.group, self.rank, self.size = group, rank, group.size
+        self.transport = "threads (test)"
+
+    def _exchange(self, value: Any) -> list[Any]:
+        g = self.group
+        g.slots[self.rank] = value
+        g.barrier.wait()
+        values = list(g.slots)
+        g.barrier.wait()  # nobody writes a slot before everyone has read them
+        return values
+
+    def allreduce_(self, buf: Any) -> Any:
+        self.stats.allreduce += 1
+        self.stats.elements += int(buf.shape[0])
+        values = self._exchange(buf)
+        total = values[0]
+        for v in values[1:]:
+            total = total + v
+        self.group.barrier.wait()  # every sum is computed before any buffer is overwritten
+        buf[...] = total
+        return buf
+
+    def allgather(self, obj: Any) -> list[Any]:
+        self.stats.objects += 1
+        return self._exchange(obj)
+
+    def bcast(self, obj: Any, root: int = 0) -> Any:
+        self.stats.objects += 1
+        return self._exchange(obj)[root]
+
+    def barrier(self) -> None:
+        self.stats.objects += 1
+        self.group.barrier.wait()

@@ -18,12 +18,12 @@ PACKAGE = ROOT / "xmlp"
 FLOORS = {
     0: {"_types", "_version", "registry", "errors", "backends"},
     1: {"losses", "activations", "initializers", "layers", "optimizers", "metrics", "network", "callbacks",
-        "trainer"},
+        "parallel", "trainer"},
     2: {"textlines", "history", "power", "seeding", "preprocessing", "inputs", "calibration", "split", "evaluation",
-        "fileio", "serialization", "saving", "csvdata", "datasets",
+        "fileio", "serialization", "saving", "csvdata", "datasets", "shards",
         "estimator"},
-    3: {"config", "preflight", "runs", "plots", "commands", "cli", "__main__", "__init__", "sklearn", "export",
-        "commands_tools"},
+    3: {"config", "preflight", "runs", "distributed", "plots", "commands", "cli", "__main__", "__init__", "sklearn",
+        "export", "commands_tools"},
 }
 COMPUTE = sorted(FLOORS[1] - {"initializers"}) + ["registry"]
 CONCRETE = re.compile(r"^\s*(import|from)\s+(numpy|cupy|torch|jax|array_api_strict)\b", re.M)
@@ -100,7 +100,7 @@ def test_no_compute_module_imports_an_array_library():
 
 HOT = {"forward", "forward_train", "backward", "step", "_update", "__call__", "value", "forward_backward",
        "log_softmax", "confusion", "confusion_of_predictions", "clipped_nll_sum", "pack", "logits",
-       "probabilities", "train_step", "_train_epoch", "_score"}
+       "probabilities", "train_step", "_train_epoch", "_score", "_reduce", "allreduce_"}
 SYNCS = {"float", "int", "bool", "to_numpy", "item", "tolist", "asarray", "synchronize"}
 
 
@@ -132,14 +132,21 @@ def test_the_epoch_has_one_host_read():
     assert sorted(_calls("trainer", {"fit"})) == ["trainer.fit: to_numpy()", "trainer.fit: tolist()"]
 
 
-def test_optional_libraries_are_imported_lazily():
+def test_optional_libraries_are_imported_lazily(tmp_path):
     """CuPy only for a CUDA backend; safetensors, matplotlib and tqdm only when a model is saved,
     a plot drawn or a bar shown (so a bare GPU machine runs the core with numpy + compat);
-    scikit-learn only with xmlp.sklearn, onnx only for an export."""
+    scikit-learn only with xmlp.sklearn, onnx only for an export; mpi4py only under an MPI launcher
+    or with --distributed: a plain training run never imports it."""
     code = ("import sys, xmlp, xmlp.cli; xmlp.get_backend('cpu'); print([m for m in ('cupy', 'safetensors', "
-            "'matplotlib', 'tqdm', 'torch', 'sklearn', 'scipy', 'onnx', 'onnxruntime') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+            "'matplotlib', 'tqdm', 'torch', 'sklearn', 'scipy', 'onnx', 'onnxruntime', 'mpi4py') if m in sys.modules])")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "OMPI_", "PMIX_", "MV2_"))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True, env=env)
     assert out.stdout.strip() == "[]"
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from xmlp.cli import main; "
+            "main(['train', '--epochs', '1', '--no-plots', '--quiet', '--out', 'run']); "
+            "print('mpi4py' in sys.modules, 'xmlp._backends.comm' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True, env=env)
+    assert out.stdout.strip().splitlines()[-1] == "False True"  # the trivial communicator, without MPI
 
 
 def test_require_cuda_turns_the_skip_into_a_failure(tmp_path):

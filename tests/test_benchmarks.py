@@ -46,3 +46,10 @@ def test_bench_gpu_skips_cleanly_without_cuda():
 def test_grader_splits_two_splits():
     out = run("grader_splits.py", "--splits", "2", "--", "--epochs", "3")
     assert "grader procedure over 2 splits" in out and "under 0.08:" in out and "paired difference (options - baseline)" in out
+
+
+@pytest.mark.slow
+@pytest.mark.mpi
+def test_bench_distributed_small(mpiexec):
+    out = run("bench_distributed.py", "--rows", "2000", "--repeats", "1", "--batches", "64", "256")
+    assert "2p x 1t s" in out and "communication dominates" in out and "PROJECTION on paper, not measured" in out

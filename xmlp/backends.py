@@ -53,6 +53,7 @@ def _load() -> ModuleType:
 
 
 if TYPE_CHECKING:  # mypy checks the repository's folder, which is what ships
+    from backends import comm
     from backends import (VALID_SPECS, Backend, BackendError, TransferStats, UnknownBackendError, available,
                           for_array, get_backend, install_hint, missing, resolve_spec)
 else:
@@ -68,6 +69,7 @@ else:
     install_hint = _package.install_hint
     missing = _package.missing
     resolve_spec = _package.resolve_spec
+    comm = importlib.import_module(f"{_NAME}.comm")  # the communicator (imports mpi4py only when asked)
 
 __all__ = ["VALID_SPECS", "Backend", "BackendError", "TransferStats", "UnknownBackendError", "available",
-           "for_array", "get_backend", "install_hint", "missing", "resolve_spec"]
+           "for_array", "get_backend", "install_hint", "missing", "resolve_spec", "comm"]

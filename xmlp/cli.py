@@ -11,11 +11,11 @@ import sys
 import traceback
 from typing import Any, Callable, NoReturn, Sequence
 
-from . import activations, backends, commands_tools, initializers, losses, metrics, optimizers
+from . import activations, commands_tools, distributed, initializers, losses, metrics, optimizers
 from ._version import __version__
 from .commands import cmd_plot, cmd_predict, cmd_split, cmd_train
 from .config import defaults, train_settings
-from .errors import CantCreateError, UnavailableError, UsageError, XmlpError, one_line
+from .errors import UsageError, as_user_error, one_line
 from .registry import Registry
 
 
@@ -156,6 +156,10 @@ def _train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--quiet", action="store_true", help="print only the summary")
     t.add_argument("--show", action="store_true", help="also open the plots (where a display exists)")
     t.add_argument("--plots", action=argparse.BooleanOptionalAction, help="write learning-curve PNGs")
+    t.add_argument("--distributed", nargs="?", const="exact", choices=("exact", "sharded"),
+                   help="data parallelism over MPI processes (started by mpiexec -n W, which alone implies exact): "
+                        "exact (every process holds all rows; the single-process result) or sharded (each "
+                        "reads only its rows); needs pip install 'xmlp[mpi]'")
     # The options default to 'not given' (so that a --config file can tell given values from
     # defaults); the help shows the settings' defaults.
     shown = defaults()
@@ -221,14 +225,19 @@ def _train_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    world = None  # the processes of an MPI job (xmlp train under mpiexec), else this one alone
     try:
+        world = distributed.start(argv)
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command == "train":
             words = argv[argv.index("train") + 1 :]
             args.settings = train_settings(_train_parser(parser), words)
+            args.world = world
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if world is not None and world.comm.size > 1:
+            return distributed.fail(world, exc, 130, "xmlp: interrupted")
         print("xmlp: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
@@ -239,22 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        err = _as_user_error(exc)
-        if err is None:
-            print(f"xmlp: error: internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with --debug)",
-                  file=sys.stderr)
-            return 70
-        print(f"xmlp: error: {one_line(str(err))}", file=sys.stderr)
-        return err.exit_code
-
-
-def _as_user_error(exc: BaseException) -> XmlpError | None:
-    if isinstance(exc, XmlpError):
-        return exc
-    if isinstance(exc, backends.UnknownBackendError):
-        return UsageError(str(exc))
-    if isinstance(exc, backends.BackendError):
-        return UnavailableError(str(exc))
-    if isinstance(exc, OSError):
-        return CantCreateError(f"{exc.filename or ''}: {exc.strerror or exc}")
-    return None
+        err = as_user_error(exc)
+        code, line = ((70, f"xmlp: error: internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with --debug)")
+                      if err is None else (err.exit_code, f"xmlp: error: {one_line(str(err))}"))
+        if world is not None and world.comm.size > 1:
+            return distributed.fail(world, exc, code, line)  # printed once; every process ends
+        if world is None and distributed.quiet_rank():
+            return code  # under a launcher, before MPI: rank 0 reports it
+        print(line, file=sys.stderr)
+        return code

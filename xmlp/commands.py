@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from . import distributed
 from .csvdata import read_table, rows_text
 from .errors import CantCreateError, DataError, UsageError
 from .fileio import atomic_write, check_dir_writable, check_output_file, write_all
 from .history import read_history, run_labels
 from .preflight import check_two_classes
 from .preprocessing import RowValueError
-from .runs import resolve_backend, train_all
+from .runs import resolve_backend
 from .split import split_indices
 
 
@@ -58,7 +59,7 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    return train_all(args.settings)
+    return distributed.train(args.settings, getattr(args, "world", None))
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

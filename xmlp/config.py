@@ -69,6 +69,8 @@ class TrainSettings:
     plots: bool = True
     force: bool = False  # replace an existing --out folder
     config: str | None = None
+    #: data parallelism over MPI: "exact" (the default under mpiexec) or "sharded"
+    distributed: str | None = None
 
     @classmethod
     def from_options(cls, values: Mapping[str, Any]) -> "TrainSettings":

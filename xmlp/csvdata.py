@@ -15,6 +15,7 @@ Every problem is reported as ``FILE:LINE[:COLUMN]: expected …; received …``.
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import re
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, short_repr as _short
+from .shards import part_rows
 from .textlines import Line, open_input, read_lines, sniff
 
 LABEL_NAMES = ("diagnosis", "label", "class", "target", "y")
@@ -85,11 +87,14 @@ def read_table(
     dtype: str = "float64",
     feature_names: Sequence[str] | None = None,
     keep_lines: bool = False,
+    part: tuple[int, int] | None = None,
 ) -> Table:
     """Parse ``path`` as a stream. ``labels``: "required", "optional" or "forbidden"; ``classes``:
     the only labels allowed (a model's); ``n_features``: the width to expect (a model's);
     ``feature_names``: a model's feature names — a file with a header is then read by column name
-    (in any order); values must fit ``dtype``. ``keep_lines`` keeps each row's text (for split)."""
+    (in any order); values must fit ``dtype``. ``keep_lines`` keeps each row's text (for split).
+    ``part`` = (k, of): parse only the k-th of ``of`` contiguous parts of the data rows (a
+    process's shard; the layout is still decided from the file's first rows)."""
     name = str(path)
     with open_input(path) as fh:
         bom, newline = sniff(fh)
@@ -108,9 +113,10 @@ def read_table(
         id_col, label_col = _layout(name, header, (first.number, first.text), width, n_features, labels)
         feature_cols = _feature_columns(name, header, first.number, width, (id_col, label_col), n_features, feature_names)
         reader = _RowReader(name, feature_cols, label_col, id_col, width, dtype, classes, keep_lines)
-        reader.add(first)
-        for line in rows:
-            reader.add(line)
+        lo, hi = part_rows(path, name, header is not None, part)
+        for i, line in enumerate(itertools.chain([first], rows)):
+            if lo <= i < hi:
+                reader.add(line)
     names = [header[c] for c in feature_cols] if header else None
     return Table(path=name, x=reader.array(), labels=reader.labels(), ids=reader.ids if id_col is not None else None,
                  feature_names=names, line_numbers=reader.numbers, lines=reader.lines, header=header_line, newline=newline, bom=bom)
@@ -244,12 +250,6 @@ def _number(name: str, lineno: int, col: int, cell: str, limit: float, dtype: st
             + (" (hint: --dtype float64)" if dtype == "float32" else "")
         )
     return value
-
-
-def _short(text: str, limit: int = 40) -> str:
-    """repr(text), cut to ``limit`` characters (a 100 KB cell must not flood the error line)."""
-    out = repr(text)
-    return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
 def rows_text(table: Table, rows: Sequence[int]) -> str:

@@ -54,3 +54,24 @@ def one_line(message: str) -> str:
     """The message as one readable line: control characters escaped, at most MAX_MESSAGE long."""
     text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def as_user_error(exc: BaseException) -> XmlpError | None:
+    """The user-facing error an exception stands for (None: a bug, reported as internal)."""
+    from . import backends  # the backend errors are the backends package's own classes
+
+    if isinstance(exc, XmlpError):
+        return exc
+    if isinstance(exc, backends.UnknownBackendError):
+        return UsageError(str(exc))
+    if isinstance(exc, backends.BackendError):
+        return UnavailableError(str(exc))
+    if isinstance(exc, OSError):
+        return CantCreateError(f"{exc.filename or ''}: {exc.strerror or exc}")
+    return None
+
+
+def short_repr(value: object, limit: int = 40) -> str:
+    """repr(value), cut to ``limit`` characters (a 100 KB cell must not flood the error line)."""
+    out = repr(value)
+    return out if len(out) <= limit else out[: limit - 1] + "…"

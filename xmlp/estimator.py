@@ -13,6 +13,7 @@ import numpy as np
 from . import backends
 
 from . import inputs, metrics as metrics_mod, optimizers, saving
+from .parallel import Partition
 from ._types import Array, ArrayLike, Labels
 from .callbacks import Callback, EarlyStopping, EpochPrinter, History
 from .calibration import fit_temperature
@@ -113,6 +114,7 @@ class Sequential:
         verbose: bool = False,
         feature_names: Sequence[str] | None = None,
         input_noise: float = 0.0,
+        partition: Partition | None = None,
     ) -> History:
         """Train from fresh weights (a second call starts over); returns the per-epoch metrics (also ``history``).
 
@@ -121,7 +123,8 @@ class Sequential:
         ``learning_rate`` defaults to the optimizer's own (SGD 0.01, Adam 0.001, …).
         ``input_noise``: the std of Gaussian noise added to the (preprocessed) training inputs.
         An ensemble's first member trains with the callbacks (its history is returned); the
-        others train silently for as many epochs as the first one kept.
+        others train silently for as many epochs as the first one kept. ``partition``: this
+        process's share of a data-parallel fit (``xmlp.parallel``).
         """
         _check_positive_int("epochs", epochs)
         _check_positive_int("batch_size", batch_size)
@@ -129,13 +132,15 @@ class Sequential:
         metric_names = metrics_mod.check_names(metrics)
         opt = optimizers.get(optimizer, learning_rate=learning_rate)
         x_in, _ = inputs.features(self.backend, x, None)  # host, or the backend's own array on its device
-        self._fit_labels(y, x_in.shape[0], metric_names)
+        self._fit_labels(y, x_in.shape[0], metric_names, partition.classes if partition else None)
         callbacks = ([early_stopping] if early_stopping is not None else []) + list(callbacks)
         callbacks += [EpochPrinter()] if verbose else []
         self.seed, streams = seed_streams(seed, len(self.members))
-        self.history = None
         if self.standardizer is not None:
-            self.standardizer = inputs.fit_preprocessing(self.backend, x_in, self.standardizer)
+            if partition is not None and partition.scaling is not None:
+                self.standardizer = Standardizer(*partition.scaling)
+            else:
+                self.standardizer = inputs.fit_preprocessing(self.backend, x_in, self.standardizer)
         self.feature_names = list(feature_names) if feature_names is not None else None
         params = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(), "metrics": metric_names,
                   "validation": validation_data is not None, "seed": self.seed}
@@ -147,18 +152,18 @@ class Sequential:
                 net.build(x_in.shape[1], init_rng)
                 opt.build(self.xp, net.layers)
                 trainer = Trainer(net, opt, metrics=metric_names, callbacks=callbacks if k == 0 else (),
-                                  noise=float(input_noise), noise_rng=noise_rng)
+                                  partition=partition, noise=float(input_noise), noise_rng=noise_rng)
                 history = trainer.fit(self, data, val, epochs=epochs if first is None else first.kept_epochs,
                                       batch_size=batch_size, shuffle_rng=shuffle_rng, params=params)
                 first = first or history
         self.history = history if first is None else first
         return self.history
 
-    def _fit_labels(self, y: Labels, n_rows: int, metrics: Sequence[str]) -> None:
-        """Learn the classes of ``y`` and check them against the rows, the output and the loss."""
+    def _fit_labels(self, y: Labels, n_rows: int, metrics: Sequence[str], classes: Sequence[Any] | None = None) -> None:
+        """Learn the classes of ``y`` (or take ``classes``: agreed across shards) and check them."""
         if len(y) != n_rows:
             raise ValueError(f"expected {n_rows} labels (one per row); received {len(y)}")
-        self.encoder.fit(y)
+        self.encoder = LabelEncoder(classes) if classes is not None else self.encoder.fit(y)
         n = len(self.classes)
         if n < 2:
             raise ValueError(f"expected at least two classes in the training labels; received only {self.classes}")
@@ -172,8 +177,7 @@ class Sequential:
         self.temperature = 1.0
 
     def _to_device(self, x: ArrayLike, y: Labels | None = None) -> Array:
-        """Features (and labels) -> one device array in the model's dtype: standardized
-        features, then the one-hot targets' columns. Built in row chunks (no float64 copy)."""
+        """Features (and labels) -> one device array [preprocessed X | one-hot Y] in the model's dtype."""
         targets = None if y is None else self.encoder.one_hot(y)
         return inputs.to_device(self.backend, x, self.n_features, self.standardizer, self.dtype_name, targets)
 

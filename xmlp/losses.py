@@ -24,7 +24,7 @@ class SoftmaxCrossEntropy:
     """Softmax + categorical cross-entropy on logits, fused.
 
     L = -(1/N) sum_i sum_k y_ik log softmax(z_i)_k; dL/dz = (softmax(z) - y) / N (the 1/N lives
-    here and nowhere else). For two classes this equals the binary cross-entropy of the subject.
+    here and nowhere else; N is the batch's rows on all processes when a process holds a slice). For two classes this equals the binary cross-entropy of the subject.
     """
 
     output_activation = "softmax"
@@ -37,12 +37,14 @@ class SoftmaxCrossEntropy:
         total, grad = self.forward_backward(xp, z, y)
         return total / z.shape[0], grad
 
-    def forward_backward(self, xp: Namespace, z: Array, y: Array) -> tuple[Array, Array]:
+    def forward_backward(self, xp: Namespace, z: Array, y: Array, rows: int | None = None) -> tuple[Array, Array]:
         """(summed loss as a 0-d array, dL/dz of the *mean* loss): the training loop's form,
-        which accumulates the epoch's loss with one addition per batch."""
+        which accumulates the epoch's loss with one addition per batch. ``rows``: the divisor of
+        the mean when z holds only part of the batch (data parallelism: the batch's rows on all
+        processes); default z's own rows."""
         logp = log_softmax(xp, z)
         total = -xp.sum(y * logp)
-        grad = (xp.exp(logp) - y) * (1.0 / z.shape[0])
+        grad = (xp.exp(logp) - y) * (1.0 / (rows or z.shape[0]))
         return total, grad
 
     def value(self, xp: Namespace, z: Array, y: Array) -> Array:

@@ -141,11 +141,12 @@ class Network:
             z = z * (1.0 / temperature)
         return self.layers[-1].activation.forward(self.xp, z)
 
-    def train_step(self, x: Array, y: Array) -> tuple[Array, Array]:
+    def train_step(self, x: Array, y: Array, rows: int | None = None) -> tuple[Array, Array]:
         """Forward, fused loss and backward for one batch: fills every layer's ``grads`` (of
-        the batch's mean loss) and returns (the batch's summed loss, its logits)."""
+        the batch's mean loss; over ``rows`` rows when x is one process's slice of the batch)
+        and returns (the summed loss of x's rows, their logits)."""
         z = self.logits(x, training=True)
-        total, grad = self.loss.forward_backward(self.xp, z, y)
+        total, grad = self.loss.forward_backward(self.xp, z, y, rows)
         for layer, input_grad in self._backward_order:
             grad = layer.backward(grad, input_grad=input_grad)
         return total, z

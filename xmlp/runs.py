@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import backends
+from .backends import comm as _comm
 
 from . import losses
 from .callbacks import EarlyStopping, History, ProgressBar
@@ -24,7 +25,9 @@ from .errors import DataError, UnavailableError, UsageError
 from .estimator import Sequential
 from .fileio import atomic_write, reserve_folder, staged_folder
 from .history import history_csv, run_labels
+from .parallel import Partition
 from .preflight import check_classes, check_memory, check_run_folder
+from .shards import shard_range, shard_scores
 from .layers import Dense
 from .optimizers import Optimizer
 from .split import split_indices
@@ -51,10 +54,18 @@ class Job:
     optimizer: Optimizer
     model: Sequential
     stopper: EarlyStopping | None
+    #: this process's share of a data-parallel run (``xmlp.distributed`` sets it)
+    partition: Partition | None = None
 
     def record(self) -> dict[str, Any]:
-        return {**self.settings.record(), "optimizer": self.optimizer.config(), "backend": self.backend.spec,
-                "source": self.data.source}
+        out = {**self.settings.record(), "optimizer": self.optimizer.config(), "backend": self.backend.spec,
+               "source": self.data.source}
+        if self.partition is not None:  # a data-parallel run: how, and its collectives so far
+            stats = self.partition.comm.stats
+            out["processes"] = {"count": self.partition.size, "mode": self.partition.mode,
+                                "transport": self.partition.comm.transport, "allreduce": stats.allreduce,
+                                "staged": stats.staged}
+        return out
 
 
 def resolve_backend(device: str | None, library: str | None) -> backends.Backend:
@@ -66,14 +77,18 @@ def resolve_backend(device: str | None, library: str | None) -> backends.Backend
         raise UnavailableError(str(exc)) from exc
 
 
-def training_data(s: TrainSettings) -> Data:
-    """The training and validation rows the settings name (files, or the embedded data split)."""
+def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Data:
+    """The training and validation rows the settings name (files, or the embedded data split).
+    ``shard`` = (rank, processes): only this process's rows of each part (files: only those
+    rows are parsed; the class checks across shards are the caller's)."""
     if s.train:
-        train = read_table(s.train, labels="required", dtype=s.dtype)
-        check_classes(train.path, train.y, train.line_numbers)
+        train = read_table(s.train, labels="required", dtype=s.dtype, part=shard)
+        if shard is None:
+            check_classes(train.path, train.y, train.line_numbers)
         if s.valid:
-            classes = sorted(set(train.y.tolist()))
-            valid = read_table(s.valid, n_features=train.x.shape[1], labels="required", classes=classes, dtype=s.dtype)
+            classes = sorted(set(train.y.tolist())) if shard is None else None
+            valid = read_table(s.valid, n_features=train.x.shape[1], labels="required", classes=classes, dtype=s.dtype,
+                               part=shard)
             return Data(train.x, train.y, valid.x, valid.y, train.feature_names, f"{train.path} + {valid.path}")
         x, y, names, what = train.x, train.y, train.feature_names, train.path
     elif s.data:
@@ -89,6 +104,8 @@ def training_data(s: TrainSettings) -> Data:
         raise UsageError(f"--valid-size: {exc}") from None
     if len(np.unique(y[tr])) < 2:
         raise DataError(f"{what}: expected at least two classes in the training part; received one")
+    if shard is not None:  # an in-memory source: this process keeps its rows of each part
+        tr, va = tr[slice(*shard_range(len(tr), *shard))], va[slice(*shard_range(len(va), *shard))]
     return Data(x[tr], y[tr], x[va], y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s.seed})")
 
 
@@ -104,46 +121,73 @@ def build_model(s: TrainSettings, n_classes: int, backend: backends.Backend) -> 
                       preprocess=None if s.preprocess == "none" else s.preprocess, ensemble=s.ensemble)
 
 
-def prepare(s: TrainSettings, out_dir: Path | None = None) -> Job:
+def default_run_dir() -> Path:
+    """A runs/<date-time>[-k] path that does not exist yet (a data-parallel job's rank 0 picks it
+    for every process; a single process reserves its folder with fileio.reserve_folder)."""
+    base = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    path, k = base, 1
+    while path.exists():
+        k += 1
+        path = Path(f"{base}-{k}")
+    return path
+
+
+def prepare(s: TrainSettings, out_dir: Path | None = None, data: Data | None = None,
+            n_classes: int | None = None) -> Job:
     """Everything a training run needs, checked: nothing is written here. ``out_dir`` None (and
-    no --out): a new runs/<date-time> folder, reserved when the run starts."""
+    no --out): a new runs/<date-time> folder, reserved when the run starts. ``data`` and
+    ``n_classes``: rows already read (a process's shard) and the classes of all shards."""
     backend = resolve_backend(s.device, s.backend)
     if not backend.supports(s.dtype):
         raise UnavailableError(f"expected a dtype {backend} supports; received {s.dtype} (hint: use --dtype float32)")
     out_dir = out_dir or (Path(s.out) if s.out else None)
     if out_dir is not None:
         check_run_folder(out_dir, s)
-    data = training_data(s)
-    n_classes = len(np.unique(data.y_train))
+    data = data if data is not None else training_data(s)
+    n_classes = n_classes or len(np.unique(data.y_train))
     check_memory(s, data.x_train.shape[1], n_classes, len(data.y_train) + len(data.y_valid))
     model = build_model(s, n_classes, backend)
     return Job(s, backend, data, out_dir or Path("runs"), s.make_optimizer(), model, s.make_early_stopping())
 
 
-def run(job: Job, folder: Path) -> History:
-    """Train and write the run into ``folder`` (a staged folder that becomes ``job.out_dir``)."""
+def run(job: Job, folder: Path | None = None) -> History:
+    """Train and write the run into ``folder`` (a staged folder that becomes ``job.out_dir``; None:
+    ``job.out_dir`` itself, as a data-parallel job's rank 0 does). Under data parallelism every
+    process trains; rank 0 alone scores the model, refits it and writes."""
     s, model, out_dir, d = job.settings, job.model, job.out_dir, job.data
+    comm = job.partition.comm if job.partition is not None else _comm.Communicator()
+    sharded = job.partition is not None and job.partition.sharded
     detail = (lambda *a: None) if s.quiet else print  # --quiet: only the summary lines
     detail(f"x_train shape : {d.x_train.shape}")
     detail(f"x_valid shape : {d.x_valid.shape}")
-    detail(f"classes       : {check_classes('training part', d.y_train, None)}")
+    if not sharded:
+        detail(f"classes       : {check_classes('training part', d.y_train, None)}")
     history = model.fit(
         d.x_train, d.y_train, validation_data=(d.x_valid, d.y_valid), epochs=s.epochs, batch_size=s.batch_size,
         optimizer=job.optimizer, seed=s.seed, metrics=s.metrics, early_stopping=job.stopper,
-        callbacks=[] if s.quiet else [ProgressBar()], verbose=not s.quiet, feature_names=d.feature_names,
-        input_noise=s.input_noise,
+        callbacks=[] if s.quiet or comm.rank else [ProgressBar()], verbose=not s.quiet,
+        feature_names=d.feature_names, input_noise=s.input_noise, partition=job.partition,
     )
+    if comm.rank != 0 and not sharded:
+        return history
     if history.stopped_epoch is not None:
         print(f"early stopping at epoch {history.stopped_epoch}: no {s.monitor} improvement for "
               f"{s.patience} epochs; keeping the weights of epoch {history.best_epoch}")
     if s.calibrate:
         t = model.calibrate(d.x_valid, d.y_valid)
         print(f"calibrated on the validation part: softmax temperature {t:.4g}")
-    final = model.evaluate(d.x_valid, d.y_valid)
+    final = shard_scores(model, d.x_valid, d.y_valid, comm) if sharded else model.evaluate(d.x_valid, d.y_valid)
+    if comm.rank != 0:
+        return history
+    if folder is None:
+        folder = out_dir
+        folder.mkdir(parents=True, exist_ok=True)
     training = {**job.record(), "seed": model.seed, "epochs_run": history.epochs,
                 "stopped_epoch": history.stopped_epoch, "best_epoch": history.best_epoch}
     final_metrics = {f"val_{k}": v for k, v in final.items() if k != "confusion"}
-    if s.refit:
+    if s.refit and sharded:
+        print("> no refit in sharded mode (this process holds one shard): the saved model is the run's")
+    elif s.refit:
         model, training["refit"] = refit(job, history.kept_epochs)
     print(f"> saving model '{out_dir / 'model.safetensors'}' to disk...")
     model.save(folder / "model.safetensors", metadata={"training": training, "metrics": final_metrics})

@@ -9,9 +9,9 @@ by the host in one transfer at the end.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from . import losses, metrics as metrics_mod
+from . import losses, metrics as metrics_mod, parallel
 from ._types import Array
 from .callbacks import Callback, History
 from .errors import TrainingDiverged
@@ -29,17 +29,22 @@ class Trainer:
 
     ``data`` and ``validation`` are device arrays [X | one-hot Y] (features first, then one
     column per class); batches are taken from ``data`` in the order of a host permutation.
+    ``partition`` shares the rows among the processes of a data-parallel job (default: this
+    process alone); the loop is the same for one process and for W.
     With ``noise`` > 0, Gaussian noise of that std (drawn on the host from ``noise_rng``, one
     array per epoch, so every backend sees the same numbers) is added to the training inputs.
     """
 
     def __init__(self, network: Network, optimizer: Optimizer, *, metrics: Sequence[str] = ("accuracy",),
-                 callbacks: Sequence[Callback] = (), noise: float = 0.0, noise_rng: Any = None):
+                 callbacks: Sequence[Callback] = (), partition: parallel.Partition | None = None,
+                 noise: float = 0.0, noise_rng: Any = None):
         self.noise, self.noise_rng = noise, noise_rng
         self.network = network
         self.optimizer = optimizer
         self.metrics = list(metrics)
         self.callbacks = list(callbacks)
+        self.partition = partition if partition is not None else parallel.Partition()
+        self._sync: Callable[[], None] = lambda: None  # set by fit: the step's gradient sum
         # Only callbacks that override on_batch_end are called per batch.
         self._batch_callbacks = [cb for cb in self.callbacks
                                  if type(cb).on_batch_end is not Callback.on_batch_end]
@@ -47,22 +52,31 @@ class Trainer:
     def fit(self, model: Any, data: Array, validation: Array | None, *, epochs: int, batch_size: int,
             shuffle_rng: Any, params: dict[str, Any]) -> History:
         """Train for up to ``epochs`` epochs; returns the history (also on early stop)."""
-        net, xp, be = self.network, self.network.xp, self.network.backend
+        net, xp, be, part = self.network, self.network.xp, self.network.backend, self.partition
         layout = metrics_mod.EpochVector(self.metrics, net.n_outputs, validation is not None)
         class_ids = xp.arange(net.n_outputs, dtype=be.index_dtype, device=be.device)
         history = History(params=params)
+        self._sync = parallel.GradientSync(net, part.comm).step  # one process: does nothing
+        shuffle_rng = part.shuffle_stream(shuffle_rng)
+        n_batches = len(part.batches(data.shape[0], batch_size))
+        if validation is not None:  # the rows this process scores, and the divisor of their sums
+            n_valid = part.total_rows(validation.shape[0], 1)
+            lo, hi = part.scored(validation.shape[0])
+            validation = validation[lo:hi, :]
         for cb in self.callbacks:  # misconfiguration (e.g. early stopping without validation) fails here
             cb.on_train_begin(model, params)
         try:
             for epoch in range(1, epochs + 1):
                 last_good = net.copy_params()  # on the device: what a diverged epoch falls back to
                 for cb in self.callbacks:
-                    cb.on_epoch_begin(epoch, -(-data.shape[0] // batch_size))
+                    cb.on_epoch_begin(epoch, n_batches)
                 train_part = self._train_epoch(data, batch_size, shuffle_rng, layout, class_ids)
-                parts = [train_part] + ([self._score(validation, layout, class_ids)] if validation is not None else [])
-                logs = layout.unpack(be.to_numpy(xp.concat(parts)).tolist())  # the epoch's one read
+                parts = [train_part] + ([self._score(validation, n_valid, layout, class_ids)]
+                                        if validation is not None else [])
+                epoch_vector = part.comm.allreduce_(xp.concat(parts))  # sums over processes (one: as is)
+                logs = layout.unpack(be.to_numpy(epoch_vector).tolist())  # the epoch's one read
                 history.append(logs)
-                if not check_finite(logs):
+                if not check_finite(logs):  # the same reduced values on every process: all stop
                     net.restore_params(last_good)
                     bad = next(k for k in ("loss", "val_loss") if k in logs and not math.isfinite(logs[k]))
                     kept = f"the weights of epoch {epoch - 1}" if epoch > 1 else "its initial weights"
@@ -83,8 +97,9 @@ class Trainer:
 
     def _train_epoch(self, data: Array, batch_size: int, shuffle_rng: Any,
                      layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
-        """One pass over ``data`` in a fresh random order; returns the packed training part."""
-        net, opt = self.network, self.optimizer
+        """One pass over ``data`` in a fresh random order; returns the packed training part
+        (this process's share of the sums, each divided by the rows of all processes)."""
+        net, opt, sync = self.network, self.optimizer, self._sync
         xp, be = net.xp, net.backend
         n, d = data.shape[0], net.n_inputs
         idx = be.asarray(shuffle_rng.permutation(n), be.index_dtype)
@@ -92,18 +107,19 @@ class Trainer:
         noise = self._epoch_noise(n, d) if self.noise else None
         bce = None
         if layout.confusion:  # each batch's predicted classes, in the epoch's order; counted at its end
-            predicted = xp.empty((n,), dtype=be.index_dtype, device=be.device)
-        for b, start in enumerate(range(0, n, batch_size)):
-            stop = min(start + batch_size, n)
-            batch = xp.take(data, idx[start:stop], axis=0)  # one take gives features and targets
+            # (-1, never a class, where another process computed the rows)
+            predicted = xp.full((n,), -1, dtype=be.index_dtype, device=be.device)
+        for b, (lo, hi, rows) in enumerate(self.partition.batches(n, batch_size)):
+            batch = xp.take(data, idx[lo:hi], axis=0)  # one take gives features and targets
             xb, yb = batch[:, :d], batch[:, d:]
             if noise is not None:
-                xb = xb + noise[start:stop, :]
-            loss, z = net.train_step(xb, yb)
+                xb = xb + noise[lo:hi, :]
+            loss, z = net.train_step(xb, yb, rows)
+            sync()  # the one gradient all-reduce of the step (one process: nothing)
             opt.step()
             loss_sum = loss_sum + loss
             if layout.confusion:
-                predicted[start:stop] = xp.argmax(z, axis=1)
+                predicted[lo:hi] = xp.argmax(z, axis=1)
             if layout.bce:
                 nll = losses.clipped_nll_sum(xp, z, yb)
                 bce = nll if bce is None else bce + nll
@@ -112,6 +128,7 @@ class Trainer:
         cm = None
         if layout.confusion:
             cm = metrics_mod.confusion_of_predictions(xp, predicted, xp.take(data[:, d:], idx, axis=0), class_ids)
+        n = self.partition.total_rows(n)
         return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
 
     def _epoch_noise(self, n: int, d: int) -> Array:
@@ -119,10 +136,11 @@ class Trainer:
         be = self.network.backend
         return be.asarray(self.noise_rng.standard_normal((n, d)) * self.noise, self.network.dtype)
 
-    def _score(self, part: Array, layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
-        """Loss and metrics of the current weights on a [X | Y] part, packed."""
+    def _score(self, part: Array, n: int, layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
+        """Loss and metrics of the current weights on a [X | Y] part, packed (sums divided by
+        ``n``, the rows of the part on all processes)."""
         net, xp = self.network, self.network.xp
-        d, n = net.n_inputs, part.shape[0]
+        d = net.n_inputs
         z, y = net.logits(part[:, :d]), part[:, d:]
         return layout.pack(
             xp, net.loss.value(xp, z, y) / n,

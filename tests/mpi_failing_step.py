@@ -1,0 +1,39 @@
+"""Run by tests/test_distributed.py under mpiexec: ``xmlp train`` in which one process fails
+inside a training step while the others wait in that step's gradient all-reduce.
+
+    mpiexec -n 2 python tests/mpi_failing_step.py HOW RANK STEP [train options…]
+
+HOW: ``raise`` (an exception, as running out of memory would raise) or ``interrupt`` (SIGINT
+to that process alone).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import xmlp.parallel as parallel
+from xmlp.cli import main
+
+how, victim, at = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+
+class FailingSync(parallel.GradientSync):
+    def __init__(self, network, comm):
+        super().__init__(network, comm)
+        self.calls, inner = 0, self.step
+
+        def step():
+            self.calls += 1
+            if comm.rank == victim and self.calls == at:
+                if how == "raise":
+                    raise MemoryError("simulated: out of memory in a training step")
+                os.kill(os.getpid(), signal.SIGINT)
+            inner()
+
+        self.step = step
+
+
+parallel.GradientSync = FailingSync
+sys.exit(main(["train", *sys.argv[4:]]))

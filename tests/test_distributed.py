@@ -1,0 +1,229 @@
+"""``xmlp train`` over MPI, end to end: ``mpiexec -n 2`` against one process (exact mode),
+sharded mode, failures that end the whole job, parallel sweeps, the README's command.
+
+Each test starts real MPI processes (MPICH's ``mpiexec`` from the ``mpich`` wheel, which runs as
+root without extra flags). Without ``pip install '.[mpi]'`` they skip, naming what is missing;
+``XMLP_REQUIRE_MPI=1`` (set by CI) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from helpers import write_subject_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.mpi
+# One BLAS thread per process (2 processes on 2 cores); Open MPI's mpiexec would also need the
+# root flags (MPICH's does not).
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+       "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+BOUND = 30  # seconds: a failing process must end the job well within this (the runs take ~1-3 s)
+# rtol 1e-12 for 2 processes against 1 (float64): the same per-row gradient terms, summed in
+# another order (each process its slice, then the all-reduce): a few ulps per step, carried
+# through 5 epochs x 57 steps without much growth (measured: 1e-16 on the metrics, <= 3e-13 on
+# any single weight); a real fault (a slice lost or counted twice, a gradient divided by the
+# local batch) is off by 1e-3 or more. See also tests/test_parallel.py.
+RTOL = 1e-12
+
+
+def mpiexec_run(mpiexec, *argv, cwd, n=2, program=None, timeout=120):
+    """(completed process, seconds) of ``mpiexec -n N python -m xmlp ARGV`` (or ``program``)."""
+    command = [mpiexec, "-n", str(n), *(program or [sys.executable, "-m", "xmlp"]), *map(str, argv)]
+    t0 = time.perf_counter()
+    out = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=ENV, timeout=timeout)
+    return out, time.perf_counter() - t0
+
+
+def one_process(*argv, cwd):
+    out = subprocess.run([sys.executable, "-m", "xmlp", *map(str, argv)], capture_output=True, text=True, cwd=cwd,
+                         env=ENV, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def epoch_lines(text):
+    return [line for line in text.splitlines() if line.startswith("epoch ")]
+
+
+def assert_runs_equal(a: Path, b: Path, rtol: float):
+    ha, hb = json.loads((a / "history.json").read_text()), json.loads((b / "history.json").read_text())
+    assert list(ha["history"]) == list(hb["history"])
+    for key in ha["history"]:
+        np.testing.assert_allclose(ha["history"][key], hb["history"][key], rtol=rtol, atol=0, err_msg=key)
+    for key in ha["final"]:
+        np.testing.assert_allclose(ha["final"][key], hb["final"][key], rtol=rtol, atol=0, err_msg=key)
+    ta, tb = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
+    assert sorted(ta) == sorted(tb)
+    for key in ta:
+        np.testing.assert_allclose(ta[key], tb[key], rtol=rtol, atol=0, err_msg=key)
+    return ha, hb
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_two_processes_reproduce_one(mpiexec, tmp_path, optimizer):
+    args = ["train", "--epochs", 5, "--dtype", "float64", "--optimizer", optimizer, "--no-plots"]
+    one_process(*args, "--out", "one", cwd=tmp_path)
+    out, _ = mpiexec_run(mpiexec, *args, "--out", "two", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    two, _ = assert_runs_equal(tmp_path / "two", tmp_path / "one", RTOL)
+    # One voice: one set of epoch lines, one saving line, and the transport named.
+    assert len(epoch_lines(out.stdout)) == 5 and out.stdout.count("> saving model") == 1, out.stdout
+    assert "> data parallel over 2 processes (exact mode); gradients summed by MPI on the arrays' own memory" in out.stdout
+    processes = two["config"]["processes"]
+    assert processes["count"] == 2 and processes["mode"] == "exact"
+    # One gradient all-reduce per step (57 batches of 8 of 455 rows), one epoch vector per epoch.
+    assert processes["allreduce"] == 5 * (57 + 1) and processes["staged"] == 0
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["history.csv", "history.json", "model.safetensors"]
+
+
+def test_sharded_mode_reaches_the_single_process_bar(mpiexec, tmp_path, wdbc):
+    write_subject_csv(tmp_path / "data.csv", wdbc)
+    one_process("split", "data.csv", cwd=tmp_path)
+    args = ["train", "--train", "data_train.csv", "--valid", "data_valid.csv", "--epochs", 30, "--no-plots", "--quiet",
+            "--preprocess", "standardize", "--no-refit"]  # (Yeo-Johnson's λ are not merged across shards: refused)
+    one_process(*args, "--out", "one", cwd=tmp_path)
+    out, _ = mpiexec_run(mpiexec, *args, "--distributed", "sharded", "--out", "two", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    one, two = (json.loads((tmp_path / d / "history.json").read_text()) for d in ("one", "two"))
+    assert one["final"]["val_accuracy"] >= 0.95 and two["final"]["val_accuracy"] >= 0.95
+    assert two["config"]["processes"]["mode"] == "sharded"
+    # The model's standardisation is that of all the training rows (merged across the shards).
+    mean = load_file(tmp_path / "two/model.safetensors")["preprocess.mean"]
+    np.testing.assert_allclose(mean, load_file(tmp_path / "one/model.safetensors")["preprocess.mean"], rtol=1e-12)
+
+
+def _bad_cell_in_second_half(tmp_path, wdbc):
+    path = write_subject_csv(tmp_path / "bad.csv", wdbc)
+    lines = path.read_text().splitlines()
+    cells = lines[500].split(",")
+    cells[5] = "oops"
+    lines[500] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_bad_cell_in_one_shard_ends_the_job_with_its_message_once(mpiexec, tmp_path, wdbc):
+    _bad_cell_in_second_half(tmp_path, wdbc)
+    out, took = mpiexec_run(mpiexec, "train", "--train", "bad.csv", "--distributed", "sharded", "--out", "run",
+                            "--preprocess", "standardize", cwd=tmp_path)
+    assert out.returncode == 65 and took < BOUND
+    assert out.stderr.count("bad.csv:501:6: expected a number; received 'oops'") == 1, out.stderr
+    assert "(process 1 of 2)" in out.stderr  # the shard that holds line 501
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_usage_error_is_printed_once(mpiexec, tmp_path):
+    out, _ = mpiexec_run(mpiexec, "train", "--epochs", "0", cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.count("xmlp: error:") == 1, out.stderr
+
+
+def test_a_process_failing_in_a_step_ends_the_job(mpiexec, tmp_path):
+    """Process 1 raises in its 10th step while process 0 waits in that step's all-reduce."""
+    program = [sys.executable, str(ROOT / "tests/mpi_failing_step.py"), "raise", "1", "10"]
+    out, took = mpiexec_run(mpiexec, "--epochs", 1000, "--out", "run", cwd=tmp_path, program=program)
+    assert out.returncode == 70 and took < BOUND, out.stderr
+    assert out.stderr.count("simulated: out of memory in a training step") == 1, out.stderr
+    assert "xmlp: error: internal error: MemoryError" in out.stderr and "(process 1 of 2)" in out.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_rank_0_failing_to_write_ends_the_waiting_processes(mpiexec, tmp_path):
+    (tmp_path / "run/model.safetensors").mkdir(parents=True)  # a folder where the model file goes
+    out, took = mpiexec_run(mpiexec, "train", "--epochs", 2, "--out", "run", "--quiet", "--force", cwd=tmp_path)
+    assert out.returncode == 73 and took < BOUND
+    assert out.stderr.count("run/model.safetensors: expected a regular file to write; received a folder") == 1
+    assert "(process 0 of 2)" in out.stderr
+
+
+def test_ctrl_c_ends_every_process(mpiexec, tmp_path):
+    """Ctrl-C to mpiexec reaches every process: the job ends with 130, said once."""
+    command = [mpiexec, "-n", "2", sys.executable, "-m", "xmlp", "train", "--epochs", "100000", "--out", "run"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=ENV)
+    try:
+        for line in proc.stdout:  # training is under way once an epoch line arrives
+            if line.startswith("epoch "):
+                break
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=BOUND)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and time.perf_counter() - t0 < BOUND
+    assert err.count("xmlp: interrupted") == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_of_one_process_ends_the_job(mpiexec, tmp_path):
+    program = [sys.executable, str(ROOT / "tests/mpi_failing_step.py"), "interrupt", "0", "5"]
+    out, took = mpiexec_run(mpiexec, "--epochs", 1000, "--out", "run", cwd=tmp_path, program=program)
+    assert out.returncode == 130 and took < BOUND and out.stderr.count("xmlp: interrupted") == 1, out.stderr
+
+
+SWEEP = """
+epochs = 3
+plots = false
+[runs.sgd]
+[runs.fast]
+learning_rate = 0.05
+[runs.adam]
+optimizer = "adam"
+[runs.wide]
+layer = [32, 16]
+"""
+
+
+def test_a_sweep_of_four_runs_on_two_processes_equals_the_sequential_sweep(mpiexec, tmp_path):
+    (tmp_path / "sweep.toml").write_text(SWEEP)
+    sequential = one_process("train", "--config", "sweep.toml", "--out", "seq", cwd=tmp_path)
+    out, _ = mpiexec_run(mpiexec, "train", "--config", "sweep.toml", "--out", "par", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    for name in ("sgd", "fast", "adam", "wide"):
+        assert_runs_equal(tmp_path / "par" / name, tmp_path / "seq" / name, rtol=0)  # the same computation
+        assert f"== run '{name}'" in out.stdout
+    # Rank 0 printed every run's epochs (the others' after its own), then drew the comparison.
+    assert len(epoch_lines(out.stdout)) == len(epoch_lines(sequential.stdout)) == 12
+    assert "(trained by process 1)" in out.stdout and "> compared 4 runs in 'par/comparison.png' (2 processes)" in out.stdout
+    assert (tmp_path / "par/comparison.png").stat().st_size > 0
+
+
+def test_the_readme_command(mpiexec, tmp_path):
+    """`pip install '.[mpi]'` then `mpiexec -n 2 xmlp train`: one set of epoch lines."""
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install '.[mpi]'" in readme and "\nmpiexec -n 2 xmlp train\n" in readme
+    xmlp_script = Path(sys.executable).parent / "xmlp"
+    if not xmlp_script.exists():
+        pytest.skip(f"no xmlp console script beside {sys.executable}")
+    out, _ = mpiexec_run(mpiexec, cwd=tmp_path, program=[str(xmlp_script), "train"])
+    assert out.returncode == 0, out.stderr
+    assert len(epoch_lines(out.stdout)) == 150 and out.stdout.count("trained on numpy") == 1, out.stdout
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "model.safetensors").is_file()
+    assert re.search(r"epoch 150/150 - loss: [0-9.]+ - val_loss", out.stdout)
+
+
+def test_require_mpi_turns_the_skip_into_a_failure():
+    """Without MPI, an MPI test skips; with XMLP_REQUIRE_MPI=1 it fails (CI sets it)."""
+    from conftest import mpi_launcher
+
+    if mpi_launcher()[0] is not None:
+        pytest.skip("MPI is installed here; this checks the path without it")
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            str(ROOT / "tests/test_distributed.py::test_a_usage_error_is_printed_once")]
+    env = {**os.environ, "XMLP_REQUIRE_MPI": "1"}
+    out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env)
+    assert out.returncode == 1 and "XMLP_REQUIRE_MPI=1 but MPI is unavailable" in out.stdout, out.stdout
+    env.pop("XMLP_REQUIRE_MPI")
+    out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env)
+    assert out.returncode == 0 and "1 skipped" in out.stdout, out.stdout
