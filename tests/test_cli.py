@@ -175,4 +175,15 @@ def test_devices_says_what_runs_and_how_to_enable_the_rest(cli):
 ])
 def test_an_unknown_option_points_to_the_commands_help(cli, argv, message):
     code, _, err = cli(*argv)
-    assert code == 2 and err == f"xmlp: error: {message}\n"
+    prog = "xmlp " + argv[0]  # one line in the Keras manner: what is expected, what was received
+    assert code == 2 and err == f"xmlp: error: expected {prog}'s commands and options; received {message}\n"
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "expected command; received none (the following arguments are required: command) (see 'xmlp --help')"),
+    (["predict"], "expected model, data; received none (the following arguments are required: model, data)"),
+    (["fly"], "expected xmlp's commands and options; received command: invalid choice: 'fly'"),
+])
+def test_argparse_errors_say_what_was_expected(cli, argv, message):
+    code, _, err = cli(*argv)
+    assert code == 2 and err.startswith("xmlp: error: " + message) and err.count("\n") == 1

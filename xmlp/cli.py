@@ -23,6 +23,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one ``xmlp: error:`` line with exit code 2."""
 
     def error(self, message: str) -> NoReturn:
+        if message.startswith("the following arguments are required: "):
+            message = f"expected {message.split(': ', 1)[1]}; received none ({message})"
+        elif "invalid choice: " in message or message.startswith("unrecognized arguments: "):
+            message = f"expected {self.prog}'s commands and options; received {message.removeprefix('argument ')}"
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
@@ -37,13 +41,10 @@ class _Parser(argparse.ArgumentParser):
 # ----------------------------------------------------------------------------- value parsers
 def _int_at_least(low: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
+        digits = text.strip().lstrip("+-")
+        if not (digits.isascii() and digits.isdigit() and int(text) >= low):
             raise argparse.ArgumentTypeError(f"expected an integer >= {low}; received {text!r}")
-        return value
+        return int(text)
 
     return parse
 
