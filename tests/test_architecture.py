@@ -20,7 +20,7 @@ FLOORS = {
     1: {"losses", "activations", "initializers", "layers", "optimizers", "metrics", "network", "callbacks",
         "parallel", "trainer"},
     2: {"textlines", "history", "power", "seeding", "preprocessing", "inputs", "calibration", "split", "evaluation",
-        "fileio", "serialization", "saving", "csvdata", "datasets", "shards",
+        "fileio", "serialization", "saving", "csvdata", "datasets", "shards", "fitting",
         "estimator"},
     3: {"config", "preflight", "runs", "distributed", "plots", "commands", "cli", "__main__", "__init__", "sklearn",
         "export", "commands_tools"},
@@ -65,7 +65,7 @@ def test_modules_import_only_their_floor_or_below():
 
 def test_no_import_cycle():
     graph = {m: _imports(p) - {m} for m, p in _modules().items()}
-    assert graph["estimator"] >= {"network", "trainer", "serialization"}  # the scan sees imports
+    assert graph["estimator"] >= {"network", "fitting", "serialization"} and "trainer" in graph["fitting"]  # the scan sees imports
     state: dict[str, int] = {}
 
     def visit(m: str, path: list[str]) -> None:

@@ -12,17 +12,15 @@ import numpy as np
 
 from . import backends
 
-from . import inputs, metrics as metrics_mod, optimizers, saving
+from . import fitting, inputs, optimizers, saving
 from .parallel import Partition
 from ._types import Array, ArrayLike, Labels
-from .callbacks import Callback, EarlyStopping, EpochPrinter, History
+from .callbacks import Callback, EarlyStopping, History
 from .calibration import fit_temperature
 from .layers import Dense
 from .network import Network, mean_probabilities
 from .preprocessing import LabelEncoder, Standardizer
-from .seeding import seed_streams
 from .serialization import read_model_file, write_model_file
-from .trainer import Trainer
 
 class Sequential:
     """A multilayer perceptron: ``Sequential([Dense(24, "relu"), Dense(2, "softmax")])``.
@@ -48,7 +46,7 @@ class Sequential:
         preprocess: str | None = "standardize",
         ensemble: int = 1,
     ):
-        _check_positive_int("ensemble", ensemble)
+        fitting.check_positive_int("ensemble", ensemble)
         self.backend = backends.get_backend(backend)
         # Member 0 is the network the layers build; the others are replicas of its topology.
         self.network = Network(list(layers), loss, self.backend, dtype)
@@ -126,55 +124,10 @@ class Sequential:
         others train silently for as many epochs as the first one kept. ``partition``: this
         process's share of a data-parallel fit (``xmlp.parallel``).
         """
-        _check_positive_int("epochs", epochs)
-        _check_positive_int("batch_size", batch_size)
-        input_noise = optimizers.Option(0.0).check("input_noise", input_noise)
-        metric_names = metrics_mod.check_names(metrics)
-        opt = optimizers.get(optimizer, learning_rate=learning_rate)
-        x_in, _ = inputs.features(self.backend, x, None)  # host, or the backend's own array on its device
-        self._fit_labels(y, x_in.shape[0], metric_names, partition.classes if partition else None)
-        callbacks = ([early_stopping] if early_stopping is not None else []) + list(callbacks)
-        callbacks += [EpochPrinter()] if verbose else []
-        self.seed, streams = seed_streams(seed, len(self.members))
-        if self.standardizer is not None:
-            if partition is not None and partition.scaling is not None:
-                self.standardizer = Standardizer(*partition.scaling)
-            else:
-                self.standardizer = inputs.fit_preprocessing(self.backend, x_in, self.standardizer)
-        self.feature_names = list(feature_names) if feature_names is not None else None
-        params = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(), "metrics": metric_names,
-                  "validation": validation_data is not None, "seed": self.seed}
-        with self.backend.activate():
-            data = self._to_device(x_in, y)
-            val = self._to_device(*validation_data) if validation_data is not None else None
-            first: History | None = None
-            for k, (net, (init_rng, shuffle_rng, noise_rng)) in enumerate(zip(self.members, streams)):
-                net.build(x_in.shape[1], init_rng)
-                opt.build(self.xp, net.layers)
-                trainer = Trainer(net, opt, metrics=metric_names, callbacks=callbacks if k == 0 else (),
-                                  partition=partition, noise=float(input_noise), noise_rng=noise_rng)
-                history = trainer.fit(self, data, val, epochs=epochs if first is None else first.kept_epochs,
-                                      batch_size=batch_size, shuffle_rng=shuffle_rng, params=params)
-                first = first or history
-        self.history = history if first is None else first
-        return self.history
-
-    def _fit_labels(self, y: Labels, n_rows: int, metrics: Sequence[str], classes: Sequence[Any] | None = None) -> None:
-        """Learn the classes of ``y`` (or take ``classes``: agreed across shards) and check them."""
-        if len(y) != n_rows:
-            raise ValueError(f"expected {n_rows} labels (one per row); received {len(y)}")
-        self.encoder = LabelEncoder(classes) if classes is not None else self.encoder.fit(y)
-        n = len(self.classes)
-        if n < 2:
-            raise ValueError(f"expected at least two classes in the training labels; received only {self.classes}")
-        if n != self.network.n_outputs:
-            raise ValueError(f"expected the output layer to have one unit per class ({n}: "
-                             f"{', '.join(map(str, self.classes))}); received {self.network.n_outputs} units")
-        self.loss.check_classes(n)
-        if "bce" in metrics and n != 2:
-            raise ValueError(f"expected two classes for the bce metric; received {n}")
-        self.positive_class = self.classes[-1]
-        self.temperature = 1.0
+        return fitting.fit(self, x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
+                           learning_rate=learning_rate, optimizer=optimizer, seed=seed, metrics=metrics,
+                           early_stopping=early_stopping, callbacks=callbacks, verbose=verbose,
+                           feature_names=feature_names, input_noise=input_noise, partition=partition)
 
     def _to_device(self, x: ArrayLike, y: Labels | None = None) -> Array:
         """Features (and labels) -> one device array [preprocessed X | one-hot Y] in the model's dtype."""
@@ -254,7 +207,3 @@ def load_model(path: str | os.PathLike[str], backend: str | backends.Backend | N
     meta, tensors = read_model_file(path)
     return Sequential.from_file_data(meta, tensors, backend=backend, source=str(path))
 
-
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"expected {name} to be an integer >= 1; received {value!r}")
