@@ -203,3 +203,95 @@ def test_continuing_is_bitwise_on_every_backend(backend, wdbc, tmp_path):
     loaded = xmlp.load_model(tmp_path / "m.safetensors", backend=backend)
     loaded.fit(x, y, epochs=2, warm_start=True, batch_size=32, input_noise=0.1)
     assert_same_state(whole, loaded)
+
+
+# ----------------------------------------------------------------------------- xmlp train --resume
+TRAIN = ("--no-plots", "--quiet", "--dtype", "float64", "--optimizer", "momentum", "--batch-size", "16")
+
+
+def test_cli_resume_is_the_uninterrupted_run_bitwise(cli, tmp_path):
+    import json
+
+    assert cli("train", "--epochs", "4", "--no-refit", "--out", "whole", *TRAIN)[0] == 0
+    assert cli("train", "--epochs", "2", "--no-refit", "--out", "half", *TRAIN)[0] == 0
+    code, out, err = cli("train", "--resume", "half", "--epochs", "2", "--out", "resumed", "--no-plots", *TRAIN[2:])
+    assert code == 0 and err == "" and "> resuming 'half/model.safetensors' after epoch 2: 2 more epochs" in out
+    assert "epoch 3/4 - loss:" in out and "epoch 4/4 - loss:" in out  # numbered on
+    meta_w, whole = read_model_file(tmp_path / "whole/model.safetensors")
+    meta_r, resumed = read_model_file(tmp_path / "resumed/model.safetensors")
+    assert sorted(whole) == sorted(resumed) and "optimizer.layers.2.bias.0" in whole  # the momentum buffers
+    assert all(whole[k].tobytes() == resumed[k].tobytes() for k in whole)
+    assert meta_w["resume"] == meta_r["resume"] and meta_r["resume"]["epochs"] == 4
+    assert meta_r["training"]["resume"] == "half" and meta_r["training"]["initial_epoch"] == 2
+    assert meta_r["metrics"] == meta_w["metrics"]  # the same final validation scores
+    histories = [json.loads((tmp_path / f"{run}/history.json").read_text())["history"]
+                 for run in ("whole", "half", "resumed")]
+    assert all(histories[0][k] == histories[1][k] + histories[2][k] for k in histories[0])
+    rows = (tmp_path / "resumed/history.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows] == ["epoch", "3", "4"]
+
+
+def _other_data(tmp_path, wdbc, kind):
+    from helpers import write_subject_csv
+
+    x, y, names = wdbc
+    if kind == "features":
+        return write_subject_csv(tmp_path / "f.csv", (x[:, :10], y, names[:10]))
+    return write_subject_csv(tmp_path / "c.csv", (x, np.where(y == "M", "X", "B"), names))
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--layer", "16"], "expected --layer 24 24 (the model's); received 16 (hint: give the --layer widths the model has)"),
+    (["--activation", "relu"], "expected --activation tanh (the model's); received relu"),
+    (["--optimizer", "adam"], "expected the optimizer name=sgd, learning_rate=0.01, weight_decay=0.007, decoupled=False, "
+                              "momentum=0.9, nesterov=False (the model's); received name=adam"),
+    (["--momentum", "0.5"], "received name=sgd, learning_rate=0.01, weight_decay=0.007, decoupled=False, momentum=0.5"),
+    (["--dtype", "float32"], "expected --dtype float64 (the model's); received float32"),
+    (["--preprocess", "standardize"], "expected --preprocess yeo-johnson (the model's); received standardize"),
+    (["--seed", "7"], "expected --seed 42 (the model's); received 7 (hint: give the model's --seed: it draws the split"),
+    (["--ensemble", "2"], "expected --ensemble 1 (the model's); received 2"),
+    ("features", "expected features per row 30 (the model's); received 10 (hint: resume on the data the model was "
+                 "trained on)"),
+    ("classes", "expected classes B M (the model's); received B X"),
+])
+def test_cli_resume_mismatch_is_one_line_exit_78_nothing_written(cli, tmp_path, wdbc, options, message):
+    from helpers import snapshot
+
+    assert cli("train", "--epochs", "1", "--no-refit", "--out", "half", *TRAIN)[0] == 0
+    if isinstance(options, str):
+        options = ["--data", str(_other_data(tmp_path, wdbc, options))]
+    options = dict(zip(TRAIN[2::2], TRAIN[3::2])) | dict(zip(options[::2], options[1::2]))
+    before = snapshot(tmp_path)
+    code, out, err = cli("train", "--resume", "half/model.safetensors", "--epochs", "1", "--out", "next",
+                         "--no-plots", *[w for kv in options.items() for w in kv])
+    assert code == 78 and err.count("\n") == 1
+    assert err.startswith("xmlp: error: half/model.safetensors: ") and message in err, err
+    assert snapshot(tmp_path) == before and not (tmp_path / "next").exists()
+
+
+def test_cli_resume_refusals(cli, tmp_path):
+    from helpers import snapshot
+
+    assert cli("train", "--epochs", "1", "--out", "refit", *TRAIN)[0] == 0  # --refit: the default
+    before = snapshot(tmp_path)
+    code, _, err = cli("train", "--resume", "refit", "--epochs", "1", "--out", "next", *TRAIN)
+    assert code == 78 and "expected a model saved without --refit; received a refit model" in err
+    code, _, err = cli("train", "--resume", "refit", "--refit", "--epochs", "1", "--out", "next", *TRAIN)
+    assert code == 2 and "expected --resume without --refit; received both" in err
+    code, _, err = cli("train", "--resume", "missing.safetensors", "--out", "next", *TRAIN)
+    assert code == 66 and "missing.safetensors: expected an xmlp model file" in err
+    code, _, err = cli("train", "--resume", "refit", "--out", "refit", "--force", *TRAIN)
+    assert code == 2 and "expected a run folder that holds none of the inputs; received one holding refit/model.safetensors" in err
+    assert snapshot(tmp_path) == before
+
+
+def test_cli_resume_of_a_file_without_state_says_so(cli, tmp_path):
+    assert cli("train", "--epochs", "1", "--no-refit", "--out", "half", *TRAIN)[0] == 0
+    meta, tensors = read_model_file(tmp_path / "half/model.safetensors")
+    del meta["resume"]
+    write_model_file(tmp_path / "old.safetensors", {k: v for k, v in meta.items() if not k.startswith(("format", "xmlp_"))},
+                     {k: v for k, v in tensors.items() if not k.startswith("optimizer.")})
+    code, out, err = cli("train", "--resume", "old.safetensors", "--epochs", "1", "--out", "next", "--no-plots", *TRAIN[2:])
+    assert code == 0 and err == ""
+    assert "> note: 'old.safetensors' carries no optimizer state or random streams (saved by an older xmlp)" in out
+    assert read_model_file(tmp_path / "next/model.safetensors")[0]["resume"]["epochs"] == 2

@@ -119,6 +119,9 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int_at_least(0))
     backend_options(t)
     t.add_argument("--dtype", type=_one_of(dtypes), metavar=_choices(dtypes))
+    t.add_argument("--resume", metavar="MODEL",
+                   help="continue training a saved model (model file, or run folder holding one) with its optimizer "
+                        "state for --epochs more epochs, on the same data and settings (a run saved with --no-refit)")
     t.add_argument("--out", help="run folder (default: runs/<date-time>)")
     t.add_argument("--force", action="store_true", help="replace the --out folder if it exists")
     t.add_argument("--quiet", action="store_true", help="print only the summary")

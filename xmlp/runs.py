@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from .fileio import atomic_write, reserve_folder, staged_folder
 from .history import history_csv, run_labels
 from .parallel import Partition
 from .preflight import check_classes, check_memory, check_run_folder
+from .resuming import resumed_model
 from .shards import shard_range, shard_scores
 from .layers import Dense
 from .optimizers import Optimizer
@@ -146,7 +148,8 @@ def prepare(s: TrainSettings, out_dir: Path | None = None, data: Data | None = N
     data = data if data is not None else training_data(s)
     n_classes = n_classes or len(np.unique(data.y_train))
     check_memory(s, data.x_train.shape[1], n_classes, len(data.y_train) + len(data.y_valid))
-    model = build_model(s, n_classes, backend)
+    model = (resumed_model(s, backend, data.x_train.shape[1], np.unique(data.y_train), data.feature_names)
+             if s.resume else build_model(s, n_classes, backend))
     return Job(s, backend, data, out_dir or Path("runs"), s.make_optimizer(), model, s.make_early_stopping())
 
 
@@ -162,12 +165,15 @@ def run(job: Job, folder: Path | None = None) -> History:
     detail(f"x_valid shape : {d.x_valid.shape}")
     if not sharded:
         detail(f"classes       : {check_classes('training part', d.y_train, None)}")
-    history = model.fit(
-        d.x_train, d.y_train, validation_data=(d.x_valid, d.y_valid), epochs=s.epochs, batch_size=s.batch_size,
-        optimizer=job.optimizer, seed=s.seed, metrics=s.metrics, early_stopping=job.stopper,
-        callbacks=[] if s.quiet or comm.rank else [ProgressBar()], verbose=not s.quiet,
-        feature_names=d.feature_names, input_noise=s.input_noise, partition=job.partition,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # an old file without state: prepare printed a note
+        history = model.fit(
+            d.x_train, d.y_train, validation_data=(d.x_valid, d.y_valid), epochs=s.epochs, batch_size=s.batch_size,
+            optimizer=job.optimizer, seed=s.seed, metrics=s.metrics, early_stopping=job.stopper,
+            callbacks=[] if s.quiet or comm.rank else [ProgressBar()], verbose=not s.quiet,
+            feature_names=d.feature_names, input_noise=s.input_noise, partition=job.partition,
+            warm_start=bool(s.resume))
+    resumed = history.params["initial_epoch"]  # epochs run before a --resume
     if comm.rank != 0 and not sharded:
         return history
     if history.stopped_epoch is not None:
@@ -183,7 +189,7 @@ def run(job: Job, folder: Path | None = None) -> History:
         folder = out_dir
         folder.mkdir(parents=True, exist_ok=True)
     training = {**job.record(), "seed": model.seed, "epochs_run": history.epochs,
-                "stopped_epoch": history.stopped_epoch, "best_epoch": history.best_epoch}
+                "stopped_epoch": history.stopped_epoch, "best_epoch": history.best_epoch, "initial_epoch": resumed}
     final_metrics = {f"val_{k}": v for k, v in final.items() if k != "confusion"}
     if s.refit and sharded:
         print("> no refit in sharded mode (this process holds one shard): the saved model is the run's")
@@ -193,7 +199,7 @@ def run(job: Job, folder: Path | None = None) -> History:
     model.save(folder / "model.safetensors", metadata={"training": training, "metrics": final_metrics})
     record = {**history.to_dict(), "config": training, "final": final_metrics, "name": out_dir.name}
     atomic_write(folder / "history.json", json.dumps(record, indent=2, default=str))
-    atomic_write(folder / "history.csv", history_csv(history.history))
+    atomic_write(folder / "history.csv", history_csv(history.history, first_epoch=resumed + 1))
     if s.plots:
         from .plots import plot_history
 
