@@ -7,7 +7,7 @@ difference and the value to give. Nothing is written here."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from . import activations, backends, losses
 from .config import TrainSettings
@@ -21,7 +21,7 @@ def model_path(resume: str) -> Path:
     return path / "model.safetensors" if path.is_dir() else path
 
 
-def resumed_model(s: TrainSettings, backend: backends.Backend, n_features: int, classes: Sequence[Any],
+def resumed_model(s: TrainSettings, backend: backends.Backend, n_features: int, classes: Iterable[Any],
                   feature_names: Sequence[str] | None) -> Sequential:
     """The model of ``s.resume`` on ``backend``, checked against the settings and the training
     data (``n_features`` columns named ``feature_names``, labels ``classes``)."""

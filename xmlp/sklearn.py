@@ -84,6 +84,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
     offered: ``sample_weight``, ``class_weight``, multi-label targets.
     """
 
+    # Fitted attributes (set by fit and partial_fit; absent before).
+    model_: Sequential
+    classes_: np.ndarray
+    loss_curve_: list[float]
+    validation_scores_: list[float] | None
+    n_iter_: int
+    _structure: tuple[Any, ...]
+    _fit_input: str
+
     def __init__(self, hidden_layer_sizes: Any = (24, 24), activation: str = "tanh", *, optimizer: str = "sgd",
                  learning_rate: float | None = None, weight_decay: float = 0.01, epochs: int = 70,
                  batch_size: int = 8, preprocess: str | None = "standardize", input_noise: float = 0.0,
@@ -91,26 +100,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
                  patience: int = 10, kernel_initializer: str = "heUniform", random_state: Any = None,
                  backend: str | None = None, device: str | None = None, dtype: str = "float32",
                  warm_start: bool = False, verbose: bool = False):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.preprocess = preprocess
-        self.input_noise = input_noise
-        self.ensemble = ensemble
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.kernel_initializer = kernel_initializer
-        self.random_state = random_state
-        self.backend = backend
-        self.device = device
-        self.dtype = dtype
-        self.warm_start = warm_start
-        self.verbose = verbose
+        self.hidden_layer_sizes, self.activation, self.optimizer = hidden_layer_sizes, activation, optimizer
+        self.learning_rate, self.weight_decay, self.epochs = learning_rate, weight_decay, epochs
+        self.batch_size, self.preprocess, self.input_noise = batch_size, preprocess, input_noise
+        self.ensemble, self.early_stopping, self.validation_fraction = ensemble, early_stopping, validation_fraction
+        self.patience, self.kernel_initializer, self.random_state = patience, kernel_initializer, random_state
+        self.backend, self.device, self.dtype = backend, device, dtype
+        self.warm_start, self.verbose = warm_start, verbose
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -161,12 +157,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
         if warm and structure != self._structure:
             raise ValueError(f"expected the parameters that shaped the fitted model {self._structure} to continue it; "
                              f"received {structure} (hint: warm_start=False, or a new estimator, starts over)")
-        model: Sequential = self.model_ if warm else None
-        backend, seed = (model.backend, model.seed) if warm else (self._resolve_backend(X), _seed(self.random_state))
-        if not warm:
+        if warm:
+            model, seed = self.model_, self.model_.seed
+        else:
+            seed = _seed(self.random_state)
             layers = [Dense(units, self.activation, kernel_initializer=self.kernel_initializer) for units in sizes]
             model = Sequential([*layers, Dense(len(classes), "softmax", kernel_initializer=self.kernel_initializer)],
-                               backend=backend, dtype=self.dtype, preprocess=self.preprocess, ensemble=self.ensemble)
+                               backend=self._resolve_backend(X), dtype=self.dtype, preprocess=self.preprocess,
+                               ensemble=self.ensemble)
+        backend = model.backend
         x = _as_input(backend, X)
         validation, stopper = None, None
         if self.early_stopping and not incremental:  # the same split on a warm start: the same seed
@@ -176,8 +175,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
             stopper = EarlyStopping("val_loss", patience=self.patience)
         names = getattr(self, "feature_names_in_", None)
         opt = optimizers.get(self.optimizer, learning_rate=self.learning_rate, weight_decay=self.weight_decay)
-        common = dict(batch_size=self.batch_size, optimizer=opt, seed=seed, input_noise=self.input_noise,
-                      verbose=bool(self.verbose), feature_names=None if names is None else [str(n) for n in names])
+        common: dict[str, Any] = dict(batch_size=self.batch_size, optimizer=opt, seed=seed, input_noise=self.input_noise,
+                                      verbose=bool(self.verbose),
+                                      feature_names=None if names is None else [str(n) for n in names])
         if incremental:
             history = model.partial_fit(x, y_host, classes=None if warm else classes.tolist(), **common)
         else:
