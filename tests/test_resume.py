@@ -295,3 +295,68 @@ def test_cli_resume_of_a_file_without_state_says_so(cli, tmp_path):
     assert code == 0 and err == ""
     assert "> note: 'old.safetensors' carries no optimizer state or random streams (saved by an older xmlp)" in out
     assert read_model_file(tmp_path / "next/model.safetensors")[0]["resume"]["epochs"] == 2
+
+
+def test_warm_start_numbers_epochs_on_and_early_stopping_counts_from_there(wdbc, capsys):
+    """Epochs after a warm start are numbered from the epochs already run (Keras's initial_epoch):
+    the epoch line, early stopping's best epoch; what the ensemble's other members train is the
+    count of epochs kept in this call."""
+    x, y, _ = wdbc
+    model = _model(ensemble=2)
+    model.fit(x[:400], y[:400], epochs=3, seed=3, optimizer="adam")
+    stop = xmlp.EarlyStopping("val_loss", patience=100)
+    history = model.fit(x[:400], y[:400], validation_data=(x[400:], y[400:]), epochs=4, warm_start=True,
+                        early_stopping=stop, verbose=True)
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("epoch")]
+    assert [l.split(" - ")[0] for l in lines] == ["epoch 4/7", "epoch 5/7", "epoch 6/7", "epoch 7/7"]
+    assert 4 <= history.best_epoch <= 7 and history.restored_epoch == history.best_epoch
+    assert history.kept_epochs == history.best_epoch - 3  # epochs of this call the weights come from
+    member = model.training_state.optimizers[1]
+    steps = -(-400 // 8)
+    assert member.iterations == steps * (3 + history.kept_epochs)  # member 1 trained as many as were kept
+    assert model.training_state.epochs == 7
+
+
+def test_resume_is_a_config_key_too(cli, tmp_path):
+    assert cli("train", "--epochs", "1", "--no-refit", "--out", "half", *TRAIN)[0] == 0
+    (tmp_path / "more.toml").write_text('resume = "half"\nepochs = 1\ndtype = "float64"\noptimizer = "momentum"\n'
+                                        'batch_size = 16\n')
+    code, out, _ = cli("train", "--config", "more.toml", "--out", "next", "--no-plots")
+    assert code == 0 and "> resuming 'half/model.safetensors' after epoch 1: 1 more epoch" in out
+    assert read_model_file(tmp_path / "next/model.safetensors")[0]["resume"]["epochs"] == 2
+
+
+BAD_VALUES = [None, True, -1, 0, 1.5, "x", [], {}, [1], {"a": 1}, 2**200]
+
+
+def test_a_hostile_training_state_is_a_data_error_never_a_crash(wdbc, tmp_path):
+    """Every field of the resume document replaced by values of the wrong type or range: the
+    load either succeeds (a harmless value) or is one DataError, never another exception."""
+    x, y, _ = wdbc
+    model = _model()
+    model.fit(x, y, epochs=1, seed=3, optimizer="momentum")
+    model.save(tmp_path / "m.safetensors")
+    meta, tensors = read_model_file(tmp_path / "m.safetensors")
+    meta = {k: v for k, v in meta.items() if not k.startswith(("format", "xmlp_"))}
+    paths = [("epochs",), ("seed",), ("slots",), ("optimizer",), ("optimizer", "name"), ("optimizer", "momentum"),
+             ("optimizer", "nesterov"), ("optimizer", "learning_rate"), ("members",), ("members", 0, "iterations"),
+             ("members", 0, "shuffle"), ("members", 0, "noise", "state"), ("members", 0, "noise", "state", "inc"),
+             ("members", 0, "shuffle", "uinteger")]
+    outcomes = set()
+    for path in paths:
+        for value in BAD_VALUES:
+            import copy
+
+            bad = copy.deepcopy(meta)
+            holder = bad["resume"]
+            for key in path[:-1]:
+                holder = holder[key]
+            holder[path[-1]] = value
+            write_model_file(tmp_path / "b.safetensors", bad, tensors)
+            try:
+                xmlp.load_model(tmp_path / "b.safetensors")
+                outcomes.add("loaded")
+            except DataError as exc:
+                assert "b.safetensors: expected" in str(exc) and "\n" not in str(exc)
+                outcomes.add("refused")
+    assert outcomes == {"loaded", "refused"}  # e.g. a seed of 0 is fine; a momentum of "x" is not

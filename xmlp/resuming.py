@@ -66,7 +66,7 @@ def resumed_model(s: TrainSettings, backend: backends.Backend, n_features: int, 
               "weights continue with a fresh optimizer and shuffling, so the result will differ from a run that "
               "never stopped")
     elif not s.quiet:
-        print(f"> resuming '{path}' after epoch {state.epochs}: {s.epochs} more epochs")
+        print(f"> resuming '{path}' after epoch {state.epochs}: {s.epochs} more epoch{'s' if s.epochs > 1 else ''}")
     return model
 
 
