@@ -141,6 +141,12 @@ class Network:
             z = z * (1.0 / temperature)
         return self.layers[-1].activation.forward(self.xp, z)
 
+    def gather(self, data: Array, idx: Array) -> tuple[Array, Array]:
+        """The rows ``idx`` of a [X | one-hot Y] array, as (features, targets) views of one take."""
+        batch = self.xp.take(data, idx, axis=0)
+        d = self.n_inputs
+        return batch[:, :d], batch[:, d:]
+
     def train_step(self, x: Array, y: Array, rows: int | None = None) -> tuple[Array, Array]:
         """Forward, fused loss and backward for one batch: fills every layer's ``grads`` (of
         the batch's mean loss; over ``rows`` rows when x is one process's slice of the batch)
