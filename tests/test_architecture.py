@@ -18,7 +18,7 @@ PACKAGE = ROOT / "xmlp"
 FLOORS = {
     0: {"_types", "_version", "registry", "errors", "backends"},
     1: {"losses", "activations", "initializers", "layers", "optimizers", "metrics", "network", "callbacks",
-        "parallel", "trainer"},
+        "parallel", "trainer", "updates"},
     2: {"textlines", "history", "power", "seeding", "preprocessing", "inputs", "calibration", "split", "evaluation",
         "fileio", "serialization", "saving", "csvdata", "datasets", "shards", "fitting", "resume",
         "estimator"},

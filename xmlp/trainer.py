@@ -111,14 +111,13 @@ class Trainer:
             # (-1, never a class, where another process computed the rows)
             predicted = xp.full((n,), -1, dtype=be.index_dtype, device=be.device)
         for b, (lo, hi, rows) in enumerate(self.partition.batches(n, batch_size)):
-            batch = xp.take(data, idx[lo:hi], axis=0)  # one take gives features and targets
-            xb, yb = batch[:, :d], batch[:, d:]
+            xb, yb = net.gather(data, idx[lo:hi])  # one take: features and targets (views)
             if noise is not None:
                 xb = xb + noise[lo:hi, :]
             loss, z = net.train_step(xb, yb, rows)
             sync()  # the one gradient all-reduce of the step (one process: nothing)
             opt.step()
-            loss_sum = loss_sum + loss
+            loss_sum += loss  # in place: a step allocates nothing on a fast backend
             if layout.confusion:
                 predicted[lo:hi] = xp.argmax(z, axis=1)
             if layout.bce:
