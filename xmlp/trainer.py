@@ -50,8 +50,9 @@ class Trainer:
                                  if type(cb).on_batch_end is not Callback.on_batch_end]
 
     def fit(self, model: Any, data: Array, validation: Array | None, *, epochs: int, batch_size: int,
-            shuffle_rng: Any, params: dict[str, Any]) -> History:
-        """Train for up to ``epochs`` epochs; returns the history (also on early stop)."""
+            shuffle_rng: Any, params: dict[str, Any], initial_epoch: int = 0) -> History:
+        """Train for up to ``epochs`` epochs, numbered from ``initial_epoch`` + 1 (the epochs run
+        before a warm start); returns the history (also on early stop)."""
         net, xp, be, part = self.network, self.network.xp, self.network.backend, self.partition
         layout = metrics_mod.EpochVector(self.metrics, net.n_outputs, validation is not None)
         class_ids = xp.arange(net.n_outputs, dtype=be.index_dtype, device=be.device)
@@ -66,7 +67,7 @@ class Trainer:
         for cb in self.callbacks:  # misconfiguration (e.g. early stopping without validation) fails here
             cb.on_train_begin(model, params)
         try:
-            for epoch in range(1, epochs + 1):
+            for epoch in range(initial_epoch + 1, initial_epoch + epochs + 1):
                 last_good = net.copy_params()  # on the device: what a diverged epoch falls back to
                 for cb in self.callbacks:
                     cb.on_epoch_begin(epoch, n_batches)
