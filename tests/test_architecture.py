@@ -20,7 +20,7 @@ FLOORS = {
     1: {"losses", "activations", "initializers", "layers", "optimizers", "metrics", "network", "callbacks",
         "parallel", "trainer"},
     2: {"textlines", "history", "power", "seeding", "preprocessing", "inputs", "calibration", "split", "evaluation",
-        "fileio", "serialization", "saving", "csvdata", "datasets", "shards",
+        "fileio", "serialization", "saving", "csvlayout", "csvdata", "bulkcsv", "fastcsv", "datasets", "shards",
         "estimator"},
     3: {"config", "preflight", "runs", "distributed", "plots", "commands", "cli", "__main__", "__init__", "sklearn",
         "export", "commands_tools"},
