@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import array_api_compat
 import numpy as np
@@ -49,6 +49,8 @@ class Backend:
     _synchronize: Callable[[], None] = field(default=lambda: None, repr=False)
     _activate: Callable[[], Any] = field(default=contextlib.nullcontext, repr=False)
     _dtypes: frozenset[str] = field(default=frozenset({"float32", "float64"}), repr=False)
+    #: chunked host -> device copies, overlapped with compute where the library allows (CuPy)
+    _send: Callable[[Iterable[np.ndarray], Any], Iterator[Any]] | None = field(default=None, repr=False)
     stats: TransferStats = field(default_factory=TransferStats, repr=False)
 
     def asarray(self, host: Any, dtype: Any = None, *, copy: bool = True) -> Any:
@@ -56,6 +58,18 @@ class Backend:
         backend use the host memory itself (for arrays the caller made and will not reuse)."""
         self.stats.to_device += 1
         return self._asarray(np.asarray(host), dtype, copy)
+
+    def send(self, chunks: Iterable[np.ndarray], dtype: Any = None) -> Iterator[Any]:
+        """Host chunks -> device arrays, one transfer each (counted), in order. A device that
+        can copy while it computes (CuPy: pinned host buffers, a second stream) copies chunk
+        k + 1 while chunk k trains; elsewhere each chunk is a plain ``asarray``."""
+        if self._send is None:
+            for chunk in chunks:
+                yield self.asarray(chunk, dtype, copy=False)
+            return
+        for out in self._send(chunks, dtype):
+            self.stats.to_device += 1
+            yield out
 
     def to_numpy(self, x: Any) -> np.ndarray:
         """Copy a device array back to a host NumPy array."""

@@ -21,7 +21,7 @@ FLOORS = {
         "parallel", "trainer"},
     2: {"textlines", "history", "power", "seeding", "preprocessing", "inputs", "calibration", "split", "evaluation",
         "fileio", "serialization", "saving", "csvdata", "datasets", "shards",
-        "estimator"},
+        "estimator", "sources", "csvsource", "streaming", "feeds"},
     3: {"config", "preflight", "runs", "distributed", "plots", "commands", "cli", "__main__", "__init__", "sklearn",
         "export", "commands_tools"},
 }
@@ -100,7 +100,7 @@ def test_no_compute_module_imports_an_array_library():
 
 HOT = {"forward", "forward_train", "backward", "step", "_update", "__call__", "value", "forward_backward",
        "log_softmax", "confusion", "confusion_of_predictions", "clipped_nll_sum", "pack", "logits",
-       "probabilities", "train_step", "_train_epoch", "_score", "_reduce", "allreduce_"}
+       "probabilities", "train_step", "_train_epoch", "_train_pieces", "_score", "_reduce", "allreduce_"}
 SYNCS = {"float", "int", "bool", "to_numpy", "item", "tolist", "asarray", "synchronize"}
 
 

@@ -1,0 +1,247 @@
+"""Data sources read in chunks: training data larger than memory.
+
+A source is a sequence of chunks of rows — ``Chunk(x, labels, first_row, lines)`` — that can be
+read again every epoch, and (where the source allows) in any order: ``read(k)`` reads chunk k.
+``NpySource`` memory-maps a ``.npy`` file; ``csvsource.CsvSource`` reads a CSV file in row ranges
+with the strict reader (FILE:LINE:COLUMN errors); ``ParquetSource`` reads a Parquet file's row
+groups (pyarrow, the ``parquet`` extra); ``ChunkList`` wraps a list of ``(x, y)`` chunks, or a
+function returning a fresh iterator of them (read in its own order).
+
+A file that changes while it is streamed is an error, never a silent short epoch: ``check``
+compares the file's size, modification time and inode with those seen when it was opened
+(the training checks before and after every epoch), and a chunk that reads fewer rows than the
+first pass counted is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .errors import DataError, NoInputError, UnavailableError
+from .textlines import open_input
+
+DEFAULT_CHUNK_ROWS = 65536
+
+
+@dataclass
+class Chunk:
+    """Rows ``first_row …`` of a source: features (2-D float), their labels (1-D), and for a text
+    file each row's line number (errors name FILE:LINE:COLUMN)."""
+
+    x: np.ndarray
+    labels: np.ndarray
+    first_row: int
+    lines: Sequence[int] | None = None
+
+
+class Source:
+    """A data set read in chunks. Subclasses set ``name``, ``n_features``, ``feature_names``,
+    ``n_chunks`` (known after ``open``) and implement ``read``; ``reorderable`` is False for a
+    source that can only be read in its own order."""
+
+    name = "source"
+    n_features = 0
+    feature_names: list[str] | None = None
+    n_chunks = 0
+    reorderable = True
+    _stamp: tuple[int, int, int] | None = None
+
+    def read(self, k: int) -> Chunk:
+        raise NotImplementedError
+
+    def chunks(self, order: Iterable[int] | None = None) -> Iterator[Chunk]:
+        """The chunks in ``order`` (default: the file's)."""
+        for k in range(self.n_chunks) if order is None else order:
+            yield self.read(k)
+
+    def _watch(self, path: str) -> None:
+        st = os.stat(path)
+        self._stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def check(self, when: str) -> None:
+        """Refuse a file that changed since it was opened (``when``: "during epoch 3"…)."""
+        if self._stamp is None:
+            return
+        try:
+            st = os.stat(self.name)
+        except OSError as exc:
+            raise NoInputError(f"{self.name}: expected the streamed file to stay in place; received "
+                               f"{exc.strerror} {when}") from None
+        now = (st.st_size, st.st_mtime_ns, st.st_ino)
+        if now != self._stamp:
+            what = "its size" if now[0] != self._stamp[0] else "its modification time" if now[1] != self._stamp[1] \
+                else "a new file under its name"
+            raise DataError(f"{self.name}: expected the file to stay unchanged while it is streamed; received "
+                            f"{what} changed {when} ({self._stamp[0]:,} -> {now[0]:,} bytes)")
+
+
+def _short_chunk(name: str, k: int, expected: int, received: int) -> DataError:
+    return DataError(f"{name}: expected {expected:,} rows in chunk {k + 1} (as counted when it was opened); received "
+                     f"{received:,} (the file was truncated or changed while it was streamed)")
+
+
+def _chunk_ranges(n: int, chunk_rows: int) -> list[tuple[int, int]]:
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ValueError(f"expected chunk_rows to be an integer >= 1; received {chunk_rows!r}")
+    return [(s, min(s + chunk_rows, n)) for s in range(0, n, chunk_rows)]
+
+
+def _open_npy(path: str, what: str) -> np.ndarray:
+    open_input(path).close()  # missing, a folder, unreadable: NoInputError
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{path}: expected a .npy file of {what}; received one NumPy cannot map ({exc})") from None
+    if not isinstance(arr, np.memmap):
+        raise DataError(f"{path}: expected a .npy file of {what}; received a .npz archive or another format")
+    if arr.dtype.kind not in "fiub":
+        raise DataError(f"{path}: expected a .npy of real numbers (float32 or float64) for {what}; received dtype "
+                        f"{arr.dtype}" + (" (labels may be strings only in a CSV file)" if arr.dtype.kind in "USO" else ""))
+    if not arr.dtype.isnative:
+        order = "big-endian" if arr.dtype.byteorder == ">" else "non-native"
+        raise DataError(f"{path}: expected {what} in this machine's byte order; received {order} {arr.dtype.str} "
+                        f"(hint: np.save(path, x.astype(x.dtype.newbyteorder('=')))")
+    if arr.ndim > 1 and not arr.flags.c_contiguous:
+        raise DataError(f"{path}: expected a row-major (C-order) .npy of {what}; received a Fortran-order array, "
+                        "whose rows are not contiguous (hint: np.save(path, np.ascontiguousarray(x)))")
+    return arr
+
+
+class NpySource(Source):
+    """Features memory-mapped from a ``.npy`` file (rows × features, float32 or float64, this
+    machine's byte order), labels from a second ``.npy`` (one per row) or from the feature file's
+    column ``label_column``. Only the chunk being read is in memory."""
+
+    def __init__(self, path: str | os.PathLike[str], labels: str | os.PathLike[str] | None = None, *,
+                 label_column: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                 feature_names: Sequence[str] | None = None):
+        self.name = str(path)
+        x = _open_npy(self.name, "features")
+        if x.ndim != 2 or x.shape[1] < 1 + (label_column is not None):
+            raise DataError(f"{self.name}: expected a 2-D array (rows, features); received shape {x.shape}")
+        if (labels is None) == (label_column is None):
+            raise ValueError("expected the labels as a second .npy file or a label_column; received "
+                             + ("both" if labels is not None else "neither"))
+        self._label_col, self._y = 0, None
+        if label_column is not None:
+            if not -x.shape[1] <= label_column < x.shape[1]:
+                raise DataError(f"{self.name}: expected a label column below {x.shape[1]}; received {label_column}")
+            self._label_col = label_column % x.shape[1]
+        else:
+            self._y = _open_npy(str(labels), "labels")
+            if self._y.ndim != 1 or self._y.shape[0] != x.shape[0]:
+                raise DataError(f"{labels}: expected one label per row of {self.name} (shape ({x.shape[0]},)); "
+                                f"received shape {self._y.shape}")
+        self._x = x
+        self.n_features = x.shape[1] - (label_column is not None)
+        self.feature_names = list(feature_names) if feature_names is not None else None
+        self.ranges = _chunk_ranges(x.shape[0], chunk_rows)
+        self.n_chunks = len(self.ranges)
+        self._watch(self.name)
+
+    def read(self, k: int) -> Chunk:
+        lo, hi = self.ranges[k]
+        block = np.array(self._x[lo:hi])  # copied out of the map: only this chunk is resident
+        if self._y is not None:
+            return Chunk(block, np.array(self._y[lo:hi]), lo)
+        labels = block[:, self._label_col]
+        return Chunk(np.delete(block, self._label_col, axis=1), labels, lo)
+
+
+class ChunkList(Source):
+    """In-memory chunks: a list of ``(x, y)`` pairs (read in any order), or a function that
+    returns a fresh iterator of them each time it is called (read in its own order)."""
+
+    def __init__(self, chunks: Sequence[tuple[Any, Any]] | Callable[[], Iterable[tuple[Any, Any]]], *,
+                 feature_names: Sequence[str] | None = None, name: str = "chunks"):
+        if isinstance(chunks, Iterator) or not (callable(chunks) or isinstance(chunks, Sequence)):
+            raise TypeError(f"expected a list of (x, y) chunks, or a function returning an iterator of them; received "
+                            f"{type(chunks).__name__} (an iterator can be read only once; training reads every epoch)")
+        self.name, self._items = name, chunks
+        self.reorderable = isinstance(chunks, Sequence)
+        self.feature_names = list(feature_names) if feature_names is not None else None
+        first = next(iter(self._pairs()), None)
+        if first is None:
+            raise ValueError("expected at least one (x, y) chunk; received none")
+        self.n_features = self._checked(0, first, 0).x.shape[1]
+        if isinstance(chunks, Sequence):
+            self.n_chunks = len(chunks)
+            self._starts = [0]
+            for k, pair in enumerate(chunks):
+                self._starts.append(self._starts[-1] + len(self._checked(k, pair, 0).labels))
+
+    def _pairs(self) -> Iterable[Any]:
+        return self._items() if callable(self._items) else self._items
+
+    def _checked(self, k: int, pair: Any, row: int) -> Chunk:
+        from .preprocessing import as_features, labels_of
+
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise ValueError(f"expected chunk {k + 1} to be an (x, y) pair; received {type(pair).__name__}")
+        x = as_features(pair[0], self.n_features or None)
+        y = np.asarray(labels_of(pair[1])[0])
+        if y.shape != (x.shape[0],):
+            raise ValueError(f"expected {x.shape[0]} labels in chunk {k + 1} (one per row); received shape {y.shape}")
+        return Chunk(x, y, row)
+
+    def read(self, k: int) -> Chunk:
+        return self._checked(k, self._items[k], self._starts[k])  # type: ignore[index]
+
+    def chunks(self, order: Iterable[int] | None = None) -> Iterator[Chunk]:
+        if self.reorderable:
+            yield from super().chunks(order)
+            return
+        row = 0
+        for k, pair in enumerate(self._pairs()):
+            chunk = self._checked(k, pair, row)
+            row += chunk.x.shape[0]
+            yield chunk
+
+
+class ParquetSource(Source):
+    """A Parquet file read one row group at a time (pyarrow: ``pip install 'xmlp[parquet]'``).
+    The label column is named ``label_column`` (default: the first of ``csvdata.LABEL_NAMES``);
+    an ``id`` column is skipped; every other column is a feature."""
+
+    def __init__(self, path: str | os.PathLike[str], *, label_column: str | None = None):
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise UnavailableError("expected pyarrow to read Parquet files; received a Python without it "
+                                   "(hint: pip install 'xmlp[parquet]')") from None
+        from .csvdata import ID_NAMES, LABEL_NAMES
+
+        self.name = str(path)
+        open_input(self.name).close()
+        try:
+            self._file = pq.ParquetFile(self.name)
+        except Exception as exc:  # pyarrow's ArrowInvalid and friends
+            raise DataError(f"{self.name}: expected a Parquet file; received one pyarrow cannot read ({exc})") from None
+        names = list(self._file.schema_arrow.names)
+        lowered = [n.lower() for n in names]
+        wanted = label_column.lower() if label_column else next((n for n in LABEL_NAMES if n in lowered), None)
+        if wanted is None or wanted not in lowered:
+            raise DataError(f"{self.name}: expected a label column named {label_column or '/'.join(LABEL_NAMES)}; "
+                            f"received columns {', '.join(names[:10])}")
+        self._label = names[lowered.index(wanted)]
+        self.feature_names = [n for n in names if n != self._label and n.lower() not in ID_NAMES]
+        self.n_features = len(self.feature_names)
+        self.n_chunks = self._file.num_row_groups
+        self._rows = [self._file.metadata.row_group(k).num_rows for k in range(self.n_chunks)]
+        self._starts = list(np.cumsum([0] + self._rows))
+        self._watch(self.name)
+
+    def read(self, k: int) -> Chunk:
+        table = self._file.read_row_group(k, columns=[*self.feature_names, self._label])
+        if table.num_rows != self._rows[k]:
+            raise _short_chunk(self.name, k, self._rows[k], table.num_rows)
+        try:
+            x = np.column_stack([table.column(n).to_numpy() for n in self.feature_names]).astype(np.float64, copy=False)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{self.name}: expected numeric feature columns; received {exc}") from None
+        labels = table.column(self._label).to_numpy(zero_copy_only=False)
+        return Chunk(x, labels, int(self._starts[k]))
