@@ -104,7 +104,7 @@ def _open_npy(path: str, what: str) -> np.ndarray:
     if not arr.dtype.isnative:
         order = "big-endian" if arr.dtype.byteorder == ">" else "non-native"
         raise DataError(f"{path}: expected {what} in this machine's byte order; received {order} {arr.dtype.str} "
-                        f"(hint: np.save(path, x.astype(x.dtype.newbyteorder('=')))")
+                        f"(hint: np.save(path, x.astype(x.dtype.newbyteorder('='))))")
     if arr.ndim > 1 and not arr.flags.c_contiguous:
         raise DataError(f"{path}: expected a row-major (C-order) .npy of {what}; received a Fortran-order array, "
                         "whose rows are not contiguous (hint: np.save(path, np.ascontiguousarray(x)))")
