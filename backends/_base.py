@@ -51,6 +51,8 @@ class Backend:
     _dtypes: frozenset[str] = field(default=frozenset({"float32", "float64"}), repr=False)
     #: chunked host -> device copies, overlapped with compute where the library allows (CuPy)
     _send: Callable[[Iterable[np.ndarray], Any], Iterator[Any]] | None = field(default=None, repr=False)
+    #: free bytes of the device's own memory (None: the device computes in host memory)
+    _free_memory: Callable[[], int] | None = field(default=None, repr=False)
     stats: TransferStats = field(default_factory=TransferStats, repr=False)
 
     def asarray(self, host: Any, dtype: Any = None, *, copy: bool = True) -> Any:
@@ -70,6 +72,10 @@ class Backend:
         for out in self._send(chunks, dtype):
             self.stats.to_device += 1
             yield out
+
+    def free_memory(self) -> int | None:
+        """Free bytes of a GPU's memory; None for a device that computes in host memory."""
+        return None if self._free_memory is None else int(self._free_memory())
 
     def to_numpy(self, x: Any) -> np.ndarray:
         """Copy a device array back to a host NumPy array."""

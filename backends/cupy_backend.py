@@ -19,6 +19,15 @@ def _index(device: str | None) -> int:
     return int(text)
 
 
+def _free(dev: Any) -> int:
+    """Free bytes on the GPU, counting what CuPy's pool holds but does not use as free."""
+    import cupy
+
+    with dev:
+        pool = cupy.get_default_memory_pool()
+        return int(cupy.cuda.runtime.memGetInfo()[0]) + int(pool.free_bytes())
+
+
 def make(device: str | None) -> Backend:
     index = _index(device)
     try:
@@ -81,4 +90,5 @@ def make(device: str | None) -> Backend:
         _synchronize=dev.synchronize,
         _activate=lambda: dev,
         _send=send,
+        _free_memory=lambda: _free(dev),
     )

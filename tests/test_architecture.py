@@ -21,7 +21,7 @@ FLOORS = {
         "parallel", "trainer"},
     2: {"textlines", "history", "power", "seeding", "preprocessing", "inputs", "calibration", "split", "evaluation",
         "fileio", "serialization", "saving", "csvdata", "datasets", "shards",
-        "estimator", "sources", "csvsource", "streaming", "feeds"},
+        "estimator", "sources", "npysource", "csvsource", "streaming", "feeds", "streamfit"},
     3: {"config", "preflight", "runs", "distributed", "plots", "commands", "cli", "__main__", "__init__", "sklearn",
         "export", "commands_tools"},
 }

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from xmlp.errors import DataError, NoInputError
-from xmlp.sources import ChunkList, NpySource, ParquetSource
+from xmlp.npysource import NpySource
+from xmlp.sources import ChunkList, ParquetSource
 
 
 def _npy(tmp_path, name, arr):

@@ -10,7 +10,8 @@ import pytest
 from xmlp import power
 from xmlp.errors import DataError
 from xmlp.preprocessing import Standardizer
-from xmlp.sources import ChunkList, NpySource
+from xmlp.npysource import NpySource
+from xmlp.sources import ChunkList
 from xmlp.streaming import scan
 
 

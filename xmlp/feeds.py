@@ -18,7 +18,7 @@ The backend sends them (``Backend.send``: CuPy through pinned buffers on a secon
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Generator, Iterator
 
 import numpy as np
 
@@ -100,10 +100,10 @@ class SourceFeed(_Feed):
             held += buffer[-1].shape[0]
             seen += buffer[-1].shape[0]
             if held >= self.buffer_rows:
-                window, buffer, held = self._mixed(buffer, rng), [], 0
-                left = yield from _cut(left, window, step, batch_size)
+                left = yield from _cut(left, self._mixed(buffer, held, rng), step, batch_size)
+                buffer, held = [], 0
         if buffer:
-            left = yield from _cut(left, self._mixed(buffer, rng), step, batch_size)
+            left = yield from _cut(left, self._mixed(buffer, held, rng), step, batch_size)
         if left is not None and left.shape[0]:
             yield left
         self.source.check(when)
@@ -111,9 +111,31 @@ class SourceFeed(_Feed):
             raise DataError(f"{self.source.name}: expected {self.n_rows:,} rows in every epoch (as the first pass "
                             f"counted); received {seen:,} {when} (the data changed while it was streamed)")
 
-    def _mixed(self, buffer: list[np.ndarray], rng: Any) -> np.ndarray:
-        window = buffer[0] if len(buffer) == 1 else np.concatenate(buffer)
-        return np.take(window, rng.permutation(window.shape[0]), axis=0) if self.shuffle else window
+    def _mixed(self, buffer: list[np.ndarray], held: int, rng: Any) -> np.ndarray:
+        """The buffer's rows in a random order (one gather; chunks are not joined first)."""
+        if not self.shuffle:
+            return buffer[0] if len(buffer) == 1 else np.concatenate(buffer)
+        perm = rng.permutation(held)
+        if len(buffer) == 1:
+            return np.take(buffer[0], perm, axis=0)
+        out = np.empty((held, buffer[0].shape[1]), dtype=buffer[0].dtype)
+        start = 0
+        for part in buffer:  # rows of part k land where perm holds their indices
+            stop = start + part.shape[0]
+            out[np.flatnonzero((perm >= start) & (perm < stop))] = part[perm[(perm >= start) & (perm < stop)] - start]
+            start = stop
+        return out
+
+    def _one_hot(self, labels: np.ndarray) -> np.ndarray:
+        """``encoder.one_hot`` by a vectorised lookup in the sorted classes (the encoder's loop,
+        with its error message, only where a label is not a class)."""
+        classes = np.asarray(self.encoder.classes)
+        if classes.dtype.kind == labels.dtype.kind or {classes.dtype.kind, labels.dtype.kind} <= set("iuf"):
+            idx = np.minimum(np.searchsorted(classes, labels), len(classes) - 1)
+            if np.array_equal(classes[idx], labels):
+                out: np.ndarray = np.eye(len(classes))[idx]
+                return out
+        return self.encoder.one_hot(labels)
 
     def model_input(self, chunk: Any) -> np.ndarray:
         """[preprocessed x | one-hot y] of a chunk in the model's dtype (errors name where)."""
@@ -121,7 +143,7 @@ class SourceFeed(_Feed):
         block = self.standardizer.transform(x) if self.standardizer is not None else x
         try:
             check_representable(block, self.dtype)
-            targets = self.encoder.one_hot(chunk.labels)
+            targets = self._one_hot(chunk.labels)
         except RowValueError as exc:
             raise DataError(f"{where(self.source, chunk, exc.row, exc.col)}: {exc}") from None
         except ValueError as exc:
@@ -131,11 +153,19 @@ class SourceFeed(_Feed):
         return out
 
 
-def _cut(left: np.ndarray | None, window: np.ndarray, step: int, batch_size: int) -> Iterator[np.ndarray]:
-    """Yield ``left`` + ``window`` in pieces of ``step`` rows (multiples of ``batch_size``);
-    returns the rows left over (fewer than a batch... or a partial piece) for the next window."""
-    rows = window if left is None or not left.shape[0] else np.concatenate([left, window])
-    full = rows.shape[0] // batch_size * batch_size
+def _cut(left: np.ndarray | None, window: np.ndarray, step: int, batch_size: int) -> Generator[np.ndarray, None, np.ndarray]:
+    """Yield ``left`` + ``window`` in pieces of at most ``step`` rows, each a whole number of
+    batches; returns the rows left over (less than a batch) for the next window. Only the first
+    piece is a copy (``left`` joined to the window's first rows); the others are views."""
+    if left is not None and left.shape[0]:
+        need = min(step - left.shape[0], window.shape[0])
+        head = np.concatenate([left, window[:need]])
+        if head.shape[0] < batch_size:
+            return head
+        full = head.shape[0] // batch_size * batch_size
+        yield head[:full]
+        window = np.concatenate([head[full:], window[need:]]) if full < head.shape[0] else window[need:]
+    full = window.shape[0] // batch_size * batch_size
     for lo in range(0, full, step):
-        yield rows[lo : min(lo + step, full)]
-    return rows[full:]
+        yield window[lo : min(lo + step, full)]
+    return window[full:]

@@ -2,7 +2,7 @@
 
 A source is a sequence of chunks of rows — ``Chunk(x, labels, first_row, lines)`` — that can be
 read again every epoch, and (where the source allows) in any order: ``read(k)`` reads chunk k.
-``NpySource`` memory-maps a ``.npy`` file; ``csvsource.CsvSource`` reads a CSV file in row ranges
+``npysource.NpySource`` memory-maps a ``.npy`` file; ``csvsource.CsvSource`` reads a CSV file in row ranges
 with the strict reader (FILE:LINE:COLUMN errors); ``ParquetSource`` reads a Parquet file's row
 groups (pyarrow, the ``parquet`` extra); ``ChunkList`` wraps a list of ``(x, y)`` chunks, or a
 function returning a fresh iterator of them (read in its own order).
@@ -88,68 +88,6 @@ def _chunk_ranges(n: int, chunk_rows: int) -> list[tuple[int, int]]:
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ValueError(f"expected chunk_rows to be an integer >= 1; received {chunk_rows!r}")
     return [(s, min(s + chunk_rows, n)) for s in range(0, n, chunk_rows)]
-
-
-def _open_npy(path: str, what: str) -> np.ndarray:
-    open_input(path).close()  # missing, a folder, unreadable: NoInputError
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataError(f"{path}: expected a .npy file of {what}; received one NumPy cannot map ({exc})") from None
-    if not isinstance(arr, np.memmap):
-        raise DataError(f"{path}: expected a .npy file of {what}; received a .npz archive or another format")
-    if arr.dtype.kind not in "fiub":
-        raise DataError(f"{path}: expected a .npy of real numbers (float32 or float64) for {what}; received dtype "
-                        f"{arr.dtype}" + (" (labels may be strings only in a CSV file)" if arr.dtype.kind in "USO" else ""))
-    if not arr.dtype.isnative:
-        order = "big-endian" if arr.dtype.byteorder == ">" else "non-native"
-        raise DataError(f"{path}: expected {what} in this machine's byte order; received {order} {arr.dtype.str} "
-                        f"(hint: np.save(path, x.astype(x.dtype.newbyteorder('='))))")
-    if arr.ndim > 1 and not arr.flags.c_contiguous:
-        raise DataError(f"{path}: expected a row-major (C-order) .npy of {what}; received a Fortran-order array, "
-                        "whose rows are not contiguous (hint: np.save(path, np.ascontiguousarray(x)))")
-    return arr
-
-
-class NpySource(Source):
-    """Features memory-mapped from a ``.npy`` file (rows × features, float32 or float64, this
-    machine's byte order), labels from a second ``.npy`` (one per row) or from the feature file's
-    column ``label_column``. Only the chunk being read is in memory."""
-
-    def __init__(self, path: str | os.PathLike[str], labels: str | os.PathLike[str] | None = None, *,
-                 label_column: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                 feature_names: Sequence[str] | None = None):
-        self.name = str(path)
-        x = _open_npy(self.name, "features")
-        if x.ndim != 2 or x.shape[1] < 1 + (label_column is not None):
-            raise DataError(f"{self.name}: expected a 2-D array (rows, features); received shape {x.shape}")
-        if (labels is None) == (label_column is None):
-            raise ValueError("expected the labels as a second .npy file or a label_column; received "
-                             + ("both" if labels is not None else "neither"))
-        self._label_col, self._y = 0, None
-        if label_column is not None:
-            if not -x.shape[1] <= label_column < x.shape[1]:
-                raise DataError(f"{self.name}: expected a label column below {x.shape[1]}; received {label_column}")
-            self._label_col = label_column % x.shape[1]
-        else:
-            self._y = _open_npy(str(labels), "labels")
-            if self._y.ndim != 1 or self._y.shape[0] != x.shape[0]:
-                raise DataError(f"{labels}: expected one label per row of {self.name} (shape ({x.shape[0]},)); "
-                                f"received shape {self._y.shape}")
-        self._x = x
-        self.n_features = x.shape[1] - (label_column is not None)
-        self.feature_names = list(feature_names) if feature_names is not None else None
-        self.ranges = _chunk_ranges(x.shape[0], chunk_rows)
-        self.n_chunks = len(self.ranges)
-        self._watch(self.name)
-
-    def read(self, k: int) -> Chunk:
-        lo, hi = self.ranges[k]
-        block = np.array(self._x[lo:hi])  # copied out of the map: only this chunk is resident
-        if self._y is not None:
-            return Chunk(block, np.array(self._y[lo:hi]), lo)
-        labels = block[:, self._label_col]
-        return Chunk(np.delete(block, self._label_col, axis=1), labels, lo)
 
 
 class ChunkList(Source):
