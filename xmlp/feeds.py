@@ -18,6 +18,8 @@ The backend sends them (``Backend.send``: CuPy through pinned buffers on a secon
 
 from __future__ import annotations
 
+import queue
+import threading
 from typing import Any, Generator, Iterator
 
 import numpy as np
@@ -66,7 +68,7 @@ class HostFeed(_Feed):
               d: int = 0) -> Iterator[tuple[Array, Array | None]]:
         idx, step = shuffle_rng.permutation(self.n_rows), piece_rows(self.chunk_rows, batch_size)
         pieces = (np.take(self.data, idx[lo : lo + step], axis=0) for lo in range(0, self.n_rows, step))
-        return self._send(pieces, noise, noise_rng, d)
+        return self._send(prefetched(pieces), noise, noise_rng, d)
 
 
 class SourceFeed(_Feed):
@@ -83,7 +85,7 @@ class SourceFeed(_Feed):
 
     def epoch(self, shuffle_rng: Any, batch_size: int, noise: float = 0.0, noise_rng: Any = None,
               d: int = 0) -> Iterator[tuple[Array, Array | None]]:
-        return self._send(self._pieces(shuffle_rng, batch_size), noise, noise_rng, d)
+        return self._send(prefetched(self._pieces(shuffle_rng, batch_size)), noise, noise_rng, d)
 
     def _pieces(self, rng: Any, batch_size: int) -> Iterator[np.ndarray]:
         """Host pieces of the epoch, in its order, re-cut so that batches never straddle two."""
@@ -100,10 +102,10 @@ class SourceFeed(_Feed):
             held += buffer[-1].shape[0]
             seen += buffer[-1].shape[0]
             if held >= self.buffer_rows:
-                left = yield from _cut(left, self._mixed(buffer, held, rng), step, batch_size)
+                left = yield from _cut(left, self._mixed(buffer, rng), step, batch_size)
                 buffer, held = [], 0
         if buffer:
-            left = yield from _cut(left, self._mixed(buffer, held, rng), step, batch_size)
+            left = yield from _cut(left, self._mixed(buffer, rng), step, batch_size)
         if left is not None and left.shape[0]:
             yield left
         self.source.check(when)
@@ -111,20 +113,11 @@ class SourceFeed(_Feed):
             raise DataError(f"{self.source.name}: expected {self.n_rows:,} rows in every epoch (as the first pass "
                             f"counted); received {seen:,} {when} (the data changed while it was streamed)")
 
-    def _mixed(self, buffer: list[np.ndarray], held: int, rng: Any) -> np.ndarray:
-        """The buffer's rows in a random order (one gather; chunks are not joined first)."""
-        if not self.shuffle:
-            return buffer[0] if len(buffer) == 1 else np.concatenate(buffer)
-        perm = rng.permutation(held)
-        if len(buffer) == 1:
-            return np.take(buffer[0], perm, axis=0)
-        out = np.empty((held, buffer[0].shape[1]), dtype=buffer[0].dtype)
-        start = 0
-        for part in buffer:  # rows of part k land where perm holds their indices
-            stop = start + part.shape[0]
-            out[np.flatnonzero((perm >= start) & (perm < stop))] = part[perm[(perm >= start) & (perm < stop)] - start]
-            start = stop
-        return out
+    def _mixed(self, buffer: list[np.ndarray], rng: Any) -> np.ndarray:
+        """The buffer's rows in a random order (joined, then one gather: measured faster than a
+        scatter per chunk)."""
+        window = buffer[0] if len(buffer) == 1 else np.concatenate(buffer)
+        return np.take(window, rng.permutation(window.shape[0]), axis=0) if self.shuffle else window
 
     def _one_hot(self, labels: np.ndarray) -> np.ndarray:
         """``encoder.one_hot`` by a vectorised lookup in the sorted classes (the encoder's loop,
@@ -151,6 +144,48 @@ class SourceFeed(_Feed):
         out = np.empty((x.shape[0], x.shape[1] + targets.shape[1]), dtype=self.dtype)
         out[:, : x.shape[1]], out[:, x.shape[1] :] = block, targets
         return out
+
+
+def prefetched(items: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
+    """``items``, produced by a background thread up to ``depth`` ahead: the next piece is read,
+    preprocessed and shuffled (NumPy releases the GIL) while the current one trains. The order is
+    the producer's, so results do not depend on timing; its errors are raised here, in order."""
+    out: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        out.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            out.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            out.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="xmlp-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = out.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()  # the consumer stopped early (an error, early stopping): let the producer end
+        while worker.is_alive():
+            try:
+                out.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        worker.join()
 
 
 def _cut(left: np.ndarray | None, window: np.ndarray, step: int, batch_size: int) -> Generator[np.ndarray, None, np.ndarray]:
