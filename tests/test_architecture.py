@@ -18,12 +18,12 @@ PACKAGE = ROOT / "xmlp"
 FLOORS = {
     0: {"_types", "_version", "registry", "errors", "backends"},
     1: {"losses", "activations", "initializers", "layers", "optimizers", "metrics", "network", "callbacks",
-        "parallel", "trainer"},
+        "parallel", "trainer", "updates"},
     2: {"textlines", "history", "power", "seeding", "preprocessing", "inputs", "calibration", "split", "evaluation",
-        "fileio", "serialization", "saving", "csvdata", "datasets", "shards",
+        "fileio", "serialization", "saving", "csvdata", "datasets", "shards", "fitting", "resume",
         "estimator", "sources", "npysource", "csvsource", "streaming", "feeds", "streamfit"},
     3: {"config", "preflight", "runs", "distributed", "plots", "commands", "cli", "__main__", "__init__", "sklearn",
-        "export", "commands_tools"},
+        "export", "commands_tools", "cli_options"},
 }
 COMPUTE = sorted(FLOORS[1] - {"initializers"}) + ["registry"]
 CONCRETE = re.compile(r"^\s*(import|from)\s+(numpy|cupy|torch|jax|array_api_strict)\b", re.M)
@@ -65,7 +65,7 @@ def test_modules_import_only_their_floor_or_below():
 
 def test_no_import_cycle():
     graph = {m: _imports(p) - {m} for m, p in _modules().items()}
-    assert graph["estimator"] >= {"network", "trainer", "serialization"}  # the scan sees imports
+    assert graph["estimator"] >= {"network", "fitting", "serialization"} and "trainer" in graph["fitting"]  # the scan sees imports
     state: dict[str, int] = {}
 
     def visit(m: str, path: list[str]) -> None:

@@ -6,6 +6,8 @@ loss, the bce metric and temperature calibration all use it).
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._types import Array, Namespace
 from .registry import Registry
 
@@ -46,6 +48,18 @@ class SoftmaxCrossEntropy:
         total = -xp.sum(y * logp)
         grad = (xp.exp(logp) - y) * (1.0 / (rows or z.shape[0]))
         return total, grad
+
+    def buffers(self, xp: Namespace, z: Array) -> tuple[Array, ...]:
+        """The buffers of ``forward_backward_into`` for logits shaped like z."""
+        m, k = z.shape
+        shapes = ((m, k), (m, k), (m, 1), (), (m, k))
+        return tuple(xp.empty(s, dtype=z.dtype, device=z.device) for s in shapes)
+
+    def forward_backward_into(self, kernels: Any, z: Array, y: Array, rows: int | None,
+                              buffers: tuple[Array, ...]) -> tuple[Array, Array]:
+        """``forward_backward`` through the backend's fused kernel, into ``buffers`` (the
+        same operations: equal results); the returned arrays are overwritten by the next call."""
+        return kernels.softmax_cross_entropy(z, y, 1.0 / (rows or z.shape[0]), *buffers)  # type: ignore[no-any-return]
 
     def value(self, xp: Namespace, z: Array, y: Array) -> Array:
         """Summed (not mean) loss of logits z, without the gradient (validation, evaluate)."""

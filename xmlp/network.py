@@ -35,6 +35,12 @@ class Network:
         # (layer, needs its input gradient) from the last layer down: the first layer's input
         # gradient is never used, so it is never computed.
         self._backward_order = [(self.layers[i], i > 0) for i in range(len(self.layers) - 1, -1, -1)]
+        # The backend's fast paths (optional primitives), or None: the generic Array API code.
+        self.kernels = backend.kernels
+        for layer in self.layers:
+            layer.use_kernels(self.kernels)
+        self._gather: dict[tuple[int, int], tuple[Array, ...]] = {}  # buffers per batch size
+        self._loss_buffers: dict[tuple[int, ...], tuple[Array, ...]] = {}
 
     def replica(self) -> "Network":
         """A network of the same topology and settings, with fresh (unbuilt) layers."""
@@ -141,12 +147,33 @@ class Network:
             z = z * (1.0 / temperature)
         return self.layers[-1].activation.forward(self.xp, z)
 
+    def gather(self, data: Array, idx: Array) -> tuple[Array, Array]:
+        """The rows ``idx`` of a [X | one-hot Y] array, as (features, targets) views of one take
+        (with fast paths: of a buffer that the next gather of as many rows reuses)."""
+        if self.kernels is None:
+            batch = self.xp.take(data, idx, axis=0)
+            d = self.n_inputs
+            return batch[:, :d], batch[:, d:]
+        key = (idx.shape[0], data.shape[1])
+        if key not in self._gather:
+            buf = self.xp.empty((idx.shape[0], data.shape[1]), dtype=data.dtype, device=self.backend.device)
+            self._gather[key] = (buf, buf[:, : self.n_inputs], buf[:, self.n_inputs :])
+        buf, xb, yb = self._gather[key]
+        self.kernels.take_rows(data, idx, buf)
+        return xb, yb
+
     def train_step(self, x: Array, y: Array, rows: int | None = None) -> tuple[Array, Array]:
         """Forward, fused loss and backward for one batch: fills every layer's ``grads`` (of
         the batch's mean loss; over ``rows`` rows when x is one process's slice of the batch)
         and returns (the summed loss of x's rows, their logits)."""
         z = self.logits(x, training=True)
-        total, grad = self.loss.forward_backward(self.xp, z, y, rows)
+        if self.kernels is None:
+            total, grad = self.loss.forward_backward(self.xp, z, y, rows)
+        else:
+            key = tuple(z.shape)
+            if key not in self._loss_buffers:
+                self._loss_buffers[key] = self.loss.buffers(self.xp, z)
+            total, grad = self.loss.forward_backward_into(self.kernels, z, y, rows, self._loss_buffers[key])
         for layer, input_grad in self._backward_order:
             grad = layer.backward(grad, input_grad=input_grad)
         return total, z

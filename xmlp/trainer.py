@@ -53,8 +53,9 @@ class Trainer:
                                  if type(cb).on_batch_end is not Callback.on_batch_end]
 
     def fit(self, model: Any, data: Array, validation: Array | None, *, epochs: int, batch_size: int,
-            shuffle_rng: Any, params: dict[str, Any]) -> History:
-        """Train for up to ``epochs`` epochs; returns the history (also on early stop)."""
+            shuffle_rng: Any, params: dict[str, Any], initial_epoch: int = 0) -> History:
+        """Train for up to ``epochs`` epochs, numbered from ``initial_epoch`` + 1 (the epochs run
+        before a warm start); returns the history (also on early stop)."""
         net, xp, be, part = self.network, self.network.xp, self.network.backend, self.partition
         layout = metrics_mod.EpochVector(self.metrics, net.n_outputs, validation is not None)
         class_ids = xp.arange(net.n_outputs, dtype=be.index_dtype, device=be.device)
@@ -73,7 +74,7 @@ class Trainer:
         for cb in self.callbacks:  # misconfiguration (e.g. early stopping without validation) fails here
             cb.on_train_begin(model, params)
         try:
-            for epoch in range(1, epochs + 1):
+            for epoch in range(initial_epoch + 1, initial_epoch + epochs + 1):
                 last_good = net.copy_params()  # on the device: what a diverged epoch falls back to
                 for cb in self.callbacks:
                     cb.on_epoch_begin(epoch, n_batches)
@@ -118,14 +119,13 @@ class Trainer:
             # (-1, never a class, where another process computed the rows)
             predicted = xp.full((n,), -1, dtype=be.index_dtype, device=be.device)
         for b, (lo, hi, rows) in enumerate(self.partition.batches(n, batch_size)):
-            batch = xp.take(data, idx[lo:hi], axis=0)  # one take gives features and targets
-            xb, yb = batch[:, :d], batch[:, d:]
+            xb, yb = net.gather(data, idx[lo:hi])  # one take: features and targets (views)
             if noise is not None:
                 xb = xb + noise[lo:hi, :]
             loss, z = net.train_step(xb, yb, rows)
             sync()  # the one gradient all-reduce of the step (one process: nothing)
             opt.step()
-            loss_sum = loss_sum + loss
+            loss_sum += loss  # in place: a step allocates nothing on a fast backend
             if layout.confusion:
                 predicted[lo:hi] = xp.argmax(z, axis=1)
             if layout.bce:
