@@ -42,7 +42,7 @@ class _Mapped:
             raise DataError(f"{path}: expected a row-major (C-order) .npy of {what}; received a Fortran-order array, "
                             "whose rows are not contiguous (hint: np.save(path, np.ascontiguousarray(x)))")
         try:
-            self.array = np.ndarray(shape, dtype, buffer=self._map, offset=offset)  # type: ignore[call-overload]
+            self.array = np.ndarray(shape, dtype, buffer=self._map, offset=offset)
         except (TypeError, ValueError) as exc:
             raise DataError(f"{path}: expected a .npy file of {what}; received one NumPy cannot map "
                             f"(a file shorter than its header says: {exc})") from None

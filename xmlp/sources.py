@@ -47,6 +47,7 @@ class Source:
     n_features = 0
     feature_names: list[str] | None = None
     n_chunks = 0
+    n_rows: int | None = None  # known after the first pass (``streaming.scan``)
     reorderable = True
     _stamp: tuple[int, int, int] | None = None
 
@@ -166,19 +167,19 @@ class ParquetSource(Source):
             raise DataError(f"{self.name}: expected a label column named {label_column or '/'.join(LABEL_NAMES)}; "
                             f"received columns {', '.join(names[:10])}")
         self._label = names[lowered.index(wanted)]
-        self.feature_names = [n for n in names if n != self._label and n.lower() not in ID_NAMES]
-        self.n_features = len(self.feature_names)
+        self._columns = [n for n in names if n != self._label and n.lower() not in ID_NAMES]
+        self.feature_names, self.n_features = list(self._columns), len(self._columns)
         self.n_chunks = self._file.num_row_groups
         self._rows = [self._file.metadata.row_group(k).num_rows for k in range(self.n_chunks)]
         self._starts = list(np.cumsum([0] + self._rows))
         self._watch(self.name)
 
     def read(self, k: int) -> Chunk:
-        table = self._file.read_row_group(k, columns=[*self.feature_names, self._label])
+        table = self._file.read_row_group(k, columns=[*self._columns, self._label])
         if table.num_rows != self._rows[k]:
             raise _short_chunk(self.name, k, self._rows[k], table.num_rows)
         try:
-            x = np.column_stack([table.column(n).to_numpy() for n in self.feature_names]).astype(np.float64, copy=False)
+            x = np.column_stack([table.column(n).to_numpy() for n in self._columns]).astype(np.float64, copy=False)
         except (TypeError, ValueError) as exc:
             raise DataError(f"{self.name}: expected numeric feature columns; received {exc}") from None
         labels = table.column(self._label).to_numpy(zero_copy_only=False)

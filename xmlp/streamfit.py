@@ -32,19 +32,20 @@ def learn_source(model: Any, source: Source, y: Any, fit_labels: Any, metrics: S
     if y is not None:
         raise ValueError(f"expected y=None with a data source (its labels come from {source.name}); received labels")
     result = scan(source, model.standardizer, seed=model.seed)
+    source.n_rows = result.n_rows
     fit_labels(model, range(result.n_rows), result.n_rows, metrics, classes if classes is not None else result.classes)
     model.standardizer = result.standardizer
     return result
 
 
-def training_data(model: Any, x: Any, y: Any, n_rows: int, *, chunk_rows: int | None = None,
+def training_data(model: Any, x: Any, y: Any, *, chunk_rows: int | None = None,
                   shuffle_buffer: int = feeds.DEFAULT_BUFFER_ROWS) -> Any:
     """The training rows as the trainer takes them: one device array [X | Y] when it fits on the
     device (the usual case), else a feed: host rows sent in chunks (``HostFeed``), or a source's
     chunks (``SourceFeed``)."""
     backend, dtype = model.backend, model.dtype_name
     if is_source(x):
-        return feeds.SourceFeed(backend, x, n_rows, model.standardizer, model.encoder, dtype,
+        return feeds.SourceFeed(backend, x, x.n_rows, model.standardizer, model.encoder, dtype,
                                 chunk_rows=chunk_rows or feeds.DEFAULT_CHUNK_ROWS, buffer_rows=shuffle_buffer)
     width = x.shape[1] + len(model.classes)
     if chunk_rows is None and (backend.holds(x) or fits_on_device(backend, x.shape[0] * width * np.dtype(dtype).itemsize)):

@@ -92,7 +92,8 @@ def scan(source: Source, standardizer: Standardizer | None, *, seed: int | None 
 def _keep_sample(sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None, x: np.ndarray, first_row: int,
                  rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``size`` rows with the smallest random keys among those seen (a uniform sample)."""
-    keys, rows = rng.random(x.shape[0]), np.arange(first_row, first_row + x.shape[0])
+    keys = np.asarray(rng.random(x.shape[0]))
+    rows = np.arange(first_row, first_row + x.shape[0])
     if sample is not None:
         keys, rows, x = (np.concatenate([a, b]) for a, b in zip(sample, (keys, rows, x)))
     if len(keys) > size:
