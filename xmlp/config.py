@@ -71,6 +71,10 @@ class TrainSettings:
     config: str | None = None
     #: data parallelism over MPI: "exact" (the default under mpiexec) or "sharded"
     distributed: str | None = None
+    #: read --data/--train in chunks: None decides from the file's size and the available memory
+    stream: bool | None = None
+    chunk_rows: int | None = None  # rows per chunk (streamed, or sent to the device); None: 65536 when needed
+    shuffle_buffer: int = 1 << 18  # rows shuffled together when streaming
 
     @classmethod
     def from_options(cls, values: Mapping[str, Any]) -> "TrainSettings":
@@ -92,6 +96,8 @@ class TrainSettings:
             raise UsageError("expected either --data or --train/--valid; received both")
         if self.valid and not self.train:
             raise UsageError("expected --train with --valid; received --valid alone")
+        if self.stream and not (self.data or self.train):
+            raise UsageError("expected --data or --train with --stream; received the embedded data (always in memory)")
         if self.calibrate and (self.refit or self.ensemble > 1):
             raise UsageError("expected --calibrate with --no-refit and --ensemble 1; received --calibrate with "
                              + ("--refit (the refit model has seen the validation rows the temperature is fitted on)"

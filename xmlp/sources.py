@@ -47,9 +47,15 @@ class Source:
     n_features = 0
     feature_names: list[str] | None = None
     n_chunks = 0
-    n_rows: int | None = None  # known after the first pass (``streaming.scan``)
+    n_rows: int | None = None  # known after the first pass (``streamfit.first_pass``), with:
+    classes: list[Any] = []
+    class_counts: list[int] = []
     reorderable = True
     _stamp: tuple[int, int, int] | None = None
+
+    @property
+    def shape(self) -> tuple[int | None, int]:
+        return self.n_rows, self.n_features
 
     def read(self, k: int) -> Chunk:
         raise NotImplementedError
@@ -184,3 +190,30 @@ class ParquetSource(Source):
             raise DataError(f"{self.name}: expected numeric feature columns; received {exc}") from None
         labels = table.column(self._label).to_numpy(zero_copy_only=False)
         return Chunk(x, labels, int(self._starts[k]))
+
+
+class Split(Source):
+    """One side of a seeded random split of ``source``: each row goes to the validation side with
+    probability ``fraction``, drawn by a generator of its own per chunk (seeded by (seed, chunk)),
+    so the split is the same whatever order the chunks are read in. Not stratified."""
+
+    def __init__(self, source: Source, fraction: float, seed: int, validation: bool):
+        self.source, self.fraction, self.seed, self.validation = source, fraction, seed, validation
+        self.name, self.n_features, self.feature_names = source.name, source.n_features, source.feature_names
+        self.n_chunks, self.reorderable = source.n_chunks, source.reorderable
+
+    def read(self, k: int) -> Chunk:
+        return self._side(k, self.source.read(k))
+
+    def chunks(self, order: Iterable[int] | None = None) -> Iterator[Chunk]:
+        for k, chunk in zip(range(self.n_chunks) if order is None else order, self.source.chunks(order)):
+            yield self._side(k, chunk)
+
+    def _side(self, k: int, chunk: Chunk) -> Chunk:
+        keep = np.random.default_rng([self.seed, k]).random(len(chunk.labels)) < self.fraction
+        keep = keep if self.validation else ~keep
+        lines = None if chunk.lines is None else [n for n, kept in zip(chunk.lines, keep) if kept]
+        return Chunk(chunk.x[keep], chunk.labels[keep], chunk.first_row, lines)
+
+    def check(self, when: str) -> None:
+        self.source.check(when)

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import feeds
 from .preprocessing import model_input
+from .preprocessing import Standardizer
 from .sources import Source
 from .streaming import Scan, scan
 
@@ -31,10 +32,22 @@ def learn_source(model: Any, source: Source, y: Any, fit_labels: Any, metrics: S
     preprocessing fitted), then the labels set up by ``fit_labels`` as for in-memory data."""
     if y is not None:
         raise ValueError(f"expected y=None with a data source (its labels come from {source.name}); received labels")
-    result = scan(source, model.standardizer, seed=model.seed)
-    source.n_rows = result.n_rows
+    result = first_pass(source, model.standardizer, model.seed)
     fit_labels(model, range(result.n_rows), result.n_rows, metrics, classes if classes is not None else result.classes)
     model.standardizer = result.standardizer
+    return result
+
+
+def first_pass(source: Source, standardizer: Standardizer | None, seed: int | None) -> Scan:
+    """``streaming.scan`` of ``source``, once per (preprocessing, seed): a run that counted the
+    classes before building its model does not read the file again to fit. The source learns
+    its ``n_rows``, ``classes`` and ``class_counts``."""
+    key = (None if standardizer is None else standardizer.method, seed)
+    cache = source.__dict__.setdefault("_scans", {})
+    if key not in cache:
+        cache[key] = scan(source, standardizer, seed=seed)
+    result: Scan = cache[key]
+    source.n_rows, source.classes, source.class_counts = result.n_rows, result.classes, result.counts
     return result
 
 
