@@ -105,8 +105,13 @@ def test_chunk_list_refuses_what_it_cannot_read_twice_or_use():
         ChunkList(p for p in [(np.zeros((2, 2)), [0, 1])])
     with pytest.raises(ValueError, match=r"expected 2 labels in chunk 1 \(one per row\); received shape \(3,\)"):
         ChunkList([(np.zeros((2, 2)), [0, 1, 0])])
-    with pytest.raises(ValueError, match="expected 2 features per row"):
+    with pytest.raises(ValueError, match=r"expected 2 features per row .*; received 3 of chunk 2"):
         ChunkList([(np.zeros((2, 2)), [0, 1]), (np.zeros((2, 3)), [0, 1])])
+    bad = np.zeros((4, 2))
+    bad[3, 1] = np.inf
+    with pytest.raises(ValueError, match=r"expected finite features; received inf at row 3, column 1 of chunk 2 "
+                                         r"\(row 2 of the data\)"):
+        ChunkList([(np.zeros((2, 2)), [0, 1]), (bad, [0, 1, 0, 1])])
 
 
 HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None

@@ -117,7 +117,7 @@ class ChunkList(Source):
             self.n_chunks = len(chunks)
             self._starts = [0]
             for k, pair in enumerate(chunks):
-                self._starts.append(self._starts[-1] + len(self._checked(k, pair, 0).labels))
+                self._starts.append(self._starts[-1] + len(self._checked(k, pair, self._starts[-1]).labels))
 
     def _pairs(self) -> Iterable[Any]:
         return self._items() if callable(self._items) else self._items
@@ -127,7 +127,10 @@ class ChunkList(Source):
 
         if not (isinstance(pair, tuple) and len(pair) == 2):
             raise ValueError(f"expected chunk {k + 1} to be an (x, y) pair; received {type(pair).__name__}")
-        x = as_features(pair[0], self.n_features or None)
+        try:
+            x = as_features(pair[0], self.n_features or None)
+        except ValueError as exc:
+            raise ValueError(f"{exc} of chunk {k + 1}" + (f" (row {row} of the data)" if row else "")) from None
         y = np.asarray(labels_of(pair[1])[0])
         if y.shape != (x.shape[0],):
             raise ValueError(f"expected {x.shape[0]} labels in chunk {k + 1} (one per row); received shape {y.shape}")
