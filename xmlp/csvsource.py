@@ -13,7 +13,7 @@ import itertools
 import os
 from typing import Sequence
 
-from . import csvdata
+from . import csvdata, csvlayout
 from .errors import DataError
 from .sources import DEFAULT_CHUNK_ROWS, Chunk, Source, _short_chunk
 from .textlines import Line, open_input, read_lines
@@ -39,20 +39,20 @@ class CsvSource(Source):
             first = next(rows, None)
             if first is None:
                 raise DataError(f"{self.name}: expected CSV rows; received an empty file")
-            cells = csvdata._cells(self.name, first[0])
+            cells = csvlayout.cells(self.name, first[0])
             header = None
             prev_end, prev_number = 0, 0  # where the line before the next chunk ends, and its number
-            if not any(csvdata._is_number(c) for c in cells):
+            if not any(csvlayout.is_number(c) for c in cells):
                 header, prev_end, prev_number = [c.strip() for c in cells], first[1], first[0].number
                 first = next(rows, None)
                 if first is None:
                     raise DataError(f"{self.name}: expected data rows after the header line; received none")
             line = first[0]
-            self.width = len(header) if header else len(csvdata._cells(self.name, line))
-            self.id_col, self.label_col = csvdata._layout(self.name, header, (line.number, line.text), self.width,
-                                                          n_features, "required")
-            self.columns = csvdata._feature_columns(self.name, header, line.number, self.width,
-                                                    (self.id_col, self.label_col), n_features, feature_names)
+            self.width = len(header) if header else len(csvlayout.cells(self.name, line))
+            self.id_col, self.label_col = csvlayout._layout(self.name, header, (line.number, line.text), self.width,
+                                                            n_features, "required")
+            self.columns = csvlayout._feature_columns(self.name, header, line.number, self.width,
+                                                      (self.id_col, self.label_col), n_features, feature_names)
             # A chunk starts where the line before its first row ended (blank lines in between are skipped).
             for i, (line, end) in enumerate(itertools.chain([first], rows)):
                 if i % chunk_rows == 0:
