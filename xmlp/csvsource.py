@@ -114,8 +114,8 @@ class CsvSource(Source):
         n = sum(len(b.lines) for b in blocks)
         if n != self.counts[k]:
             raise _short_chunk(self.name, k, self.counts[k], n)
+        labels = [b.labels for b in blocks if b.labels is not None]  # labels are required: every block has them
         if len(blocks) == 1:
-            b = blocks[0]
-            return Chunk(b.x, b.labels, self.row_starts[k], b.lines)  # type: ignore[arg-type]
-        return Chunk(np.concatenate([b.x for b in blocks]), np.concatenate([b.labels for b in blocks]),  # type: ignore[misc]
-                     self.row_starts[k], np.concatenate([b.lines for b in blocks]))
+            return Chunk(blocks[0].x, labels[0], self.row_starts[k], blocks[0].lines)
+        return Chunk(np.concatenate([b.x for b in blocks]), np.concatenate(labels), self.row_starts[k],
+                     np.concatenate([b.lines for b in blocks]))

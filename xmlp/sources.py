@@ -35,7 +35,7 @@ class Chunk:
     x: np.ndarray
     labels: np.ndarray
     first_row: int
-    lines: Sequence[int] | None = None
+    lines: Sequence[int] | np.ndarray | None = None
 
 
 class Source:
@@ -161,7 +161,7 @@ class ParquetSource(Source):
         except ImportError:
             raise UnavailableError("expected pyarrow to read Parquet files; received a Python without it "
                                    "(hint: pip install 'xmlp[parquet]')") from None
-        from .csvdata import ID_NAMES, LABEL_NAMES
+        from .csvlayout import ID_NAMES, LABEL_NAMES
 
         self.name = str(path)
         open_input(self.name).close()
