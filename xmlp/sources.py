@@ -152,7 +152,7 @@ class ChunkList(Source):
 
 class ParquetSource(Source):
     """A Parquet file read one row group at a time (pyarrow: ``pip install 'xmlp[parquet]'``).
-    The label column is named ``label_column`` (default: the first of ``csvdata.LABEL_NAMES``);
+    The label column is named ``label_column`` (default: the first of ``csvlayout.LABEL_NAMES``);
     an ``id`` column is skipped; every other column is a feature."""
 
     def __init__(self, path: str | os.PathLike[str], *, label_column: str | None = None):
@@ -161,7 +161,7 @@ class ParquetSource(Source):
         except ImportError:
             raise UnavailableError("expected pyarrow to read Parquet files; received a Python without it "
                                    "(hint: pip install 'xmlp[parquet]')") from None
-        from .csvdata import ID_NAMES, LABEL_NAMES
+        from .csvlayout import ID_NAMES, LABEL_NAMES
 
         self.name = str(path)
         open_input(self.name).close()
