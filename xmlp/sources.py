@@ -152,7 +152,7 @@ class ChunkList(Source):
 
 class ParquetSource(Source):
     """A Parquet file read one row group at a time (pyarrow: ``pip install 'xmlp[parquet]'``).
-    The label column is named ``label_column`` (default: the first of ``csvdata.LABEL_NAMES``);
+    The label column is named ``label_column`` (default: the first of ``csvlayout.LABEL_NAMES``);
     an ``id`` column is skipped; every other column is a feature."""
 
     def __init__(self, path: str | os.PathLike[str], *, label_column: str | None = None):
