@@ -28,23 +28,24 @@ BATCH = 256
 CHUNK = 65536
 
 
-def make_files(folder: Path, rows: int, csv: bool, seed: int = 0) -> dict[str, Path]:
+def make_files(folder: Path, rows: int, csv: bool, seed: int = 0, pool: int = 1 << 16) -> dict[str, Path]:
     """x.npy (float32 rows x 30), y.npy (int8 labels) and, with ``csv``, data.csv in the subject's
-    layout: written in chunks of 10^5 rows (never the whole data in memory)."""
+    layout holding the same rows: drawn from a pool of ``pool`` distinct rows (formatted once),
+    written 10^5 rows at a time (never the whole data in memory)."""
     rng = np.random.default_rng(seed)
+    labels_pool = rng.integers(0, 2, pool).astype(np.int8)
+    shift = rng.standard_normal(FEATURES).astype(np.float32)
+    x_pool = rng.standard_normal((pool, FEATURES)).astype(np.float32) + labels_pool[:, None] * shift
+    x_pool = np.char.mod("%.6g", x_pool).astype(np.float32)  # the values the CSV holds, exactly
+    text = [f"{'MB'[lab]}," + ",".join(f"{v:.6g}" for v in row) for lab, row in zip(labels_pool, x_pool.tolist())]
     x = np.lib.format.open_memmap(folder / "x.npy", mode="w+", dtype=np.float32, shape=(rows, FEATURES))
     y = np.lib.format.open_memmap(folder / "y.npy", mode="w+", dtype=np.int8, shape=(rows,))
-    shift = rng.standard_normal(FEATURES).astype(np.float32)
     fh = open(folder / "data.csv", "w") if csv else None
     for lo in range(0, rows, 100_000):
-        hi = min(lo + 100_000, rows)
-        labels = rng.integers(0, 2, hi - lo).astype(np.int8)
-        block = rng.standard_normal((hi - lo, FEATURES)).astype(np.float32) + labels[:, None] * shift
-        x[lo:hi], y[lo:hi] = block, labels
+        picks = rng.integers(0, pool, min(lo + 100_000, rows) - lo)
+        x[lo : lo + len(picks)], y[lo : lo + len(picks)] = x_pool[picks], labels_pool[picks]
         if fh is not None:
-            cells = np.char.mod("%.6g", block)
-            for i in range(hi - lo):
-                fh.write(f"{lo + i},{'MB'[labels[i]]},{','.join(cells[i])}\n")
+            fh.write("".join(f"{lo + i},{text[p]}\n" for i, p in enumerate(picks.tolist())))
     x.flush(), y.flush()
     del x, y
     if fh is not None:
