@@ -110,6 +110,10 @@ def test_a_warm_start_refuses_another_optimizer_or_seed(wdbc):
     fresh = _model()
     fresh.fit(x, y, epochs=1, seed=3, warm_start=True)  # never fitted: a warm start starts fresh
     assert fresh.training_state.epochs == 1
+    built = _model()
+    built.build(30, np.random.default_rng(0))  # weights, but no classes nor state: also fresh
+    built.fit(x, y, epochs=1, seed=3, warm_start=True)
+    assert_same_state(fresh, built)
 
 
 def test_ensemble_members_continue_their_own_state(wdbc, tmp_path):

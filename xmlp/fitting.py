@@ -50,10 +50,11 @@ def fit(
     check_positive_int("batch_size", batch_size)
     input_noise = optimizers.Option(0.0).check("input_noise", input_noise)
     metric_names = metrics_mod.check_names(metrics)
-    x_in, _ = inputs.features(model.backend, x, model.n_features if warm_start and model.built else None)
+    warm_start = warm_start and model.built and model.encoder.classes is not None  # never fitted: fresh
+    x_in, _ = inputs.features(model.backend, x, model.n_features if warm_start else None)
     callbacks = ([early_stopping] if early_stopping is not None else []) + list(callbacks)
     callbacks += [EpochPrinter()] if verbose else []
-    if warm_start and model.built:
+    if warm_start:
         state = _continued(model, y, x_in.shape[0], metric_names, optimizer, learning_rate, seed, classes)
     else:
         state = _fresh(model, x_in, y, metric_names, optimizer, learning_rate, seed, partition, classes, feature_names)
