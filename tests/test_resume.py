@@ -213,17 +213,21 @@ def test_continuing_is_bitwise_on_every_backend(backend, wdbc, tmp_path):
 TRAIN = ("--no-plots", "--quiet", "--dtype", "float64", "--optimizer", "momentum", "--batch-size", "16")
 
 
-def test_cli_resume_is_the_uninterrupted_run_bitwise(cli, tmp_path):
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_cli_resume_is_the_uninterrupted_run_bitwise(cli, tmp_path, optimizer):
     import json
 
-    assert cli("train", "--epochs", "4", "--no-refit", "--out", "whole", *TRAIN)[0] == 0
-    assert cli("train", "--epochs", "2", "--no-refit", "--out", "half", *TRAIN)[0] == 0
-    code, out, err = cli("train", "--resume", "half", "--epochs", "2", "--out", "resumed", "--no-plots", *TRAIN[2:])
+    train = [*TRAIN[:-4], "--optimizer", optimizer, *TRAIN[-2:]]
+    assert cli("train", "--epochs", "4", "--no-refit", "--out", "whole", *train)[0] == 0
+    assert cli("train", "--epochs", "2", "--no-refit", "--out", "half", *train)[0] == 0
+    code, out, err = cli("train", "--resume", "half", "--epochs", "2", "--out", "resumed", "--no-plots", *train[2:])
     assert code == 0 and err == "" and "> resuming 'half/model.safetensors' after epoch 2: 2 more epochs" in out
     assert "epoch 3/4 - loss:" in out and "epoch 4/4 - loss:" in out  # numbered on
     meta_w, whole = read_model_file(tmp_path / "whole/model.safetensors")
     meta_r, resumed = read_model_file(tmp_path / "resumed/model.safetensors")
-    assert sorted(whole) == sorted(resumed) and "optimizer.layers.2.bias.0" in whole  # the momentum buffers
+    slots = {"sgd": 0, "momentum": 1, "adam": 2}[optimizer]  # arrays per parameter in the file
+    assert sorted(whole) == sorted(resumed) and meta_w["resume"]["slots"] == slots
+    assert ("optimizer.layers.2.bias.0" in whole) == (slots > 0)
     assert all(whole[k].tobytes() == resumed[k].tobytes() for k in whole)
     assert meta_w["resume"] == meta_r["resume"] and meta_r["resume"]["epochs"] == 4
     assert meta_r["training"]["resume"] == "half" and meta_r["training"]["initial_epoch"] == 2
