@@ -38,9 +38,11 @@ class Dense:
         self._raw = False
         self.kernels: Any = None  # the backend's fast paths (Network.__init__), or None: generic
         self._fast: Any = None  # (bias + activation, activation backward) kernels, or None
-        self._ws: dict[int, tuple[Array, ...]] = {}  # training buffers per batch size (fast paths)
-        self._step_ws: tuple[Array, ...] | None = None  # those of the last training forward
+        self._ws: dict[int, tuple[Any, ...]] = {}  # training buffers per batch size (fast paths)
+        self._step_ws: tuple[Any, ...] | None = None  # those of the last training forward
         self._gbuf: tuple[Array, Array] | None = None  # the gradients' buffers (fast paths)
+        self.flat: Any = None  # the network's flat layout (updates.Flat) params and grads live in
+        self.inner = False  # its training input is the previous layer's output (a contiguous buffer)
 
     def use_kernels(self, kernels: Any) -> None:
         """Train through the backend's optional primitives (None: the generic code only). The
@@ -68,7 +70,7 @@ class Dense:
         self.xp, self.n_in = xp, int(w.shape[0])
         self.params = {"weight": w, "bias": b}
         self.grads = {}
-        self._ws, self._gbuf = {}, None
+        self._ws, self._gbuf, self.flat = {}, None, None
 
     def forward(self, x: Array, *, training: bool = False, raw: bool = False) -> Array:
         """x @ W + b, then the activation unless ``raw`` (used by fused output losses). With the
@@ -105,7 +107,7 @@ class Dense:
     def _forward_into(self, x: Array, raw: bool) -> Array:
         m = x.shape[0]
         ws = self._ws.get(m) or self._workspace(m)
-        z = self.kernels.matmul(x, self.params["weight"], ws[0])
+        z = ws[4](x, self.params["weight"], out=ws[0])
         if raw or self._fast is None:
             z += self.params["bias"]
             a, cache = (z, z) if raw else self.activation.forward_train(self.xp, z)
@@ -122,17 +124,20 @@ class Dense:
             g = self._fast[1](grad, self._cache, ws[2])
         else:
             g = self.activation.backward(self.xp, grad, self._cache)
-        self.grads["weight"] = k.matmul(self._x.T, g, gw)
-        self.grads["bias"] = k.column_sums(g, gb)
-        dx = k.matmul(g, self.params["weight"].T, ws[3]) if input_grad else None
+        self.grads["weight"] = ws[4](self._x.T, g, out=gw)
+        self.grads["bias"] = k.column_sums(g, out=gb)
+        dx = ws[5](g, self.params["weight"].T, out=ws[3]) if input_grad else None
         self._x = self._cache = self._step_ws = None
         return dx
 
-    def _workspace(self, m: int) -> tuple[Array, ...]:
-        """(z, mask, dL/dz, dL/dx) buffers for batches of m rows."""
-        xp, w = self.xp, self.params["weight"]
+    def _workspace(self, m: int) -> tuple[Any, ...]:
+        """(z, mask, dL/dz, dL/dx) buffers for batches of m rows, and the matrix products to use
+        on the input (x @ W, x.T @ g) and on the layer's own buffers (g @ W.T)."""
+        xp, w, k = self.xp, self.params["weight"], self.kernels
         shapes = ((m, self.units), (m, self.units), (m, self.units), (m, w.shape[0]))
-        self._ws[m] = tuple(xp.empty(s, dtype=w.dtype, device=w.device) for s in shapes)
+        dot = getattr(k, "dot", None) if min(m, *w.shape) > 1 else None
+        self._ws[m] = (*(xp.empty(s, dtype=w.dtype, device=w.device) for s in shapes),
+                       dot if dot is not None and self.inner else k.matmul, dot or k.matmul)
         return self._ws[m]
 
     def _grad_buffers(self) -> tuple[Array, Array]:

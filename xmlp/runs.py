@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +16,14 @@ import numpy as np
 from . import backends
 from .backends import comm as _comm
 
-from . import losses
+from . import losses, streamruns
 from .callbacks import EarlyStopping, History, ProgressBar
 from .config import TrainSettings
 from .csvdata import read_table
 from .datasets import load_wdbc
 from .errors import DataError, UnavailableError, UsageError
 from .estimator import Sequential
-from .fileio import atomic_write, reserve_folder, staged_folder
+from .fileio import atomic_write, default_run_dir, reserve_folder, staged_folder
 from .history import history_csv, run_labels
 from .parallel import Partition
 from .preflight import check_classes, check_memory, check_run_folder
@@ -37,12 +36,13 @@ from .split import split_indices
 
 @dataclass
 class Data:
-    x_train: np.ndarray
-    y_train: np.ndarray
+    x_train: Any  # a host array, or (streamed: streamruns) a source read in chunks, with y_train None
+    y_train: Any
     x_valid: np.ndarray
     y_valid: np.ndarray
     feature_names: list[str] | None
     source: str  # where the rows came from, for the record
+    stream: Any = None  # streamed from --data: the whole file's source (what a refit trains on)
 
 
 @dataclass
@@ -83,6 +83,8 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
     """The training and validation rows the settings name (files, or the embedded data split).
     ``shard`` = (rank, processes): only this process's rows of each part (files: only those
     rows are parsed; the class checks across shards are the caller's)."""
+    if shard is None and (streamed := streamruns.data(s)) is not None:  # a file too large to read whole
+        return Data(**streamed)
     if s.train:
         train = read_table(s.train, labels="required", dtype=s.dtype, part=shard)
         if shard is None:
@@ -123,17 +125,6 @@ def build_model(s: TrainSettings, n_classes: int, backend: backends.Backend) -> 
                       preprocess=None if s.preprocess == "none" else s.preprocess, ensemble=s.ensemble)
 
 
-def default_run_dir() -> Path:
-    """A runs/<date-time>[-k] path that does not exist yet (a data-parallel job's rank 0 picks it
-    for every process; a single process reserves its folder with fileio.reserve_folder)."""
-    base = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    path, k = base, 1
-    while path.exists():
-        k += 1
-        path = Path(f"{base}-{k}")
-    return path
-
-
 def prepare(s: TrainSettings, out_dir: Path | None = None, data: Data | None = None,
             n_classes: int | None = None) -> Job:
     """Everything a training run needs, checked: nothing is written here. ``out_dir`` None (and
@@ -146,8 +137,8 @@ def prepare(s: TrainSettings, out_dir: Path | None = None, data: Data | None = N
     if out_dir is not None:
         check_run_folder(out_dir, s)
     data = data if data is not None else training_data(s)
-    n_classes = n_classes or len(np.unique(data.y_train))
-    check_memory(s, data.x_train.shape[1], n_classes, len(data.y_train) + len(data.y_valid))
+    n_classes = n_classes or streamruns.n_classes(data)
+    check_memory(s, data.x_train.shape[1], n_classes, streamruns.rows_in_memory(data, s))
     model = (resumed_model(s, backend, data.x_train.shape[1], np.unique(data.y_train), data.feature_names)
              if s.resume else build_model(s, n_classes, backend))
     return Job(s, backend, data, out_dir or Path("runs"), s.make_optimizer(), model, s.make_early_stopping())
@@ -164,7 +155,7 @@ def run(job: Job, folder: Path | None = None) -> History:
     detail(f"x_train shape : {d.x_train.shape}")
     detail(f"x_valid shape : {d.x_valid.shape}")
     if not sharded:
-        detail(f"classes       : {check_classes('training part', d.y_train, None)}")
+        detail(f"classes       : {streamruns.classes_line(d)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # an old file without state: prepare printed a note
         history = model.fit(
@@ -172,7 +163,7 @@ def run(job: Job, folder: Path | None = None) -> History:
             optimizer=job.optimizer, seed=s.seed, metrics=s.metrics, early_stopping=job.stopper,
             callbacks=[] if s.quiet or comm.rank else [ProgressBar()], verbose=not s.quiet,
             feature_names=d.feature_names, input_noise=s.input_noise, partition=job.partition,
-            warm_start=bool(s.resume))
+            warm_start=bool(s.resume), **streamruns.fit_options(s))
     resumed = history.params["initial_epoch"]  # epochs run before a --resume
     if comm.rank != 0 and not sharded:
         return history
@@ -215,14 +206,14 @@ def refit(job: Job, epochs: int) -> tuple[Sequential, dict[str, int]]:
     """The saved model of a --refit run: the same settings trained again from fresh weights on
     the training + validation rows, for as many epochs as the validation run kept."""
     s, d = job.settings, job.data
-    x = np.concatenate([d.x_train, d.x_valid])
-    y = np.concatenate([d.y_train, d.y_valid])
+    x, y = streamruns.all_rows(d)
     model = build_model(s, len(job.model.classes), job.backend)
     model.fit(x, y, epochs=epochs, batch_size=s.batch_size, optimizer=s.make_optimizer(), seed=s.seed,
-              metrics=(), feature_names=d.feature_names, input_noise=s.input_noise)
-    print(f"> refit on {len(y)} rows (training + validation) for {epochs} epochs: the saved model; "
+              metrics=(), feature_names=d.feature_names, input_noise=s.input_noise, **streamruns.fit_options(s))
+    rows = len(y) if y is not None else x.n_rows
+    print(f"> refit on {rows} rows (training + validation) for {epochs} epochs: the saved model; "
           "the curves and validation scores come from the run above")
-    return model, {"rows": len(y), "epochs": epochs}
+    return model, {"rows": rows, "epochs": epochs}
 
 
 def train_all(runs: list[tuple[str | None, TrainSettings]]) -> int:
@@ -234,7 +225,7 @@ def train_all(runs: list[tuple[str | None, TrainSettings]]) -> int:
     if first.out:
         check_run_folder(Path(first.out), first)
     jobs = [(name, prepare(s, Path("runs") if len(runs) > 1 else None)) for name, s in runs]
-    final = Path(first.out) if first.out else reserve_folder(Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+    final = Path(first.out) if first.out else reserve_folder(default_run_dir(fresh=False))
     try:
         with staged_folder(final, replace=first.force or not first.out) as folder:
             if len(runs) == 1:
