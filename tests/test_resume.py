@@ -368,3 +368,25 @@ def test_a_hostile_training_state_is_a_data_error_never_a_crash(wdbc, tmp_path):
                 assert "b.safetensors: expected" in str(exc) and "\n" not in str(exc)
                 outcomes.add("refused")
     assert outcomes == {"loaded", "refused"}  # e.g. a seed of 0 is fine; a momentum of "x" is not
+
+
+def test_data_parallel_exact_mode_continues_bitwise(split):
+    """Two 'processes' (threads, exact mode): 2 epochs and a warm start of 2 give each process the
+    bits of its 4-epoch run (the same process count sums in the same order)."""
+    from helpers import ThreadGroup
+    from xmlp.parallel import Partition
+
+    xt, yt, _, _ = split
+
+    def run(comm, warm):
+        model = _model()
+        if warm:
+            model.fit(xt, yt, epochs=2, seed=3, optimizer="adam", partition=Partition(comm))
+            model.fit(xt, yt, epochs=2, warm_start=True, partition=Partition(comm))
+        else:
+            model.fit(xt, yt, epochs=4, seed=3, optimizer="adam", partition=Partition(comm))
+        return model
+
+    whole = ThreadGroup(2).run(lambda comm: run(comm, False))
+    for a, b in zip(whole, ThreadGroup(2).run(lambda comm: run(comm, True))):
+        assert_same_state(a, b)
