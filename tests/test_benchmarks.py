@@ -53,3 +53,11 @@ def test_grader_splits_two_splits():
 def test_bench_distributed_small(mpiexec):
     out = run("bench_distributed.py", "--rows", "2000", "--repeats", "1", "--batches", "64", "256")
     assert "2p x 1t s" in out and "communication dominates" in out and "PROJECTION on paper, not measured" in out
+
+
+@pytest.mark.slow
+def test_stream_bench_small():
+    out = run("_stream_bench.py", "--rows", "5000", "--repeats", "1", "--epochs", "1", "--csv")
+    for row in ("in memory (.npy loaded)", "streamed .npy (memory map)", "streamed CSV"):
+        assert f"\n{row} " in out
+    assert "peak RSS MiB" in out and "5,000 rows x 30 features" in out

@@ -110,6 +110,10 @@ def test_a_warm_start_refuses_another_optimizer_or_seed(wdbc):
     fresh = _model()
     fresh.fit(x, y, epochs=1, seed=3, warm_start=True)  # never fitted: a warm start starts fresh
     assert fresh.training_state.epochs == 1
+    built = _model()
+    built.build(30, np.random.default_rng(0))  # weights, but no classes nor state: also fresh
+    built.fit(x, y, epochs=1, seed=3, warm_start=True)
+    assert_same_state(fresh, built)
 
 
 def test_ensemble_members_continue_their_own_state(wdbc, tmp_path):
@@ -203,3 +207,186 @@ def test_continuing_is_bitwise_on_every_backend(backend, wdbc, tmp_path):
     loaded = xmlp.load_model(tmp_path / "m.safetensors", backend=backend)
     loaded.fit(x, y, epochs=2, warm_start=True, batch_size=32, input_noise=0.1)
     assert_same_state(whole, loaded)
+
+
+# ----------------------------------------------------------------------------- xmlp train --resume
+TRAIN = ("--no-plots", "--quiet", "--dtype", "float64", "--optimizer", "momentum", "--batch-size", "16")
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_cli_resume_is_the_uninterrupted_run_bitwise(cli, tmp_path, optimizer):
+    import json
+
+    train = [*TRAIN[:-4], "--optimizer", optimizer, *TRAIN[-2:]]
+    assert cli("train", "--epochs", "4", "--no-refit", "--out", "whole", *train)[0] == 0
+    assert cli("train", "--epochs", "2", "--no-refit", "--out", "half", *train)[0] == 0
+    code, out, err = cli("train", "--resume", "half", "--epochs", "2", "--out", "resumed", "--no-plots", *train[2:])
+    assert code == 0 and err == "" and "> resuming 'half/model.safetensors' after epoch 2: 2 more epochs" in out
+    assert "epoch 3/4 - loss:" in out and "epoch 4/4 - loss:" in out  # numbered on
+    meta_w, whole = read_model_file(tmp_path / "whole/model.safetensors")
+    meta_r, resumed = read_model_file(tmp_path / "resumed/model.safetensors")
+    slots = {"sgd": 0, "momentum": 1, "adam": 2}[optimizer]  # arrays per parameter in the file
+    assert sorted(whole) == sorted(resumed) and meta_w["resume"]["slots"] == slots
+    assert ("optimizer.layers.2.bias.0" in whole) == (slots > 0)
+    assert all(whole[k].tobytes() == resumed[k].tobytes() for k in whole)
+    assert meta_w["resume"] == meta_r["resume"] and meta_r["resume"]["epochs"] == 4
+    assert meta_r["training"]["resume"] == "half" and meta_r["training"]["initial_epoch"] == 2
+    assert meta_r["metrics"] == meta_w["metrics"]  # the same final validation scores
+    histories = [json.loads((tmp_path / f"{run}/history.json").read_text())["history"]
+                 for run in ("whole", "half", "resumed")]
+    assert all(histories[0][k] == histories[1][k] + histories[2][k] for k in histories[0])
+    rows = (tmp_path / "resumed/history.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows] == ["epoch", "3", "4"]
+
+
+def _other_data(tmp_path, wdbc, kind):
+    from helpers import write_subject_csv
+
+    x, y, names = wdbc
+    if kind == "features":
+        return write_subject_csv(tmp_path / "f.csv", (x[:, :10], y, names[:10]))
+    return write_subject_csv(tmp_path / "c.csv", (x, np.where(y == "M", "X", "B"), names))
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--layer", "16"], "expected --layer 24 24 (the model's); received 16 (hint: give the --layer widths the model has)"),
+    (["--activation", "relu"], "expected --activation tanh (the model's); received relu"),
+    (["--optimizer", "adam"], "expected the optimizer name=sgd, learning_rate=0.01, weight_decay=0.007, decoupled=False, "
+                              "momentum=0.9, nesterov=False (the model's); received name=adam"),
+    (["--momentum", "0.5"], "received name=sgd, learning_rate=0.01, weight_decay=0.007, decoupled=False, momentum=0.5"),
+    (["--dtype", "float32"], "expected --dtype float64 (the model's); received float32"),
+    (["--preprocess", "standardize"], "expected --preprocess yeo-johnson (the model's); received standardize"),
+    (["--seed", "7"], "expected --seed 42 (the model's); received 7 (hint: give the model's --seed: it draws the split"),
+    (["--ensemble", "2"], "expected --ensemble 1 (the model's); received 2"),
+    ("features", "expected features per row 30 (the model's); received 10 (hint: resume on the data the model was "
+                 "trained on)"),
+    ("classes", "expected classes B M (the model's); received B X"),
+])
+def test_cli_resume_mismatch_is_one_line_exit_78_nothing_written(cli, tmp_path, wdbc, options, message):
+    from helpers import snapshot
+
+    assert cli("train", "--epochs", "1", "--no-refit", "--out", "half", *TRAIN)[0] == 0
+    if isinstance(options, str):
+        options = ["--data", str(_other_data(tmp_path, wdbc, options))]
+    options = dict(zip(TRAIN[2::2], TRAIN[3::2])) | dict(zip(options[::2], options[1::2]))
+    before = snapshot(tmp_path)
+    code, out, err = cli("train", "--resume", "half/model.safetensors", "--epochs", "1", "--out", "next",
+                         "--no-plots", *[w for kv in options.items() for w in kv])
+    assert code == 78 and err.count("\n") == 1
+    assert err.startswith("xmlp: error: half/model.safetensors: ") and message in err, err
+    assert snapshot(tmp_path) == before and not (tmp_path / "next").exists()
+
+
+def test_cli_resume_refusals(cli, tmp_path):
+    from helpers import snapshot
+
+    assert cli("train", "--epochs", "1", "--out", "refit", *TRAIN)[0] == 0  # --refit: the default
+    before = snapshot(tmp_path)
+    code, _, err = cli("train", "--resume", "refit", "--epochs", "1", "--out", "next", *TRAIN)
+    assert code == 78 and "expected a model saved without --refit; received a refit model" in err
+    code, _, err = cli("train", "--resume", "refit", "--refit", "--epochs", "1", "--out", "next", *TRAIN)
+    assert code == 2 and "expected --resume without --refit; received both" in err
+    code, _, err = cli("train", "--resume", "missing.safetensors", "--out", "next", *TRAIN)
+    assert code == 66 and "missing.safetensors: expected an xmlp model file" in err
+    code, _, err = cli("train", "--resume", "refit", "--out", "refit", "--force", *TRAIN)
+    assert code == 2 and "expected a run folder that holds none of the inputs; received one holding refit/model.safetensors" in err
+    assert snapshot(tmp_path) == before
+
+
+def test_cli_resume_of_a_file_without_state_says_so(cli, tmp_path):
+    assert cli("train", "--epochs", "1", "--no-refit", "--out", "half", *TRAIN)[0] == 0
+    meta, tensors = read_model_file(tmp_path / "half/model.safetensors")
+    del meta["resume"]
+    write_model_file(tmp_path / "old.safetensors", {k: v for k, v in meta.items() if not k.startswith(("format", "xmlp_"))},
+                     {k: v for k, v in tensors.items() if not k.startswith("optimizer.")})
+    code, out, err = cli("train", "--resume", "old.safetensors", "--epochs", "1", "--out", "next", "--no-plots", *TRAIN[2:])
+    assert code == 0 and err == ""
+    assert "> note: 'old.safetensors' carries no optimizer state or random streams (saved by an older xmlp)" in out
+    assert read_model_file(tmp_path / "next/model.safetensors")[0]["resume"]["epochs"] == 2
+
+
+def test_warm_start_numbers_epochs_on_and_early_stopping_counts_from_there(wdbc, capsys):
+    """Epochs after a warm start are numbered from the epochs already run (Keras's initial_epoch):
+    the epoch line, early stopping's best epoch; what the ensemble's other members train is the
+    count of epochs kept in this call."""
+    x, y, _ = wdbc
+    model = _model(ensemble=2)
+    model.fit(x[:400], y[:400], epochs=3, seed=3, optimizer="adam")
+    stop = xmlp.EarlyStopping("val_loss", patience=100)
+    history = model.fit(x[:400], y[:400], validation_data=(x[400:], y[400:]), epochs=4, warm_start=True,
+                        early_stopping=stop, verbose=True)
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("epoch")]
+    assert [l.split(" - ")[0] for l in lines] == ["epoch 4/7", "epoch 5/7", "epoch 6/7", "epoch 7/7"]
+    assert 4 <= history.best_epoch <= 7 and history.restored_epoch == history.best_epoch
+    assert history.kept_epochs == history.best_epoch - 3  # epochs of this call the weights come from
+    member = model.training_state.optimizers[1]
+    steps = -(-400 // 8)
+    assert member.iterations == steps * (3 + history.kept_epochs)  # member 1 trained as many as were kept
+    assert model.training_state.epochs == 7
+
+
+def test_resume_is_a_config_key_too(cli, tmp_path):
+    assert cli("train", "--epochs", "1", "--no-refit", "--out", "half", *TRAIN)[0] == 0
+    (tmp_path / "more.toml").write_text('resume = "half"\nepochs = 1\ndtype = "float64"\noptimizer = "momentum"\n'
+                                        'batch_size = 16\n')
+    code, out, _ = cli("train", "--config", "more.toml", "--out", "next", "--no-plots")
+    assert code == 0 and "> resuming 'half/model.safetensors' after epoch 1: 1 more epoch" in out
+    assert read_model_file(tmp_path / "next/model.safetensors")[0]["resume"]["epochs"] == 2
+
+
+BAD_VALUES = [None, True, -1, 0, 1.5, "x", [], {}, [1], {"a": 1}, 2**200]
+
+
+def test_a_hostile_training_state_is_a_data_error_never_a_crash(wdbc, tmp_path):
+    """Every field of the resume document replaced by values of the wrong type or range: the
+    load either succeeds (a harmless value) or is one DataError, never another exception."""
+    x, y, _ = wdbc
+    model = _model()
+    model.fit(x, y, epochs=1, seed=3, optimizer="momentum")
+    model.save(tmp_path / "m.safetensors")
+    meta, tensors = read_model_file(tmp_path / "m.safetensors")
+    meta = {k: v for k, v in meta.items() if not k.startswith(("format", "xmlp_"))}
+    paths = [("epochs",), ("seed",), ("slots",), ("optimizer",), ("optimizer", "name"), ("optimizer", "momentum"),
+             ("optimizer", "nesterov"), ("optimizer", "learning_rate"), ("members",), ("members", 0, "iterations"),
+             ("members", 0, "shuffle"), ("members", 0, "noise", "state"), ("members", 0, "noise", "state", "inc"),
+             ("members", 0, "shuffle", "uinteger")]
+    outcomes = set()
+    for path in paths:
+        for value in BAD_VALUES:
+            import copy
+
+            bad = copy.deepcopy(meta)
+            holder = bad["resume"]
+            for key in path[:-1]:
+                holder = holder[key]
+            holder[path[-1]] = value
+            write_model_file(tmp_path / "b.safetensors", bad, tensors)
+            try:
+                xmlp.load_model(tmp_path / "b.safetensors")
+                outcomes.add("loaded")
+            except DataError as exc:
+                assert "b.safetensors: expected" in str(exc) and "\n" not in str(exc)
+                outcomes.add("refused")
+    assert outcomes == {"loaded", "refused"}  # e.g. a seed of 0 is fine; a momentum of "x" is not
+
+
+def test_data_parallel_exact_mode_continues_bitwise(split):
+    """Two 'processes' (threads, exact mode): 2 epochs and a warm start of 2 give each process the
+    bits of its 4-epoch run (the same process count sums in the same order)."""
+    from helpers import ThreadGroup
+    from xmlp.parallel import Partition
+
+    xt, yt, _, _ = split
+
+    def run(comm, warm):
+        model = _model()
+        if warm:
+            model.fit(xt, yt, epochs=2, seed=3, optimizer="adam", partition=Partition(comm))
+            model.fit(xt, yt, epochs=2, warm_start=True, partition=Partition(comm))
+        else:
+            model.fit(xt, yt, epochs=4, seed=3, optimizer="adam", partition=Partition(comm))
+        return model
+
+    whole = ThreadGroup(2).run(lambda comm: run(comm, False))
+    for a, b in zip(whole, ThreadGroup(2).run(lambda comm: run(comm, True))):
+        assert_same_state(a, b)

@@ -77,6 +77,13 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--train", help="training CSV file (the subject's layout)")
     t.add_argument("--valid", help="validation CSV file")
     t.add_argument("--valid-size", "--valid_size", dest="valid_size", type=valid_size)
+    t.add_argument("--stream", action=argparse.BooleanOptionalAction,
+                   help="read --data/--train in chunks, never whole (default: when the file would not fit "
+                        "comfortably in memory); --no-stream reads it whole")
+    t.add_argument("--chunk-rows", "--chunk_rows", dest="chunk_rows", type=int_at_least(1), metavar="ROWS",
+                   help="rows per chunk when streaming, and per copy to the device (default: 65536 when needed)")
+    t.add_argument("--shuffle-buffer", "--shuffle_buffer", dest="shuffle_buffer", type=int_at_least(1),
+                   metavar="ROWS", help="rows shuffled together when streaming (chunk order is shuffled too)")
     t.add_argument("--layer", nargs="+", type=int_at_least(1), metavar="UNITS", help="hidden layer widths")
     t.add_argument("--activation", type=_one_of(activations.ACTIVATIONS), metavar=_choices(activations.ACTIVATIONS),
                    help="hidden activation")
@@ -119,6 +126,9 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int_at_least(0))
     backend_options(t)
     t.add_argument("--dtype", type=_one_of(dtypes), metavar=_choices(dtypes))
+    t.add_argument("--resume", metavar="MODEL",
+                   help="continue training a saved model (model file, or run folder holding one) with its optimizer "
+                        "state for --epochs more epochs, on the same data and settings (a run saved with --no-refit)")
     t.add_argument("--out", help="run folder (default: runs/<date-time>)")
     t.add_argument("--force", action="store_true", help="replace the --out folder if it exists")
     t.add_argument("--quiet", action="store_true", help="print only the summary")

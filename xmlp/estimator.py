@@ -119,6 +119,8 @@ class Sequential:
         input_noise: float = 0.0,
         partition: Partition | None = None,
         warm_start: bool = False,
+        chunk_rows: int | None = None,
+        shuffle_buffer: int = 1 << 18,
     ) -> History:
         """Train from fresh weights (a second call starts over), or with ``warm_start`` continue
         for ``epochs`` more epochs; returns the per-epoch metrics (also ``history``).
@@ -138,12 +140,16 @@ class Sequential:
         from those already run. ``optimizer``, ``learning_rate`` and ``seed`` may then only repeat
         what the model trained with. 5 epochs and a warm start of 5 give the weights of 10 epochs,
         bitwise. A model that was never fitted starts fresh.
+
+        ``x`` may be a data source read in chunks (``xmlp.sources``; ``y`` None), whose rows are
+        shuffled by chunk order and within a ``shuffle_buffer`` of rows. Rows that would not fit in
+        the GPU's free memory (or with ``chunk_rows``) stay on the host and go in chunks.
         """
         return fitting.fit(self, x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
                            learning_rate=learning_rate, optimizer=optimizer, seed=seed, metrics=metrics,
                            early_stopping=early_stopping, callbacks=callbacks, verbose=verbose,
                            feature_names=feature_names, input_noise=input_noise, partition=partition,
-                           warm_start=warm_start)
+                           warm_start=warm_start, chunk_rows=chunk_rows, shuffle_buffer=shuffle_buffer)
 
     def partial_fit(
         self,

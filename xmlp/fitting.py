@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import inputs, metrics as metrics_mod, optimizers
+from . import inputs, metrics as metrics_mod, optimizers, streamfit
 from ._types import ArrayLike, Labels
 from .callbacks import Callback, EarlyStopping, EpochPrinter, History
 from .parallel import Partition
@@ -42,6 +42,8 @@ def fit(
     partition: Partition | None = None,
     warm_start: bool = False,
     classes: Sequence[Any] | None = None,
+    chunk_rows: int | None = None,
+    shuffle_buffer: int = 1 << 18,
 ) -> History:
     """Train ``model`` (a ``Sequential``): from fresh weights, or with ``warm_start`` from its
     weights, optimizer state and random streams (a model that was never fitted starts fresh);
@@ -50,18 +52,24 @@ def fit(
     check_positive_int("batch_size", batch_size)
     input_noise = optimizers.Option(0.0).check("input_noise", input_noise)
     metric_names = metrics_mod.check_names(metrics)
-    x_in, _ = inputs.features(model.backend, x, model.n_features if warm_start and model.built else None)
+    warm_start = warm_start and model.built and model.encoder.classes is not None  # never fitted: fresh
+    if streamfit.is_source(x) and warm_start:
+        raise ValueError(f"expected arrays to continue a training; received the data source {x.name} (hint: fit "
+                         "from it without warm_start)")
+    x_in = x if streamfit.is_source(x) else inputs.features(
+        model.backend, x, model.n_features if warm_start else None)[0]
     callbacks = ([early_stopping] if early_stopping is not None else []) + list(callbacks)
     callbacks += [EpochPrinter()] if verbose else []
-    if warm_start and model.built:
+    if warm_start:
         state = _continued(model, y, x_in.shape[0], metric_names, optimizer, learning_rate, seed, classes)
     else:
         state = _fresh(model, x_in, y, metric_names, optimizer, learning_rate, seed, partition, classes, feature_names)
     opt = state.optimizers[0]
     params = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(), "metrics": metric_names,
               "validation": validation_data is not None, "seed": model.seed, "initial_epoch": state.epochs}
+    validation_data = streamfit.validation_rows(validation_data)
     with model.backend.activate():
-        data = model._to_device(x_in, y)
+        data = streamfit.training_data(model, x_in, y, chunk_rows=chunk_rows, shuffle_buffer=shuffle_buffer)
         val = model._to_device(*validation_data) if validation_data is not None else None
         first: History | None = None
         for k, net in enumerate(model.members):
@@ -85,9 +93,14 @@ def _fresh(model: Any, x_in: Any, y: Labels, metric_names: list[str], optimizer:
         classes = _sorted_classes(classes)
     elif partition is not None:
         classes = partition.classes
-    fit_labels(model, y, x_in.shape[0], metric_names, classes)
-    model.seed, streams = seed_streams(seed, len(model.members))
-    if model.standardizer is not None:
+    if streamfit.is_source(x_in):  # the first pass: rows checked, classes counted, preprocessing fitted
+        model.seed, streams = seed_streams(seed, len(model.members))
+        streamfit.learn_source(model, x_in, y, fit_labels, metric_names, classes)
+        feature_names = feature_names if feature_names is not None else x_in.feature_names
+    else:
+        fit_labels(model, y, x_in.shape[0], metric_names, classes)
+        model.seed, streams = seed_streams(seed, len(model.members))
+    if model.standardizer is not None and not streamfit.is_source(x_in):
         if partition is not None and partition.scaling is not None:
             model.standardizer = Standardizer(*partition.scaling)
         else:
@@ -96,7 +109,7 @@ def _fresh(model: Any, x_in: Any, y: Labels, metric_names: list[str], optimizer:
     opts = [opt] + [copy.copy(opt) for _ in model.members[1:]]  # each member its own slots
     with model.backend.activate():
         for net, member_opt, (init_rng, _, _) in zip(model.members, opts, streams):
-            net.build(x_in.shape[1], init_rng)
+            net.build(x_in.n_features if streamfit.is_source(x_in) else x_in.shape[1], init_rng)
             member_opt.build(model.xp, net.layers)
     model.training_state = TrainingState(model.members, opts, [s[1] for s in streams], [s[2] for s in streams],
                                          0, model.seed)

@@ -101,7 +101,7 @@ def restore(cls: type[M], meta: dict[str, Any], tensors: dict[str, np.ndarray], 
     if "resume" in meta:
         try:
             model.training_state = TrainingState.from_file_data(meta["resume"], tensors, model.members)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:  # an optimizer config or generator state that does not fit
             raise DataError(f"{source}: {exc} (in resume)") from None
     return model  # type: ignore[no-any-return]
 

@@ -43,5 +43,5 @@ def generator_from_state(state: Any) -> np.random.Generator:
             and 0 <= state["uinteger"] < 2**32):
         raise ValueError(f"expected a PCG64 generator state; received {str(state)[:80]!r}")
     bits = np.random.PCG64()
-    bits.state = state
+    bits.state = state  # type: ignore[assignment]  # a dict, checked above
     return np.random.Generator(bits)

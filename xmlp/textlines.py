@@ -44,9 +44,10 @@ def open_input(path: str | os.PathLike[str], what: str = "a file") -> BinaryIO:
         raise NoInputError(f"{name}: cannot read: {exc.strerror}") from None
 
 
-def read_lines(fh: BinaryIO, name: str, max_line: int = MAX_LINE) -> Iterator[Line]:
-    """The lines of an opened input (without their line ends), in bounded memory and time."""
-    number = 0
+def read_lines(fh: BinaryIO, name: str, max_line: int = MAX_LINE, first: int = 1) -> Iterator[Line]:
+    """The lines of an opened input (without their line ends), in bounded memory and time;
+    ``first``: the number of its first line (a block of a file read from the middle)."""
+    number = first - 1
     while True:
         try:
             raw = fh.readline(max_line + 2)

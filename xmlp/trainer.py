@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 from . import losses, metrics as metrics_mod, parallel
 from ._types import Array
 from .callbacks import Callback, History
-from .errors import TrainingDiverged
+from .errors import TrainingDiverged, UsageError
 from .network import Network
 from .optimizers import Optimizer
 
@@ -29,6 +29,9 @@ class Trainer:
 
     ``data`` and ``validation`` are device arrays [X | one-hot Y] (features first, then one
     column per class); batches are taken from ``data`` in the order of a host permutation.
+    ``data`` may instead be a feed (``xmlp.feeds``: rows kept on the host, or read from a source)
+    that sends each epoch's rows to the device in shuffled pieces; batches are then slices of
+    the pieces (one process only).
     ``partition`` shares the rows among the processes of a data-parallel job (default: this
     process alone); the loop is the same for one process and for W.
     With ``noise`` > 0, Gaussian noise of that std (drawn on the host from ``noise_rng``, one
@@ -59,7 +62,11 @@ class Trainer:
         history = History(params=params)
         self._sync = parallel.GradientSync(net, part.comm).step  # one process: does nothing
         shuffle_rng = part.shuffle_stream(shuffle_rng)
-        n_batches = len(part.batches(data.shape[0], batch_size))
+        fed = hasattr(data, "epoch")  # a feed: the rows come to the device in pieces, each epoch
+        if fed and part.size > 1:
+            raise UsageError(f"expected one process to train on streamed data; received {part.size} processes "
+                             "(hint: --no-stream, or a single process)")
+        n_batches = -(-data.n_rows // batch_size) if fed else len(part.batches(data.shape[0], batch_size))
         if validation is not None:  # the rows this process scores, and the divisor of their sums
             n_valid = part.total_rows(validation.shape[0], 1)
             lo, hi = part.scored(validation.shape[0])
@@ -71,7 +78,8 @@ class Trainer:
                 last_good = net.copy_params()  # on the device: what a diverged epoch falls back to
                 for cb in self.callbacks:
                     cb.on_epoch_begin(epoch, n_batches)
-                train_part = self._train_epoch(data, batch_size, shuffle_rng, layout, class_ids)
+                train_part = (self._train_pieces(data, batch_size, shuffle_rng, layout, class_ids) if fed
+                              else self._train_epoch(data, batch_size, shuffle_rng, layout, class_ids))
                 parts = [train_part] + ([self._score(validation, n_valid, layout, class_ids)]
                                         if validation is not None else [])
                 epoch_vector = part.comm.allreduce_(xp.concat(parts))  # sums over processes (one: as is)
@@ -129,6 +137,42 @@ class Trainer:
         if layout.confusion:
             cm = metrics_mod.confusion_of_predictions(xp, predicted, xp.take(data[:, d:], idx, axis=0), class_ids)
         n = self.partition.total_rows(n)
+        return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
+
+    def _train_pieces(self, feed: Any, batch_size: int, shuffle_rng: Any, layout: metrics_mod.EpochVector,
+                      class_ids: Array) -> Array:
+        """``_train_epoch`` on a feed: the epoch's rows arrive as device pieces, already in their
+        shuffled order (and with their input noise); each batch is a slice of one piece."""
+        net, opt, sync = self.network, self.optimizer, self._sync
+        xp, be, d = net.xp, net.backend, net.n_inputs
+        loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
+        bce = cm = None
+        b = 0
+        for piece, noise in feed.epoch(shuffle_rng, batch_size, self.noise, self.noise_rng, d):
+            m = piece.shape[0]
+            if layout.confusion:
+                predicted = xp.full((m,), -1, dtype=be.index_dtype, device=be.device)
+            for lo in range(0, m, batch_size):
+                hi = min(lo + batch_size, m)
+                xb, yb = piece[lo:hi, :d], piece[lo:hi, d:]
+                if noise is not None:
+                    xb = xb + noise[lo:hi, :]
+                loss, z = net.train_step(xb, yb, hi - lo)
+                sync()
+                opt.step()
+                loss_sum = loss_sum + loss
+                if layout.confusion:
+                    predicted[lo:hi] = xp.argmax(z, axis=1)
+                if layout.bce:
+                    nll = losses.clipped_nll_sum(xp, z, yb)
+                    bce = nll if bce is None else bce + nll
+                for cb in self._batch_callbacks:
+                    cb.on_batch_end(b)
+                b += 1
+            if layout.confusion:
+                counts = metrics_mod.confusion_of_predictions(xp, predicted, piece[:, d:], class_ids)
+                cm = counts if cm is None else cm + counts
+        n = feed.n_rows
         return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
 
     def _epoch_noise(self, n: int, d: int) -> Array:

@@ -1,0 +1,183 @@
+"""The fast CSV reader gives the exact reader's result on every valid file and the exact
+reader's message (true FILE:LINE:COLUMN) on every bad one, with either bulk parser."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from xmlp import csvdata, fastcsv
+from xmlp.errors import DataError
+
+HAS_POLARS = importlib.util.find_spec("polars") is not None
+ENGINES = [pytest.param("polars", marks=pytest.mark.skipif(not HAS_POLARS, reason="polars not installed")), "numpy"]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request, monkeypatch):
+    monkeypatch.setattr(fastcsv, "BLOCK_BYTES", 512)  # many blocks even in a small file: block edges get tested
+    return request.param
+
+
+@pytest.fixture
+def exact_blocks(monkeypatch):
+    """How many blocks the exact reader had to convert (0 on a clean file: the fast path ran)."""
+    calls = []
+    original = fastcsv.Reader._exact
+
+    def counted(self, *args):
+        calls.append(args[1])
+        return original(self, *args)
+
+    monkeypatch.setattr(fastcsv.Reader, "_exact", counted)
+    return calls
+
+
+def _rows(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 4)) * [1, 100, 1e-3, 1e6]
+    labels = rng.choice(["M", "B"], n)
+    return [f"{900000 + i},{labels[i]}," + ",".join(repr(float(v)) for v in x[i]) for i in range(n)]
+
+
+def _same(fast, exact):
+    assert fast.x.dtype == exact.x.dtype and np.array_equal(fast.x, exact.x)  # bitwise: equal and same dtype
+    assert (fast.labels is None) == (exact.labels is None)
+    if exact.labels is not None:
+        assert fast.labels.dtype == exact.labels.dtype and fast.labels.tolist() == exact.labels.tolist()
+    assert (None if fast.ids is None else list(fast.ids)) == exact.ids
+    assert fast.feature_names == exact.feature_names and fast.header == exact.header
+    assert list(fast.line_numbers) == list(exact.line_numbers)
+    assert (fast.newline, fast.bom) == (exact.newline, exact.bom)
+
+
+def _write(path, lines, newline="\n", prefix=""):
+    path.write_bytes((prefix + newline.join(lines) + newline).encode())
+    return path
+
+
+VALID = {
+    "subject": lambda: _rows(300),
+    "header by name": lambda: ["x2,id,x1,diagnosis,x3,x4"] + [",".join(r.split(",")[i] for i in (3, 0, 2, 1, 4, 5))
+                                                               for r in _rows(200)],
+    "no labels": lambda: [",".join(r.split(",")[:1] + r.split(",")[2:]) for r in _rows(200)],
+    "quoted cells": lambda: [f'"{r.split(",")[0]}","{r.split(",")[1]}",' + ",".join(f'"{c}"' for c in r.split(",")[2:])
+                             for r in _rows(200)],
+    "blank lines and padding": lambda: sum(([r.replace(",", ", ", 1), ""] for r in _rows(100)), []),
+    "spaced labels": lambda: [r.replace(",M,", ", M ,") for r in _rows(200)],
+    "ragged-free multi-class": lambda: [r.replace(",B,", ",C,", 1) if i % 3 == 0 else r for i, r in enumerate(_rows(200))],
+}
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("bom", ["", "\ufeff"])
+@pytest.mark.parametrize("kind", list(VALID))
+def test_valid_files_read_exactly_as_the_exact_reader_reads_them(tmp_path, engine, kind, newline, bom):
+    path = _write(tmp_path / "d.csv", VALID[kind](), newline, bom)
+    labels = "optional" if kind == "no labels" else "required"
+    names = ["x1", "x2", "x3", "x4"] if kind == "header by name" else None
+    exact = csvdata.read_table(path, labels=labels, feature_names=names)
+    _same(fastcsv.read_table(path, labels=labels, feature_names=names, engine_name=engine), exact)
+    for store in ("float32", "float64"):  # the stored dtype: the exact values, cast once
+        fast = fastcsv.read_table(path, labels=labels, feature_names=names, engine_name=engine, store=store)
+        assert fast.x.dtype == store and np.array_equal(fast.x, exact.x.astype(store))
+
+
+def test_clean_files_never_need_the_exact_reader(tmp_path, engine, exact_blocks):
+    for kind in ("subject", "header by name", "quoted cells"):
+        path = _write(tmp_path / f"{len(exact_blocks)}.csv", VALID[kind](), "\r\n")
+        fastcsv.read_table(path, feature_names=["x1", "x2", "x3", "x4"] if kind == "header by name" else None,
+                           engine_name=engine)
+    assert exact_blocks == [] or (engine == "numpy" and exact_blocks)  # numpy: no CSV quoting, so quoted blocks go exact
+    if engine == "polars":
+        assert exact_blocks == []
+
+
+@pytest.mark.parametrize("part", [(0, 3), (1, 3), (2, 3), (0, 1)])
+def test_parts_and_row_ranges_keep_true_line_numbers(tmp_path, engine, part):
+    lines = sum(([r, ""] if i % 7 == 0 else [r] for i, r in enumerate(_rows(250))), [])
+    path = _write(tmp_path / "d.csv", ["id,label,a,b,c,d"] + lines)
+    _same(fastcsv.read_table(path, part=part, engine_name=engine), csvdata.read_table(path, part=part))
+    reader = fastcsv.Reader(path, engine_name=engine, block_bytes=700)
+    whole = csvdata.read_table(path)
+    blocks = list(reader.blocks((37, 191)))
+    assert np.array_equal(np.concatenate([b.x for b in blocks]), whole.x[37:191])
+    assert np.concatenate([b.lines for b in blocks]).tolist() == list(whole.line_numbers)[37:191]
+    assert np.concatenate([b.labels for b in blocks]).tolist() == whole.labels[37:191].tolist()
+
+
+def _cell_file(tmp_path, cell, where=150, col=4):
+    lines = _rows(250)
+    cells = lines[where].split(",")
+    cells[col - 1] = cell
+    lines[where] = ",".join(cells)
+    return _write(tmp_path / "d.csv", lines)
+
+
+BAD_CELLS = ["1_000", "１２", "0x10", "1e", "--1", "1.2.3", "Infinity", " 1 2", "nan", "-inf", "", "1e999",
+             "1\x1b[31m", "\u00a01.5", "1.5\u2007", "9" * 101, '1"5', '"1.5', "1\r5", "1\x00", "\x0b1", "1\x0c", "e5",
+             "\ufeff1"]
+
+
+@pytest.mark.parametrize("cell", BAD_CELLS)
+def test_a_bad_cell_gets_the_exact_readers_message_at_its_true_line(tmp_path, engine, cell):
+    path = _cell_file(tmp_path, cell)
+    with pytest.raises(DataError) as exact:
+        csvdata.read_table(path)
+    with pytest.raises(DataError) as fast:
+        fastcsv.read_table(path, engine_name=engine)
+    assert str(fast.value) == str(exact.value)
+    assert "d.csv:151" in str(exact.value)  # the line in the file, whatever block it fell in
+
+
+BAD_LINES = {
+    "extra field": lambda l: l + ",1.0",
+    "missing field": lambda l: l.rsplit(",", 1)[0],
+    "empty label": lambda l: l.replace(",M,", ",,").replace(",B,", ",,"),
+    "long label": lambda l: l.replace(",M,", "," + "M" * 101 + ",").replace(",B,", "," + "B" * 101 + ","),
+    "unknown class": lambda l: l.replace(",M,", ",X,").replace(",B,", ",X,"),
+    "unbalanced quote": lambda l: l.replace(",M,", ',"M,').replace(",B,", ',"B,'),
+    "bad utf-8": lambda l: l + "\udcff",
+    "huge line": lambda l: l + "," + "9" * (1 << 20),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_LINES))
+def test_a_bad_line_gets_the_exact_readers_message(tmp_path, engine, kind):
+    lines = _rows(250)
+    lines[150] = BAD_LINES[kind](lines[150])
+    path = tmp_path / "d.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+    classes = ["B", "M"]
+    with pytest.raises(DataError) as exact:
+        csvdata.read_table(path, classes=classes, dtype="float32")
+    with pytest.raises(DataError) as fast:
+        fastcsv.read_table(path, classes=classes, dtype="float32", engine_name=engine)
+    assert str(fast.value) == str(exact.value) and "d.csv:151" in str(exact.value)
+
+
+CELL = st.text(alphabet="0123456789+-.eE \t\"'_,xnaifINFA\u00a0\u0663\x0b\r", max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cell=CELL, label=st.sampled_from(["M", " M", "M ", '"M"', "", "M\"", "B"]))
+def test_random_cells_read_as_the_exact_reader_reads_them(tmp_path_factory, cell, label):
+    path = tmp_path_factory.mktemp("cells") / "d.csv"
+    lines = _rows(40)
+    lines[20] = f"1,{label},1.0,{cell},3.0,4.0"
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    try:
+        exact = csvdata.read_table(path)
+    except DataError as err:
+        exact = err
+    for name in (["polars"] if HAS_POLARS else []) + ["numpy"]:
+        try:
+            fast = fastcsv.read_table(path, engine_name=name)
+        except DataError as err:
+            assert str(err) == str(exact), name
+            continue
+        assert not isinstance(exact, DataError), f"{name} accepted {cell!r}: {exact}"
+        _same(fast, exact)
