@@ -8,7 +8,9 @@
 - ``strict``, ``strict:cpu``, ``strict:device1``, ``strict:no_float64``:
   array-api-strict.
 
-With no spec, ``XMLP_DEVICE`` is used, then ``cpu``. ``for_array(x)`` names the backend that
+With no spec, ``XMLP_DEVICE`` is used, then ``cpu``. A backend may bring fast paths (optional
+primitives, ``Backend.kernels``: NumPy's); ``fast=False``, or ``XMLP_FAST_PATHS=0``, gives the
+generic Array API code alone. ``for_array(x)`` names the backend that
 holds an array already (a torch tensor trains on torch, on its device); ``missing()`` says, for
 each backend this machine cannot run, why and the one command that would enable it.
 
@@ -23,7 +25,7 @@ import importlib.util
 import os
 from typing import Any
 
-from ._base import Backend, BackendError, TransferStats, UnknownBackendError
+from ._base import Backend, BackendError, TransferStats, UnknownBackendError, fast_paths_default
 from ._status import install_hint, missing
 
 __all__ = [
@@ -85,13 +87,17 @@ def resolve_spec(spec: str | None = None, *, library: str | None = None) -> tupl
     return name, device or None
 
 
-def get_backend(spec: str | Backend | None = None, *, library: str | None = None) -> Backend:
-    """Resolve a spec string (or pass a Backend through) into a fresh Backend object."""
+def get_backend(spec: str | Backend | None = None, *, library: str | None = None,
+                fast: bool | None = None) -> Backend:
+    """Resolve a spec string (or pass a Backend through) into a fresh Backend object; ``fast``:
+    whether to use its fast paths (default: yes, unless ``XMLP_FAST_PATHS=0``)."""
     if isinstance(spec, Backend):
-        return spec
+        return spec if fast is None or fast or spec.kernels is None else spec.without_fast_paths()
     name, device = resolve_spec(spec, library=library)
     module = importlib.import_module(f".{_MODULES[name]}", __name__)
-    return module.make(device)  # type: ignore[no-any-return]
+    backend: Backend = module.make(device)
+    use = fast_paths_default() if fast is None else fast
+    return backend if use or backend.kernels is None else backend.without_fast_paths()
 
 
 def available() -> list[str]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import os
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import array_api_compat
 import numpy as np
@@ -49,13 +51,36 @@ class Backend:
     _synchronize: Callable[[], None] = field(default=lambda: None, repr=False)
     _activate: Callable[[], Any] = field(default=contextlib.nullcontext, repr=False)
     _dtypes: frozenset[str] = field(default=frozenset({"float32", "float64"}), repr=False)
+    #: chunked host -> device copies, overlapped with compute where the library allows (CuPy)
+    _send: Callable[[Iterable[np.ndarray], Any], Iterator[Any]] | None = field(default=None, repr=False)
+    #: free bytes of the device's own memory (None: the device computes in host memory)
+    _free_memory: Callable[[], int] | None = field(default=None, repr=False)
     stats: TransferStats = field(default_factory=TransferStats, repr=False)
+    # The optional primitives (docs/architecture.md, "Fast paths"): an object whose methods the
+    # compute core uses where present, else its generic Array API code. None: generic only.
+    kernels: Any = field(default=None, repr=False)
 
     def asarray(self, host: Any, dtype: Any = None, *, copy: bool = True) -> Any:
         """Copy a host array (anything NumPy accepts) to the device. ``copy=False`` lets a CPU
         backend use the host memory itself (for arrays the caller made and will not reuse)."""
         self.stats.to_device += 1
         return self._asarray(np.asarray(host), dtype, copy)
+
+    def send(self, chunks: Iterable[np.ndarray], dtype: Any = None) -> Iterator[Any]:
+        """Host chunks -> device arrays, one transfer each (counted), in order. A device that
+        can copy while it computes (CuPy: pinned host buffers, a second stream) copies chunk
+        k + 1 while chunk k trains; elsewhere each chunk is a plain ``asarray``."""
+        if self._send is None:
+            for chunk in chunks:
+                yield self.asarray(chunk, dtype, copy=False)
+            return
+        for out in self._send(chunks, dtype):
+            self.stats.to_device += 1
+            yield out
+
+    def free_memory(self) -> int | None:
+        """Free bytes of a GPU's memory; None for a device that computes in host memory."""
+        return None if self._free_memory is None else int(self._free_memory())
 
     def to_numpy(self, x: Any) -> np.ndarray:
         """Copy a device array back to a host NumPy array."""
@@ -96,19 +121,28 @@ class Backend:
         except TypeError:
             return False
 
-    def __reduce__(self) -> tuple[Any, tuple[str]]:
-        """Pickled (in memory: copies, joblib workers) as its spec; unpickling resolves a fresh
-        backend on this machine, with fresh transfer counts."""
-        return _from_spec, (self.spec,)
+    def without_fast_paths(self) -> "Backend":
+        """The same backend running the generic Array API code only (its own transfer counts)."""
+        return dataclasses.replace(self, kernels=None, stats=TransferStats())
+
+    def __reduce__(self) -> tuple[Any, tuple[str, bool]]:
+        """Pickled (in memory: copies, joblib workers) as its spec and whether it uses its fast
+        paths; unpickling resolves a fresh backend on this machine, with fresh transfer counts."""
+        return _from_spec, (self.spec, self.kernels is not None)
 
     def __str__(self) -> str:
         return self.spec
 
 
-def _from_spec(spec: str) -> Backend:
+def _from_spec(spec: str, fast: bool = True) -> Backend:
     from . import get_backend
 
-    return get_backend(spec)
+    return get_backend(spec, fast=fast)
+
+
+def fast_paths_default() -> bool:
+    """Whether fast paths are on when not asked: unless ``XMLP_FAST_PATHS`` is 0, off, false or no."""
+    return os.environ.get("XMLP_FAST_PATHS", "1").strip().lower() not in ("0", "off", "false", "no")
 
 
 def dtype_name(xp: Any, dtype: Any) -> str:

@@ -19,6 +19,15 @@ def _index(device: str | None) -> int:
     return int(text)
 
 
+def _free(dev: Any) -> int:
+    """Free bytes on the GPU, counting what CuPy's pool holds but does not use as free."""
+    import cupy
+
+    with dev:
+        pool = cupy.get_default_memory_pool()
+        return int(cupy.cuda.runtime.memGetInfo()[0]) + int(pool.free_bytes())
+
+
 def make(device: str | None) -> Backend:
     index = _index(device)
     try:
@@ -48,6 +57,27 @@ def make(device: str | None) -> Backend:
         with dev:
             return cupy.array(host, dtype=dtype, copy=True)
 
+    def send(chunks: Any, dtype: Any) -> Any:
+        """Chunks through two pinned host buffers, copied on a second stream: chunk k + 1 is
+        copied while the kernels queued for chunk k run; compute waits for its copy (an event)."""
+        with dev:
+            stream = cupy.cuda.Stream(non_blocking=True)
+            pinned: list[Any] = [None, None]
+            copied: list[Any] = [None, None]  # the event after each buffer's last copy
+            for k, host in enumerate(chunks):
+                host, slot = np.ascontiguousarray(host, dtype=dtype), k % 2
+                if copied[slot] is not None:
+                    copied[slot].synchronize()  # that buffer's previous copy has left it
+                if pinned[slot] is None or pinned[slot].size() < host.nbytes:
+                    pinned[slot] = cupy.cuda.alloc_pinned_memory(max(host.nbytes, 1))
+                staged = np.frombuffer(pinned[slot], host.dtype, host.size).reshape(host.shape)
+                staged[...] = host
+                out = cupy.empty(host.shape, dtype=host.dtype)
+                out.set(staged, stream=stream)
+                copied[slot] = stream.record()
+                cupy.cuda.get_current_stream().wait_event(copied[slot])
+                yield out
+
     return Backend(
         name="cupy",
         spec=f"cupy:cuda:{index}",
@@ -59,4 +89,6 @@ def make(device: str | None) -> Backend:
         _to_numpy=lambda x: cupy.asnumpy(x),
         _synchronize=dev.synchronize,
         _activate=lambda: dev,
+        _send=send,
+        _free_memory=lambda: _free(dev),
     )

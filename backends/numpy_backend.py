@@ -9,6 +9,7 @@ import array_api_compat.numpy as compat
 import numpy as np
 
 from ._base import Backend, BackendError
+from ._numpy_kernels import NumpyKernels
 
 _add_reduce: Any = np.add.reduce  # ufunc methods: typed loosely, called with keywords
 _max_reduce: Any = np.maximum.reduce
@@ -62,4 +63,5 @@ def make(device: str | None) -> Backend:
         # Overflow and NaN are caught once per epoch by the training loop's finiteness check,
         # with a clear message; NumPy's per-operation RuntimeWarnings would only add noise.
         _activate=lambda: np.errstate(all="ignore"),
+        kernels=NumpyKernels(),
     )

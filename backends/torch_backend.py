@@ -55,4 +55,5 @@ def make(device: str | None) -> Backend:
         _asarray=asarray,
         _to_numpy=to_numpy,
         _synchronize=synchronize,
+        _free_memory=(lambda: int(torch.cuda.mem_get_info(dev)[0])) if dev.type == "cuda" else None,
     )

@@ -1,20 +1,31 @@
-"""Where an xmlp training step spends its time outside the matrix products, at MNIST scale.
+"""Where an xmlp training step spends its time: array operations per step, and the non-GEMM calls.
 
-Times each kind of non-GEMM array call of a step (784-256-128-10, batch 128, float32, NumPy
-backend) over one epoch's worth of steps, with the same calls and shapes the training loop
-makes, and the GEMMs of the same step for comparison.
+1. The 42 setup (30-24-24-2, batch 8, float64), bound by per-call overhead: the array operations
+   of one training step (counted by ``_counting``: every ufunc, reduction, matmul, take and
+   gather; the epoch's own few operations shared out over its steps) beside the time per step,
+   for xmlp with and without the backend's fast paths and for the plain NumPy loop (inplace).
+2. MNIST scale (784-256-128-10, batch 128, float32, NumPy backend): each kind of non-GEMM array
+   call of a step over one epoch's worth of steps, and the GEMMs of the same step.
 
-    python benchmarks/profile_step.py
+    python benchmarks/profile_step.py [--rounds 7]
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import statistics
 import time
 
 import numpy as np
 
+import _counting
 import _harness  # noqa: F401  (puts the repo on sys.path)
-from xmlp import backends
+import plain_numpy
+from xmlp import backends, metrics, optimizers
+from xmlp.layers import Dense
+from xmlp.network import Network
+from xmlp.trainer import Trainer
 from bench_mnist import gemm_epoch
 from xmlp.losses import SoftmaxCrossEntropy
 
@@ -30,7 +41,81 @@ def timed(name: str, fn) -> float:
     return took
 
 
+def xmlp_epoch(fast: bool, counted: bool = False):
+    """One epoch of the trainer's own loop (``Trainer._train_epoch``) on the 42 setup: 455 rows,
+    batch 8, SGD, loss only. Returns (run, steps)."""
+    be = backends.get_backend("cpu", fast=fast)
+    if counted:
+        be = dataclasses.replace(be, xp=_counting.namespace(be.xp),
+                                 _asarray=lambda h, d, c: np.array(h, dtype=d).view(_counting.Counted))
+    rng = np.random.default_rng(0)
+    net = Network([Dense(24, "relu"), Dense(24, "relu"), Dense(2, "softmax")], "categoricalCrossentropy", be,
+                  "float64")
+    net.build(30, rng)
+    opt = optimizers.SGD(0.0314)
+    opt.build(be.xp, net.layers)
+    host = np.concatenate([rng.standard_normal((455, 30)), np.eye(2)[rng.integers(0, 2, 455)]], axis=1)
+    data = be.asarray(host, net.dtype)
+    trainer = Trainer(net, opt, metrics=())
+    layout = metrics.EpochVector((), 2, False)
+    shuffle = np.random.default_rng(1)
+    return (lambda: trainer._train_epoch(data, 8, shuffle, layout, None)), -(-455 // 8)
+
+
+def plain_epoch(counted: bool = False):
+    """One epoch of plain_numpy's inplace loop on the same setup (its batch gather included)."""
+    rng = np.random.default_rng(0)
+    sizes = [30, 24, 24, 2]
+    ws = [rng.uniform(-1, 1, (a, b)) * np.sqrt(6.0 / a) for a, b in zip(sizes, sizes[1:])]
+    bs = [np.zeros(b) for b in sizes[1:]]
+    x, y = rng.standard_normal((455, 30)), np.eye(2)[rng.integers(0, 2, 455)]
+    if counted:  # every array a Counted, the loop's own np.empty included
+        x, y = x.view(_counting.Counted), y.view(_counting.Counted)
+        ws, bs = [w.view(_counting.Counted) for w in ws], [b.view(_counting.Counted) for b in bs]
+        plain_numpy.np = _counting.namespace(np)
+    step = plain_numpy._inplace_step(ws, bs, 0.0314, np.float64)
+    perm_rng = np.random.default_rng(1)
+
+    def run():
+        perm, loss = perm_rng.permutation(455), 0.0
+        for start in range(0, 455, 8):
+            idx = perm[start : start + 8]
+            loss += step(x[idx], y[idx])
+
+    return run, -(-455 // 8)
+
+
+def calls_per_step(rounds: int) -> None:
+    cases = {"plain NumPy loop (inplace)": plain_epoch, "xmlp, fast paths": lambda counted=False: xmlp_epoch(True, counted),
+             "xmlp, generic Array API code": lambda counted=False: xmlp_epoch(False, counted)}
+    print("# 42 setup (30-24-24-2, batch 8, float64, SGD, loss only): array operations and time per training step")
+    print(f"# time: median (min-max) over {rounds} interleaved rounds of 20 epochs")
+    runs = {name: make() for name, make in cases.items()}
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds + 1):
+        for name, (run, steps) in runs.items():
+            t0 = time.perf_counter()
+            for _ in range(20):
+                run()
+            times[name].append((time.perf_counter() - t0) / (20 * steps))
+    print(f"{'implementation':<32} {'ops/step':>9} {'us/step':>9} {'min-max us':>14}")
+    for name, make in cases.items():
+        run, steps = make(counted=True)
+        run()  # the first epoch makes the buffers
+        _counting.Counted.calls = 0
+        run()
+        ops = _counting.Counted.calls / steps
+        plain_numpy.np = np
+        ts = times[name][1:]
+        print(f"{name:<32} {ops:9.1f} {statistics.median(ts) * 1e6:9.1f} {min(ts) * 1e6:6.1f}-{max(ts) * 1e6:<6.1f}")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    calls_per_step(args.rounds)
+    print()
     xp = backends.get_backend("cpu").xp
     rng = np.random.default_rng(0)
     data = rng.standard_normal((STEPS * BATCH, 794), dtype=np.float32)  # [X | one-hot Y]

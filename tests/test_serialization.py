@@ -18,7 +18,7 @@ def test_model_file_layout_and_metadata(cli, tmp_path):
                                "preprocess.scale"]
     assert meta["preprocess"] == "yeo-johnson" and meta["ensemble"] == 1
     assert tensors["layers.0.weight"].shape == (30, 24) and tensors["layers.0.weight"].dtype == np.float32
-    assert meta["format"] == "xmlp-model" and meta["format_version"] == 2 and meta["xmlp_version"] == xmlp.__version__
+    assert meta["format"] == "xmlp-model" and meta["format_version"] == 3 and meta["xmlp_version"] == xmlp.__version__
     assert [l["activation"] for l in meta["topology"]["layers"]] == ["tanh", "tanh", "softmax"]
     assert meta["classes"] == ["B", "M"] and meta["positive_class"] == "M" and meta["loss"] == "binaryCrossentropy"
     assert meta["feature_names"][0] == "mean radius" and meta["training"]["seed"] == 42

@@ -22,7 +22,7 @@ HAS_TORCH = importlib.util.find_spec("torch") is not None
 
 # Checks that cannot pass, each with its reason (scikit-learn's expected_failed_checks). None
 # today. Checks that do not apply are not generated: MLPClassifier's fit takes no sample_weight
-# (check_sample_weight_*), it has no class_weight, partial_fit or multi-output support; the
+# (check_sample_weight_*), it has no class_weight or multi-output support; the
 # array-API checks for CuPy, CUDA, MPS and XPU devices skip where that hardware is absent.
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
@@ -47,6 +47,56 @@ def test_conventions(wdbc):
     assert isinstance(predicted, np.ndarray) and set(predicted) <= {"B", "M"}
     assert clf.predict_proba(x[:10]).shape == (10, 2) and 0.8 < clf.score(x, y) <= 1.0
     assert clf.model_.classes == ["B", "M"]  # the Sequential it wraps, ready to save
+
+
+def _same_weights(a, b):
+    return all(u[k].tobytes() == v[k].tobytes() for m, n in zip(a.model_.members, b.model_.members)
+               for u, v in zip(m.get_weights(), n.get_weights()) for k in u)
+
+
+def test_warm_start_continues_weights_optimizer_and_streams(wdbc):
+    """3 epochs + a warm-started fit of 3 == 6 epochs, bitwise (NumPy float64), early stopping's
+    held-out rows included; the fitted attributes accumulate, as scikit-learn's."""
+    x, y, _ = wdbc
+    kw = dict(hidden_layer_sizes=(8,), optimizer="adam", dtype="float64", random_state=0, input_noise=0.1,
+              early_stopping=True, patience=50)
+    whole = MLPClassifier(epochs=6, **kw).fit(x, y)
+    warm = MLPClassifier(epochs=3, warm_start=True, **kw).fit(x, y)
+    # The validation loss falls every epoch here, so early stopping's end-of-fit restore keeps the last weights.
+    assert whole.model_.history.best_epoch == 6
+    assert warm.fit(x, y) is warm and _same_weights(whole, warm)
+    assert warm.n_iter_ == 6 and warm.loss_curve_ == whole.loss_curve_
+    assert warm.validation_scores_ == whole.validation_scores_
+    with pytest.raises(ValueError, match=r"expected y with the classes of the previous fit \(\['B', 'M'\]\) to warm-start; received \['B', 'X'\]"):
+        warm.fit(x[y == "B"][:20], np.array(["B", "X"] * 10))
+    with pytest.raises(ValueError, match="expected the parameters that shaped the fitted model"):
+        warm.set_params(hidden_layer_sizes=(4,)).fit(x, y)
+    cold = MLPClassifier(epochs=3, **kw).fit(x, y).fit(x, y)  # warm_start=False: each fit starts over
+    assert cold.n_iter_ == 3 and len(cold.loss_curve_) == 3
+
+
+def test_partial_fit_as_scikit_learn(wdbc):
+    x, y, _ = wdbc
+    kw = dict(hidden_layer_sizes=(8,), optimizer="momentum", dtype="float64", random_state=1)
+    clf = MLPClassifier(**kw)
+    with pytest.raises(ValueError, match=r"expected classes= on the first call to partial_fit .*; received None"):
+        clf.partial_fit(x, y)
+    benign = y == "B"
+    assert clf.partial_fit(x[benign], y[benign], classes=np.array(["M", "B"])) is clf  # y need not hold every class
+    assert list(clf.classes_) == ["B", "M"] and clf.n_iter_ == 1 and len(clf.loss_curve_) == 1
+    clf.partial_fit(x[~benign], y[~benign])
+    clf.partial_fit(x, y, classes=["B", "M"])
+    assert clf.n_iter_ == 3 and clf.predict_proba(x[:4]).shape == (4, 2)
+    with pytest.raises(ValueError, match=r"expected classes= as on the first call \(\['B', 'M'\]\); received \['B', 'X'\]"):
+        clf.partial_fit(x, y, classes=["B", "X"])
+    with pytest.raises(ValueError, match="expected a label among B, M; received 'X'"):
+        clf.partial_fit(x[:2], np.array(["X", "B"]))
+    calls = MLPClassifier(**kw)
+    for _ in range(3):
+        calls.partial_fit(x, y, classes=["B", "M"])
+    assert _same_weights(calls, MLPClassifier(epochs=3, **kw).fit(x, y))  # 3 calls == 3 epochs, bitwise
+    fitted = MLPClassifier(epochs=2, **kw).fit(x, y).partial_fit(x, y)  # continues a fit, as scikit-learn's
+    assert fitted.n_iter_ == 3 and _same_weights(fitted, calls)
 
 
 def test_early_stopping_holds_out_rows_and_keeps_the_best_epoch(wdbc):

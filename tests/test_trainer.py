@@ -9,10 +9,10 @@ import xmlp
 from xmlp import Dense, Sequential
 
 
-def _transfers(backend_spec, x, y, epochs, batch_size):
+def _transfers(backend_spec, x, y, epochs, batch_size, **kwargs):
     backend = xmlp.get_backend(backend_spec)
     model = Sequential([Dense(8, "relu"), Dense(2, "softmax")], backend=backend)
-    model.fit(x, y, validation_data=(x[:50], y[:50]), epochs=epochs, batch_size=batch_size, seed=0)
+    model.fit(x, y, validation_data=(x[:50], y[:50]), epochs=epochs, batch_size=batch_size, seed=0, **kwargs)
     return backend.stats.to_device, backend.stats.to_host
 
 
@@ -27,6 +27,21 @@ def test_transfers_per_epoch_do_not_grow_with_batches(spec, wdbc):
     # Per epoch: one permutation in, one packed vector of metrics out; whatever the batch count
     # (143 batches of 4 vs 9 of 64).
     assert counts[4] == counts[64] == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("spec", ["numpy", "strict:device1"])
+def test_rows_sent_in_chunks_cost_one_transfer_per_chunk_not_per_batch(spec, wdbc):
+    """Rows kept on the host (larger than the device) reach it in chunks: per epoch one transfer
+    per chunk (569 rows in chunks of 128: 5 pieces; with input noise, a noise array each) and one
+    packed vector out, whether the epoch has 143 batches (4 rows) or 9 (64 rows)."""
+    x, y, _ = wdbc
+    for noise, per_chunk in ((0.0, 1), (0.1, 2)):
+        counts = {}
+        for batch_size in (4, 64):
+            one = _transfers(spec, x, y, 1, batch_size, chunk_rows=128, input_noise=noise)
+            four = _transfers(spec, x, y, 4, batch_size, chunk_rows=128, input_noise=noise)
+            counts[batch_size] = ((four[0] - one[0]) / 3, (four[1] - one[1]) / 3)
+        assert counts[4] == counts[64] == (5.0 * per_chunk, 1.0)
 
 
 def test_non_finite_loss_stops_training(wdbc):

@@ -30,7 +30,8 @@ class History:
     @property
     def kept_epochs(self) -> int:
         """How many epochs produced the weights the model ended with."""
-        return self.restored_epoch if self.restored_epoch is not None else self.epochs
+        start = self.params.get("initial_epoch", 0)  # epochs are numbered from a warm start's
+        return self.restored_epoch - start if self.restored_epoch is not None else self.epochs
 
     def append(self, logs: dict[str, float]) -> None:
         for key, value in logs.items():
@@ -138,7 +139,7 @@ class EpochPrinter(Callback):
         self.stream = stream
 
     def on_train_begin(self, model: Any, params: dict[str, Any]) -> None:
-        self.epochs = params["epochs"]
+        self.epochs = params.get("initial_epoch", 0) + params["epochs"]  # the last epoch's number
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         print(epoch_line(epoch, self.epochs, logs), file=self.stream, flush=True)
@@ -168,7 +169,7 @@ class ProgressBar(Callback):
         self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def on_train_begin(self, model: Any, params: dict[str, Any]) -> None:
-        self.epochs = params["epochs"]
+        self.epochs = params.get("initial_epoch", 0) + params["epochs"]  # the last epoch's number
 
     def on_epoch_begin(self, epoch: int, n_batches: int) -> None:
         if self.enabled and n_batches >= self.MIN_BATCHES:

@@ -71,6 +71,12 @@ class TrainSettings:
     config: str | None = None
     #: data parallelism over MPI: "exact" (the default under mpiexec) or "sharded"
     distributed: str | None = None
+    #: a saved model (file or run folder) whose training continues for ``epochs`` more epochs
+    resume: str | None = None
+    #: read --data/--train in chunks: None decides from the file's size and the available memory
+    stream: bool | None = None
+    chunk_rows: int | None = None  # rows per chunk (streamed, or sent to the device); None: 65536 when needed
+    shuffle_buffer: int = 1 << 18  # rows shuffled together when streaming
 
     @classmethod
     def from_options(cls, values: Mapping[str, Any]) -> "TrainSettings":
@@ -82,6 +88,8 @@ class TrainSettings:
             if key in kwargs:
                 kwargs[key] = tuple(dict.fromkeys(kwargs[key]) if key == "metrics" else kwargs[key])
         kwargs["optimizer_options"] = {k: v for k, v in values.items() if k in opt_names and v is not None}
+        if kwargs.get("resume") and "refit" not in kwargs:
+            kwargs["refit"] = False  # a resumed run continues the saved model itself
         settings = cls(**kwargs)
         settings.check()
         return settings
@@ -92,6 +100,17 @@ class TrainSettings:
             raise UsageError("expected either --data or --train/--valid; received both")
         if self.valid and not self.train:
             raise UsageError("expected --train with --valid; received --valid alone")
+        if self.resume and self.refit:
+            raise UsageError("expected --resume without --refit; received both (a resumed run continues the saved "
+                             "model on its training rows; hint: leave --refit out)")
+        if self.resume and self.distributed == "sharded":
+            raise UsageError("expected --resume without --distributed sharded; received both (each shard's "
+                             "permutation stream is not saved; hint: --distributed exact)")
+        if self.stream and not (self.data or self.train):
+            raise UsageError("expected --data or --train with --stream; received the embedded data (always in memory)")
+        if self.resume and self.stream:
+            raise UsageError("expected --resume on data read whole; received --stream (continuing a streamed "
+                             "training is not offered yet; hint: leave --stream out)")
         if self.calibrate and (self.refit or self.ensemble > 1):
             raise UsageError("expected --calibrate with --no-refit and --ensemble 1; received --calibrate with "
                              + ("--refit (the refit model has seen the validation rows the temperature is fitted on)"

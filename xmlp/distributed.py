@@ -43,7 +43,8 @@ from .config import TrainSettings
 from .errors import DataError, TrainingDiverged, UnavailableError, UsageError, XmlpError
 from .parallel import Partition
 from .history import run_labels
-from .runs import Job, default_run_dir, prepare, run, train_all, training_data
+from .fileio import default_run_dir
+from .runs import Job, prepare, run, train_all, training_data
 from .shards import local_classes, merge, moments, scaling, union_classes
 
 

@@ -41,6 +41,13 @@ class TrainingDiverged(XmlpError, ArithmeticError):
     exit_code = 70
 
 
+class MismatchError(XmlpError, ValueError):
+    """A run that does not fit the model it continues (``xmlp train --resume``): other layers,
+    features, classes, optimizer… (EX_CONFIG)."""
+
+    exit_code = 78
+
+
 class CantCreateError(XmlpError, OSError):
     """An output file or folder that cannot be written (EX_CANTCREAT)."""
 

@@ -12,17 +12,16 @@ import numpy as np
 
 from . import backends
 
-from . import inputs, metrics as metrics_mod, optimizers, saving
+from . import fitting, inputs, optimizers, saving
 from .parallel import Partition
 from ._types import Array, ArrayLike, Labels
-from .callbacks import Callback, EarlyStopping, EpochPrinter, History
+from .callbacks import Callback, EarlyStopping, History
 from .calibration import fit_temperature
 from .layers import Dense
 from .network import Network, mean_probabilities
 from .preprocessing import LabelEncoder, Standardizer
-from .seeding import seed_streams
+from .resume import TrainingState
 from .serialization import read_model_file, write_model_file
-from .trainer import Trainer
 
 class Sequential:
     """A multilayer perceptron: ``Sequential([Dense(24, "relu"), Dense(2, "softmax")])``.
@@ -30,7 +29,9 @@ class Sequential:
     The model remembers its backend (``backend="cpu"``, ``"cuda"``, ``"torch"``, a Backend…),
     its dtype, the standardisation fitted on the training rows, the class labels and, after
     ``calibrate``, a softmax temperature. ``fit`` starts from fresh weights each time it is
-    called (as scikit-learn's estimators do); continuing a training is not offered yet. An array
+    called (as scikit-learn's estimators do); ``fit(warm_start=True)`` and ``partial_fit``
+    continue from the current weights, optimizer state and random streams (``training_state``,
+    saved in the model file too), bitwise as if the training had never stopped. An array
     of the model's own backend stays on its device, and inference answers in kind (``inputs``).
 
     ``preprocess``: "standardize" (mean/std of the training rows), "yeo-johnson" (a per-column
@@ -48,7 +49,7 @@ class Sequential:
         preprocess: str | None = "standardize",
         ensemble: int = 1,
     ):
-        _check_positive_int("ensemble", ensemble)
+        fitting.check_positive_int("ensemble", ensemble)
         self.backend = backends.get_backend(backend)
         # Member 0 is the network the layers build; the others are replicas of its topology.
         self.network = Network(list(layers), loss, self.backend, dtype)
@@ -62,6 +63,8 @@ class Sequential:
         self.seed: int | None = None
         #: The description a loaded model's file carried (``training``, ``metrics``, ``xmlp_version``).
         self.metadata: dict[str, Any] = {}
+        #: What continuing the training needs: optimizers, random streams, epochs run (None before a fit).
+        self.training_state: TrainingState | None = None
 
     # ----------------------------------------------------------------- structure and weights
     layers = property(lambda self: self.network.layers)
@@ -106,7 +109,7 @@ class Sequential:
         epochs: int = 70,
         batch_size: int = 8,
         learning_rate: float | None = None,
-        optimizer: str | optimizers.Optimizer = "sgd",
+        optimizer: str | optimizers.Optimizer | None = None,
         seed: int | None = None,
         metrics: Sequence[str] = ("accuracy",),
         early_stopping: EarlyStopping | None = None,
@@ -115,66 +118,63 @@ class Sequential:
         feature_names: Sequence[str] | None = None,
         input_noise: float = 0.0,
         partition: Partition | None = None,
+        warm_start: bool = False,
+        chunk_rows: int | None = None,
+        shuffle_buffer: int = 1 << 18,
     ) -> History:
-        """Train from fresh weights (a second call starts over); returns the per-epoch metrics (also ``history``).
+        """Train from fresh weights (a second call starts over), or with ``warm_start`` continue
+        for ``epochs`` more epochs; returns the per-epoch metrics (also ``history``).
 
         Each epoch draws one permutation on the host and sends it; batches are taken on the
         device; the host reads the epoch's losses and confusion counts once, at its end.
-        ``learning_rate`` defaults to the optimizer's own (SGD 0.01, Adam 0.001, …).
+        ``optimizer``: a name or an ``Optimizer`` (default "sgd"); ``learning_rate`` defaults to the
+        optimizer's own (SGD 0.01, Adam 0.001, …).
         ``input_noise``: the std of Gaussian noise added to the (preprocessed) training inputs.
         An ensemble's first member trains with the callbacks (its history is returned); the
         others train silently for as many epochs as the first one kept. ``partition``: this
         process's share of a data-parallel fit (``xmlp.parallel``).
-        """
-        _check_positive_int("epochs", epochs)
-        _check_positive_int("batch_size", batch_size)
-        input_noise = optimizers.Option(0.0).check("input_noise", input_noise)
-        metric_names = metrics_mod.check_names(metrics)
-        opt = optimizers.get(optimizer, learning_rate=learning_rate)
-        x_in, _ = inputs.features(self.backend, x, None)  # host, or the backend's own array on its device
-        self._fit_labels(y, x_in.shape[0], metric_names, partition.classes if partition else None)
-        callbacks = ([early_stopping] if early_stopping is not None else []) + list(callbacks)
-        callbacks += [EpochPrinter()] if verbose else []
-        self.seed, streams = seed_streams(seed, len(self.members))
-        if self.standardizer is not None:
-            if partition is not None and partition.scaling is not None:
-                self.standardizer = Standardizer(*partition.scaling)
-            else:
-                self.standardizer = inputs.fit_preprocessing(self.backend, x_in, self.standardizer)
-        self.feature_names = list(feature_names) if feature_names is not None else None
-        params = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(), "metrics": metric_names,
-                  "validation": validation_data is not None, "seed": self.seed}
-        with self.backend.activate():
-            data = self._to_device(x_in, y)
-            val = self._to_device(*validation_data) if validation_data is not None else None
-            first: History | None = None
-            for k, (net, (init_rng, shuffle_rng, noise_rng)) in enumerate(zip(self.members, streams)):
-                net.build(x_in.shape[1], init_rng)
-                opt.build(self.xp, net.layers)
-                trainer = Trainer(net, opt, metrics=metric_names, callbacks=callbacks if k == 0 else (),
-                                  partition=partition, noise=float(input_noise), noise_rng=noise_rng)
-                history = trainer.fit(self, data, val, epochs=epochs if first is None else first.kept_epochs,
-                                      batch_size=batch_size, shuffle_rng=shuffle_rng, params=params)
-                first = first or history
-        self.history = history if first is None else first
-        return self.history
 
-    def _fit_labels(self, y: Labels, n_rows: int, metrics: Sequence[str], classes: Sequence[Any] | None = None) -> None:
-        """Learn the classes of ``y`` (or take ``classes``: agreed across shards) and check them."""
-        if len(y) != n_rows:
-            raise ValueError(f"expected {n_rows} labels (one per row); received {len(y)}")
-        self.encoder = LabelEncoder(classes) if classes is not None else self.encoder.fit(y)
-        n = len(self.classes)
-        if n < 2:
-            raise ValueError(f"expected at least two classes in the training labels; received only {self.classes}")
-        if n != self.network.n_outputs:
-            raise ValueError(f"expected the output layer to have one unit per class ({n}: "
-                             f"{', '.join(map(str, self.classes))}); received {self.network.n_outputs} units")
-        self.loss.check_classes(n)
-        if "bce" in metrics and n != 2:
-            raise ValueError(f"expected two classes for the bce metric; received {n}")
-        self.positive_class = self.classes[-1]
-        self.temperature = 1.0
+        ``warm_start``: continue from the current weights, the optimizer's state (momentum,
+        Adam's moments and step count) and the permutation and noise streams — of this fit, or of
+        a loaded model file — keeping the classes, preprocessing and seed; epochs are numbered on
+        from those already run. ``optimizer``, ``learning_rate`` and ``seed`` may then only repeat
+        what the model trained with. 5 epochs and a warm start of 5 give the weights of 10 epochs,
+        bitwise. A model that was never fitted starts fresh.
+
+        ``x`` may be a data source read in chunks (``xmlp.sources``; ``y`` None), whose rows are
+        shuffled by chunk order and within a ``shuffle_buffer`` of rows. Rows that would not fit in
+        the GPU's free memory (or with ``chunk_rows``) stay on the host and go in chunks.
+        """
+        return fitting.fit(self, x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
+                           learning_rate=learning_rate, optimizer=optimizer, seed=seed, metrics=metrics,
+                           early_stopping=early_stopping, callbacks=callbacks, verbose=verbose,
+                           feature_names=feature_names, input_noise=input_noise, partition=partition,
+                           warm_start=warm_start, chunk_rows=chunk_rows, shuffle_buffer=shuffle_buffer)
+
+    def partial_fit(
+        self,
+        x: ArrayLike,
+        y: Labels,
+        *,
+        classes: Sequence[Any] | None = None,
+        batch_size: int = 8,
+        learning_rate: float | None = None,
+        optimizer: str | optimizers.Optimizer | None = None,
+        seed: int | None = None,
+        metrics: Sequence[str] = ("accuracy",),
+        callbacks: Sequence[Callback] = (),
+        verbose: bool = False,
+        feature_names: Sequence[str] | None = None,
+        input_noise: float = 0.0,
+    ) -> History:
+        """One epoch over ``x, y`` (shuffled), keeping the weights, optimizer state and random
+        streams between calls: ``fit(warm_start=True, epochs=1)``. The first call builds the
+        network and fits the preprocessing and the classes — ``classes`` (all the labels the
+        later calls may bring, as scikit-learn's ``partial_fit`` takes them), else those of ``y``
+        — which later calls keep. n calls on the same data equal ``fit(epochs=n)``, bitwise."""
+        return fitting.fit(self, x, y, epochs=1, batch_size=batch_size, learning_rate=learning_rate,
+                           optimizer=optimizer, seed=seed, metrics=metrics, callbacks=callbacks, verbose=verbose,
+                           feature_names=feature_names, input_noise=input_noise, warm_start=True, classes=classes)
 
     def _to_device(self, x: ArrayLike, y: Labels | None = None) -> Array:
         """Features (and labels) -> one device array [preprocessed X | one-hot Y] in the model's dtype."""
@@ -232,15 +232,19 @@ class Sequential:
         return evaluate_probabilities(self._infer(x, 65536, True, host=True), self.encoder.indices(y), self.classes, pos)
 
     # ----------------------------------------------------------------- the model file
-    def save(self, path: str | os.PathLike[str], *, metadata: Mapping[str, Any] | None = None) -> None:
+    def save(self, path: str | os.PathLike[str], *, metadata: Mapping[str, Any] | None = None,
+             include_optimizer: bool = True) -> None:
         """Write the model file (safetensors + JSON description), atomically. ``metadata`` may
-        carry JSON-able ``training`` settings and final ``metrics`` to store with the model."""
-        meta, tensors = self.to_file_data(metadata)
+        carry JSON-able ``training`` settings and final ``metrics`` to store with the model;
+        ``include_optimizer`` (as Keras's): the training state, so that a loaded model continues
+        (``fit(warm_start=True)``, ``partial_fit``, ``xmlp train --resume``) as if never saved."""
+        meta, tensors = self.to_file_data(metadata, include_optimizer)
         write_model_file(path, meta, tensors)
 
-    def to_file_data(self, metadata: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def to_file_data(self, metadata: Mapping[str, Any] | None = None,
+                     include_optimizer: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """(JSON description, host tensors) of the fitted model: what the model file holds."""
-        return saving.file_data(self, metadata)
+        return saving.file_data(self, metadata, include_optimizer)
 
     @classmethod
     def from_file_data(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *,
@@ -254,7 +258,3 @@ def load_model(path: str | os.PathLike[str], backend: str | backends.Backend | N
     meta, tensors = read_model_file(path)
     return Sequential.from_file_data(meta, tensors, backend=backend, source=str(path))
 
-
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"expected {name} to be an integer >= 1; received {value!r}")

@@ -16,6 +16,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -207,6 +208,18 @@ def staged_folder(final: Path, *, replace: bool = False) -> Iterator[Path]:
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise CantCreateError(f"{final}: cannot write: {exc.strerror}") from exc
+
+
+def default_run_dir(fresh: bool = True) -> Path:
+    """A runs/<date-time> path; ``fresh``: with a -k suffix so that it does not exist yet (a
+    data-parallel job's rank 0 picks it for every process; a single process reserves its folder
+    with ``reserve_folder``)."""
+    base = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    path, k = base, 1
+    while fresh and path.exists():
+        k += 1
+        path = Path(f"{base}-{k}")
+    return path
 
 
 def reserve_folder(base: Path) -> Path:

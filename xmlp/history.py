@@ -44,13 +44,14 @@ def read_history(path: Path) -> tuple[dict[str, list[float]], dict[str, Any]]:
     return history, config
 
 
-def history_csv(history: dict[str, list[float]]) -> str:
+def history_csv(history: dict[str, list[float]], first_epoch: int = 1) -> str:
+    """One row per epoch, numbered from ``first_epoch`` (a resumed run's first)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     keys = list(history)
     writer.writerow(["epoch", *keys])
     for i in range(len(history["loss"])):
-        writer.writerow([i + 1, *(repr(history[k][i]) for k in keys)])
+        writer.writerow([first_epoch + i, *(repr(history[k][i]) for k in keys)])
     return buf.getvalue()
 
 

@@ -36,6 +36,21 @@ class Dense:
         self._x: Array = None
         self._cache: Array = None
         self._raw = False
+        self.kernels: Any = None  # the backend's fast paths (Network.__init__), or None: generic
+        self._fast: Any = None  # (bias + activation, activation backward) kernels, or None
+        self._ws: dict[int, tuple[Any, ...]] = {}  # training buffers per batch size (fast paths)
+        self._step_ws: tuple[Any, ...] | None = None  # those of the last training forward
+        self._gbuf: tuple[Array, Array] | None = None  # the gradients' buffers (fast paths)
+        self.flat: Any = None  # the network's flat layout (updates.Flat) params and grads live in
+        self.inner = False  # its training input is the previous layer's output (a contiguous buffer)
+
+    def use_kernels(self, kernels: Any) -> None:
+        """Train through the backend's optional primitives (None: the generic code only). The
+        activation's own kernels are used where the backend has both directions of it."""
+        self.kernels, self._ws, self._gbuf = kernels, {}, None
+        fwd = kernels.bias_activation(self.activation.name) if kernels is not None else None
+        bwd = kernels.activation_backward(self.activation.name) if kernels is not None else None
+        self._fast = (fwd, bwd) if fwd is not None and bwd is not None else None
 
     def init_host(self, n_in: int, rng: Any) -> dict[str, Any]:
         """Initial parameters as float64 host arrays from the host generator ``rng``
@@ -55,9 +70,13 @@ class Dense:
         self.xp, self.n_in = xp, int(w.shape[0])
         self.params = {"weight": w, "bias": b}
         self.grads = {}
+        self._ws, self._gbuf, self.flat = {}, None, None
 
     def forward(self, x: Array, *, training: bool = False, raw: bool = False) -> Array:
-        """x @ W + b, then the activation unless ``raw`` (used by fused output losses)."""
+        """x @ W + b, then the activation unless ``raw`` (used by fused output losses). With the
+        backend's fast paths, training writes into this layer's buffers (reused every step)."""
+        if training and self.kernels is not None:
+            return self._forward_into(x, raw)
         z = x @ self.params["weight"]
         z += self.params["bias"]  # in place: z is fresh, so this saves an allocation
         if raw:
@@ -74,6 +93,8 @@ class Dense:
         """Gradients from dL/da (or dL/dz after a raw forward); returns dL/dx unless not needed."""
         if self._x is None:
             raise RuntimeError("Dense.backward called before a training forward")
+        if self._step_ws is not None:
+            return self._backward_into(grad, input_grad)
         xp = self.xp
         g = grad if self._raw else self.activation.backward(xp, grad, self._cache)
         self.grads["weight"] = self._x.T @ g
@@ -81,6 +102,49 @@ class Dense:
         dx = g @ self.params["weight"].T if input_grad else None
         self._x = self._cache = None  # release the cached batch
         return dx
+
+    # The same computation as forward/backward, into buffers, through the backend's kernels.
+    def _forward_into(self, x: Array, raw: bool) -> Array:
+        m = x.shape[0]
+        ws = self._ws.get(m) or self._workspace(m)
+        z = ws[4](x, self.params["weight"], out=ws[0])
+        if raw or self._fast is None:
+            z += self.params["bias"]
+            a, cache = (z, z) if raw else self.activation.forward_train(self.xp, z)
+        else:
+            a, cache = self._fast[0](z, self.params["bias"], ws[1])
+        self._x, self._cache, self._raw, self._step_ws = x, cache, raw, ws
+        return a
+
+    def _backward_into(self, grad: Array, input_grad: bool) -> Array | None:
+        k, ws, (gw, gb) = self.kernels, self._step_ws, self._gbuf or self._grad_buffers()
+        if self._raw:
+            g = grad
+        elif self._fast is not None:
+            g = self._fast[1](grad, self._cache, ws[2])
+        else:
+            g = self.activation.backward(self.xp, grad, self._cache)
+        self.grads["weight"] = ws[4](self._x.T, g, out=gw)
+        self.grads["bias"] = k.column_sums(g, out=gb)
+        dx = ws[5](g, self.params["weight"].T, out=ws[3]) if input_grad else None
+        self._x = self._cache = self._step_ws = None
+        return dx
+
+    def _workspace(self, m: int) -> tuple[Any, ...]:
+        """(z, mask, dL/dz, dL/dx) buffers for batches of m rows, and the matrix products to use
+        on the input (x @ W, x.T @ g) and on the layer's own buffers (g @ W.T)."""
+        xp, w, k = self.xp, self.params["weight"], self.kernels
+        shapes = ((m, self.units), (m, self.units), (m, self.units), (m, w.shape[0]))
+        dot = getattr(k, "dot", None) if min(m, *w.shape) > 1 else None
+        self._ws[m] = (*(xp.empty(s, dtype=w.dtype, device=w.device) for s in shapes),
+                       dot if dot is not None and self.inner else k.matmul, dot or k.matmul)
+        return self._ws[m]
+
+    def _grad_buffers(self) -> tuple[Array, Array]:
+        w, b = self.params["weight"], self.params["bias"]
+        self._gbuf = (self.xp.empty(w.shape, dtype=w.dtype, device=w.device),
+                      self.xp.empty(b.shape, dtype=b.dtype, device=b.device))
+        return self._gbuf
 
     def config(self) -> dict[str, Any]:
         """JSON description: kind, units, activation (with its own parameters), initializers."""

@@ -6,6 +6,8 @@ loss, the bce metric and temperature calibration all use it).
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._types import Array, Namespace
 from .registry import Registry
 
@@ -42,10 +44,21 @@ class SoftmaxCrossEntropy:
         which accumulates the epoch's loss with one addition per batch. ``rows``: the divisor of
         the mean when z holds only part of the batch (data parallelism: the batch's rows on all
         processes); default z's own rows."""
-        logp = log_softmax(xp, z)
-        total = -xp.sum(y * logp)
-        grad = (xp.exp(logp) - y) * (1.0 / (rows or z.shape[0]))
+        # log_softmax's arithmetic, written out so that exp(s) serves the loss and the gradient:
+        # the sum is -sum(y * log_softmax(z)) bit for bit (lse - s is exactly -(s - lse)).
+        s = z - xp.max(z, axis=1, keepdims=True)
+        e = xp.exp(s)
+        se = xp.sum(e, axis=1, keepdims=True)
+        total = xp.sum(y * (xp.log(se) - s))
+        grad = (e / se - y) * (1.0 / (rows or z.shape[0]))
         return total, grad
+
+    def buffers(self, xp: Namespace, z: Array) -> tuple[Array, ...]:
+        """The buffers of the backend's fused kernel (``kernels.softmax_cross_entropy``, which
+        repeats ``forward_backward``'s operations) for logits shaped like z."""
+        m, k = z.shape
+        shapes = ((m, k), (m, k), (m, 1), (m, 1), ())
+        return tuple(xp.empty(s, dtype=z.dtype, device=z.device) for s in shapes)
 
     def value(self, xp: Namespace, z: Array, y: Array) -> Array:
         """Summed (not mean) loss of logits z, without the gradient (validation, evaluate)."""

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from . import backends
 
-from . import losses
+from . import losses, updates
 from ._types import Array
 from .layers import Dense
 
@@ -35,6 +35,14 @@ class Network:
         # (layer, needs its input gradient) from the last layer down: the first layer's input
         # gradient is never used, so it is never computed.
         self._backward_order = [(self.layers[i], i > 0) for i in range(len(self.layers) - 1, -1, -1)]
+        self._forward_order = [(layer, i == len(self.layers) - 1) for i, layer in enumerate(self.layers)]
+        # The backend's fast paths (optional primitives), or None: the generic Array API code.
+        self.kernels = backend.kernels
+        for i, layer in enumerate(self.layers):
+            layer.use_kernels(self.kernels)
+            layer.inner = i > 0
+        self._gather: dict[tuple[int, int], tuple[Array, ...]] = {}  # buffers per batch size
+        self._loss_buffers: dict[int, tuple[Array, ...]] = {}
 
     def replica(self) -> "Network":
         """A network of the same topology and settings, with fresh (unbuilt) layers."""
@@ -84,6 +92,8 @@ class Network:
             layer.set_params(self.xp, dev)
             n_in = layer.units
         self.n_features = int(weights[0]["weight"].shape[0])
+        if self.kernels is not None:  # one buffer for all parameters, one for all gradients
+            updates.Flat(self.xp, self.layers)
 
     def __getstate__(self) -> dict[str, Any]:
         """In-memory pickling (copies, joblib workers): the layer descriptions, the loss, the
@@ -103,8 +113,11 @@ class Network:
         return [{k: self.xp.asarray(v, copy=True) for k, v in l.params.items()} for l in self.layers]
 
     def restore_params(self, saved: list[dict[str, Array]]) -> None:
+        """Copy ``copy_params``'s arrays back into the parameters (which stay where they are:
+        optimizers and the fast paths' flat layout hold them)."""
         for layer, params in zip(self.layers, saved):
-            layer.params.update(params)
+            for key, value in params.items():
+                layer.params[key][...] = value
 
     def config(self) -> dict[str, Any]:
         return {"n_features": self.n_features, "layers": [layer.config() for layer in self.layers]}
@@ -141,12 +154,38 @@ class Network:
             z = z * (1.0 / temperature)
         return self.layers[-1].activation.forward(self.xp, z)
 
+    def gather(self, data: Array, idx: Array) -> tuple[Array, Array]:
+        """The rows ``idx`` of a [X | one-hot Y] array, as (features, targets) views of one take
+        (with fast paths: of a buffer that the next gather of as many rows reuses)."""
+        if self.kernels is None:
+            batch = self.xp.take(data, idx, axis=0)
+            d = self.n_inputs
+            return batch[:, :d], batch[:, d:]
+        key = (idx.shape[0], data.shape[1])
+        if key not in self._gather:
+            buf = self.xp.empty((idx.shape[0], data.shape[1]), dtype=data.dtype, device=self.backend.device)
+            self._gather[key] = (buf, buf[:, : self.n_inputs], buf[:, self.n_inputs :])
+        buf, xb, yb = self._gather[key]
+        self.kernels.take_rows(data, idx, buf)
+        return xb, yb
+
     def train_step(self, x: Array, y: Array, rows: int | None = None) -> tuple[Array, Array]:
         """Forward, fused loss and backward for one batch: fills every layer's ``grads`` (of
         the batch's mean loss; over ``rows`` rows when x is one process's slice of the batch)
         and returns (the summed loss of x's rows, their logits)."""
-        z = self.logits(x, training=True)
-        total, grad = self.loss.forward_backward(self.xp, z, y, rows)
+        if self.kernels is None:
+            z = self.logits(x, training=True)
+            total, grad = self.loss.forward_backward(self.xp, z, y, rows)
+        else:  # the layers' buffered forward and backward (Dense.forward/backward's fast path)
+            z = x
+            for layer, raw in self._forward_order:
+                z = layer._forward_into(z, raw)
+            buffers = self._loss_buffers.get(z.shape[0]) or self._loss_buffers.setdefault(
+                z.shape[0], self.loss.buffers(self.xp, z))
+            total, grad = self.kernels.softmax_cross_entropy(z, y, 1.0 / (rows or z.shape[0]), *buffers)
+            for layer, input_grad in self._backward_order:
+                grad = layer._backward_into(grad, input_grad)
+            return total, z
         for layer, input_grad in self._backward_order:
             grad = layer.backward(grad, input_grad=input_grad)
         return total, z

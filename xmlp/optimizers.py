@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterable
 
 from ._types import Array, Namespace
+from . import updates
 from .registry import Registry
 
 
@@ -77,17 +78,10 @@ class Optimizer:
         return ()
 
     def step(self) -> None:
-        """Update every parameter of the layers given to ``build`` from its gradient."""
+        """Update every parameter of the layers given to ``build`` from its gradient (weight
+        decay, then ``_update``; fused on a backend with fast paths: ``updates.step``)."""
         self.iterations += 1
-        lr, update = self.learning_rate, self._update
-        for layer, key, state, wd in self.slots:
-            p, g = layer.params[key], layer.grads[key]
-            if wd:
-                if self.decoupled:
-                    p -= (lr * wd) * p
-                else:
-                    g = g + wd * p
-            update(p, g, state)
+        updates.step(self)
 
     def _update(self, p: Array, g: Array, state: tuple[Array, ...]) -> None:
         raise NotImplementedError

@@ -54,7 +54,8 @@ def check_run_folder(out_dir: Path, s: TrainSettings) -> None:
             raise CantCreateError(f"{out_dir}: expected an xmlp run folder to replace (holding "
                                   f"{' or '.join(sorted(RUN_FILES))}); received a folder of other files "
                                   f"({entries[0][:60]}…), which --force does not delete")
-        inside = [f for f in (s.data, s.train, s.valid, s.config) if f and
+        model = os.path.join(s.resume, "model.safetensors") if s.resume and os.path.isdir(s.resume) else s.resume
+        inside = [f for f in (s.data, s.train, s.valid, s.config, model) if f and
                   os.path.realpath(f).startswith(os.path.realpath(out_dir) + os.sep)]
         if inside:
             raise UsageError(f"{out_dir}: expected a run folder that holds none of the inputs; received one "

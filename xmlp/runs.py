@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,17 +16,18 @@ import numpy as np
 from . import backends
 from .backends import comm as _comm
 
-from . import losses
+from . import losses, streamruns
 from .callbacks import EarlyStopping, History, ProgressBar
 from .config import TrainSettings
 from .fastcsv import read_table, store_dtype
 from .datasets import load_wdbc
 from .errors import DataError, UnavailableError, UsageError
 from .estimator import Sequential
-from .fileio import atomic_write, reserve_folder, staged_folder
+from .fileio import atomic_write, default_run_dir, reserve_folder, staged_folder
 from .history import history_csv, run_labels
 from .parallel import Partition
 from .preflight import check_classes, check_memory, check_run_folder
+from .resuming import resumed_model
 from .rowbuffer import split_rows
 from .shards import shard_range, shard_scores
 from .layers import Dense
@@ -36,12 +37,13 @@ from .split import split_indices
 
 @dataclass
 class Data:
-    x_train: np.ndarray
-    y_train: np.ndarray
+    x_train: Any  # a host array, or (streamed: streamruns) a source read in chunks, with y_train None
+    y_train: Any
     x_valid: np.ndarray
     y_valid: np.ndarray
     feature_names: list[str] | None
     source: str  # where the rows came from, for the record
+    stream: Any = None  # streamed from --data: the whole file's source (what a refit trains on)
 
 
 @dataclass
@@ -82,6 +84,9 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
     """The training and validation rows the settings name (files, or the embedded data split).
     ``shard`` = (rank, processes): only this process's rows of each part (files: only those
     rows are parsed; the class checks across shards are the caller's)."""
+    if shard is None and (streamed := streamruns.data(s)) is not None:  # a file too large to read whole
+        return Data(**streamed)
+
     def read(path: str, **kw: Any) -> Any:  # training never needs the ids; big files are read in the model's dtype
         return read_table(path, labels="required", dtype=s.dtype, keep_ids=False, store=store_dtype(path, s.dtype), **kw)
 
@@ -125,17 +130,6 @@ def build_model(s: TrainSettings, n_classes: int, backend: backends.Backend) -> 
                       preprocess=None if s.preprocess == "none" else s.preprocess, ensemble=s.ensemble)
 
 
-def default_run_dir() -> Path:
-    """A runs/<date-time>[-k] path that does not exist yet (a data-parallel job's rank 0 picks it
-    for every process; a single process reserves its folder with fileio.reserve_folder)."""
-    base = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    path, k = base, 1
-    while path.exists():
-        k += 1
-        path = Path(f"{base}-{k}")
-    return path
-
-
 def prepare(s: TrainSettings, out_dir: Path | None = None, data: Data | None = None,
             n_classes: int | None = None) -> Job:
     """Everything a training run needs, checked: nothing is written here. ``out_dir`` None (and
@@ -148,9 +142,10 @@ def prepare(s: TrainSettings, out_dir: Path | None = None, data: Data | None = N
     if out_dir is not None:
         check_run_folder(out_dir, s)
     data = data if data is not None else training_data(s)
-    n_classes = n_classes or len(np.unique(data.y_train))
-    check_memory(s, data.x_train.shape[1], n_classes, len(data.y_train) + len(data.y_valid))
-    model = build_model(s, n_classes, backend)
+    n_classes = n_classes or streamruns.n_classes(data)
+    check_memory(s, data.x_train.shape[1], n_classes, streamruns.rows_in_memory(data, s))
+    model = (resumed_model(s, backend, data.x_train.shape[1], np.unique(data.y_train), data.feature_names)
+             if s.resume else build_model(s, n_classes, backend))
     return Job(s, backend, data, out_dir or Path("runs"), s.make_optimizer(), model, s.make_early_stopping())
 
 
@@ -165,13 +160,16 @@ def run(job: Job, folder: Path | None = None) -> History:
     detail(f"x_train shape : {d.x_train.shape}")
     detail(f"x_valid shape : {d.x_valid.shape}")
     if not sharded:
-        detail(f"classes       : {check_classes('training part', d.y_train, None)}")
-    history = model.fit(
-        d.x_train, d.y_train, validation_data=(d.x_valid, d.y_valid), epochs=s.epochs, batch_size=s.batch_size,
-        optimizer=job.optimizer, seed=s.seed, metrics=s.metrics, early_stopping=job.stopper,
-        callbacks=[] if s.quiet or comm.rank else [ProgressBar()], verbose=not s.quiet,
-        feature_names=d.feature_names, input_noise=s.input_noise, partition=job.partition,
-    )
+        detail(f"classes       : {streamruns.classes_line(d)}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # an old file without state: prepare printed a note
+        history = model.fit(
+            d.x_train, d.y_train, validation_data=(d.x_valid, d.y_valid), epochs=s.epochs, batch_size=s.batch_size,
+            optimizer=job.optimizer, seed=s.seed, metrics=s.metrics, early_stopping=job.stopper,
+            callbacks=[] if s.quiet or comm.rank else [ProgressBar()], verbose=not s.quiet,
+            feature_names=d.feature_names, input_noise=s.input_noise, partition=job.partition,
+            warm_start=bool(s.resume), **streamruns.fit_options(s))
+    resumed = history.params["initial_epoch"]  # epochs run before a --resume
     if comm.rank != 0 and not sharded:
         return history
     if history.stopped_epoch is not None:
@@ -187,7 +185,7 @@ def run(job: Job, folder: Path | None = None) -> History:
         folder = out_dir
         folder.mkdir(parents=True, exist_ok=True)
     training = {**job.record(), "seed": model.seed, "epochs_run": history.epochs,
-                "stopped_epoch": history.stopped_epoch, "best_epoch": history.best_epoch}
+                "stopped_epoch": history.stopped_epoch, "best_epoch": history.best_epoch, "initial_epoch": resumed}
     final_metrics = {f"val_{k}": v for k, v in final.items() if k != "confusion"}
     if s.refit and sharded:
         print("> no refit in sharded mode (this process holds one shard): the saved model is the run's")
@@ -197,7 +195,7 @@ def run(job: Job, folder: Path | None = None) -> History:
     model.save(folder / "model.safetensors", metadata={"training": training, "metrics": final_metrics})
     record = {**history.to_dict(), "config": training, "final": final_metrics, "name": out_dir.name}
     atomic_write(folder / "history.json", json.dumps(record, indent=2, default=str))
-    atomic_write(folder / "history.csv", history_csv(history.history))
+    atomic_write(folder / "history.csv", history_csv(history.history, first_epoch=resumed + 1))
     if s.plots:
         from .plots import plot_history
 
@@ -213,14 +211,14 @@ def refit(job: Job, epochs: int) -> tuple[Sequential, dict[str, int]]:
     """The saved model of a --refit run: the same settings trained again from fresh weights on
     the training + validation rows, for as many epochs as the validation run kept."""
     s, d = job.settings, job.data
-    x = np.concatenate([d.x_train, d.x_valid])
-    y = np.concatenate([d.y_train, d.y_valid])
+    x, y = streamruns.all_rows(d)
     model = build_model(s, len(job.model.classes), job.backend)
     model.fit(x, y, epochs=epochs, batch_size=s.batch_size, optimizer=s.make_optimizer(), seed=s.seed,
-              metrics=(), feature_names=d.feature_names, input_noise=s.input_noise)
-    print(f"> refit on {len(y)} rows (training + validation) for {epochs} epochs: the saved model; "
+              metrics=(), feature_names=d.feature_names, input_noise=s.input_noise, **streamruns.fit_options(s))
+    rows = len(y) if y is not None else x.n_rows
+    print(f"> refit on {rows} rows (training + validation) for {epochs} epochs: the saved model; "
           "the curves and validation scores come from the run above")
-    return model, {"rows": len(y), "epochs": epochs}
+    return model, {"rows": rows, "epochs": epochs}
 
 
 def train_all(runs: list[tuple[str | None, TrainSettings]]) -> int:
@@ -232,7 +230,7 @@ def train_all(runs: list[tuple[str | None, TrainSettings]]) -> int:
     if first.out:
         check_run_folder(Path(first.out), first)
     jobs = [(name, prepare(s, Path("runs") if len(runs) > 1 else None)) for name, s in runs]
-    final = Path(first.out) if first.out else reserve_folder(Path("runs") / time.strftime("%Y%m%d-%H%M%S"))
+    final = Path(first.out) if first.out else reserve_folder(default_run_dir(fresh=False))
     try:
         with staged_folder(final, replace=first.force or not first.out) as folder:
             if len(runs) == 1:

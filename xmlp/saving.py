@@ -10,16 +10,20 @@ from typing import Any, Mapping, TypeVar
 import numpy as np
 
 from .errors import DataError
+from . import optimizers
 from .layers import Dense
 from .preprocessing import Standardizer
+from .resume import TrainingState
 
 METADATA_KEYS = ("training", "metrics")
 M = TypeVar("M")
 
 
-def file_data(model: Any, metadata: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def file_data(model: Any, metadata: Mapping[str, Any] | None = None,
+              include_optimizer: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(JSON description, host tensors) of a fitted model; ``metadata`` may add JSON-able
-    ``training`` settings and final ``metrics``."""
+    ``training`` settings and final ``metrics``; ``include_optimizer``: the training state too
+    (optimizer slots as tensors, the rest as the ``resume`` document), when the model has one."""
     if not model.built:
         raise ValueError("expected a trained model; received one that was never fitted")
     extra = dict(metadata or {})
@@ -54,6 +58,13 @@ def file_data(model: Any, metadata: Mapping[str, Any] | None = None) -> tuple[di
         "training": extra.get("training", {}),
         "metrics": extra.get("metrics", {}),
     }
+    state = model.training_state
+    if include_optimizer and state is not None and state.optimizer_config["name"] in optimizers.OPTIMIZERS:
+        meta["resume"], slots = state.file_data()
+        for key, tensor in slots.items():
+            if not np.isfinite(tensor).all():
+                raise ValueError(f"expected a finite optimizer state to save; received NaN or infinity in {key}")
+        tensors.update(slots)
     return meta, tensors
 
 
@@ -85,6 +96,13 @@ def restore(cls: type[M], meta: dict[str, Any], tensors: dict[str, np.ndarray], 
         prefix = f"members.{k}." if k else ""
         net.set_weights([{"weight": tensors[f"{prefix}layers.{i}.weight"], "bias": tensors[f"{prefix}layers.{i}.bias"]}
                          for i in range(len(layers))])
+    seed = meta["resume"].get("seed") if "resume" in meta else model.metadata["training"].get("seed")
+    model.seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+    if "resume" in meta:
+        try:
+            model.training_state = TrainingState.from_file_data(meta["resume"], tensors, model.members)
+        except (ValueError, TypeError) as exc:  # an optimizer config or generator state that does not fit
+            raise DataError(f"{source}: {exc} (in resume)") from None
     return model  # type: ignore[no-any-return]
 
 

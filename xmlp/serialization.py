@@ -12,9 +12,15 @@ ensemble. Metadata key ``xmlp``: format name and version, xmlp version, topology
 positive class, feature names, loss, preprocess, ensemble size, temperature, training settings and
 final metrics.
 
-Versions: 1 (standardisation only, one network); 2 adds "yeo-johnson" and ensembles. A version 1
-file loads as what it is (standardize, one network); a newer version than this xmlp knows is
-refused with the hint to upgrade.
+Training state (``xmlp.resume``): tensors ``optimizer.layers.{i}.{weight|bias}.{j}`` (and
+``members.{k}.optimizer.…``), the optimizer's slot j of each parameter in the model's dtype, and
+the metadata key ``resume`` (epochs, seed, optimizer config, slots per parameter, and per member
+the step count and the permutation and noise generators' states).
+
+Versions: 1 (standardisation only, one network); 2 adds "yeo-johnson" and ensembles; 3 adds the
+training state (a file without it is written as version 2, so older xmlp still reads it). Older
+versions load as what they are (a version 1 file: standardize, one network); a newer version
+than this xmlp knows is refused with the hint to upgrade.
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ from .errors import DataError, NoInputError
 from .fileio import atomic_write
 
 FORMAT = "xmlp-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+_MAX_SLOTS = 8  # arrays per parameter an optimizer keeps (Adam: 2)
 _PREPROCESS = {"standardize": ("preprocess.mean", "preprocess.scale"),
                "yeo-johnson": ("preprocess.mean", "preprocess.scale", "preprocess.lambdas")}
 _MAX_MEMBERS = 1000
@@ -47,7 +54,8 @@ def model_file_bytes(meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> by
     """The bytes of a model file holding ``tensors`` and ``meta`` (format fields added)."""
     import safetensors.numpy  # imported when a model is saved or loaded, not with xmlp
 
-    doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "xmlp_version": __version__, **meta}
+    version = FORMAT_VERSION if "resume" in meta else 2  # the oldest that holds it: older xmlp reads it
+    doc = {"format": FORMAT, "format_version": version, "xmlp_version": __version__, **meta}
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     out: bytes = safetensors.numpy.save(arrays, metadata={"xmlp": json.dumps(doc)})
     return out
@@ -164,6 +172,8 @@ def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -
     elif method is not None:
         known = ["standardize"] + (["yeo-johnson"] if version >= 2 else [])
         raise bad(f"expected preprocess among {', '.join(map(repr, known))} or null; received {_short(method)}")
+    if "resume" in meta and version >= 3:
+        expected |= _check_resume(name, meta, tensors, layers, n_features, members)
     extra = set(tensors) - expected
     if extra:
         raise bad(f"expected only the tensors of the topology; received extra {_short(sorted(extra))}")
@@ -183,6 +193,36 @@ def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -
     if names is not None and (not isinstance(names, list) or len(names) != n_features
                               or not all(isinstance(n, str) for n in names)):
         raise bad(f"expected {n_features} feature names; received {_short(names)}")
+
+
+def _check_resume(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray], layers: list[Any],
+                  n_features: int, members: int) -> set[str]:
+    """The training state's document and tensors; returns the tensors' names. (What the
+    optimizer config and the generator states mean is checked when they are rebuilt.)"""
+    doc = meta["resume"]
+
+    def count(value: Any, low: int = 0, high: int = 1 << 62) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+    entries = doc.get("members") if isinstance(doc, dict) else None
+    if not (isinstance(doc, dict) and count(doc.get("epochs")) and count(doc.get("slots"), 0, _MAX_SLOTS)
+            and isinstance(doc.get("optimizer"), dict) and isinstance(doc["optimizer"].get("name"), str)
+            and (doc.get("seed") is None or count(doc.get("seed"), 0, 1 << 256))
+            and isinstance(entries, list) and len(entries) == members
+            and all(isinstance(e, dict) and count(e.get("iterations")) and isinstance(e.get("shuffle"), dict)
+                    and isinstance(e.get("noise"), dict) for e in entries)):
+        raise DataError(f"{name}: expected a training state (resume) with epochs, seed, optimizer, slots <= "
+                        f"{_MAX_SLOTS} and {members} member entries (iterations, shuffle, noise); received {_short(doc)}")
+    names, n_in = set(), n_features
+    for i, layer in enumerate(layers):
+        for k in range(members):
+            prefix = f"members.{k}." if k else ""
+            for key, shape in (("weight", (n_in, layer["units"])), ("bias", (layer["units"],))):
+                for j in range(doc["slots"]):
+                    _check_tensor(name, tensors, f"{prefix}optimizer.layers.{i}.{key}.{j}", shape, meta["dtype"])
+                    names.add(f"{prefix}optimizer.layers.{i}.{key}.{j}")
+        n_in = layer["units"]
+    return names
 
 
 def _check_tensor(name: str, tensors: dict[str, np.ndarray], key: str, shape: tuple[int, ...], dtype: str) -> None:

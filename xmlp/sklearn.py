@@ -68,6 +68,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
     - ``random_state``: None, an int or a ``RandomState`` (the seed of the weights and batches);
     - ``backend``, ``device``: as ``xmlp train --backend/--device`` (None: the input's library
       under array-API dispatch, else ``XMLP_DEVICE``, else NumPy); ``dtype``: float32 or float64;
+    - ``warm_start``: a second ``fit`` continues the fitted model for ``epochs`` more epochs — its
+      weights and, unlike scikit-learn's (which restarts its optimizer), the optimizer's state and
+      the random streams, so 5 + 5 epochs are 10 — with the same classes and parameters;
     - ``verbose``: print one line per epoch.
 
     Fitted attributes: ``classes_``, ``n_features_in_``, ``feature_names_in_`` (inputs with
@@ -75,9 +78,20 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
     accuracy per epoch with early stopping, else None), ``n_iter_`` (epochs run) and ``model_``
     (the ``xmlp.Sequential``; ``model_.save(path)`` writes a model file ``xmlp predict`` reads).
 
-    ``fit`` always starts from fresh weights. Not offered: ``partial_fit`` and ``warm_start``
-    (continuing a training), ``sample_weight``, ``class_weight``, multi-label targets.
+    ``partial_fit(X, y, classes=…)`` trains one epoch at a time (``classes`` on the first call,
+    as scikit-learn's), keeping the weights, optimizer state and preprocessing of the first call;
+    ``loss_curve_`` and ``n_iter_`` accumulate over ``partial_fit`` and warm-started fits. Not
+    offered: ``sample_weight``, ``class_weight``, multi-label targets.
     """
+
+    # Fitted attributes (set by fit and partial_fit; absent before).
+    model_: Sequential
+    classes_: np.ndarray
+    loss_curve_: list[float]
+    validation_scores_: list[float] | None
+    n_iter_: int
+    _structure: tuple[Any, ...]
+    _fit_input: str
 
     def __init__(self, hidden_layer_sizes: Any = (24, 24), activation: str = "tanh", *, optimizer: str = "sgd",
                  learning_rate: float | None = None, weight_decay: float = 0.01, epochs: int = 70,
@@ -85,26 +99,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
                  ensemble: int = 1, early_stopping: bool = False, validation_fraction: float = 0.1,
                  patience: int = 10, kernel_initializer: str = "heUniform", random_state: Any = None,
                  backend: str | None = None, device: str | None = None, dtype: str = "float32",
-                 verbose: bool = False):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.preprocess = preprocess
-        self.input_noise = input_noise
-        self.ensemble = ensemble
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.kernel_initializer = kernel_initializer
-        self.random_state = random_state
-        self.backend = backend
-        self.device = device
-        self.dtype = dtype
-        self.verbose = verbose
+                 warm_start: bool = False, verbose: bool = False):
+        self.hidden_layer_sizes, self.activation, self.optimizer = hidden_layer_sizes, activation, optimizer
+        self.learning_rate, self.weight_decay, self.epochs = learning_rate, weight_decay, epochs
+        self.batch_size, self.preprocess, self.input_noise = batch_size, preprocess, input_noise
+        self.ensemble, self.early_stopping, self.validation_fraction = ensemble, early_stopping, validation_fraction
+        self.patience, self.kernel_initializer, self.random_state = patience, kernel_initializer, random_state
+        self.backend, self.device, self.dtype = backend, device, dtype
+        self.warm_start, self.verbose = warm_start, verbose
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -113,40 +115,84 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
 
     # ----------------------------------------------------------------- training
     def fit(self, X: ArrayLike, y: Labels) -> "MLPClassifier":
-        """Train from fresh weights on features ``X`` (n_samples, n_features) and labels ``y``;
+        """Train on features ``X`` (n_samples, n_features) and labels ``y``: from fresh weights,
+        or with ``warm_start`` (once fitted) for ``epochs`` more epochs from the fitted model;
         returns ``self``."""
-        X, y = validate_data(self, X, y)
+        warm = bool(self.warm_start) and hasattr(self, "model_")
+        X, y = validate_data(self, X, y, reset=not warm)
         check_classification_targets(y)
         y_host = _host(y)
         classes = np.unique(y_host)
         if len(classes) < 2:
             raise ValueError(f"expected at least two classes in y; received one class only ({classes[0]!r})")
-        backend = self._resolve_backend(X)
-        x = _as_input(backend, X)
+        if warm and set(classes.tolist()) != set(self.classes_.tolist()):
+            raise ValueError(f"expected y with the classes of the previous fit ({self.classes_.tolist()}) to warm-start; "
+                             f"received {classes.tolist()} (hint: warm_start=False starts over)")
+        return self._train(X, y_host, classes, warm=warm, incremental=False)
+
+    def partial_fit(self, X: ArrayLike, y: Labels, classes: Any = None) -> "MLPClassifier":
+        """One epoch over ``X, y``, continuing from the fitted model (its weights, optimizer
+        state and random streams). ``classes``: every label the calls will bring (e.g.
+        ``np.unique(y_all)``), required on the first call, as scikit-learn's; ``y`` need not hold
+        them all. Early stopping does not apply (as scikit-learn's). Returns ``self``."""
+        first = not hasattr(self, "model_")
+        if first and classes is None:
+            raise ValueError("expected classes= on the first call to partial_fit (every label the calls will bring, "
+                             "e.g. np.unique(y_all)); received None")
+        X, y = validate_data(self, X, y, reset=first)
+        check_classification_targets(y)
+        wanted = None if classes is None else np.unique(_host(np.asarray(classes)))
+        if wanted is not None and not first and not np.array_equal(wanted, self.classes_):
+            raise ValueError(f"expected classes= as on the first call ({self.classes_.tolist()}); received {wanted.tolist()}")
+        if wanted is not None and len(wanted) < 2:
+            raise ValueError(f"expected at least two classes; received {wanted.tolist()}")
+        return self._train(X, _host(y), self.classes_ if wanted is None else wanted, warm=not first, incremental=True)
+
+    def _train(self, X: Any, y_host: np.ndarray, classes: np.ndarray, *, warm: bool, incremental: bool) -> "MLPClassifier":
+        """A new ``Sequential`` (not ``warm``) or the fitted one, trained ``epochs`` epochs or one (``incremental``)."""
         sizes = (self.hidden_layer_sizes,) if isinstance(self.hidden_layer_sizes, numbers.Integral) \
             else tuple(self.hidden_layer_sizes)
-        layers = [Dense(units, self.activation, kernel_initializer=self.kernel_initializer) for units in sizes]
-        model = Sequential([*layers, Dense(len(classes), "softmax", kernel_initializer=self.kernel_initializer)],
-                           backend=backend, dtype=self.dtype, preprocess=self.preprocess, ensemble=self.ensemble)
-        seed = _seed(self.random_state)
+        structure = (sizes, self.activation, self.kernel_initializer, self.preprocess, self.ensemble, self.dtype,
+                     self.backend, self.device)
+        if warm and structure != self._structure:
+            raise ValueError(f"expected the parameters that shaped the fitted model {self._structure} to continue it; "
+                             f"received {structure} (hint: warm_start=False, or a new estimator, starts over)")
+        if warm:
+            model, seed = self.model_, self.model_.seed
+        else:
+            seed = _seed(self.random_state)
+            layers = [Dense(units, self.activation, kernel_initializer=self.kernel_initializer) for units in sizes]
+            model = Sequential([*layers, Dense(len(classes), "softmax", kernel_initializer=self.kernel_initializer)],
+                               backend=self._resolve_backend(X), dtype=self.dtype, preprocess=self.preprocess,
+                               ensemble=self.ensemble)
+        backend = model.backend
+        x = _as_input(backend, X)
         validation, stopper = None, None
-        if self.early_stopping:
+        if self.early_stopping and not incremental:  # the same split on a warm start: the same seed
             train, valid = split_indices(y_host, self.validation_fraction, np.random.default_rng(seed))
             validation = (_rows(backend, x, valid), y_host[valid])
             x, y_host = _rows(backend, x, train), y_host[train]
             stopper = EarlyStopping("val_loss", patience=self.patience)
         names = getattr(self, "feature_names_in_", None)
         opt = optimizers.get(self.optimizer, learning_rate=self.learning_rate, weight_decay=self.weight_decay)
-        history = model.fit(x, y_host, validation_data=validation, epochs=self.epochs, batch_size=self.batch_size,
-                            optimizer=opt, seed=seed, early_stopping=stopper, input_noise=self.input_noise,
-                            verbose=bool(self.verbose),
-                            feature_names=None if names is None else [str(n) for n in names])
-        self.model_ = model
-        self.classes_ = classes
-        self.loss_curve_ = list(history.history["loss"])
-        self.validation_scores_ = list(history.history["val_accuracy"]) if self.early_stopping else None
-        self.n_iter_ = history.epochs
-        self._fit_input = backends.for_array(X).spec
+        common: dict[str, Any] = dict(batch_size=self.batch_size, optimizer=opt, seed=seed, input_noise=self.input_noise,
+                                      verbose=bool(self.verbose),
+                                      feature_names=None if names is None else [str(n) for n in names])
+        if incremental:
+            history = model.partial_fit(x, y_host, classes=None if warm else classes.tolist(), **common)
+        else:
+            history = model.fit(x, y_host, validation_data=validation, epochs=self.epochs, early_stopping=stopper,
+                                warm_start=warm, **common)
+        losses = list(history.history["loss"])
+        scores = list(history.history["val_accuracy"]) if stopper is not None else None
+        if warm:
+            self.loss_curve_ += losses
+            self.validation_scores_ = (self.validation_scores_ or []) + scores if scores is not None else None
+            self.n_iter_ += history.epochs
+        else:
+            self.model_, self.classes_, self._structure = model, classes, structure
+            self.loss_curve_, self.validation_scores_, self.n_iter_ = losses, scores, history.epochs
+            self._fit_input = backends.for_array(X).spec
         return self
 
     def _resolve_backend(self, X: Array) -> backends.Backend:
@@ -194,8 +240,7 @@ def _host(a: Any) -> np.ndarray:
 
 
 def _as_input(backend: backends.Backend, X: Any) -> Any:
-    """``X`` as the model takes it: itself when ``backend`` holds it (it stays on the device),
-    else a host array."""
+    """``X`` as the model takes it: itself when ``backend`` holds it (on its device), else a host array."""
     return X if backend.holds(X) else _host(X)
 
 

@@ -29,6 +29,9 @@ class Trainer:
 
     ``data`` and ``validation`` are device arrays [X | one-hot Y] (features first, then one
     column per class); batches are taken from ``data`` in the order of a host permutation.
+    ``data`` may instead be a feed (``xmlp.feeds``: rows kept on the host, or read from a source)
+    that sends each epoch's rows to the device in shuffled pieces; batches are then slices of
+    the pieces (one process only).
     ``partition`` shares the rows among the processes of a data-parallel job (default: this
     process alone); the loop is the same for one process and for W.
     With ``noise`` > 0, Gaussian noise of that std (drawn on the host from ``noise_rng``, one
@@ -50,15 +53,20 @@ class Trainer:
                                  if type(cb).on_batch_end is not Callback.on_batch_end]
 
     def fit(self, model: Any, data: Array, validation: Array | None, *, epochs: int, batch_size: int,
-            shuffle_rng: Any, params: dict[str, Any]) -> History:
-        """Train for up to ``epochs`` epochs; returns the history (also on early stop)."""
+            shuffle_rng: Any, params: dict[str, Any], initial_epoch: int = 0) -> History:
+        """Train for up to ``epochs`` epochs, numbered from ``initial_epoch`` + 1 (the epochs run
+        before a warm start); returns the history (also on early stop)."""
         net, xp, be, part = self.network, self.network.xp, self.network.backend, self.partition
         layout = metrics_mod.EpochVector(self.metrics, net.n_outputs, validation is not None)
         class_ids = xp.arange(net.n_outputs, dtype=be.index_dtype, device=be.device)
         history = History(params=params)
         self._sync = parallel.GradientSync(net, part.comm).step  # one process: does nothing
         shuffle_rng = part.shuffle_stream(shuffle_rng)
-        n_batches = len(part.batches(data.shape[0], batch_size))
+        fed = hasattr(data, "epoch")  # a feed: the rows come to the device in pieces, each epoch
+        if fed and part.size > 1:
+            raise ValueError("expected one process to train on streamed data; received a data-parallel partition "
+                             f"of {part.size} processes")
+        n_batches = -(-data.n_rows // batch_size) if fed else len(part.batches(data.shape[0], batch_size))
         if validation is not None:  # the rows this process scores, and the divisor of their sums
             n_valid = part.total_rows(validation.shape[0], 1)
             lo, hi = part.scored(validation.shape[0])
@@ -66,11 +74,12 @@ class Trainer:
         for cb in self.callbacks:  # misconfiguration (e.g. early stopping without validation) fails here
             cb.on_train_begin(model, params)
         try:
-            for epoch in range(1, epochs + 1):
+            for epoch in range(initial_epoch + 1, initial_epoch + epochs + 1):
                 last_good = net.copy_params()  # on the device: what a diverged epoch falls back to
                 for cb in self.callbacks:
                     cb.on_epoch_begin(epoch, n_batches)
-                train_part = self._train_epoch(data, batch_size, shuffle_rng, layout, class_ids)
+                train_part = (self._train_pieces(data, batch_size, shuffle_rng, layout, class_ids) if fed
+                              else self._train_epoch(data, batch_size, shuffle_rng, layout, class_ids))
                 parts = [train_part] + ([self._score(validation, n_valid, layout, class_ids)]
                                         if validation is not None else [])
                 epoch_vector = part.comm.allreduce_(xp.concat(parts))  # sums over processes (one: as is)
@@ -110,14 +119,13 @@ class Trainer:
             # (-1, never a class, where another process computed the rows)
             predicted = xp.full((n,), -1, dtype=be.index_dtype, device=be.device)
         for b, (lo, hi, rows) in enumerate(self.partition.batches(n, batch_size)):
-            batch = xp.take(data, idx[lo:hi], axis=0)  # one take gives features and targets
-            xb, yb = batch[:, :d], batch[:, d:]
+            xb, yb = net.gather(data, idx[lo:hi])  # one take: features and targets (views)
             if noise is not None:
                 xb = xb + noise[lo:hi, :]
             loss, z = net.train_step(xb, yb, rows)
             sync()  # the one gradient all-reduce of the step (one process: nothing)
             opt.step()
-            loss_sum = loss_sum + loss
+            loss_sum += loss  # in place: a step allocates nothing on a fast backend
             if layout.confusion:
                 predicted[lo:hi] = xp.argmax(z, axis=1)
             if layout.bce:
@@ -129,6 +137,42 @@ class Trainer:
         if layout.confusion:
             cm = metrics_mod.confusion_of_predictions(xp, predicted, xp.take(data[:, d:], idx, axis=0), class_ids)
         n = self.partition.total_rows(n)
+        return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
+
+    def _train_pieces(self, feed: Any, batch_size: int, shuffle_rng: Any, layout: metrics_mod.EpochVector,
+                      class_ids: Array) -> Array:
+        """``_train_epoch`` on a feed: the epoch's rows arrive as device pieces, already in their
+        shuffled order (and with their input noise); each batch is a slice of one piece."""
+        net, opt, sync = self.network, self.optimizer, self._sync
+        xp, be, d = net.xp, net.backend, net.n_inputs
+        loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
+        bce = cm = None
+        b = 0
+        for piece, noise in feed.epoch(shuffle_rng, batch_size, self.noise, self.noise_rng, d):
+            m = piece.shape[0]
+            if layout.confusion:
+                predicted = xp.full((m,), -1, dtype=be.index_dtype, device=be.device)
+            for lo in range(0, m, batch_size):
+                hi = min(lo + batch_size, m)
+                xb, yb = piece[lo:hi, :d], piece[lo:hi, d:]
+                if noise is not None:
+                    xb = xb + noise[lo:hi, :]
+                loss, z = net.train_step(xb, yb, hi - lo)
+                sync()
+                opt.step()
+                loss_sum = loss_sum + loss
+                if layout.confusion:
+                    predicted[lo:hi] = xp.argmax(z, axis=1)
+                if layout.bce:
+                    nll = losses.clipped_nll_sum(xp, z, yb)
+                    bce = nll if bce is None else bce + nll
+                for cb in self._batch_callbacks:
+                    cb.on_batch_end(b)
+                b += 1
+            if layout.confusion:
+                counts = metrics_mod.confusion_of_predictions(xp, predicted, piece[:, d:], class_ids)
+                cm = counts if cm is None else cm + counts
+        n = feed.n_rows
         return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
 
     def _epoch_noise(self, n: int, d: int) -> Array:

@@ -1,0 +1,80 @@
+"""A CSV file in chunks: the same rows, labels and FILE:LINE:COLUMN errors as reading it whole,
+chunks readable in any order, and a file truncated while streamed refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xmlp.csvdata import read_table
+from xmlp.csvsource import CsvSource
+from xmlp.errors import DataError
+
+
+def _write(path, rows, header=None, blank_every=0):
+    lines = [header] if header else []
+    for i, row in enumerate(rows):
+        lines.append(row)
+        if blank_every and i % blank_every == 0:
+            lines.append("")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _rows(n, rng):
+    x = np.round(rng.standard_normal((n, 3)), 6)
+    labels = np.where(rng.random(n) < 0.5, "M", "B")
+    return x, labels, [f"{900000 + i},{labels[i]},{float(x[i, 0])!r},{float(x[i, 1])!r},{float(x[i, 2])!r}" for i in range(n)]
+
+
+@pytest.mark.parametrize("header, blank_every", [(None, 0), ("id,diagnosis,a,b,c", 0), (None, 3)])
+def test_chunks_are_the_whole_file_in_pieces(tmp_path, rng, header, blank_every):
+    x, labels, lines = _rows(47, rng)
+    path = _write(tmp_path / "d.csv", lines, header, blank_every)
+    src = CsvSource(path, chunk_rows=10)
+    whole = read_table(path)
+    assert (src.n_chunks, src.n_rows, src.n_features) == (5, 47, 3)
+    assert src.feature_names == (["a", "b", "c"] if header else None)
+    for k in (3, 0, 4):  # any order
+        c = src.read(k)
+        lo = 10 * k
+        np.testing.assert_array_equal(c.x, whole.x[lo : lo + 10])
+        assert c.labels.tolist() == whole.y[lo : lo + 10].tolist() and c.first_row == lo
+        assert list(c.lines) == whole.line_numbers[lo : lo + 10]  # true line numbers, blank lines counted
+
+
+def test_a_bad_cell_in_chunk_900_names_its_line_and_column(tmp_path, rng):
+    _, _, lines = _rows(1900, rng)
+    bad = 1799  # chunk 900 of 2-row chunks holds rows 1798-1799; the header makes it line 1801
+    cells = lines[bad].split(",")
+    cells[3] = "1.2.3"
+    lines[bad] = ",".join(cells)
+    path = _write(tmp_path / "d.csv", lines, "id,diagnosis,a,b,c")
+    src = CsvSource(path, chunk_rows=2)
+    with pytest.raises(DataError, match=rf"^{path}:1801:4: expected a number; received '1.2.3'"):
+        src.read(899)
+
+
+def test_a_truncated_file_is_an_error_not_a_short_chunk(tmp_path, rng):
+    _, _, lines = _rows(30, rng)
+    path = _write(tmp_path / "d.csv", lines)
+    src = CsvSource(path, chunk_rows=8)
+    text = path.read_text().splitlines()
+    path.write_text("\n".join(text[:27]) + "\n")
+    with pytest.raises(DataError, match=r"expected 6 rows in chunk 4 \(as counted when it was opened\); received 3 "
+                                        r"\(the file was truncated or changed while it was streamed\)"):
+        src.read(3)
+    with pytest.raises(DataError, match="expected the file to stay unchanged while it is streamed; received its size"):
+        src.check("during epoch 2")
+
+
+def test_layout_errors_come_from_the_first_rows(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text("")
+    with pytest.raises(DataError, match="e.csv: expected CSV rows; received an empty file"):
+        CsvSource(path)
+    path.write_text("1,2,3\n")
+    with pytest.raises(DataError, match=r"e.csv:1: expected class labels in column 2 \(id, label, features…\)"):
+        CsvSource(path)
+    with pytest.raises(ValueError, match="expected chunk_rows to be an integer >= 1; received 0"):
+        CsvSource(path, chunk_rows=0)
