@@ -53,3 +53,11 @@ def test_grader_splits_two_splits():
 def test_bench_distributed_small(mpiexec):
     out = run("bench_distributed.py", "--rows", "2000", "--repeats", "1", "--batches", "64", "256")
     assert "2p x 1t s" in out and "communication dominates" in out and "PROJECTION on paper, not measured" in out
+
+
+@pytest.mark.slow
+def test_bench_data_small():
+    out = run("bench_data.py", "--rows", "3000", "6000", "--repeats", "1", "--parsers", "xmlp (numpy loadtxt)",
+              "numpy loadtxt", "pandas read_csv (C)")
+    assert "xmlp (numpy loadtxt)" in out and "in memory, --input-noise 0" in out and "WARNING" not in out
+    assert "### train: peak growth per MiB of the training arrays, 3,000 -> 6,000 rows" in out
