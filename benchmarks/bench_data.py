@@ -1,6 +1,6 @@
 """Data at scale (#10): CSV parse time and peak memory of xmlp against pandas (C engine) and
 NumPy's ``loadtxt`` on the same synthetic file, and the epoch time and peak memory of ``xmlp
-train`` at batch 256 (in memory; the streaming helper adds its rows through ``TRAIN_CASES``).
+train`` at batch 256, in memory and streaming (``--stream``; the finer streaming table: ``_stream_bench.py``).
 
 Every measurement runs in a fresh process (``--child``), which reports its own peak resident
 memory (VmHWM: per address space, so it starts afresh at exec, unlike ``ru_maxrss`` which Linux
@@ -31,6 +31,7 @@ from typing import Callable
 import numpy as np
 
 from _harness import header, skipped
+from _stream_bench import train_streaming  # the streaming row (its finer table: _stream_bench.py)
 
 FEATURES = 30
 POOL = 1 << 17  # distinct formatted rows; a big file repeats them in a random order (ids stay unique)
@@ -149,6 +150,7 @@ TRAIN_CASES: dict[str, Callable[[str], float]] = {
     "in memory": train_in_memory,
     # The default input noise draws one (rows, features) array per epoch: a cost of the trainer's.
     "in memory, --input-noise 0": lambda path: train_in_memory(path, "--input-noise", "0"),
+    "streaming": train_streaming,
 }
 
 

@@ -78,3 +78,28 @@ def test_layout_errors_come_from_the_first_rows(tmp_path):
         CsvSource(path)
     with pytest.raises(ValueError, match="expected chunk_rows to be an integer >= 1; received 0"):
         CsvSource(path, chunk_rows=0)
+
+
+def test_the_index_agrees_with_read_table_on_awkward_files(tmp_path, rng, monkeypatch):
+    """Random files with or without a header, BOM, CRLF, blank and whitespace lines, a last line
+    without its end; the index read in blocks as small as 5 bytes (lines cut anywhere)."""
+    import xmlp.csvsource as csvsource
+
+    for trial in range(20):
+        n = int(rng.integers(1, 40))
+        x = np.round(rng.standard_normal((n, 3)), 4)
+        rows = (["id,label,a,b,c"] if trial % 2 else []) + [f"{i},{'MB'[i % 2]},{x[i, 0]},{x[i, 1]},{x[i, 2]}"
+                                                            for i in range(n)]
+        lines = [v for r in rows for v in ([r, ["", "  ", "\t"][trial % 3]] if rng.random() < 0.2 else [r])]
+        nl = "\r\n" if trial % 3 == 0 else "\n"
+        text = ("\ufeff" if trial % 5 == 0 else "") + nl.join(lines) + (nl if trial % 4 else "")
+        path = tmp_path / f"t{trial}.csv"
+        path.write_bytes(text.encode())
+        whole = read_table(path)
+        for chunk_rows, block in ((1, 5), (7, 17), (100, 1 << 20)):
+            monkeypatch.setattr(csvsource, "_INDEX_BYTES", block)
+            src = CsvSource(path, chunk_rows=chunk_rows)
+            chunks = [src.read(k) for k in range(src.n_chunks)]
+            np.testing.assert_array_equal(np.concatenate([c.x for c in chunks]), whole.x)
+            assert [str(v) for c in chunks for v in c.labels] == whole.y.tolist()
+            assert [int(v) for c in chunks for v in c.lines] == list(whole.line_numbers)

@@ -110,3 +110,23 @@ def test_without_shuffle_rows_come_in_order():
 def test_buffer_size_is_checked():
     with pytest.raises(ValueError, match="expected shuffle_buffer to be an integer >= 1; received 0"):
         _source_feed(np.zeros((4, 1)), np.arange(4) % 2, 2, 0)
+
+
+def test_a_feed_is_refused_under_data_parallelism(wdbc):
+    from xmlp.errors import UsageError
+    from xmlp.parallel import Partition
+
+    class TwoProcesses(xmlp.backends.comm.Communicator):
+        rank, size = 0, 2
+
+    x, y, _ = wdbc
+    net = xmlp.Network([xmlp.Dense(4, "tanh"), xmlp.Dense(2, "softmax")], "categoricalCrossentropy",
+                       xmlp.get_backend("numpy"), "float32")
+    net.build(30, np.random.default_rng(0))
+    opt = optimizers.get("sgd")
+    opt.build(net.xp, net.layers)
+    feed = HostFeed(net.backend, np.zeros((10, 32), dtype=np.float32), "float32")
+    trainer = Trainer(net, opt, partition=Partition(TwoProcesses()))
+    with pytest.raises(UsageError, match=r"expected one process to train on streamed data; received 2 processes "
+                                         r"\(hint: --no-stream, or a single process\)"):
+        trainer.fit(None, feed, None, epochs=1, batch_size=4, shuffle_rng=np.random.default_rng(0), params={})

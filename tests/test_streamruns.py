@@ -4,6 +4,7 @@ written, --train/--valid, and --no-stream."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 
@@ -12,6 +13,8 @@ import pytest
 
 from xmlp import streamruns
 from helpers import write_subject_csv
+
+HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
 
 FAST = ["--epochs", "2", "--no-plots", "--layer", "8", "--out", "run"]
 
@@ -75,3 +78,16 @@ def test_too_few_rows_of_a_class_in_a_streamed_file(cli, tmp_path, wdbc):
     path.write_text(text)
     code, _, err = cli("train", "--data", "d.csv", "--stream", *FAST)
     assert code == 65 and "expected at least 5 rows of each class; received " in err and "'m'" in err
+
+
+@pytest.mark.skipif(not HAS_PYARROW, reason="pyarrow not installed (pip install 'xmlp[parquet]')")
+def test_a_parquet_file_is_streamed_by_row_groups(cli, tmp_path, wdbc):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    x, y, _ = wdbc
+    table = pa.table({"diagnosis": y, **{f"f{k}": x[:, k] for k in range(30)}})
+    pq.write_table(table, tmp_path / "d.parquet", row_group_size=100)
+    code, out, err = cli("train", "--data", "d.parquet", "--stream", *FAST)
+    assert code == 0, err
+    assert "x_train shape : (" in out and "> refit on 569 rows" in out

@@ -1,22 +1,28 @@
-"""A CSV file read in chunks of rows by the strict reader (``csvdata``): the same layouts, the
-same cell rules and the same FILE:LINE:COLUMN errors as reading it whole.
+"""A CSV file read in chunks of rows: the same layouts, cell rules and FILE:LINE:COLUMN errors as
+reading it whole, at the fast reader's speed (``fastcsv.Reader``: a bulk parser where it can vouch
+for a block, the exact reader elsewhere).
 
-Opening the file reads it once line by line without converting cells (an index): the byte
-offset and line number where each chunk of ``chunk_rows`` data rows starts. A chunk is then
-read by seeking there and parsing its rows; chunks can be read in any order. A chunk that ends
+Opening the file decides its layout from its first rows and indexes it without converting a
+cell: the line ends are found in large binary blocks (NumPy), and for every chunk of
+``chunk_rows`` data rows the byte range and the number of its first line are kept. A chunk is
+then read as one block from that offset; chunks can be read in any order. A chunk that ends
 before its counted rows (the file was truncated) is an error.
 """
 
 from __future__ import annotations
 
-import itertools
+import copy
 import os
 from typing import Sequence
 
-from . import csvdata, csvlayout
+import numpy as np
+
 from .errors import DataError
+from .fastcsv import NotRegular, Reader
 from .sources import DEFAULT_CHUNK_ROWS, Chunk, Source, _short_chunk
-from .textlines import Line, open_input, read_lines
+from .textlines import open_input
+
+_INDEX_BYTES = 16 << 20
 
 
 class CsvSource(Source):
@@ -28,55 +34,88 @@ class CsvSource(Source):
         if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
             raise ValueError(f"expected chunk_rows to be an integer >= 1; received {chunk_rows!r}")
         self.name, self.dtype = str(path), dtype
-        with open_input(path) as fh:
-            if not fh.seekable():
-                raise DataError(f"{self.name}: expected a regular file to stream (read again every epoch); received "
-                                "a pipe or device (hint: train from it without streaming, or copy it to a file)")
-            rows = ((line, fh.tell()) for line in read_lines(fh, self.name) if line.text.strip())
-            # (byte offset, line number) where each chunk's reading starts: the line after the previous row
-            self.starts: list[tuple[int, int]] = []
-            self.counts: list[int] = []
-            first = next(rows, None)
-            if first is None:
-                raise DataError(f"{self.name}: expected CSV rows; received an empty file")
-            cells = csvlayout.cells(self.name, first[0])
-            header = None
-            prev_end, prev_number = 0, 0  # where the line before the next chunk ends, and its number
-            if not any(csvlayout.is_number(c) for c in cells):
-                header, prev_end, prev_number = [c.strip() for c in cells], first[1], first[0].number
-                first = next(rows, None)
-                if first is None:
-                    raise DataError(f"{self.name}: expected data rows after the header line; received none")
-            line = first[0]
-            self.width = len(header) if header else len(csvlayout.cells(self.name, line))
-            self.id_col, self.label_col = csvlayout._layout(self.name, header, (line.number, line.text), self.width,
-                                                            n_features, "required")
-            self.columns = csvlayout._feature_columns(self.name, header, line.number, self.width,
-                                                      (self.id_col, self.label_col), n_features, feature_names)
-            # A chunk starts where the line before its first row ended (blank lines in between are skipped).
-            for i, (line, end) in enumerate(itertools.chain([first], rows)):
-                if i % chunk_rows == 0:
+        try:
+            self._reader = Reader(path, n_features=n_features, labels="required", dtype=dtype,
+                                  feature_names=feature_names)
+        except NotRegular:
+            raise DataError(f"{self.name}: expected a regular file to stream (read again every epoch); received "
+                            "a pipe or device (hint: train from it without streaming, or copy it to a file)") from None
+        self._watch(self.name)
+        lay = self._reader.layout
+        self.n_features, self.feature_names = len(lay.feature_cols), lay.names
+        # (byte offset, number of the line there) where each chunk's reading starts, its end, its rows
+        self.starts: list[tuple[int, int]] = []
+        self.ends: list[int] = []
+        self.counts: list[int] = []
+        self._index(chunk_rows)
+        self.n_rows = sum(self.counts)
+        self.row_starts = list(np.cumsum([0] + self.counts).tolist())
+        self.n_chunks = len(self.counts)
+
+    def _index(self, chunk_rows: int) -> None:
+        """Chunk boundaries from the line ends: a chunk starts on the line after the previous
+        chunk's last row (blank lines are no rows)."""
+        pos, number = self._reader.offset, self._reader.first_line  # where the next line starts, its number
+        last_end, last_number, rows = pos, number - 1, 0
+        with open_input(self.name) as fh:
+            fh.seek(pos)
+            carry = b""
+            while True:
+                data = fh.read(_INDEX_BYTES)
+                buf = carry + data
+                if not buf:
+                    break
+                arr = np.frombuffer(buf, dtype=np.uint8)
+                stops = np.flatnonzero(arr == 10)
+                if not data:  # the last line, without a line end
+                    stops = np.array([len(buf)])
+                begins = np.concatenate([[0], stops[:-1] + 1])
+                short = np.flatnonzero(stops - begins <= 16)  # only a short line can be blank
+                blank = np.zeros(len(stops), dtype=bool)
+                blank[short] = [not buf[b:e].decode("utf-8", "replace").strip() for b, e in
+                                zip(begins[short].tolist(), stops[short].tolist())]
+                data_rows = np.flatnonzero(~blank)
+                for j in data_rows[(rows + np.arange(len(data_rows))) % chunk_rows == 0].tolist():
+                    k = int(np.searchsorted(data_rows, j))  # the chunk's first row: the previous row ended it
+                    prev_end = last_end if k == 0 else pos + int(stops[data_rows[k - 1]]) + 1
+                    prev_number = last_number if k == 0 else number + int(data_rows[k - 1])
+                    if self.starts:
+                        self.ends.append(prev_end)
                     self.starts.append((prev_end, prev_number + 1))
                     self.counts.append(0)
-                self.counts[-1] += 1
-                prev_end, prev_number = end, line.number
-        self.n_rows = sum(self.counts)
-        self.row_starts = list(itertools.accumulate([0] + self.counts))
-        self.n_chunks = len(self.counts)
-        self.n_features = len(self.columns)
-        self.feature_names = [header[c] for c in self.columns] if header else None
-        self._watch(self.name)
+                if len(data_rows):
+                    total = rows + len(data_rows)
+                    self._count(rows, total, chunk_rows)
+                    rows = total
+                    last_end = pos + int(stops[data_rows[-1]]) + 1
+                    last_number = number + int(data_rows[-1])
+                if not data:
+                    break
+                used = int(stops[-1]) + 1 if len(stops) else 0
+                number += len(stops)
+                pos += used
+                carry = buf[used:]
+        if self.starts:
+            self.ends.append(os.stat(self.name).st_size)
+        if not self.counts:
+            raise DataError(f"{self.name}: expected data rows; received none")
+
+    def _count(self, before: int, after: int, chunk_rows: int) -> None:
+        """Rows [before, after) of the file join the chunks they fall in."""
+        for g in range(before // chunk_rows, (after - 1) // chunk_rows + 1):
+            lo, hi = max(before, g * chunk_rows), min(after, (g + 1) * chunk_rows)
+            self.counts[g] += hi - lo
 
     def read(self, k: int) -> Chunk:
-        offset, number = self.starts[k]
-        reader = csvdata._RowReader(self.name, self.columns, self.label_col, None, self.width, self.dtype, None, False)
-        with open_input(self.name) as fh:
-            fh.seek(offset)
-            for line in read_lines(fh, self.name):
-                if line.text.strip():
-                    reader.add(Line(line.number + number - 1, line.text))
-                if reader.n == self.counts[k]:
-                    break
-        if reader.n != self.counts[k]:
-            raise _short_chunk(self.name, k, self.counts[k], reader.n)
-        return Chunk(reader.array(), reader.labels(), self.row_starts[k], reader.numbers)  # type: ignore[arg-type]
+        reader = copy.copy(self._reader)
+        reader.offset, reader.first_line = self.starts[k]
+        reader.block_bytes = max(self.ends[k] - self.starts[k][0], 1)  # the chunk in one block
+        blocks = list(reader.blocks((0, self.counts[k])))
+        n = sum(len(b.lines) for b in blocks)
+        if n != self.counts[k]:
+            raise _short_chunk(self.name, k, self.counts[k], n)
+        labels = [b.labels for b in blocks if b.labels is not None]  # labels are required: every block has them
+        if len(blocks) == 1:
+            return Chunk(blocks[0].x, labels[0], self.row_starts[k], blocks[0].lines)
+        return Chunk(np.concatenate([b.x for b in blocks]), np.concatenate(labels), self.row_starts[k],
+                     np.concatenate([b.lines for b in blocks]))

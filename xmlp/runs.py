@@ -86,7 +86,6 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
     rows are parsed; the class checks across shards are the caller's)."""
     if shard is None and (streamed := streamruns.data(s)) is not None:  # a file too large to read whole
         return Data(**streamed)
-
     def read(path: str, **kw: Any) -> Any:  # training never needs the ids; big files are read in the model's dtype
         return read_table(path, labels="required", dtype=s.dtype, keep_ids=False, store=store_dtype(path, s.dtype), **kw)
 

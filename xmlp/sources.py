@@ -35,7 +35,7 @@ class Chunk:
     x: np.ndarray
     labels: np.ndarray
     first_row: int
-    lines: Sequence[int] | None = None
+    lines: Sequence[int] | np.ndarray | None = None
 
 
 class Source:

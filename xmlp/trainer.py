@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 from . import losses, metrics as metrics_mod, parallel
 from ._types import Array
 from .callbacks import Callback, History
-from .errors import TrainingDiverged
+from .errors import TrainingDiverged, UsageError
 from .network import Network
 from .optimizers import Optimizer
 
@@ -64,8 +64,8 @@ class Trainer:
         shuffle_rng = part.shuffle_stream(shuffle_rng)
         fed = hasattr(data, "epoch")  # a feed: the rows come to the device in pieces, each epoch
         if fed and part.size > 1:
-            raise ValueError("expected one process to train on streamed data; received a data-parallel partition "
-                             f"of {part.size} processes")
+            raise UsageError(f"expected one process to train on streamed data; received {part.size} processes "
+                             "(hint: --no-stream, or a single process)")
         n_batches = -(-data.n_rows // batch_size) if fed else len(part.batches(data.shape[0], batch_size))
         if validation is not None:  # the rows this process scores, and the divisor of their sums
             n_valid = part.total_rows(validation.shape[0], 1)
