@@ -19,7 +19,7 @@ FLOORS = {
     0: {"_types", "_version", "registry", "errors", "backends"},
     1: {"losses", "activations", "initializers", "layers", "optimizers", "metrics", "network", "callbacks",
         "parallel", "trainer", "updates"},
-    2: {"textlines", "history", "power", "seeding", "preprocessing", "inputs", "calibration", "split", "evaluation",
+    2: {"textlines", "history", "power", "seeding", "preprocessing", "rowbuffer", "inputs", "calibration", "split", "evaluation",
         "fileio", "serialization", "saving", "csvlayout", "csvdata", "bulkcsv", "fastcsv", "datasets", "shards",
         "fitting", "resume", "estimator", "sources", "npysource", "csvsource", "streaming", "feeds", "streamfit", "spill"},
     3: {"config", "preflight", "runs", "distributed", "plots", "commands", "cli", "__main__", "__init__", "sklearn",

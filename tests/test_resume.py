@@ -110,6 +110,10 @@ def test_a_warm_start_refuses_another_optimizer_or_seed(wdbc):
     fresh = _model()
     fresh.fit(x, y, epochs=1, seed=3, warm_start=True)  # never fitted: a warm start starts fresh
     assert fresh.training_state.epochs == 1
+    built = _model()
+    built.build(30, np.random.default_rng(0))  # weights, but no classes nor state: also fresh
+    built.fit(x, y, epochs=1, seed=3, warm_start=True)
+    assert_same_state(fresh, built)
 
 
 def test_ensemble_members_continue_their_own_state(wdbc, tmp_path):
@@ -132,6 +136,7 @@ def test_the_state_survives_pickling(wdbc):
     whole.fit(x, y, epochs=3, seed=2, optimizer="momentum")
     parts.fit(x, y, epochs=1, seed=2, optimizer="momentum")
     copy = pickle.loads(pickle.dumps(parts))
+    assert copy.training_state.epochs == 1 and copy.training_state.seed == 2
     copy.fit(x, y, epochs=2, warm_start=True)
     assert_same_state(whole, copy)
     assert parts.training_state.epochs == 1  # the original is untouched
@@ -209,17 +214,21 @@ def test_continuing_is_bitwise_on_every_backend(backend, wdbc, tmp_path):
 TRAIN = ("--no-plots", "--quiet", "--dtype", "float64", "--optimizer", "momentum", "--batch-size", "16")
 
 
-def test_cli_resume_is_the_uninterrupted_run_bitwise(cli, tmp_path):
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_cli_resume_is_the_uninterrupted_run_bitwise(cli, tmp_path, optimizer):
     import json
 
-    assert cli("train", "--epochs", "4", "--no-refit", "--out", "whole", *TRAIN)[0] == 0
-    assert cli("train", "--epochs", "2", "--no-refit", "--out", "half", *TRAIN)[0] == 0
-    code, out, err = cli("train", "--resume", "half", "--epochs", "2", "--out", "resumed", "--no-plots", *TRAIN[2:])
+    train = [*TRAIN[:-4], "--optimizer", optimizer, *TRAIN[-2:]]
+    assert cli("train", "--epochs", "4", "--no-refit", "--out", "whole", *train)[0] == 0
+    assert cli("train", "--epochs", "2", "--no-refit", "--out", "half", *train)[0] == 0
+    code, out, err = cli("train", "--resume", "half", "--epochs", "2", "--out", "resumed", "--no-plots", *train[2:])
     assert code == 0 and err == "" and "> resuming 'half/model.safetensors' after epoch 2: 2 more epochs" in out
     assert "epoch 3/4 - loss:" in out and "epoch 4/4 - loss:" in out  # numbered on
     meta_w, whole = read_model_file(tmp_path / "whole/model.safetensors")
     meta_r, resumed = read_model_file(tmp_path / "resumed/model.safetensors")
-    assert sorted(whole) == sorted(resumed) and "optimizer.layers.2.bias.0" in whole  # the momentum buffers
+    slots = {"sgd": 0, "momentum": 1, "adam": 2}[optimizer]  # arrays per parameter in the file
+    assert sorted(whole) == sorted(resumed) and meta_w["resume"]["slots"] == slots
+    assert ("optimizer.layers.2.bias.0" in whole) == (slots > 0)
     assert all(whole[k].tobytes() == resumed[k].tobytes() for k in whole)
     assert meta_w["resume"] == meta_r["resume"] and meta_r["resume"]["epochs"] == 4
     assert meta_r["training"]["resume"] == "half" and meta_r["training"]["initial_epoch"] == 2
@@ -360,3 +369,25 @@ def test_a_hostile_training_state_is_a_data_error_never_a_crash(wdbc, tmp_path):
                 assert "b.safetensors: expected" in str(exc) and "\n" not in str(exc)
                 outcomes.add("refused")
     assert outcomes == {"loaded", "refused"}  # e.g. a seed of 0 is fine; a momentum of "x" is not
+
+
+def test_data_parallel_exact_mode_continues_bitwise(split):
+    """Two 'processes' (threads, exact mode): 2 epochs and a warm start of 2 give each process the
+    bits of its 4-epoch run (the same process count sums in the same order)."""
+    from helpers import ThreadGroup
+    from xmlp.parallel import Partition
+
+    xt, yt, _, _ = split
+
+    def run(comm, warm):
+        model = _model()
+        if warm:
+            model.fit(xt, yt, epochs=2, seed=3, optimizer="adam", partition=Partition(comm))
+            model.fit(xt, yt, epochs=2, warm_start=True, partition=Partition(comm))
+        else:
+            model.fit(xt, yt, epochs=4, seed=3, optimizer="adam", partition=Partition(comm))
+        return model
+
+    whole = ThreadGroup(2).run(lambda comm: run(comm, False))
+    for a, b in zip(whole, ThreadGroup(2).run(lambda comm: run(comm, True))):
+        assert_same_state(a, b)

@@ -147,6 +147,20 @@ class Reader:
         ids = np.array(reader.ids, dtype=str) if self.spec.keep_ids and lay.id_col is not None else None
         return Block(reader.array(), codes, classes, ids, np.array(reader.numbers, dtype=np.int64)), total
 
+EXACT_BYTES = 64 << 20
+
+
+def store_dtype(path: str | os.PathLike[str], dtype: str) -> str:
+    """The dtype to read a training file in: float64 up to ``EXACT_BYTES`` of text (its values then
+    go through float64 to the model's input exactly as they always did: the same model, bit for
+    bit), else the training dtype (a float32 data set read as float32: half the memory)."""
+    try:
+        small = os.stat(path).st_size <= EXACT_BYTES
+    except OSError:
+        small = True  # the reader reports what is wrong with the path
+    return "float64" if small else dtype
+
+
 class NotRegular(Exception):
     """A pipe or a device: read by the exact reader, which streams any input."""
 

@@ -52,14 +52,15 @@ def fit(
     check_positive_int("batch_size", batch_size)
     input_noise = optimizers.Option(0.0).check("input_noise", input_noise)
     metric_names = metrics_mod.check_names(metrics)
-    if streamfit.is_source(x) and warm_start and model.built:
+    warm_start = warm_start and model.built and model.encoder.classes is not None  # never fitted: fresh
+    if streamfit.is_source(x) and warm_start:
         raise ValueError(f"expected arrays to continue a training; received the data source {x.name} (hint: fit "
                          "from it without warm_start)")
     x_in = x if streamfit.is_source(x) else inputs.features(
-        model.backend, x, model.n_features if warm_start and model.built else None)[0]
+        model.backend, x, model.n_features if warm_start else None)[0]
     callbacks = ([early_stopping] if early_stopping is not None else []) + list(callbacks)
     callbacks += [EpochPrinter()] if verbose else []
-    if warm_start and model.built:
+    if warm_start:
         state = _continued(model, y, x_in.shape[0], metric_names, optimizer, learning_rate, seed, classes)
     else:
         state = _fresh(model, x_in, y, metric_names, optimizer, learning_rate, seed, partition, classes, feature_names)

@@ -18,6 +18,7 @@ import numpy as np
 from . import backends
 from ._types import Array
 from .preprocessing import RowValueError, Standardizer, as_features, check_representable, model_input
+from .rowbuffer import RowBuffer
 
 
 def features(backend: backends.Backend, x: Any, n_features: int | None) -> tuple[Any, bool]:
@@ -25,6 +26,11 @@ def features(backend: backends.Backend, x: Any, n_features: int | None) -> tuple
     anything else becomes a host array (``as_features``)."""
     if backend.holds(x):
         return device_features(backend, x, n_features), True
+    if isinstance(x, RowBuffer) and x.full is not None:  # xmlp's own rows: checked, kept for to_device
+        if x.used:
+            raise RuntimeError("expected rows that no fit has used; received a RowBuffer already overwritten")
+        as_features(x, n_features)
+        return x, False
     return as_features(x, n_features), False
 
 
@@ -97,8 +103,28 @@ def to_device(backend: backends.Backend, x: Any, n_features: int | None, standar
     host (``model_input``) and sent, or — for the backend's own array — on the device."""
     if backend.holds(x):
         return device_input(backend, x, standardizer, dtype, targets)
-    host = model_input(x, n_features, standardizer, dtype, targets)
+    if (isinstance(x, RowBuffer) and x.full is not None and not x.used and x.dtype == np.dtype(dtype)
+            and targets is not None and x.spare() == targets.shape[1]):
+        host = _input_in_place(x, x.full, standardizer, dtype, targets)
+    else:
+        host = model_input(x, n_features, standardizer, dtype, targets)
     return backend.asarray(host, backend.dtype(dtype), copy=False)
+
+
+def _input_in_place(x: RowBuffer, full: np.ndarray, standardizer: Standardizer | None, dtype: str,
+                    targets: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """``model_input`` written over the rows' own memory (the same arithmetic, so the same bits):
+    no second copy of the data exists on the host."""
+    d = x.shape[1]
+    x.used = True
+    raw = np.asarray(x)
+    for start in range(0, raw.shape[0], chunk):
+        rows = raw[start : start + chunk]
+        block = standardizer.transform(rows) if standardizer is not None else rows
+        check_representable(block, dtype, offset=start)
+        full[start : start + chunk, :d] = block
+    full[:, d:] = targets
+    return full
 
 
 def device_input(backend: backends.Backend, x: Array, standardizer: Standardizer | None, dtype: str,

@@ -1,7 +1,7 @@
 """Losses on device arrays. All return 0-d arrays: nothing here reads a value back to the host.
 
-``log_softmax`` is the one stable log-softmax of the package (the softmax activation, the fused
-loss, the bce metric and temperature calibration all use it).
+``log_softmax`` is the one stable log-softmax of the package (the softmax activation, the bce
+metric and temperature calibration use it; the fused loss writes the same arithmetic out).
 """
 
 from __future__ import annotations

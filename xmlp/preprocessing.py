@@ -93,6 +93,15 @@ class LabelEncoder:
         classes = self._fitted()
         lookup = {c: i for i, c in enumerate(classes)}
         y = labels_of(y)[0]
+        arr = np.asarray(y)
+        if arr.dtype.kind == "U" and all(isinstance(c, str) for c in classes) and len(arr):
+            # Strings: a sorted search instead of one dict lookup per row (and no list of them).
+            keys = np.array(classes)
+            order = np.argsort(keys, kind="stable")
+            pos = np.minimum(np.searchsorted(keys[order], arr), len(keys) - 1)
+            if (keys[order][pos] == arr).all():
+                found: np.ndarray = order[pos].astype(np.int64)
+                return found
         out = np.empty(len(y), dtype=np.int64)
         for i, label in enumerate(np.asarray(y).tolist()):
             if label not in lookup:

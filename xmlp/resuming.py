@@ -34,7 +34,7 @@ def resumed_model(s: TrainSettings, backend: backends.Backend, n_features: int, 
             raise MismatchError(f"{path}: expected {what} {_text(theirs)} (the model's); received {_text(ours)} "
                                 f"(hint: {hint})")
 
-    if training.get("refit"):
+    if isinstance(training.get("refit"), dict):  # the record of a refit that happened
         raise MismatchError(f"{path}: expected a model saved without --refit; received a refit model (its last epochs "
                             "trained on the validation rows too) (hint: train with --no-refit to resume the run later)")
     hidden = model.layers[:-1]

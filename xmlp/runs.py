@@ -19,7 +19,7 @@ from .backends import comm as _comm
 from . import losses, streamruns
 from .callbacks import EarlyStopping, History, ProgressBar
 from .config import TrainSettings
-from .csvdata import read_table
+from .fastcsv import read_table, store_dtype
 from .datasets import load_wdbc
 from .errors import DataError, UnavailableError, UsageError
 from .estimator import Sequential
@@ -28,6 +28,7 @@ from .history import history_csv, run_labels
 from .parallel import Partition
 from .preflight import check_classes, check_memory, check_run_folder
 from .resuming import resumed_model
+from .rowbuffer import split_rows
 from .shards import shard_range, shard_scores
 from .layers import Dense
 from .optimizers import Optimizer
@@ -85,23 +86,25 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
     rows are parsed; the class checks across shards are the caller's)."""
     if shard is None and (streamed := streamruns.data(s)) is not None:  # a file too large to read whole
         return Data(**streamed)
+    def read(path: str, **kw: Any) -> Any:  # training never needs the ids; big files are read in the model's dtype
+        return read_table(path, labels="required", dtype=s.dtype, keep_ids=False, store=store_dtype(path, s.dtype), **kw)
+
+    owned = not s.refit  # rows read from a file become the model input in place (a --refit run needs them after)
     if s.train:
-        train = read_table(s.train, labels="required", dtype=s.dtype, part=shard)
+        train = read(s.train, part=shard)
         if shard is None:
             check_classes(train.path, train.y, train.line_numbers)
         if s.valid:
-            classes = sorted(set(train.y.tolist())) if shard is None else None
-            valid = read_table(s.valid, n_features=train.x.shape[1], labels="required", classes=classes, dtype=s.dtype,
-                               part=shard)
+            classes = sorted(set(np.unique(train.y).tolist())) if shard is None else None
+            valid = read(s.valid, n_features=train.x.shape[1], classes=classes, part=shard)
             return Data(train.x, train.y, valid.x, valid.y, train.feature_names, f"{train.path} + {valid.path}")
         x, y, names, what = train.x, train.y, train.feature_names, train.path
     elif s.data:
-        table = read_table(s.data, labels="required", dtype=s.dtype)
+        table = read(s.data)
         check_classes(table.path, table.y, table.line_numbers)
         x, y, names, what = table.x, table.y, table.feature_names, table.path
     else:
-        x, y, names = load_wdbc()
-        what = "embedded WDBC data"
+        (x, y, names), what, owned = load_wdbc(), "embedded WDBC data", False
     try:
         tr, va = split_indices(y, s.valid_size, np.random.default_rng(s.seed))
     except ValueError as exc:
@@ -110,7 +113,8 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
         raise DataError(f"{what}: expected at least two classes in the training part; received one")
     if shard is not None:  # an in-memory source: this process keeps its rows of each part
         tr, va = tr[slice(*shard_range(len(tr), *shard))], va[slice(*shard_range(len(va), *shard))]
-    return Data(x[tr], y[tr], x[va], y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s.seed})")
+    x_train, x_valid = split_rows(x, tr, va, len(np.unique(y[tr])) if owned else None)
+    return Data(x_train, y[tr], x_valid, y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s.seed})")
 
 
 def build_model(s: TrainSettings, n_classes: int, backend: backends.Backend) -> Sequential:
