@@ -8,8 +8,9 @@ variants (the benchmarks time all three and take the fastest as the reference):
 - ``where``: the ReLU gradient as ``np.where(h > 0, g @ W.T, 0)``;
 - ``mask``: the ReLU gradient as a multiply by the mask ``h > 0`` (cast once per layer);
 - ``inplace``: ``mask``, plus in-place bias add, ReLU, softmax and SGD updates, and matrix
-  products into preallocated buffers (``np.matmul(..., out=...)``): no allocation per step
-  beyond the batch gather.
+  products into preallocated buffers (``np.matmul(..., out=...)``): no array allocated per
+  step beyond the batch gather (NumPy itself still allocates scratch per call: an iteration
+  buffer for each broadcast operation and for the bool-to-float cast of the mask).
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@
    of one training step (counted by ``_counting``: every ufunc, reduction, matmul, take and
    gather; the epoch's own few operations shared out over its steps) beside the time per step,
    for xmlp with and without the backend's fast paths and for the plain NumPy loop (inplace).
-2. MNIST scale (784-256-128-10, batch 128, float32, NumPy backend): each kind of non-GEMM array
-   call of a step over one epoch's worth of steps, and the GEMMs of the same step.
+2. The bytes a step allocates after the first (tracemalloc's peak), with and without fast paths.
+3. MNIST scale (784-256-128-10, batch 128, float32, NumPy backend): each kind of non-GEMM array
+   call of a step of the generic code over one epoch's worth of steps, and the GEMMs of the
+   same step.
 
     python benchmarks/profile_step.py [--rounds 7]
 """
@@ -110,11 +112,50 @@ def calls_per_step(rounds: int) -> None:
         print(f"{name:<32} {ops:9.1f} {statistics.median(ts) * 1e6:9.1f} {min(ts) * 1e6:6.1f}-{max(ts) * 1e6:<6.1f}")
 
 
+def step_allocations() -> None:
+    """tracemalloc's peak above the memory before, over steps 3-5 of the 42 setup (the
+    trainer's per-batch lines), with NumPy's iteration buffer at its default and at 16."""
+    import tracemalloc
+
+    print("# bytes allocated (tracemalloc peak) during a training step after the first, 42 setup, SGD")
+    print(f"{'implementation':<32} {'default buffer':>15} {'bufsize 16':>11}")
+    for name, fast in (("xmlp, fast paths", True), ("xmlp, generic Array API code", False)):
+        row = []
+        for bufsize in (np.getbufsize(), 16):
+            be = backends.get_backend("cpu", fast=fast)
+            rng = np.random.default_rng(0)
+            net = Network([Dense(24, "relu"), Dense(24, "relu"), Dense(2, "softmax")], "categoricalCrossentropy", be,
+                          "float64")
+            net.build(30, rng)
+            opt = optimizers.SGD(0.0314)
+            opt.build(be.xp, net.layers)
+            data = be.asarray(np.concatenate([rng.standard_normal((64, 30)), np.eye(2)[rng.integers(0, 2, 64)]], axis=1))
+            idx = be.asarray(rng.permutation(64), be.index_dtype)
+            loss_sum = be.xp.zeros((), dtype=net.dtype)
+            peak = 0
+            for i in range(6):
+                if i == 3:
+                    old = np.setbufsize(bufsize)
+                    tracemalloc.start()
+                    base = tracemalloc.get_traced_memory()[0]
+                xb, yb = net.gather(data, idx[8 * i : 8 * i + 8])
+                loss, _ = net.train_step(xb, yb, 8)
+                opt.step()
+                loss_sum += loss
+            peak = tracemalloc.get_traced_memory()[1] - base
+            tracemalloc.stop()
+            np.setbufsize(old)
+            row.append(peak)
+        print(f"{name:<32} {row[0]:15d} {row[1]:11d}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     calls_per_step(args.rounds)
+    print()
+    step_allocations()
     print()
     xp = backends.get_backend("cpu").xp
     rng = np.random.default_rng(0)

@@ -117,7 +117,8 @@ class Dense:
         return a
 
     def _backward_into(self, grad: Array, input_grad: bool) -> Array | None:
-        k, ws, (gw, gb) = self.kernels, self._step_ws, self._gbuf or self._grad_buffers()
+        ws: Any = self._step_ws  # set by the training forward (backward checked it is)
+        k, (gw, gb) = self.kernels, self._gbuf or self._grad_buffers()
         if self._raw:
             g = grad
         elif self._fast is not None:
