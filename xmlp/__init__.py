@@ -10,26 +10,34 @@ from .backends import Backend, BackendError, available as available_backends, ge
 from ._version import __version__
 from .activations import LeakyReLU
 from .callbacks import Callback, EarlyStopping, History
+from .csvsource import CsvSource
 from .errors import TrainingDiverged, XmlpError
 from .estimator import Sequential, load_model
 from .layers import Dense
 from .network import Network
+from .npysource import NpySource
 from .optimizers import SGD, Adam, Optimizer, RMSprop
+from .sources import ChunkList, ParquetSource, Source
 
 __all__ = [
     "Adam",
     "Backend",
     "BackendError",
     "Callback",
+    "ChunkList",
+    "CsvSource",
     "Dense",
     "EarlyStopping",
     "History",
     "LeakyReLU",
     "Network",
+    "NpySource",
     "Optimizer",
+    "ParquetSource",
     "RMSprop",
     "SGD",
     "Sequential",
+    "Source",
     "TrainingDiverged",
     "XmlpError",
     "available_backends",
