@@ -61,7 +61,15 @@ def peak_mib() -> float:
 
 
 # ------------------------------------------------------------------ parsers (one per child process)
-def parse_xmlp(path: str) -> tuple[np.ndarray, np.ndarray]:
+def parse_xmlp(path: str, engine: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """What ``xmlp train`` reads: features as float32 and labels (ids dropped)."""
+    from xmlp.fastcsv import read_table
+
+    table = read_table(path, dtype="float32", store="float32", keep_ids=False, engine_name=engine)
+    return table.x, table.y
+
+
+def parse_xmlp_exact(path: str) -> tuple[np.ndarray, np.ndarray]:
     from xmlp.csvdata import read_table
 
     table = read_table(path, dtype="float32", store="float32")
@@ -106,12 +114,15 @@ def parse_polars(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 PARSERS: dict[str, tuple[Callable[[str], tuple[np.ndarray, np.ndarray]], str | None]] = {
-    "xmlp read_table": (parse_xmlp, None),
+    "xmlp (polars)": (parse_xmlp, "polars"),
+    "xmlp (numpy loadtxt)": (lambda path: parse_xmlp(path, "numpy"), None),
     "pandas read_csv (C)": (parse_pandas, "pandas"),
     "numpy loadtxt": (parse_loadtxt, None),
     "pyarrow read_csv": (parse_pyarrow, "pyarrow"),
     "polars read_csv": (parse_polars, "polars"),
+    "xmlp exact reader": (parse_xmlp_exact, None),  # the per-cell Python reader (opt-in: ~40 s per 10^6 rows)
 }
+DEFAULT_PARSERS = [name for name in PARSERS if name != "xmlp exact reader"]
 
 
 # ------------------------------------------------------------------ training (one per child process)
@@ -145,7 +156,9 @@ TRAIN_CASES: dict[str, Callable[[str], float]] = {
 
 def child(kind: str, name: str, path: str) -> None:
     if kind == "parse":
-        fn = PARSERS[name][0]
+        fn, module = PARSERS[name]
+        for lib in filter(None, [module, "xmlp.fastcsv", "xmlp.csvdata"]):
+            __import__(lib)  # imports are not parsing: outside the timing, for every reader alike
         t0 = time.perf_counter()
         x, y = fn(path)
         took = time.perf_counter() - t0
@@ -174,7 +187,7 @@ def available(module: str | None) -> bool:
         return False
 
 
-def run_table(kind: str, cases: list[str], path: Path, repeats: int, reference: str | None) -> None:
+def run_table(kind: str, cases: list[str], path: Path, repeats: int, reference: str | None) -> dict[str, float]:
     results: dict[str, list[dict[str, float]]] = {n: [] for n in cases}
     for _ in range(repeats):  # interleaved: the machine's noise hits every case alike
         for name in cases:
@@ -191,6 +204,19 @@ def run_table(kind: str, cases: list[str], path: Path, repeats: int, reference: 
     sums = {n: rs[0]["checksum"] for n, rs in results.items() if "checksum" in rs[0]}
     if len(set(np.round(list(sums.values()), 3))) > 1:
         print(f"# WARNING: the readers disagree on the data: {sums}")
+    return {name: statistics.median(r["peak"] for r in rs) for name, rs in results.items()}
+
+
+def growth(kind: str, peaks: dict[int, dict[str, float]], unit: Callable[[int], float], what: str) -> None:
+    """Peak memory per MiB of ``what`` between the smallest and the largest size: the factor of
+    "peak <= factor x size + a constant" (the constant — interpreter, libraries — cancels out)."""
+    if len(peaks) < 2:
+        return
+    lo, hi = min(peaks), max(peaks)
+    print(f"\n### {kind}: peak growth per MiB of {what}, {lo:,} -> {hi:,} rows")
+    for name in peaks[hi]:
+        if name in peaks[lo]:
+            print(f"{name:<28} {(peaks[hi][name] - peaks[lo][name]) / (unit(hi) - unit(lo)):6.2f}x")
 
 
 def main() -> None:
@@ -207,7 +233,9 @@ def main() -> None:
         child(*args.child)
         return
     header("bench_data: CSV parse and in-memory training at scale")
-    names = args.parsers or list(PARSERS)
+    names = args.parsers or DEFAULT_PARSERS
+    parse_peaks: dict[int, dict[str, float]] = {}
+    train_peaks: dict[int, dict[str, float]] = {}
     for raw in args.rows:
         rows = int(float(raw))
         folder = Path(tempfile.mkdtemp(prefix="xmlp-bench-data-", dir=args.tmp))
@@ -225,12 +253,21 @@ def main() -> None:
                     else:
                         skipped(name, f"{PARSERS[name][1]} not installed")
                 print(f"### parse (reference: pandas; {args.repeats} repeats, each in a fresh process)")
-                run_table("parse", cases, path, args.repeats, "pandas read_csv (C)")
+                parse_peaks[rows] = run_table("parse", cases, path, args.repeats, "pandas read_csv (C)")
             if not args.no_train:
-                print(f"### xmlp train --epochs 1 --batch-size 256 (read, standardise, one epoch; {args.repeats} repeats)")
-                run_table("train", list(TRAIN_CASES), path, args.repeats, None)
+                print(f"### xmlp train --epochs 1 --batch-size 256 --preprocess standardize --no-refit (read, "
+                      f"standardise, one epoch; {args.repeats} repeats); training arrays [X | one-hot Y] "
+                      f"{training_mib(rows):,.0f} MiB")
+                train_peaks[rows] = run_table("train", list(TRAIN_CASES), path, args.repeats, None)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+    growth("parse", parse_peaks, lambda n: n * FEATURES * 4 / 2**20, "the float32 result")
+    growth("train", train_peaks, training_mib, "the training arrays")
+
+
+def training_mib(rows: int) -> float:
+    """The float32 [X | one-hot Y] arrays of all rows (training and validation parts), MiB."""
+    return rows * (FEATURES + 2) * 4 / 2**20
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ FLOORS = {
         "parallel", "trainer", "updates"},
     2: {"textlines", "history", "power", "seeding", "preprocessing", "rowbuffer", "inputs", "calibration", "split", "evaluation",
         "fileio", "serialization", "saving", "csvlayout", "csvdata", "bulkcsv", "fastcsv", "datasets", "shards",
-        "fitting", "resume", "estimator", "sources", "npysource", "csvsource", "streaming", "feeds", "streamfit"},
+        "fitting", "resume", "estimator", "sources", "npysource", "csvsource", "streaming", "feeds", "streamfit", "spill"},
     3: {"config", "preflight", "runs", "distributed", "plots", "commands", "cli", "__main__", "__init__", "sklearn",
         "export", "commands_tools", "cli_options", "resuming", "streamruns"},
 }

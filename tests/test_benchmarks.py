@@ -56,8 +56,17 @@ def test_bench_distributed_small(mpiexec):
 
 
 @pytest.mark.slow
+def test_bench_data_small():
+    out = run("bench_data.py", "--rows", "3000", "6000", "--repeats", "1", "--parsers", "xmlp (numpy loadtxt)",
+              "numpy loadtxt", "pandas read_csv (C)")
+    assert "xmlp (numpy loadtxt)" in out and "in memory, --input-noise 0" in out and "WARNING" not in out
+    assert "### train: peak growth per MiB of the training arrays, 3,000 -> 6,000 rows" in out
+
+
+@pytest.mark.slow
 def test_stream_bench_small():
     out = run("_stream_bench.py", "--rows", "5000", "--repeats", "1", "--epochs", "1", "--csv")
-    for row in ("in memory (.npy loaded)", "streamed .npy (memory map)", "streamed CSV"):
+    for row in ("in memory (.npy loaded)", "streamed .npy (memory map)", "streamed CSV (parsed every epoch)",
+                "streamed CSV (parsed once)"):
         assert f"\n{row} " in out
     assert "peak RSS MiB" in out and "5,000 rows x 30 features" in out

@@ -136,6 +136,7 @@ def test_the_state_survives_pickling(wdbc):
     whole.fit(x, y, epochs=3, seed=2, optimizer="momentum")
     parts.fit(x, y, epochs=1, seed=2, optimizer="momentum")
     copy = pickle.loads(pickle.dumps(parts))
+    assert copy.training_state.epochs == 1 and copy.training_state.seed == 2
     copy.fit(x, y, epochs=2, warm_start=True)
     assert_same_state(whole, copy)
     assert parts.training_state.epochs == 1  # the original is untouched

@@ -23,7 +23,8 @@ def test_stream_trains_and_saves_like_a_run(cli, tmp_path, wdbc):
     write_subject_csv(tmp_path / "d.csv", wdbc)
     code, out, err = cli("train", "--data", "d.csv", "--stream", "--chunk-rows", "100", "--shuffle-buffer", "250", *FAST)
     assert code == 0, err
-    assert out.splitlines()[0] == "> streaming d.csv in chunks of 100 rows (--stream)"
+    assert out.splitlines()[0] == ("> streaming d.csv in chunks of 100 rows, parsed once into a binary copy in the "
+                                   "temporary folder (--stream)")
     assert re.search(r"x_train shape : \((4\d\d), 30\)", out) and "classes       : B " in out
     history = json.loads((tmp_path / "run/history.json").read_text())
     assert history["config"]["source"].startswith("d.csv, streamed, random split 80%/20% (seed 42)")
@@ -38,7 +39,8 @@ def test_a_file_too_large_for_memory_is_streamed_by_itself(cli, tmp_path, wdbc, 
     code, out, _ = cli("train", "--data", "d.csv", *FAST)
     assert code == 0
     line = out.splitlines()[0]
-    assert line.startswith("> streaming d.csv in chunks of 65,536 rows: reading it whole would take about ")
+    assert line.startswith("> streaming d.csv in chunks of 65,536 rows, parsed once into a binary copy in the temporary "
+                           "folder: reading it whole would take about ")
     assert line.endswith("GiB available (--no-stream reads it whole)")
     code, out, _ = cli("train", "--data", "d.csv", "--no-stream", "--force", *FAST)
     assert code == 0 and "streaming" not in out

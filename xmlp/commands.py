@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import distributed
+from . import fastcsv
 from .csvdata import read_table, rows_text
 from .errors import CantCreateError, DataError, UsageError
 from .fileio import atomic_write, check_dir_writable, check_output_file, write_all
@@ -72,8 +73,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     classes = [str(c) for c in model.classes]
     if args.out:
         check_output_file(args.out, [args.data, path], force=args.force)
-    table = read_table(args.data, n_features=model.n_features, labels="optional", classes=classes,
-                       dtype=model.dtype_name, feature_names=model.feature_names)
+    table = fastcsv.read_table(args.data, n_features=model.n_features, labels="optional", classes=classes,
+                               dtype=model.dtype_name, feature_names=model.feature_names)
     try:
         proba = model.predict_proba(table.x).astype(np.float64)
     except RowValueError as exc:

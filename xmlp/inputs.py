@@ -100,7 +100,8 @@ def fit_preprocessing(backend: backends.Backend, x: Any, standardizer: Standardi
 def to_device(backend: backends.Backend, x: Any, n_features: int | None, standardizer: Standardizer | None,
               dtype: str, targets: np.ndarray | None = None) -> Array:
     """[preprocessed x | targets] as one array of the model's dtype on the device: built on the
-    host (``model_input``) and sent, or — for the backend's own array — on the device."""
+    host (``model_input``) and sent, or — for the backend's own array — on the device; for a
+    ``RowBuffer`` of that dtype with one spare column per class, over the rows' own memory."""
     if backend.holds(x):
         return device_input(backend, x, standardizer, dtype, targets)
     if (isinstance(x, RowBuffer) and x.full is not None and not x.used and x.dtype == np.dtype(dtype)

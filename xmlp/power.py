@@ -14,6 +14,11 @@ of ~1e-3) have their optimum near λ = −300: a scan of 241 points evenly space
 golden-section refinement around the best point. For one-signed columns the variance is
 computed in a scaled log form, so the likelihood stays accurate where (1 + x)^λ underflows.
 A constant column gets λ = 1 (a shift, which the standardisation then removes).
+
+The search costs ~(241 + ~60) transforms of a column, ~0.5 s per 10^5 rows of a column with
+both signs; so λ is fitted on at most ``SAMPLE_ROWS`` rows (a uniform sample drawn with a fixed
+seed, kept in row order): scikit-learn's ``QuantileTransformer`` subsamples likewise (10 000
+rows by default). Smaller data — WDBC's 569 rows — is fitted on every row, exactly as before.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import numpy as np
 _GOLD = (math.sqrt(5.0) - 1.0) / 2.0
 BOUND = 1000.0
 GRID = 241
+SAMPLE_ROWS = 10_000
 
 
 def _yj(x: np.ndarray, lam: float) -> np.ndarray:
@@ -115,9 +121,13 @@ def _fit_column(x: np.ndarray, xtol: float = 1e-10) -> float:
     return max((fc, c), (fd, d), (f[i], float(lams[i])))[1]
 
 
-def fit(x: np.ndarray) -> np.ndarray:
-    """Per-column maximum-likelihood λ of a finite (rows, columns) array, |λ| ≤ 1000."""
-    x = np.asarray(x, dtype=np.float64)
+def fit(x: np.ndarray, sample_rows: int = SAMPLE_ROWS, seed: int = 0) -> np.ndarray:
+    """Per-column maximum-likelihood λ of a finite (rows, columns) array, |λ| ≤ 1000, on
+    ``sample_rows`` rows drawn uniformly (``seed``) when it has more."""
+    x = np.asarray(x)
     if not np.isfinite(x).all():
         raise ValueError("expected finite values to fit the Yeo-Johnson transform; received NaN or infinity")
+    if x.shape[0] > sample_rows:  # rows in their order: the sample of the same data is the same
+        x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], sample_rows, replace=False))]
+    x = np.asarray(x, dtype=np.float64)
     return np.array([_fit_column(x[:, j]) for j in range(x.shape[1])])

@@ -106,5 +106,6 @@ class TrainingState:
         return {"file_data": self.file_data()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        TrainingState.__init__(self, [], [], [], [], 0, None)
+        doc = state["file_data"][0]
+        TrainingState.__init__(self, [], [], [], [], int(doc["epochs"]), doc.get("seed"))
         self._pending = state["file_data"]

@@ -26,7 +26,7 @@ from .preprocessing import LabelEncoder, Standardizer
 from .shards import Moments, merge, moments, scaling
 from .sources import Chunk, Source
 
-SAMPLE_ROWS = 100_000  # rows of the Yeo-Johnson λ sample (the search costs ~1 s per 10^5 rows x 30 columns)
+SAMPLE_ROWS = power.SAMPLE_ROWS  # rows of the Yeo-Johnson λ sample: what power.fit itself samples from in-memory data
 
 
 @dataclass

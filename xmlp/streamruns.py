@@ -5,7 +5,8 @@ The training rows stay a source (``csvsource.CsvSource``; a ``.parquet`` file: `
 that every epoch reads again; the validation rows are held in memory: with ``--data``, a seeded
 random split (``sources.Split``: each row to the validation side with probability
 ``--valid-size``, not stratified), with ``--valid`` that file. The first pass (rows checked,
-classes counted, preprocessing fitted) runs before anything is written; the fit reuses it.
+classes counted, preprocessing fitted) runs before anything is written; the fit reuses it. A CSV
+is parsed once: its rows are kept in a binary copy (``spill.Spilled``) that later passes read.
 A ``--refit`` streams the training and validation rows together.
 """
 
@@ -25,6 +26,7 @@ from .errors import DataError, UsageError
 from .feeds import DEFAULT_CHUNK_ROWS
 from .preflight import MIN_CLASS_ROWS, _available_memory, check_classes
 from .sources import ChunkList, ParquetSource, Source, Split
+from .spill import Spilled
 
 #: peak memory of reading a CSV file whole and training on it, per byte of the file (measured in
 #: issue #10: 1.31 GB for a 264 MB file); streaming when that exceeds this share of the free memory
@@ -36,7 +38,8 @@ def wanted(s: TrainSettings) -> str | None:
     path = s.data or s.train
     if not path or s.stream is False:
         return None
-    rows = f"in chunks of {s.chunk_rows or DEFAULT_CHUNK_ROWS:,} rows"
+    rows = f"in chunks of {s.chunk_rows or DEFAULT_CHUNK_ROWS:,} rows" + (
+        "" if path.lower().endswith(".parquet") else ", parsed once into a binary copy in the temporary folder")
     if s.stream:
         return f"> streaming {path} {rows} (--stream)"
     try:
@@ -53,7 +56,8 @@ def wanted(s: TrainSettings) -> str | None:
 def open_source(path: str, s: TrainSettings) -> Source:
     if path.lower().endswith(".parquet"):
         return ParquetSource(path)
-    return CsvSource(path, chunk_rows=s.chunk_rows or DEFAULT_CHUNK_ROWS, dtype=s.dtype)
+    # parsed once: later passes read a binary copy (the data's float size, in the temporary folder)
+    return Spilled(CsvSource(path, chunk_rows=s.chunk_rows or DEFAULT_CHUNK_ROWS, dtype=s.dtype))
 
 
 def data(s: TrainSettings) -> dict[str, Any] | None:
