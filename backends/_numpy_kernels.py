@@ -24,10 +24,10 @@ _max_reduce: Any = np.maximum.reduce
 
 def _relu(z: Any, b: Any, mask: Any) -> tuple[Any, Any]:
     z += b
-    # The 0/1 mask in z's dtype: astype(z > 0, dtype) for every z but NaN (where it is NaN, and
-    # the epoch's loss NaN either way). greater() into a float buffer would cast through a
-    # buffer NumPy allocates on every call; heaviside computes in the dtype (and is faster).
-    np.heaviside(z, 0.0, out=mask)
+    # The 0/1 mask in z's dtype, as astype(z > 0, dtype). NumPy casts greater's bool result
+    # through its iteration buffer (scratch of up to np.getbufsize() elements, not an array);
+    # heaviside() would avoid the cast but has no SIMD loop: 12x slower at 128 x 256.
+    np.greater(z, 0.0, out=mask)
     z *= mask
     return z, mask
 
