@@ -44,6 +44,35 @@ def test_rows_sent_in_chunks_cost_one_transfer_per_chunk_not_per_batch(spec, wdb
         assert counts[4] == counts[64] == (5.0 * per_chunk, 1.0)
 
 
+def test_input_noise_and_validation_scoring_go_in_blocks(monkeypatch, wdbc):
+    """Large data: the epoch's input noise is drawn and sent in blocks of NOISE_ROWS rows (host
+    memory bounded by a block, one transfer each, never one per batch) and validation is scored
+    in blocks of SCORE_ROWS rows. The noise numbers are the same as drawn at once, so the weights
+    are bitwise those of one block; the validation sums only change their order of addition."""
+    from xmlp import trainer
+
+    x, y, _ = wdbc
+
+    def fit(block):
+        monkeypatch.setattr(trainer, "NOISE_ROWS", block)
+        monkeypatch.setattr(trainer, "SCORE_ROWS", block)
+        backend = xmlp.get_backend("numpy")
+        model = Sequential([Dense(8, "tanh"), Dense(2, "softmax")], backend=backend, dtype="float64")
+        h = model.fit(x[:400], y[:400], validation_data=(x[400:], y[400:]), epochs=2, batch_size=16, seed=3,
+                      input_noise=0.3, metrics=("accuracy", "bce"))
+        return model.get_weights(), h.history, backend.stats.to_device
+
+    whole, blocks = fit(65536), fit(64)  # 64: 4 batches of 16 per block (400 rows: 7 blocks)
+    for a, b in zip(whole[0], blocks[0]):
+        for k in ("weight", "bias"):
+            np.testing.assert_array_equal(a[k], b[k])
+    for key, values in whole[1].items():
+        # float64 sums of 169 validation rows added in 3 blocks instead of 1: rounding only
+        np.testing.assert_allclose(blocks[1][key], values, rtol=1e-13, err_msg=key)
+    # Per epoch: the permutation and the noise, one transfer per block (1 block vs 7).
+    assert blocks[2] - whole[2] == 2 * (7 - 1)
+
+
 def test_non_finite_loss_stops_training(wdbc):
     x, y, _ = wdbc
     model = Sequential([Dense(24, "relu"), Dense(24, "relu"), Dense(2, "softmax")])

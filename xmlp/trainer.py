@@ -19,6 +19,11 @@ from .network import Network
 from .optimizers import Optimizer
 
 
+#: rows per block of the epoch's input noise and of validation scoring: host and device memory
+#: stay bounded by a block (data of up to this many rows is done in one, as before)
+NOISE_ROWS = SCORE_ROWS = 65536
+
+
 def check_finite(logs: dict[str, float]) -> bool:
     """Whether the epoch's losses are finite (a NaN weight makes them NaN)."""
     return all(math.isfinite(logs[k]) for k in ("loss", "val_loss") if k in logs)
@@ -113,15 +118,18 @@ class Trainer:
         n, d = data.shape[0], net.n_inputs
         idx = be.asarray(shuffle_rng.permutation(n), be.index_dtype)
         loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
-        noise = self._epoch_noise(n, d) if self.noise else None
+        noise, block = None, (0, 0)  # the input noise of the epoch's rows block[0]:block[1]
         bce = None
         if layout.confusion:  # each batch's predicted classes, in the epoch's order; counted at its end
             # (-1, never a class, where another process computed the rows)
             predicted = xp.full((n,), -1, dtype=be.index_dtype, device=be.device)
         for b, (lo, hi, rows) in enumerate(self.partition.batches(n, batch_size)):
             xb, yb = net.gather(data, idx[lo:hi])  # one take: features and targets (views)
-            if noise is not None:
-                xb = xb + noise[lo:hi, :]
+            if self.noise:
+                while hi > block[1]:  # the next rows' noise, drawn in order (the same numbers as at once)
+                    block = (block[1], min(block[1] + max(NOISE_ROWS // batch_size, 1) * batch_size, n))
+                    noise = self._noise(block[1] - block[0], d)
+                xb = xb + noise[lo - block[0]:hi - block[0], :]
             loss, z = net.train_step(xb, yb, rows)
             sync()  # the one gradient all-reduce of the step (one process: nothing)
             opt.step()
@@ -175,8 +183,9 @@ class Trainer:
         n = feed.n_rows
         return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
 
-    def _epoch_noise(self, n: int, d: int) -> Array:
-        """The epoch's input noise, one row per batch row in the epoch's order, sent once."""
+    def _noise(self, n: int, d: int) -> Array:
+        """Input noise for the next ``n`` rows of the epoch's order, sent in one transfer (a block
+        of at most ``NOISE_ROWS`` rows: transfers per epoch bounded by blocks, host memory by one)."""
         be = self.network.backend
         return be.asarray(self.noise_rng.standard_normal((n, d)) * self.noise, self.network.dtype)
 
@@ -184,10 +193,12 @@ class Trainer:
         """Loss and metrics of the current weights on a [X | Y] part, packed (sums divided by
         ``n``, the rows of the part on all processes)."""
         net, xp = self.network, self.network.xp
-        d = net.n_inputs
-        z, y = net.logits(part[:, :d]), part[:, d:]
-        return layout.pack(
-            xp, net.loss.value(xp, z, y) / n,
-            metrics_mod.confusion(xp, z, y, class_ids) if layout.confusion else None,
-            losses.clipped_nll_sum(xp, z, y) / n if layout.bce else None,
-        )
+        d, sums = net.n_inputs, None
+        for lo in range(0, max(part.shape[0], 1), SCORE_ROWS):  # in blocks: one block's logits at a time
+            rows = part[lo:min(lo + SCORE_ROWS, part.shape[0]), :]
+            z, y = net.logits(rows[:, :d]), rows[:, d:]
+            block = (net.loss.value(xp, z, y), metrics_mod.confusion(xp, z, y, class_ids) if layout.confusion else None,
+                     losses.clipped_nll_sum(xp, z, y) if layout.bce else None)
+            sums = block if sums is None else tuple(None if a is None else a + b for a, b in zip(sums, block))
+        loss, cm, bce = sums  # type: ignore[misc]  # the loop ran at least once
+        return layout.pack(xp, loss / n, cm, None if bce is None else bce / n)
