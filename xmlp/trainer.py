@@ -118,7 +118,8 @@ class Trainer:
         n, d = data.shape[0], net.n_inputs
         idx = be.asarray(shuffle_rng.permutation(n), be.index_dtype)
         loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
-        noise, block = None, (0, 0)  # the input noise of the epoch's rows block[0]:block[1]
+        noise: Any = None  # the input noise of the epoch's rows block[0]:block[1]
+        block = (0, 0)
         bce = None
         if layout.confusion:  # each batch's predicted classes, in the epoch's order; counted at its end
             # (-1, never a class, where another process computed the rows)
@@ -193,12 +194,13 @@ class Trainer:
         """Loss and metrics of the current weights on a [X | Y] part, packed (sums divided by
         ``n``, the rows of the part on all processes)."""
         net, xp = self.network, self.network.xp
-        d, sums = net.n_inputs, None
+        d = net.n_inputs
+        sums: list[Any] = [None, None, None]  # loss, confusion counts, bce: sums over blocks
         for lo in range(0, max(part.shape[0], 1), SCORE_ROWS):  # in blocks: one block's logits at a time
             rows = part[lo:min(lo + SCORE_ROWS, part.shape[0]), :]
             z, y = net.logits(rows[:, :d]), rows[:, d:]
             block = (net.loss.value(xp, z, y), metrics_mod.confusion(xp, z, y, class_ids) if layout.confusion else None,
                      losses.clipped_nll_sum(xp, z, y) if layout.bce else None)
-            sums = block if sums is None else tuple(None if a is None else a + b for a, b in zip(sums, block))
-        loss, cm, bce = sums  # type: ignore[misc]  # the loop ran at least once
+            sums = [b if a is None else a + b for a, b in zip(sums, block)]
+        loss, cm, bce = sums
         return layout.pack(xp, loss / n, cm, None if bce is None else bce / n)
