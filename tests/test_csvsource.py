@@ -103,3 +103,26 @@ def test_the_index_agrees_with_read_table_on_awkward_files(tmp_path, rng, monkey
             np.testing.assert_array_equal(np.concatenate([c.x for c in chunks]), whole.x)
             assert [str(v) for c in chunks for v in c.labels] == whole.y.tolist()
             assert [int(v) for c in chunks for v in c.lines] == list(whole.line_numbers)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 4, 7, 1000])
+def test_long_blank_lines_are_no_rows(tmp_path, chunk_rows):
+    """Lines of only whitespace, however long (40 spaces; tabs with NBSP and U+2028, which
+    str.strip() removes as the exact reader does), are skipped, not counted as rows: no row
+    read twice, no false 'truncated' chunk."""
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(60):
+        lines.append(f"{i},{'M' if i % 2 else 'B'},{rng.normal():.4f},{rng.normal():.4f}")
+        if i % 7 == 3:
+            lines.append(" " * 40)
+        if i % 11 == 5:
+            lines.append("\t \u00a0 \u2028  ".ljust(30))
+    path = tmp_path / "blanks.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    whole = read_table(path, labels="required")
+    source = CsvSource(path, chunk_rows=chunk_rows)
+    chunks = list(source.chunks())
+    assert source.n_rows == len(whole.y) == 60
+    np.testing.assert_array_equal(np.concatenate([c.x for c in chunks]), whole.x)
+    assert np.concatenate([c.labels for c in chunks]).tolist() == whole.y.tolist()

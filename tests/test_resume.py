@@ -391,3 +391,26 @@ def test_data_parallel_exact_mode_continues_bitwise(split):
     whole = ThreadGroup(2).run(lambda comm: run(comm, False))
     for a, b in zip(whole, ThreadGroup(2).run(lambda comm: run(comm, True))):
         assert_same_state(a, b)
+
+
+def test_an_optimizer_instance_given_to_two_models_is_a_template(wdbc):
+    """Two models fitted with the same optimizer object each train their own copy: continuing
+    the first leaves the second alone and equals a run that had its own instance."""
+    x, y, _ = wdbc
+
+    def model():
+        return xmlp.Sequential([xmlp.Dense(8, "tanh"), xmlp.Dense(2, "softmax")], dtype="float64")
+
+    shared = xmlp.Adam(learning_rate=0.01)
+    a, b, alone = model(), model(), model()
+    a.fit(x, y, epochs=2, optimizer=shared, seed=1)
+    b.fit(x, y, epochs=2, optimizer=shared, seed=2)
+    alone.fit(x, y, epochs=2, optimizer=xmlp.Adam(learning_rate=0.01), seed=1)
+    b_before = b.get_weights()
+    a.fit(x, y, epochs=2, warm_start=True)
+    alone.fit(x, y, epochs=2, warm_start=True)
+    for wa, walone, wb, wb0 in zip(a.get_weights(), alone.get_weights(), b.get_weights(), b_before):
+        for k in ("weight", "bias"):
+            np.testing.assert_array_equal(wa[k], walone[k])
+            np.testing.assert_array_equal(wb[k], wb0[k])
+    assert shared.iterations == 0 and shared.slots == []  # the template itself never trains

@@ -25,6 +25,12 @@ from .textlines import open_input
 _INDEX_BYTES = 16 << 20
 
 
+#: bytes that may belong to a blank line: ASCII whitespace (str.isspace) and every non-ASCII byte
+_MAYBE_BLANK = np.zeros(256, dtype=bool)
+_MAYBE_BLANK[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_MAYBE_BLANK[128:] = True
+
+
 class CsvSource(Source):
     """A CSV data file in chunks of ``chunk_rows`` rows (labels required). ``dtype``: the values
     must fit it; ``feature_names`` / ``n_features``: a model's, as ``csvdata.read_table`` takes them."""
@@ -70,10 +76,13 @@ class CsvSource(Source):
                 if not data:  # the last line, without a line end
                     stops = np.array([len(buf)])
                 begins = np.concatenate([[0], stops[:-1] + 1])
-                short = np.flatnonzero(stops - begins <= 16)  # only a short line can be blank
+                # A line with a byte that is neither whitespace nor part of a non-ASCII character is
+                # a row; the others (any length) are decided by the exact reader's rule, str.strip().
+                solid = np.concatenate([[0], np.cumsum(~_MAYBE_BLANK[arr], dtype=np.int64)])
+                maybe = np.flatnonzero(solid[stops] == solid[begins])
                 blank = np.zeros(len(stops), dtype=bool)
-                blank[short] = [not buf[b:e].decode("utf-8", "replace").strip() for b, e in
-                                zip(begins[short].tolist(), stops[short].tolist())]
+                blank[maybe] = [not buf[b:e].decode("utf-8", "replace").strip() for b, e in
+                                zip(begins[maybe].tolist(), stops[maybe].tolist())]
                 data_rows = np.flatnonzero(~blank)
                 for j in data_rows[(rows + np.arange(len(data_rows))) % chunk_rows == 0].tolist():
                     k = int(np.searchsorted(data_rows, j))  # the chunk's first row: the previous row ended it

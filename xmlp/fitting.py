@@ -106,7 +106,9 @@ def _fresh(model: Any, x_in: Any, y: Labels, metric_names: list[str], optimizer:
         else:
             model.standardizer = inputs.fit_preprocessing(model.backend, x_in, model.standardizer)
     model.feature_names = list(feature_names) if feature_names is not None else None
-    opts = [opt] + [copy.copy(opt) for _ in model.members[1:]]  # each member its own slots
+    # Each member trains its own copy: an instance passed in is a template (two models given the
+    # same one must not share slots), and the model's training state holds the trained copies.
+    opts = [copy.copy(opt) for _ in model.members]
     with model.backend.activate():
         for net, member_opt, (init_rng, _, _) in zip(model.members, opts, streams):
             net.build(x_in.n_features if streamfit.is_source(x_in) else x_in.shape[1], init_rng)
@@ -134,7 +136,7 @@ def _continued(model: Any, y: Labels, n_rows: int, metric_names: list[str], opti
                       "file from an older xmlp?): the optimizer and the shuffling start afresh, so the result "
                       "will differ from a training that never stopped", UserWarning, stacklevel=4)
         model.seed, streams = seed_streams(seed, len(model.members))
-        opts = [opt] + [copy.copy(opt) for _ in model.members[1:]]
+        opts = [copy.copy(opt) for _ in model.members]
         with model.backend.activate():
             for net, member_opt in zip(model.members, opts):
                 member_opt.build(model.xp, net.layers)
