@@ -181,3 +181,18 @@ def test_random_cells_read_as_the_exact_reader_reads_them(tmp_path_factory, cell
             continue
         assert not isinstance(exact, DataError), f"{name} accepted {cell!r}: {exact}"
         _same(fast, exact)
+
+
+def test_a_bad_csv_engine_setting_is_a_usage_error(monkeypatch):
+    from xmlp import bulkcsv
+    from xmlp.errors import UnavailableError, UsageError
+
+    monkeypatch.setenv("XMLP_CSV_ENGINE", "fast")
+    with pytest.raises(UsageError, match=r"^XMLP_CSV_ENGINE: expected one of polars, numpy, exact; received 'fast'$"):
+        bulkcsv.engine()
+    monkeypatch.setenv("XMLP_CSV_ENGINE", "numpy")
+    assert bulkcsv.engine() == "numpy"
+    if importlib.util.find_spec("polars") is None:
+        monkeypatch.setenv("XMLP_CSV_ENGINE", "polars")
+        with pytest.raises(UnavailableError, match=r"pip install 'xmlp\[fast\]'"):
+            bulkcsv.engine()

@@ -112,3 +112,20 @@ def test_labels_beside_a_source_are_refused(wdbc):
     x, y, _ = wdbc
     with pytest.raises(ValueError, match="expected y=None with a data source .its labels come from chunks.; received labels"):
         _model().fit(ChunkList([(x, y)]), y, epochs=1)
+
+
+def test_models_fitted_on_one_source_own_their_preprocessing(wdbc):
+    """The first pass is cached on the source, but each model gets its own copy of the fitted
+    standardisation: refitting one model on other data leaves the other's untouched."""
+    import xmlp
+
+    x, y, _ = wdbc
+    source = xmlp.ChunkList([(x[:300], y[:300]), (x[300:], y[300:])])
+    a, b = (xmlp.Sequential([xmlp.Dense(4, "tanh"), xmlp.Dense(2, "softmax")], dtype="float64") for _ in range(2))
+    a.fit(source, None, epochs=1, seed=0)
+    b.fit(source, None, epochs=1, seed=0)
+    assert a.standardizer is not b.standardizer
+    mean, proba = b.standardizer.mean.copy(), b.predict_proba(x[:20])
+    a.fit(x[:100] * 3.0, y[:100], epochs=1, seed=0)
+    np.testing.assert_array_equal(b.standardizer.mean, mean)
+    np.testing.assert_array_equal(b.predict_proba(x[:20]), proba)

@@ -16,6 +16,7 @@ with Python's ``float`` on every number the rules accept (both round correctly;
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import re
@@ -25,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .csvlayout import MAX_CELL, Layout
+from .errors import UnavailableError, UsageError
 from .textlines import MAX_LINE
 
 ENGINES = ("polars", "numpy", "exact")
@@ -34,10 +36,14 @@ _BOM = b"\xef\xbb\xbf"
 
 def engine(name: str | None = None) -> str:
     """The bulk parser: ``name``, else ``$XMLP_CSV_ENGINE``, else polars when installed, else numpy."""
+    where = "engine" if name else "XMLP_CSV_ENGINE"
     name = name or os.environ.get("XMLP_CSV_ENGINE") or None
     if name is not None:
         if name not in ENGINES:
-            raise ValueError(f"expected a CSV engine among {', '.join(ENGINES)}; received {name!r}")
+            raise UsageError(f"{where}: expected one of {', '.join(ENGINES)}; received {name!r}")
+        if name == "polars" and importlib.util.find_spec("polars") is None:
+            raise UnavailableError(f"{where}: expected an installed polars for the 'polars' CSV engine; received "
+                                   "none installed (hint: pip install 'xmlp[fast]', or choose numpy)")
         return name
     try:
         import polars  # noqa: F401

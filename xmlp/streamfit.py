@@ -7,6 +7,8 @@ first pass) and ``training_data`` (a device array, or a feed from ``xmlp.feeds``
 
 from __future__ import annotations
 
+import copy
+
 from typing import Any, Sequence
 
 import numpy as np
@@ -34,7 +36,9 @@ def learn_source(model: Any, source: Source, y: Any, fit_labels: Any, metrics: S
         raise ValueError(f"expected y=None with a data source (its labels come from {source.name}); received labels")
     result = first_pass(source, model.standardizer, model.seed)
     fit_labels(model, range(result.n_rows), result.n_rows, metrics, classes if classes is not None else result.classes)
-    model.standardizer = result.standardizer
+    # A copy: the scan is cached on the source for the next model, and a later fit on arrays
+    # refits the model's preprocessing in place.
+    model.standardizer = copy.deepcopy(result.standardizer)
     return result
 
 
