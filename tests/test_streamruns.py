@@ -32,6 +32,15 @@ def test_stream_trains_and_saves_like_a_run(cli, tmp_path, wdbc):
     assert history["final"]["val_accuracy"] > 0.85  # 2 epochs of a 30-8-2 network on WDBC
 
 
+def test_stream_takes_a_validation_row_count(cli, tmp_path, wdbc):
+    """--valid-size 100 (a row count) on a streamed CSV: a 100/569 random split, as a share."""
+    write_subject_csv(tmp_path / "d.csv", wdbc)
+    code, out, err = cli("train", "--data", "d.csv", "--stream", "--valid-size", "100", *FAST)
+    assert code == 0, err
+    history = json.loads((tmp_path / "run/history.json").read_text())
+    assert history["config"]["source"].startswith("d.csv, streamed, random split 82%/18% (seed 42)")
+
+
 def test_a_file_too_large_for_memory_is_streamed_by_itself(cli, tmp_path, wdbc, monkeypatch):
     write_subject_csv(tmp_path / "d.csv", wdbc)
     size = (tmp_path / "d.csv").stat().st_size

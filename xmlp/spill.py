@@ -25,6 +25,7 @@ class Spilled(Source):
     def __init__(self, source: Source, folder: str | os.PathLike[str] | None = None, dtype: str | None = None):
         self.source, self.name = source, source.name
         self.n_features, self.feature_names, self.n_chunks = source.n_features, source.feature_names, source.n_chunks
+        self.n_rows = source.n_rows  # known before any pass for a CSV (its index): --valid-size N needs it
         self.dtype = np.dtype(dtype or getattr(source, "dtype", "float64"))
         self._dir = tempfile.TemporaryDirectory(prefix="xmlp-spill-", dir=folder)
         self._ranges: list[tuple[int, int]] | None = None  # rows of each chunk in the files, once complete
