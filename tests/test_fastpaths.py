@@ -209,3 +209,29 @@ def test_the_switch_argument_environment_and_pickling(monkeypatch):
     assert copy.deepcopy(backends.get_backend("cpu")).kernels is not None
     assert backends.get_backend("strict:cpu").kernels is None  # no fast paths: the generic code
 
+
+
+def test_the_fused_kernel_serves_only_the_loss_it_implements():
+    """A network whose loss is not the softmax cross-entropy itself (a subclass with its own
+    gradient, as a new loss would be) trains through that loss's code, not the NumPy kernel."""
+    from xmlp import losses
+    from xmlp.layers import Dense
+    from xmlp.network import Network
+
+    class Doubled(losses.SoftmaxCrossEntropy):
+        def forward_backward(self, xp, z, y, rows=None):
+            total, grad = super().forward_backward(xp, z, y, rows)
+            return 2 * total, 2 * grad
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 5)), np.eye(2)[rng.integers(0, 2, 8)]
+    grads = {}
+    for fast in (True, False):
+        net = Network([Dense(4, "tanh"), Dense(2, "softmax")], "categoricalCrossentropy",
+                      backends.get_backend("numpy", fast=fast), "float64")
+        net.build(5, np.random.default_rng(1))
+        net.loss = Doubled()
+        total, _ = net.train_step(x, y)
+        grads[fast] = (float(total), net.layers[0].grads["weight"].copy())
+    assert grads[True][0] == grads[False][0]
+    np.testing.assert_array_equal(grads[True][1], grads[False][1])

@@ -173,7 +173,7 @@ class Network:
         """Forward, fused loss and backward for one batch: fills every layer's ``grads`` (of
         the batch's mean loss; over ``rows`` rows when x is one process's slice of the batch)
         and returns (the summed loss of x's rows, their logits)."""
-        if self.kernels is None:
+        if self.kernels is None or type(self.loss) is not losses.SoftmaxCrossEntropy:  # the kernel is its loss
             z = self.logits(x, training=True)
             total, grad = self.loss.forward_backward(self.xp, z, y, rows)
         else:  # the layers' buffered forward and backward (Dense.forward/backward's fast path)
