@@ -58,24 +58,37 @@ def make(device: str | None) -> Backend:
             return cupy.array(host, dtype=dtype, copy=True)
 
     def send(chunks: Any, dtype: Any) -> Any:
-        """Chunks through two pinned host buffers, copied on a second stream: chunk k + 1 is
-        copied while the kernels queued for chunk k run; compute waits for its copy (an event)."""
+        """Chunks through two pinned host buffers and two device buffers, copied on a second
+        stream: chunk k + 1 is copied while the kernels queued for chunk k run; compute waits
+        for its copy (an event), and a device buffer is refilled only after the kernels queued
+        on its previous chunk (an event recorded when the next chunk was asked for). So a chunk
+        is valid until two more have been asked for (the trainer uses each within its turn)."""
         with dev:
             stream = cupy.cuda.Stream(non_blocking=True)
             pinned: list[Any] = [None, None]
+            device: list[Any] = [None, None]
             copied: list[Any] = [None, None]  # the event after each buffer's last copy
+            used: list[Any] = [None, None]  # the event after the kernels queued on each buffer's chunk
             for k, host in enumerate(chunks):
                 host, slot = np.ascontiguousarray(host, dtype=dtype), k % 2
+                main = cupy.cuda.get_current_stream()
+                if k:  # every kernel on chunk k - 1 is queued by now
+                    used[1 - slot] = main.record()
                 if copied[slot] is not None:
-                    copied[slot].synchronize()  # that buffer's previous copy has left it
+                    copied[slot].synchronize()  # that pinned buffer's previous copy has left it
                 if pinned[slot] is None or pinned[slot].size() < host.nbytes:
                     pinned[slot] = cupy.cuda.alloc_pinned_memory(max(host.nbytes, 1))
+                if device[slot] is None or device[slot].size < host.size:
+                    device[slot] = cupy.empty(max(host.size, 1), dtype=host.dtype)  # on main: ordered there
+                    used[slot] = main.record()
                 staged = np.frombuffer(pinned[slot], host.dtype, host.size).reshape(host.shape)
                 staged[...] = host
-                out = cupy.empty(host.shape, dtype=host.dtype)
+                out = device[slot][: host.size].reshape(host.shape)
+                if used[slot] is not None:
+                    stream.wait_event(used[slot])  # chunk k - 2's kernels are done with this memory
                 out.set(staged, stream=stream)
                 copied[slot] = stream.record()
-                cupy.cuda.get_current_stream().wait_event(copied[slot])
+                main.wait_event(copied[slot])
                 yield out
 
     return Backend(
