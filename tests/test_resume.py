@@ -259,6 +259,8 @@ def _other_data(tmp_path, wdbc, kind):
     (["--preprocess", "standardize"], "expected --preprocess yeo-johnson (the model's); received standardize"),
     (["--seed", "7"], "expected --seed 42 (the model's); received 7 (hint: give the model's --seed: it draws the split"),
     (["--ensemble", "2"], "expected --ensemble 1 (the model's); received 2"),
+    (["--valid-size", "0.5"], "expected --valid-size 0.2 (the model's); received 0.5 (hint: give the model's "
+                               "--valid-size: it draws the split)"),
     ("features", "expected features per row 30 (the model's); received 10 (hint: resume on the data the model was "
                  "trained on)"),
     ("classes", "expected classes B M (the model's); received B X"),
@@ -414,3 +416,15 @@ def test_an_optimizer_instance_given_to_two_models_is_a_template(wdbc):
             np.testing.assert_array_equal(wa[k], walone[k])
             np.testing.assert_array_equal(wb[k], wb0[k])
     assert shared.iterations == 0 and shared.slots == []  # the template itself never trains
+
+
+def test_cli_resume_refuses_a_model_trained_on_a_streamed_file(cli, tmp_path, wdbc):
+    from helpers import write_subject_csv
+
+    write_subject_csv(tmp_path / "d.csv", wdbc)
+    code, _, err = cli("train", "--data", "d.csv", "--stream", "--no-refit", "--epochs", "1", "--out", "s1", "--no-plots")
+    assert code == 0, err
+    code, _, err = cli("train", "--data", "d.csv", "--resume", "s1", "--epochs", "1", "--out", "s2", "--no-plots")
+    assert code == 78 and err.count("\n") == 1
+    assert "expected a model trained on data read whole; received one trained on a streamed file" in err
+    assert not (tmp_path / "s2").exists()

@@ -56,6 +56,12 @@ def resumed_model(s: TrainSettings, backend: backends.Backend, n_features: int, 
           "give the model's --loss")
     if model.seed is not None:  # (a model saved through the API may not know it)
         check("--seed", model.seed, s.seed, "give the model's --seed: it draws the split and the random streams")
+    # How the rows were split: the same split or validation rows would leak into training.
+    if "valid_size" in training and not (training.get("valid") or s.valid):
+        check("--valid-size", training["valid_size"], s.valid_size, "give the model's --valid-size: it draws the split")
+    if "streamed" in str(training.get("source", "")):
+        raise MismatchError(f"{path}: expected a model trained on data read whole; received one trained on a streamed "
+                            "file, whose split differs (hint: continuing a streamed training is not offered yet)")
     state = model.training_state
     saved = state.optimizer_config if state is not None else training.get("optimizer")
     if saved is not None:
