@@ -98,7 +98,7 @@ def test_no_compute_module_imports_an_array_library():
     assert offenders == []
 
 
-HOT = {"forward", "forward_train", "backward", "step", "_update", "__call__", "value", "forward_backward",
+HOT = {"forward", "forward_train", "backward", "step", "_step", "_update", "__call__", "value", "forward_backward",
        "log_softmax", "confusion", "confusion_of_predictions", "clipped_nll_sum", "pack", "logits",
        "probabilities", "train_step", "_train_epoch", "_train_pieces", "_score", "_reduce", "allreduce_"}
 SYNCS = {"float", "int", "bool", "to_numpy", "item", "tolist", "asarray", "synchronize"}

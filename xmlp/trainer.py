@@ -113,7 +113,7 @@ class Trainer:
                      layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
         """One pass over ``data`` in a fresh random order; returns the packed training part
         (this process's share of the sums, each divided by the rows of all processes)."""
-        net, opt, sync = self.network, self.optimizer, self._sync
+        net = self.network
         xp, be = net.xp, net.backend
         n, d = data.shape[0], net.n_inputs
         idx = be.asarray(shuffle_rng.permutation(n), be.index_dtype)
@@ -131,17 +131,12 @@ class Trainer:
                     block = (block[1], min(block[1] + max(NOISE_ROWS // batch_size, 1) * batch_size, n))
                     noise = self._noise(block[1] - block[0], d)
                 xb = xb + noise[lo - block[0]:hi - block[0], :]
-            loss, z = net.train_step(xb, yb, rows)
-            sync()  # the one gradient all-reduce of the step (one process: nothing)
-            opt.step()
+            loss, z, nll = self._step(xb, yb, rows, b, layout.bce)
             loss_sum += loss  # in place: a step allocates nothing on a fast backend
             if layout.confusion:
                 predicted[lo:hi] = xp.argmax(z, axis=1)
-            if layout.bce:
-                nll = losses.clipped_nll_sum(xp, z, yb)
+            if nll is not None:
                 bce = nll if bce is None else bce + nll
-            for cb in self._batch_callbacks:
-                cb.on_batch_end(b)
         cm = None
         if layout.confusion:
             cm = metrics_mod.confusion_of_predictions(xp, predicted, xp.take(data[:, d:], idx, axis=0), class_ids)
@@ -152,7 +147,7 @@ class Trainer:
                       class_ids: Array) -> Array:
         """``_train_epoch`` on a feed: the epoch's rows arrive as device pieces, already in their
         shuffled order (and with their input noise); each batch is a slice of one piece."""
-        net, opt, sync = self.network, self.optimizer, self._sync
+        net = self.network
         xp, be, d = net.xp, net.backend, net.n_inputs
         loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
         bce = cm = None
@@ -166,23 +161,30 @@ class Trainer:
                 xb, yb = piece[lo:hi, :d], piece[lo:hi, d:]
                 if noise is not None:
                     xb = xb + noise[lo:hi, :]
-                loss, z = net.train_step(xb, yb, hi - lo)
-                sync()
-                opt.step()
-                loss_sum = loss_sum + loss
+                loss, z, nll = self._step(xb, yb, hi - lo, b, layout.bce)
+                loss_sum += loss
                 if layout.confusion:
                     predicted[lo:hi] = xp.argmax(z, axis=1)
-                if layout.bce:
-                    nll = losses.clipped_nll_sum(xp, z, yb)
+                if nll is not None:
                     bce = nll if bce is None else bce + nll
-                for cb in self._batch_callbacks:
-                    cb.on_batch_end(b)
                 b += 1
             if layout.confusion:
                 counts = metrics_mod.confusion_of_predictions(xp, predicted, piece[:, d:], class_ids)
                 cm = counts if cm is None else cm + counts
         n = feed.n_rows
         return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
+
+    def _step(self, xb: Array, yb: Array, rows: int, b: int, bce: bool) -> tuple[Array, Array, Array | None]:
+        """One training step on a batch: forward/backward, the gradient sum over processes (one
+        process: nothing), the update, the batch callbacks. Returns (summed loss, logits, the
+        batch's clipped BCE sum when ``bce``)."""
+        loss, z = self.network.train_step(xb, yb, rows)
+        self._sync()
+        self.optimizer.step()
+        nll = losses.clipped_nll_sum(self.network.xp, z, yb) if bce else None
+        for cb in self._batch_callbacks:
+            cb.on_batch_end(b)
+        return loss, z, nll
 
     def _noise(self, n: int, d: int) -> Array:
         """Input noise for the next ``n`` rows of the epoch's order, sent in one transfer (a block
