@@ -43,6 +43,19 @@ def timed(name: str, fn) -> float:
     return took
 
 
+def setup_42(be, rows: int):
+    """The 42 setup on backend ``be``: a 30-24-24-2 ReLU network (float64), built; SGD; ``rows``
+    random rows as the device array [X | one-hot Y]. Returns (network, optimizer, data, rng)."""
+    rng = np.random.default_rng(0)
+    net = Network([Dense(24, "relu"), Dense(24, "relu"), Dense(2, "softmax")], "categoricalCrossentropy", be,
+                  "float64")
+    net.build(30, rng)
+    opt = optimizers.SGD(0.0314)
+    opt.build(be.xp, net.layers)
+    host = np.concatenate([rng.standard_normal((rows, 30)), np.eye(2)[rng.integers(0, 2, rows)]], axis=1)
+    return net, opt, be.asarray(host, net.dtype), rng
+
+
 def xmlp_epoch(fast: bool, counted: bool = False):
     """One epoch of the trainer's own loop (``Trainer._train_epoch``) on the 42 setup: 455 rows,
     batch 8, SGD, loss only. Returns (run, steps)."""
@@ -50,14 +63,7 @@ def xmlp_epoch(fast: bool, counted: bool = False):
     if counted:
         be = dataclasses.replace(be, xp=_counting.namespace(be.xp),
                                  _asarray=lambda h, d, c: np.array(h, dtype=d).view(_counting.Counted))
-    rng = np.random.default_rng(0)
-    net = Network([Dense(24, "relu"), Dense(24, "relu"), Dense(2, "softmax")], "categoricalCrossentropy", be,
-                  "float64")
-    net.build(30, rng)
-    opt = optimizers.SGD(0.0314)
-    opt.build(be.xp, net.layers)
-    host = np.concatenate([rng.standard_normal((455, 30)), np.eye(2)[rng.integers(0, 2, 455)]], axis=1)
-    data = be.asarray(host, net.dtype)
+    net, opt, data, _ = setup_42(be, 455)
     trainer = Trainer(net, opt, metrics=())
     layout = metrics.EpochVector((), 2, False)
     shuffle = np.random.default_rng(1)
@@ -123,13 +129,7 @@ def step_allocations() -> None:
         row = []
         for bufsize in (np.getbufsize(), 16):
             be = backends.get_backend("cpu", fast=fast)
-            rng = np.random.default_rng(0)
-            net = Network([Dense(24, "relu"), Dense(24, "relu"), Dense(2, "softmax")], "categoricalCrossentropy", be,
-                          "float64")
-            net.build(30, rng)
-            opt = optimizers.SGD(0.0314)
-            opt.build(be.xp, net.layers)
-            data = be.asarray(np.concatenate([rng.standard_normal((64, 30)), np.eye(2)[rng.integers(0, 2, 64)]], axis=1))
+            net, opt, data, rng = setup_42(be, 64)
             idx = be.asarray(rng.permutation(64), be.index_dtype)
             loss_sum = be.xp.zeros((), dtype=net.dtype)
             peak = 0
