@@ -21,9 +21,9 @@ FLOORS = {
         "parallel", "trainer", "updates"},
     2: {"textlines", "history", "power", "seeding", "preprocessing", "rowbuffer", "inputs", "calibration", "split", "evaluation",
         "fileio", "serialization", "saving", "csvlayout", "csvdata", "bulkcsv", "fastcsv", "datasets", "shards",
-        "fitting", "resume", "estimator", "sources", "npysource", "csvsource", "streaming", "feeds", "streamfit", "spill"},
+        "fitting", "resume", "estimator", "sources", "parquet", "npysource", "csvsource", "streaming", "feeds", "streamfit", "spill"},
     3: {"config", "preflight", "runs", "distributed", "plots", "commands", "cli", "__main__", "__init__", "sklearn",
-        "export", "commands_tools", "cli_options", "resuming", "streamruns"},
+        "export", "cli_options", "resuming", "run_data"},
 }
 COMPUTE = sorted(FLOORS[1] - {"initializers"}) + ["registry"]
 CONCRETE = re.compile(r"^\s*(import|from)\s+(numpy|cupy|torch|jax|array_api_strict)\b", re.M)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from helpers import write_subject_csv
-from xmlp import csvdata, fastcsv, inputs, runs
+from xmlp import csvdata, fastcsv, inputs, run_data
 from xmlp.config import TrainSettings
 from xmlp.estimator import Sequential
 from xmlp.layers import Dense
@@ -92,7 +92,7 @@ def test_xmlp_train_data_gives_the_rows_and_model_it_always_gave(tmp_path, wdbc,
         monkeypatch.setattr(fastcsv, "EXACT_BYTES", 0)
     path = write_subject_csv(tmp_path / "data.csv", wdbc)
     s = TrainSettings(data=str(path), dtype=dtype, refit=False, preprocess="standardize")
-    data = runs.training_data(s)
+    data = run_data.training_data(s)
     table = csvdata.read_table(path)  # what main read: the exact reader, float64
     x = table.x if small else table.x.astype(dtype)
     tr, va = split_indices(table.y, s.valid_size, np.random.default_rng(s.seed))

@@ -12,7 +12,8 @@ import pytest
 
 from xmlp.errors import DataError, NoInputError
 from xmlp.npysource import NpySource
-from xmlp.sources import ChunkList, ParquetSource
+from xmlp.parquet import ParquetSource
+from xmlp.sources import ChunkList
 
 
 def _npy(tmp_path, name, arr):

@@ -17,7 +17,8 @@ from .layers import Dense
 from .network import Network
 from .npysource import NpySource
 from .optimizers import SGD, Adam, Optimizer, RMSprop
-from .sources import ChunkList, ParquetSource, Source
+from .parquet import ParquetSource
+from .sources import ChunkList, Source
 
 __all__ = [
     "Adam",

@@ -1,6 +1,7 @@
-"""The ``xmlp`` command line: the parser and the entry point. ``xmlp train``'s options and the
-value parsers are in ``cli_options.py`` (choices from the registries); the commands themselves
-are in ``commands.py``."""
+"""The ``xmlp`` command line: every command's parser, and the entry point that runs one and turns
+errors into one line and an exit code. ``xmlp train``'s options and the value parsers are in
+``cli_options.py`` (choices from the registries); ``train`` runs through ``runs.train_all`` (under
+MPI, ``distributed.train``); the other commands are in ``commands.py``."""
 
 from __future__ import annotations
 
@@ -9,14 +10,25 @@ import difflib
 import os
 import sys
 import traceback
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
-from . import commands_tools, distributed
+from . import distributed
 from ._version import __version__
 from .cli_options import add_train_options, backend_options, int_at_least, valid_size
-from .commands import cmd_plot, cmd_predict, cmd_split, cmd_train
+from .commands import cmd_data, cmd_devices, cmd_export, cmd_plot, cmd_predict, cmd_split
 from .config import train_settings
 from .errors import UsageError, as_user_error, one_line
+from .runs import train_all
+
+
+DATA_HELP = """\
+Write an embedded data set in the 42 subject's layout: one row per sample, no header, the
+columns id, diagnosis (M or B), then the 30 features, values exactly as in the subject's
+data.csv and in its order. The embedded copy has no UCI ids: the id column holds the row
+numbers 1 … 569, the same on every run (so they are not the subject's ids).
+
+  xmlp data wdbc --out data.csv && xmlp split data.csv
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,7 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
                        argument_default=argparse.SUPPRESS)
     add_train_options(t)
     _common(t)
-    t.set_defaults(func=cmd_train)
 
     p = sub.add_parser("predict", help="predict with a saved model; score it when the file has labels")
     p.add_argument("model", help="model file (model.safetensors), or a run folder holding one")
@@ -84,7 +95,25 @@ def build_parser() -> argparse.ArgumentParser:
     _common(g)
     g.set_defaults(func=cmd_plot)
 
-    commands_tools.add_parsers(sub, _common)
+    d = sub.add_parser("data", help="write the embedded WDBC data as a CSV file (the subject's layout)",
+                       description=DATA_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("name", choices=["wdbc"], help="the data set (wdbc: Breast Cancer Wisconsin, Diagnostic)")
+    d.add_argument("--out", help="CSV file to write (default: standard output)")
+    d.add_argument("--force", action="store_true", help="overwrite an existing file")
+    _common(d)
+    d.set_defaults(func=cmd_data)
+
+    v = sub.add_parser("devices", help="what runs on this machine, and what would enable the rest")
+    v.add_argument("--all", action="store_true", help="also list the test-only array-api-strict devices")
+    _common(v)
+    v.set_defaults(func=cmd_devices)
+
+    e = sub.add_parser("export", help="write a model for another stack (ONNX: pip install 'xmlp[onnx]')")
+    e.add_argument("model", help="model file (model.safetensors), or a run folder holding one")
+    e.add_argument("out", help="file to write (e.g. model.onnx)")
+    e.add_argument("--to", choices=["onnx"], default="onnx", help="the format (default onnx)")
+    _common(e)
+    e.set_defaults(func=cmd_export)
     return parser
 
 
@@ -103,9 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command == "train":
-            words = argv[argv.index("train") + 1 :]
-            args.settings = train_settings(_train_parser(parser), words)
-            args.world = world
+            runs = train_settings(_train_parser(parser), argv[argv.index("train") + 1 :])
+            if world is not None and world.comm.size > 1:
+                return distributed.train(runs, world)  # data parallel, or a sweep of several runs
+            return train_all(runs)
         return int(args.func(args) or 0)
     except KeyboardInterrupt as exc:
         if world is not None and world.comm.size > 1:

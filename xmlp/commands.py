@@ -1,21 +1,24 @@
-"""The commands of ``xmlp`` other than the parser: split, train, predict, plot (data, devices and
-export are in ``commands_tools``). Each
-takes the parsed options and returns an exit status; errors are raised as ``XmlpError``s."""
+"""The commands of ``xmlp`` other than ``train`` (``runs``): split, predict, plot, data (the embedded
+data as a file), devices (what runs here, and what would enable the rest), export (a model for
+another stack). Each takes the parsed options and returns an exit status; errors are raised as
+``XmlpError``s."""
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.metadata
 import io
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import distributed
+from . import backends
 from . import fastcsv
 from .csvdata import read_table, rows_text
-from .errors import CantCreateError, DataError, UsageError
+from .errors import CantCreateError, DataError, UnavailableError, UsageError
 from .fileio import atomic_write, check_dir_writable, check_output_file, write_all
 from .history import read_history, run_labels
 from .preflight import check_two_classes
@@ -57,10 +60,6 @@ def cmd_split(args: argparse.Namespace) -> int:
             counts = " (" + ", ".join(f"{l}: {c}" for l, c in zip(labels.tolist(), n.tolist())) + ")"
         print(f"> wrote '{target}': {len(rows)} rows{counts}")
     return 0
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    return distributed.train(args.settings, getattr(args, "world", None))
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -137,4 +136,72 @@ def cmd_plot(args: argparse.Namespace) -> int:
             raise UsageError(f"--metrics: expected metrics every run has; received {', '.join(missing)}")
     out = plot_runs(runs, args.out, metrics=args.metrics, show=args.show)
     print(f"> wrote '{out}' ({len(runs)} runs)")
+    return 0
+
+
+def wdbc_rows() -> str:
+    """The embedded data as the subject's data.csv text, ids 1 … 569."""
+    from importlib import resources
+
+    text = (resources.files("xmlp.datasets") / "wdbc.csv").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines()[1:] if line]
+    return "".join(f"{i},{row}\n" for i, row in enumerate(rows, start=1))
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    text = wdbc_rows()
+    if not args.out:
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.out)
+    check_output_file(out)
+    if out.exists() and not args.force:
+        raise CantCreateError(f"{out}: expected a new file; received an existing one (hint: --force overwrites)")
+    atomic_write(out, text)
+    print(f"> wrote '{out}': 569 rows (id, diagnosis, 30 features; the ids are row numbers)")
+    return 0
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    names = {"numpy": "NumPy", "torch": "PyTorch", "cuda": "CuPy", "strict": "array-api-strict"}
+    dists = {"numpy": "numpy", "torch": "torch", "cuda": "cupy", "strict": "array-api-strict"}
+    for spec in backends.available():
+        library = spec.split(":")[0]
+        if library == "strict" and not args.all:
+            continue
+        if library == "cuda":
+            dists["cuda"] = next((d for d in ("cupy-cuda12x", "cupy-cuda13x", "cupy") if _version(d) != "?"), "cupy")
+        note = " (the default)" if spec == "numpy" else " (test-only: the Array API standard and nothing else)" \
+            if library == "strict" else ""
+        print(f"{spec:<18} runs here: {names[library]} {_version(dists[library])}{note}")
+    for item in backends.missing():
+        print(f"{item.spec:<18} missing: {item.reason}")
+        print(f"{'':<18} enable: {item.command}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .estimator import load_model
+
+    try:
+        from .export import onnx_bytes
+        import onnx  # noqa: F401
+    except ImportError:
+        hint = backends.install_hint("onnx", "onnx")
+        raise UnavailableError(f"expected the onnx package for --to onnx; received an environment without it "
+                               f"(hint: {hint})") from None
+    path = Path(args.model) / "model.safetensors" if Path(args.model).is_dir() else Path(args.model)
+    check_output_file(args.out, [path])
+    model = load_model(path, backend="cpu")
+    atomic_write(args.out, onnx_bytes(model))
+    sizes = " -> ".join([str(model.n_features)] + [str(layer.units) for layer in model.layers])
+    print(f"> wrote '{args.out}' (ONNX opset 17; {sizes}; input x: float rows of {model.n_features} features; "
+          f"output probabilities of {', '.join(map(str, model.classes))})")
     return 0

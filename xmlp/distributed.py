@@ -44,7 +44,8 @@ from .errors import DataError, TrainingDiverged, UnavailableError, UsageError, X
 from .parallel import Partition
 from .history import run_labels
 from .fileio import default_run_dir
-from .runs import Job, prepare, run, train_all, training_data
+from .run_data import training_data
+from .runs import Job, prepare, run
 from .shards import local_classes, merge, moments, scaling, union_classes
 
 
@@ -137,10 +138,9 @@ def for_process(s: TrainSettings, comm: Communicator) -> TrainSettings:
     return s
 
 
-def train(runs: list[tuple[str | None, TrainSettings]], world: World | None) -> int:
-    """``xmlp train``: alone, as always; under MPI, one data-parallel run or a parallel sweep."""
-    if world is None or world.comm.size == 1:
-        return train_all(runs)
+def train(runs: list[tuple[str | None, TrainSettings]], world: World) -> int:
+    """``xmlp train`` under MPI (several processes): one data-parallel run, or a parallel sweep of
+    a config's runs (a single process trains through ``runs.train_all``)."""
     if len(runs) > 1:
         return sweep(runs, world)
     return data_parallel(runs[0][1], world)

@@ -39,3 +39,12 @@ def evaluate_probabilities(
     out.update(from_confusion(cm.tolist(), positive))
     out["confusion"] = cm.tolist()
     return out
+
+
+def shard_scores(model: Any, x: np.ndarray, y: np.ndarray, comm: Any) -> dict[str, Any]:
+    """``model.evaluate`` of the rows of all shards: each process predicts its own (x, y), and
+    the probabilities are gathered (in rank order) and scored together."""
+    gathered = comm.allgather((model.predict_proba(x), model.encoder.indices(y)))
+    proba = np.concatenate([p for p, _ in gathered])
+    true = np.concatenate([t for _, t in gathered])
+    return evaluate_probabilities(proba, true, model.classes, model.classes.index(model.positive_class))

@@ -15,14 +15,13 @@ import io
 import os
 import stat
 from collections.abc import Sequence as _SequenceABC
-from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from . import csvdata
 from .bulkcsv import Block, Spec, convert, engine
-from .csvlayout import MAX_CELL, Layout, head
+from .csvlayout import Layout, head
 from .errors import DataError
 from .shards import part_rows
 from .textlines import MAX_LINE, Line, open_input, read_lines, sniff

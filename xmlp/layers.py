@@ -41,7 +41,7 @@ class Dense:
         self._ws: dict[int, tuple[Any, ...]] = {}  # training buffers per batch size (fast paths)
         self._step_ws: tuple[Any, ...] | None = None  # those of the last training forward
         self._gbuf: tuple[Array, Array] | None = None  # the gradients' buffers (fast paths)
-        self.flat: Any = None  # the network's flat layout (updates.Flat) params and grads live in
+        self.flat: Any = None  # the network's flat layout (network.Flat) params and grads live in
         self.inner = False  # its training input is the previous layer's output (a contiguous buffer)
 
     def use_kernels(self, kernels: Any) -> None:

@@ -6,7 +6,6 @@ metric and temperature calibration use it; the fused loss writes the same arithm
 
 from __future__ import annotations
 
-from typing import Any
 
 from ._types import Array, Namespace
 from .registry import Registry

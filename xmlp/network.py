@@ -4,11 +4,12 @@ weights and returning them as plain host arrays on request."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 from . import backends
 
-from . import losses, updates
+from . import losses
 from ._types import Array
 from .layers import Dense
 
@@ -93,7 +94,7 @@ class Network:
             n_in = layer.units
         self.n_features = int(weights[0]["weight"].shape[0])
         if self.kernels is not None:  # one buffer for all parameters, one for all gradients
-            updates.Flat(self.xp, self.layers)
+            Flat(self.xp, self.layers)
 
     def __getstate__(self) -> dict[str, Any]:
         """In-memory pickling (copies, joblib workers): the layer descriptions, the loss, the
@@ -197,3 +198,44 @@ def mean_probabilities(members: Sequence[Network], x: Array, temperature: float 
     for net in members[1:]:
         p = p + net.probabilities(x, temperature)
     return p * (1.0 / len(members)) if len(members) > 1 else p
+
+
+class Flat:
+    """A network's parameters and gradients as views of two 1-D buffers (with fast paths), so
+    that an optimizer without state (plain SGD) updates all of them with one kernel call per
+    operation instead of one per parameter: the same element-wise operations, equal results."""
+
+    def __init__(self, xp: Any, layers: Sequence[Any]):
+        first = layers[0].params["weight"]
+        shapes = [tuple(layer.params[key].shape) for layer in layers for key in ("weight", "bias")]
+        total = sum(math.prod(shape) for shape in shapes)
+        self.params = xp.empty((total,), dtype=first.dtype, device=first.device)
+        self.grads = xp.empty((total,), dtype=first.dtype, device=first.device)
+        self.views: list[tuple[Any, str, Array, Array]] = []
+        self._slots: Any = None
+        at = 0
+        for layer in layers:
+            views = {}
+            for key in ("weight", "bias"):
+                p = layer.params[key]
+                n = math.prod(p.shape)
+                views[key] = (xp.reshape(self.params[at : at + n], p.shape), xp.reshape(self.grads[at : at + n], p.shape))
+                views[key][0][...] = p
+                at += n
+            layer.set_params(xp, {key: pv for key, (pv, _) in views.items()})
+            layer.flat, layer._gbuf = self, (views["weight"][1], views["bias"][1])
+            self.views += [(layer, key, pv, gv) for key, (pv, gv) in views.items()]
+
+    def holds(self, slots: Sequence[tuple[Any, str, Any, float]]) -> bool:
+        """Whether ``slots`` are exactly this layout's parameters with one decay for all (checked
+        once per list of slots), and the parameters and gradients are still its views (a
+        data-parallel sync replaces the gradients; checked every step)."""
+        if slots is not self._slots:
+            if not (len(slots) == len(self.views) and len({s[3] for s in slots}) == 1 and all(
+                    s[0] is layer and s[1] == key for s, (layer, key, _, _) in zip(slots, self.views))):
+                return False
+            self._slots = slots
+        for layer, key, p, g in self.views:
+            if layer.params[key] is not p or layer.grads[key] is not g:
+                return False
+        return True

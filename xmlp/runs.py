@@ -16,34 +16,20 @@ import numpy as np
 from . import backends
 from .backends import comm as _comm
 
-from . import losses, streamruns
+from . import losses, run_data
+from .run_data import Data, training_data
 from .callbacks import EarlyStopping, History, ProgressBar
 from .config import TrainSettings
-from .fastcsv import read_table, store_dtype
-from .datasets import load_wdbc
 from .errors import DataError, UnavailableError, UsageError
 from .estimator import Sequential
 from .fileio import atomic_write, default_run_dir, reserve_folder, staged_folder
 from .history import history_csv, run_labels
 from .parallel import Partition
-from .preflight import check_classes, check_memory, check_run_folder
+from .preflight import check_memory, check_run_folder
 from .resuming import resumed_model
-from .rowbuffer import split_rows
-from .shards import shard_range, shard_scores
+from .evaluation import shard_scores
 from .layers import Dense
 from .optimizers import Optimizer
-from .split import split_indices
-
-
-@dataclass
-class Data:
-    x_train: Any  # a host array, or (streamed: streamruns) a source read in chunks, with y_train None
-    y_train: Any
-    x_valid: np.ndarray
-    y_valid: np.ndarray
-    feature_names: list[str] | None
-    source: str  # where the rows came from, for the record
-    stream: Any = None  # streamed from --data: the whole file's source (what a refit trains on)
 
 
 @dataclass
@@ -80,43 +66,6 @@ def resolve_backend(device: str | None, library: str | None) -> backends.Backend
         raise UnavailableError(str(exc)) from exc
 
 
-def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Data:
-    """The training and validation rows the settings name (files, or the embedded data split).
-    ``shard`` = (rank, processes): only this process's rows of each part (files: only those
-    rows are parsed; the class checks across shards are the caller's)."""
-    if shard is None and (streamed := streamruns.data(s)) is not None:  # a file too large to read whole
-        return Data(**streamed)
-    def read(path: str, **kw: Any) -> Any:  # training never needs the ids; big files are read in the model's dtype
-        return read_table(path, labels="required", dtype=s.dtype, keep_ids=False, store=store_dtype(path, s.dtype), **kw)
-
-    owned = not s.refit  # rows read from a file become the model input in place (a --refit run needs them after)
-    if s.train:
-        train = read(s.train, part=shard)
-        if shard is None:
-            check_classes(train.path, train.y, train.line_numbers)
-        if s.valid:
-            classes = sorted(set(np.unique(train.y).tolist())) if shard is None else None
-            valid = read(s.valid, n_features=train.x.shape[1], classes=classes, part=shard)
-            return Data(train.x, train.y, valid.x, valid.y, train.feature_names, f"{train.path} + {valid.path}")
-        x, y, names, what = train.x, train.y, train.feature_names, train.path
-    elif s.data:
-        table = read(s.data)
-        check_classes(table.path, table.y, table.line_numbers)
-        x, y, names, what = table.x, table.y, table.feature_names, table.path
-    else:
-        (x, y, names), what, owned = load_wdbc(), "embedded WDBC data", False
-    try:
-        tr, va = split_indices(y, s.valid_size, np.random.default_rng(s.seed))
-    except ValueError as exc:
-        raise UsageError(f"--valid-size: {exc}") from None
-    if len(np.unique(y[tr])) < 2:
-        raise DataError(f"{what}: expected at least two classes in the training part; received one")
-    if shard is not None:  # an in-memory source: this process keeps its rows of each part
-        tr, va = tr[slice(*shard_range(len(tr), *shard))], va[slice(*shard_range(len(va), *shard))]
-    x_train, x_valid = split_rows(x, tr, va, len(np.unique(y[tr])) if owned else None)
-    return Data(x_train, y[tr], x_valid, y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s.seed})")
-
-
 def build_model(s: TrainSettings, n_classes: int, backend: backends.Backend) -> Sequential:
     layers = [Dense(u, s.activation, kernel_initializer=s.weights_initializer) for u in s.layer]
     layers.append(Dense(n_classes, "softmax", kernel_initializer=s.weights_initializer))
@@ -141,8 +90,8 @@ def prepare(s: TrainSettings, out_dir: Path | None = None, data: Data | None = N
     if out_dir is not None:
         check_run_folder(out_dir, s)
     data = data if data is not None else training_data(s)
-    n_classes = n_classes or streamruns.n_classes(data)
-    check_memory(s, data.x_train.shape[1], n_classes, streamruns.rows_in_memory(data, s))
+    n_classes = n_classes or run_data.n_classes(data)
+    check_memory(s, data.x_train.shape[1], n_classes, run_data.rows_in_memory(data, s))
     model = (resumed_model(s, backend, data.x_train.shape[1], np.unique(data.y_train), data.feature_names)
              if s.resume else build_model(s, n_classes, backend))
     return Job(s, backend, data, out_dir or Path("runs"), s.make_optimizer(), model, s.make_early_stopping())
@@ -159,7 +108,7 @@ def run(job: Job, folder: Path | None = None) -> History:
     detail(f"x_train shape : {d.x_train.shape}")
     detail(f"x_valid shape : {d.x_valid.shape}")
     if not sharded:
-        detail(f"classes       : {streamruns.classes_line(d)}")
+        detail(f"classes       : {run_data.classes_line(d)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # an old file without state: prepare printed a note
         history = model.fit(
@@ -167,7 +116,7 @@ def run(job: Job, folder: Path | None = None) -> History:
             optimizer=job.optimizer, seed=s.seed, metrics=s.metrics, early_stopping=job.stopper,
             callbacks=[] if s.quiet or comm.rank else [ProgressBar()], verbose=not s.quiet,
             feature_names=d.feature_names, input_noise=s.input_noise, partition=job.partition,
-            warm_start=bool(s.resume), **streamruns.fit_options(s))
+            warm_start=bool(s.resume), **run_data.fit_options(s))
     resumed = history.params["initial_epoch"]  # epochs run before a --resume
     if comm.rank != 0 and not sharded:
         return history
@@ -210,10 +159,10 @@ def refit(job: Job, epochs: int) -> tuple[Sequential, dict[str, int]]:
     """The saved model of a --refit run: the same settings trained again from fresh weights on
     the training + validation rows, for as many epochs as the validation run kept."""
     s, d = job.settings, job.data
-    x, y = streamruns.all_rows(d)
+    x, y = run_data.all_rows(d)
     model = build_model(s, len(job.model.classes), job.backend)
     model.fit(x, y, epochs=epochs, batch_size=s.batch_size, optimizer=s.make_optimizer(), seed=s.seed,
-              metrics=(), feature_names=d.feature_names, input_noise=s.input_noise, **streamruns.fit_options(s))
+              metrics=(), feature_names=d.feature_names, input_noise=s.input_noise, **run_data.fit_options(s))
     rows = len(y) if y is not None else x.n_rows
     print(f"> refit on {rows} rows (training + validation) for {epochs} epochs: the saved model; "
           "the curves and validation scores come from the run above")

@@ -86,17 +86,6 @@ def local_classes(labels: np.ndarray) -> list[Any]:
     return [c.item() if hasattr(c, "item") else c for c in np.unique(np.asarray(labels))]
 
 
-def shard_scores(model: Any, x: np.ndarray, y: np.ndarray, comm: Any) -> dict[str, Any]:
-    """``model.evaluate`` of the rows of all shards: each process predicts its own (x, y), and
-    the probabilities are gathered (in rank order) and scored together."""
-    from .evaluation import evaluate_probabilities
-
-    gathered = comm.allgather((model.predict_proba(x), model.encoder.indices(y)))
-    proba = np.concatenate([p for p, _ in gathered])
-    true = np.concatenate([t for _, t in gathered])
-    return evaluate_probabilities(proba, true, model.classes, model.classes.index(model.positive_class))
-
-
 def part_rows(path: str | os.PathLike[str], name: str, header: bool, part: tuple[int, int] | None) -> tuple[int, int]:
     """The data rows [lo, hi) of ``part`` (all rows without one), from a first counting pass."""
     if part is None:

@@ -3,9 +3,10 @@
 A source is a sequence of chunks of rows — ``Chunk(x, labels, first_row, lines)`` — that can be
 read again every epoch, and (where the source allows) in any order: ``read(k)`` reads chunk k.
 ``npysource.NpySource`` memory-maps a ``.npy`` file; ``csvsource.CsvSource`` reads a CSV file in row ranges
-with the strict reader (FILE:LINE:COLUMN errors); ``ParquetSource`` reads a Parquet file's row
+with the strict reader (FILE:LINE:COLUMN errors); ``parquet.ParquetSource`` reads a Parquet file's row
 groups (pyarrow, the ``parquet`` extra); ``ChunkList`` wraps a list of ``(x, y)`` chunks, or a
-function returning a fresh iterator of them (read in its own order).
+function returning a fresh iterator of them (read in its own order); ``split.Split`` is one side of
+a seeded random split of another source.
 
 A file that changes while it is streamed is an error, never a silent short epoch: ``check``
 compares the file's size, modification time and inode with those seen when it was opened
@@ -21,8 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .errors import DataError, NoInputError, UnavailableError
-from .textlines import open_input
+from .errors import DataError, NoInputError
 
 DEFAULT_CHUNK_ROWS = 65536
 
@@ -148,75 +148,3 @@ class ChunkList(Source):
             chunk = self._checked(k, pair, row)
             row += chunk.x.shape[0]
             yield chunk
-
-
-class ParquetSource(Source):
-    """A Parquet file read one row group at a time (pyarrow: ``pip install 'xmlp[parquet]'``).
-    The label column is named ``label_column`` (default: the first of ``csvlayout.LABEL_NAMES``);
-    an ``id`` column is skipped; every other column is a feature."""
-
-    def __init__(self, path: str | os.PathLike[str], *, label_column: str | None = None):
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise UnavailableError("expected pyarrow to read Parquet files; received a Python without it "
-                                   "(hint: pip install 'xmlp[parquet]')") from None
-        from .csvlayout import ID_NAMES, LABEL_NAMES
-
-        self.name = str(path)
-        open_input(self.name).close()
-        try:
-            self._file = pq.ParquetFile(self.name)
-        except Exception as exc:  # pyarrow's ArrowInvalid and friends
-            raise DataError(f"{self.name}: expected a Parquet file; received one pyarrow cannot read ({exc})") from None
-        names = list(self._file.schema_arrow.names)
-        lowered = [n.lower() for n in names]
-        wanted = label_column.lower() if label_column else next((n for n in LABEL_NAMES if n in lowered), None)
-        if wanted is None or wanted not in lowered:
-            raise DataError(f"{self.name}: expected a label column named {label_column or '/'.join(LABEL_NAMES)}; "
-                            f"received columns {', '.join(names[:10])}")
-        self._label = names[lowered.index(wanted)]
-        self._columns = [n for n in names if n != self._label and n.lower() not in ID_NAMES]
-        self.feature_names, self.n_features = list(self._columns), len(self._columns)
-        self.n_chunks = self._file.num_row_groups
-        self._rows = [self._file.metadata.row_group(k).num_rows for k in range(self.n_chunks)]
-        self._starts = list(np.cumsum([0] + self._rows))
-        self._watch(self.name)
-
-    def read(self, k: int) -> Chunk:
-        table = self._file.read_row_group(k, columns=[*self._columns, self._label])
-        if table.num_rows != self._rows[k]:
-            raise _short_chunk(self.name, k, self._rows[k], table.num_rows)
-        try:
-            x = np.column_stack([table.column(n).to_numpy() for n in self._columns]).astype(np.float64, copy=False)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{self.name}: expected numeric feature columns; received {exc}") from None
-        labels = table.column(self._label).to_numpy(zero_copy_only=False)
-        return Chunk(x, labels, int(self._starts[k]))
-
-
-class Split(Source):
-    """One side of a seeded random split of ``source``: each row goes to the validation side with
-    probability ``fraction``, drawn by a generator of its own per chunk (seeded by (seed, chunk)),
-    so the split is the same whatever order the chunks are read in. Not stratified."""
-
-    def __init__(self, source: Source, fraction: float, seed: int, validation: bool):
-        self.source, self.fraction, self.seed, self.validation = source, fraction, seed, validation
-        self.name, self.n_features, self.feature_names = source.name, source.n_features, source.feature_names
-        self.n_chunks, self.reorderable = source.n_chunks, source.reorderable
-
-    def read(self, k: int) -> Chunk:
-        return self._side(k, self.source.read(k))
-
-    def chunks(self, order: Iterable[int] | None = None) -> Iterator[Chunk]:
-        for k, chunk in zip(range(self.n_chunks) if order is None else order, self.source.chunks(order)):
-            yield self._side(k, chunk)
-
-    def _side(self, k: int, chunk: Chunk) -> Chunk:
-        keep = np.random.default_rng([self.seed, k]).random(len(chunk.labels)) < self.fraction
-        keep = keep if self.validation else ~keep
-        lines = None if chunk.lines is None else [n for n, kept in zip(chunk.lines, keep) if kept]
-        return Chunk(chunk.x[keep], chunk.labels[keep], chunk.first_row, lines)
-
-    def check(self, when: str) -> None:
-        self.source.check(when)

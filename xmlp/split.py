@@ -1,10 +1,14 @@
-"""Splitting labelled rows into a training and a validation part (host side)."""
+"""Splitting rows into a training and a validation part (host side): ``split_indices`` of rows in
+memory (stratified by default), ``Split``: one side of a seeded random split of a source read in
+chunks (not stratified)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import numpy as np
+
+from .sources import Chunk, Source
 
 
 def split_indices(
@@ -49,3 +53,30 @@ def valid_count(valid_size: float | int, n: int) -> int:
     if not 0.0 < frac < 1.0:
         raise ValueError(f"expected a validation fraction in (0, 1); received {valid_size}")
     return min(max(1, round(frac * n)), n - 1)
+
+
+class Split(Source):
+    """One side of a seeded random split of ``source``: each row goes to the validation side with
+    probability ``fraction``, drawn by a generator of its own per chunk (seeded by (seed, chunk)),
+    so the split is the same whatever order the chunks are read in. Not stratified."""
+
+    def __init__(self, source: Source, fraction: float, seed: int, validation: bool):
+        self.source, self.fraction, self.seed, self.validation = source, fraction, seed, validation
+        self.name, self.n_features, self.feature_names = source.name, source.n_features, source.feature_names
+        self.n_chunks, self.reorderable = source.n_chunks, source.reorderable
+
+    def read(self, k: int) -> Chunk:
+        return self._side(k, self.source.read(k))
+
+    def chunks(self, order: Iterable[int] | None = None) -> Iterator[Chunk]:
+        for k, chunk in zip(range(self.n_chunks) if order is None else order, self.source.chunks(order)):
+            yield self._side(k, chunk)
+
+    def _side(self, k: int, chunk: Chunk) -> Chunk:
+        keep = np.random.default_rng([self.seed, k]).random(len(chunk.labels)) < self.fraction
+        keep = keep if self.validation else ~keep
+        lines = None if chunk.lines is None else [n for n, kept in zip(chunk.lines, keep) if kept]
+        return Chunk(chunk.x[keep], chunk.labels[keep], chunk.first_row, lines)
+
+    def check(self, when: str) -> None:
+        self.source.check(when)

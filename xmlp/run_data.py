@@ -1,32 +1,96 @@
-"""``xmlp train`` on a file read in chunks (streamed): when it is asked (``--stream``), or by
-itself when reading the file whole would not fit comfortably in memory (said in one line).
+"""Where an ``xmlp train`` run's rows come from: ``training_data`` reads the files the settings
+name (or splits the embedded data) into ``Data``, in memory or streamed.
 
-The training rows stay a source (``csvsource.CsvSource``; a ``.parquet`` file: ``ParquetSource``)
-that every epoch reads again; the validation rows are held in memory: with ``--data``, a seeded
-random split (``sources.Split``: each row to the validation side with probability
-``--valid-size``, not stratified), with ``--valid`` that file. The first pass (rows checked,
-classes counted, preprocessing fitted) runs before anything is written; the fit reuses it. A CSV
-is parsed once: its rows are kept in a binary copy (``spill.Spilled``) that later passes read.
-A ``--refit`` streams the training and validation rows together.
+In memory: ``--train`` [+ ``--valid``], or ``--data`` split (stratified) by ``--valid-size``; rows
+read from a file become the model input in place (``rowbuffer``), and a data-parallel process
+parses only its shard.
+
+Streamed, when it is asked (``--stream``), or by itself when reading the file whole would not
+fit comfortably in memory (said in one line): the training rows stay a source
+(``csvsource.CsvSource``; a ``.parquet`` file: ``ParquetSource``) that every epoch reads again;
+the validation rows are held in memory: with ``--data``, a seeded random split (``split.Split``:
+each row to the validation side with probability ``--valid-size``, not stratified), with
+``--valid`` that file. The first pass (rows checked, classes counted, preprocessing fitted) runs
+before anything is written; the fit reuses it. A CSV is parsed once: its rows are kept in a
+binary copy (``spill.Spilled``) that later passes read. A ``--refit`` streams the training and
+validation rows together.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import streamfit
 from .config import TrainSettings
-from .csvdata import read_table
+from .csvdata import read_table as read_exact
 from .csvsource import CsvSource
+from .datasets import load_wdbc
 from .errors import DataError, UsageError
+from .fastcsv import read_table, store_dtype
 from .feeds import DEFAULT_CHUNK_ROWS
+from .parquet import ParquetSource
 from .preflight import MIN_CLASS_ROWS, _available_memory, check_classes
-from .sources import ChunkList, ParquetSource, Source, Split
+from .rowbuffer import split_rows
+from .shards import shard_range
+from .sources import ChunkList, Source
 from .spill import Spilled
+from .split import Split, split_indices
+
+
+@dataclass
+class Data:
+    x_train: Any  # a host array, or (streamed) a source read in chunks, with y_train None
+    y_train: Any
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+    feature_names: list[str] | None
+    source: str  # where the rows came from, for the record
+    stream: Any = None  # streamed from --data: the whole file's source (what a refit trains on)
+
+
+
+def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Data:
+    """The training and validation rows the settings name (files, or the embedded data split).
+    ``shard`` = (rank, processes): only this process's rows of each part (files: only those
+    rows are parsed; the class checks across shards are the caller's)."""
+    if shard is None and (streamed := _streamed(s)) is not None:  # a file too large to read whole
+        return streamed
+    def read(path: str, **kw: Any) -> Any:  # training never needs the ids; big files are read in the model's dtype
+        return read_table(path, labels="required", dtype=s.dtype, keep_ids=False, store=store_dtype(path, s.dtype), **kw)
+
+    owned = not s.refit  # rows read from a file become the model input in place (a --refit run needs them after)
+    if s.train:
+        train = read(s.train, part=shard)
+        if shard is None:
+            check_classes(train.path, train.y, train.line_numbers)
+        if s.valid:
+            classes = sorted(set(np.unique(train.y).tolist())) if shard is None else None
+            valid = read(s.valid, n_features=train.x.shape[1], classes=classes, part=shard)
+            return Data(train.x, train.y, valid.x, valid.y, train.feature_names, f"{train.path} + {valid.path}")
+        x, y, names, what = train.x, train.y, train.feature_names, train.path
+    elif s.data:
+        table = read(s.data)
+        check_classes(table.path, table.y, table.line_numbers)
+        x, y, names, what = table.x, table.y, table.feature_names, table.path
+    else:
+        (x, y, names), what, owned = load_wdbc(), "embedded WDBC data", False
+    try:
+        tr, va = split_indices(y, s.valid_size, np.random.default_rng(s.seed))
+    except ValueError as exc:
+        raise UsageError(f"--valid-size: {exc}") from None
+    if len(np.unique(y[tr])) < 2:
+        raise DataError(f"{what}: expected at least two classes in the training part; received one")
+    if shard is not None:  # an in-memory source: this process keeps its rows of each part
+        tr, va = tr[slice(*shard_range(len(tr), *shard))], va[slice(*shard_range(len(va), *shard))]
+    x_train, x_valid = split_rows(x, tr, va, len(np.unique(y[tr])) if owned else None)
+    return Data(x_train, y[tr], x_valid, y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s.seed})")
+
+
 
 #: peak memory of reading a CSV file whole and training on it, per byte of the file (measured in
 #: issue #10: 1.31 GB for a 264 MB file); streaming when that exceeds this share of the free memory
@@ -60,8 +124,8 @@ def open_source(path: str, s: TrainSettings) -> Source:
     return Spilled(CsvSource(path, chunk_rows=s.chunk_rows or DEFAULT_CHUNK_ROWS, dtype=s.dtype))
 
 
-def data(s: TrainSettings) -> dict[str, Any] | None:
-    """The fields of ``runs.Data`` for a streamed run (None: read the file whole)."""
+def _streamed(s: TrainSettings) -> Data | None:
+    """The data of a streamed run (None: read the file whole)."""
     line = wanted(s)
     if line is None:
         return None
@@ -71,7 +135,7 @@ def data(s: TrainSettings) -> dict[str, Any] | None:
     print(line)
     whole = open_source(str(s.data or s.train), s)
     if s.valid:
-        valid = read_table(s.valid, n_features=whole.n_features, labels="required", dtype=s.dtype,
+        valid = read_exact(s.valid, n_features=whole.n_features, labels="required", dtype=s.dtype,
                            feature_names=whole.feature_names)
         train: Source = whole
         x_valid, y_valid, what = valid.x, valid.y, f"{whole.name} + {valid.path} (streamed)"
@@ -88,8 +152,7 @@ def data(s: TrainSettings) -> dict[str, Any] | None:
     preprocess = Standardizer.for_method(None if s.preprocess == "none" else s.preprocess)
     scanned = streamfit.first_pass(train, preprocess, s.seed)
     _check_counts(train.name, scanned.classes, scanned.counts)
-    return {"x_train": train, "y_train": None, "x_valid": x_valid, "y_valid": y_valid,
-            "feature_names": whole.feature_names, "source": what, "stream": whole if not s.valid else None}
+    return Data(train, None, x_valid, y_valid, whole.feature_names, what, whole if not s.valid else None)
 
 
 def _check_counts(where: str, classes: list[Any], counts: list[int]) -> None:

@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 
-from xmlp import streamruns
+from xmlp import run_data
 from helpers import write_subject_csv
 
 HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
@@ -44,7 +44,7 @@ def test_stream_takes_a_validation_row_count(cli, tmp_path, wdbc):
 def test_a_file_too_large_for_memory_is_streamed_by_itself(cli, tmp_path, wdbc, monkeypatch):
     write_subject_csv(tmp_path / "d.csv", wdbc)
     size = (tmp_path / "d.csv").stat().st_size
-    monkeypatch.setattr(streamruns, "_available_memory", lambda: 4 * size)  # 5x the file > half of it
+    monkeypatch.setattr(run_data, "_available_memory", lambda: 4 * size)  # 5x the file > half of it
     code, out, _ = cli("train", "--data", "d.csv", *FAST)
     assert code == 0
     line = out.splitlines()[0]
@@ -53,7 +53,7 @@ def test_a_file_too_large_for_memory_is_streamed_by_itself(cli, tmp_path, wdbc, 
     assert line.endswith("GiB available (--no-stream reads it whole)")
     code, out, _ = cli("train", "--data", "d.csv", "--no-stream", "--force", *FAST)
     assert code == 0 and "streaming" not in out
-    monkeypatch.setattr(streamruns, "_available_memory", lambda: 100 * size)  # fits comfortably
+    monkeypatch.setattr(run_data, "_available_memory", lambda: 100 * size)  # fits comfortably
     code, out, _ = cli("train", "--data", "d.csv", "--force", *FAST)
     assert code == 0 and "streaming" not in out
 
