@@ -3,8 +3,8 @@
 Each primitive writes into buffers its caller owns (a layer's, the network's or the optimizer's
 workspace, made once per batch size), so that a training step on NumPy allocates no array
 after the first. Every one performs the same IEEE operations, in the same order, as the
-generic Array API code it replaces (``xmlp/layers.py``, ``activations.py``, ``losses.py``,
-``updates.py``): results are bitwise equal, which ``tests/test_fastpaths.py`` checks. The
+generic Array API code it replaces (``xmlp/layers.py``, ``xmlp/nn/activations.py``, ``xmlp/nn/losses.py``,
+``xmlp/optim/step.py``): results are bitwise equal, which ``tests/test_fastpaths.py`` checks. The
 kernels hold no state, so one backend can serve several models and threads at once.
 
 A primitive the core asks for by name (``bias_activation``, ``activation_backward``) returns
@@ -112,7 +112,7 @@ class NumpyKernels:
         return total, e
 
     # ----------------------------------------------------------------- optimizers
-    # As xmlp/updates.py's generic code, operation by operation; ``t1``, ``t2``: scratch buffers
+    # As xmlp/optim/step.py's generic code, operation by operation; ``t1``, ``t2``: scratch buffers
     # shaped like p (the decayed gradient of ``decay`` needs a third, ``out``).
     @staticmethod
     def decay(p: Any, g: Any, lr: float, wd: float, decoupled: bool, out: Any) -> Any:

@@ -19,9 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 import _harness
+import numpy as np
 
 FEATURES = 30
 BATCH = 256
@@ -56,9 +55,9 @@ def make_files(folder: Path, rows: int, csv: bool, seed: int = 0, pool: int = 1 
 def child(case: str, folder: Path, epochs: int) -> dict[str, float]:
     """One case, measured in this process: first-pass/load seconds, seconds per epoch, peak RSS."""
     import xmlp
-    from xmlp.csvsource import CsvSource
-    from xmlp.npysource import NpySource
-    from xmlp.spill import Spilled
+    from xmlp.data.csv.source import CsvSource
+    from xmlp.data.npy import NpySource
+    from xmlp.data.spill import Spilled
 
     times: list[float] = []
 

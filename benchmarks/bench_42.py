@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 import _harness
+import numpy as np
 import peers
-from xmlp.split import split_indices
+
+from xmlp.data.split import split_indices
 from xmlp.datasets import load_wdbc
 
 

@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-
 from _harness import header, skipped
-from _stream_bench import train_streaming  # the streaming row (its finer table: _stream_bench.py)
+from _stream_bench import (
+    train_streaming,  # the streaming row (its finer table: _stream_bench.py)
+)
 
 FEATURES = 30
 POOL = 1 << 17  # distinct formatted rows; a big file repeats them in a random order (ids stay unique)
@@ -63,16 +64,16 @@ def peak_mib() -> float:
 # ------------------------------------------------------------------ parsers (one per child process)
 def parse_xmlp(path: str, engine: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """What ``xmlp train`` reads: features as float32 and labels (ids dropped)."""
-    from xmlp.fastcsv import read_table
+    from xmlp.data.csv import read_table
 
     table = read_table(path, dtype="float32", store="float32", keep_ids=False, engine_name=engine)
     return table.x, table.y
 
 
 def parse_xmlp_exact(path: str) -> tuple[np.ndarray, np.ndarray]:
-    from xmlp.csvdata import read_table
+    from xmlp.data.csv.exact import read_exact
 
-    table = read_table(path, dtype="float32", store="float32")
+    table = read_exact(path, dtype="float32", store="float32")
     return table.x, table.y
 
 
@@ -157,7 +158,7 @@ TRAIN_CASES: dict[str, Callable[[str], float]] = {
 def child(kind: str, name: str, path: str) -> None:
     if kind == "parse":
         fn, module = PARSERS[name]
-        for lib in filter(None, [module, "xmlp.fastcsv", "xmlp.csvdata"]):
+        for lib in filter(None, [module, "xmlp.data.csv.fast", "xmlp.data.csv.exact"]):
             __import__(lib)  # imports are not parsing: outside the timing, for every reader alike
         t0 = time.perf_counter()
         x, y = fn(path)

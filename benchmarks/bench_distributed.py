@@ -36,8 +36,8 @@ def child(rows: int, batch: int) -> None:
     import numpy as np
 
     import xmlp
-    import xmlp.parallel as parallel
     from xmlp.backends import comm
+    from xmlp.training import parallel
 
     world = comm.world
     from bench_mnist import data

@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import statistics
 
-import numpy as np
-
 import _harness
+import numpy as np
 import peers
-import xmlp
 from bench_mnist import HIDDEN, LR, data
+
+import xmlp
 
 
 def main() -> None:

@@ -17,9 +17,8 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 import _harness
+import numpy as np
 import peers
 
 HIDDEN, BATCH, LR = [256, 128], 128, 0.01

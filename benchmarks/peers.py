@@ -10,10 +10,11 @@ import time
 from typing import Any, Callable
 
 import numpy as np
+from plain_numpy import VARIANTS
+from plain_numpy import train as plain_train
 
 import xmlp
-from plain_numpy import VARIANTS, train as plain_train
-from xmlp.callbacks import Callback
+from xmlp.training.callbacks import Callback
 
 
 class EpochTimer(Callback):

@@ -19,17 +19,19 @@ import dataclasses
 import statistics
 import time
 
-import numpy as np
-
 import _counting
 import _harness  # noqa: F401  (puts the repo on sys.path)
+import numpy as np
 import plain_numpy
-from xmlp import backends, metrics, optimizers
-from xmlp.layers import Dense
-from xmlp.network import Network
-from xmlp.trainer import Trainer
 from bench_mnist import gemm_epoch
-from xmlp.losses import SoftmaxCrossEntropy
+
+from xmlp import backends
+from xmlp.nn.layers import Dense
+from xmlp.nn.losses import SoftmaxCrossEntropy
+from xmlp.nn.network import Network
+from xmlp.optim import optimizers
+from xmlp.training import metrics
+from xmlp.training.trainer import Trainer
 
 STEPS, BATCH = 469, 128
 

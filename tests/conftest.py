@@ -16,9 +16,9 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import numpy as np
 import pytest
+from helpers import write_subject_csv
 
 from xmlp import backends
-from helpers import write_subject_csv
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -72,7 +72,7 @@ def wdbc():
 @pytest.fixture
 def split(wdbc):
     """The default 80/20 stratified split of the embedded data (seed 42): xt, yt, xv, yv."""
-    from xmlp.split import split_indices
+    from xmlp.data.split import split_indices
 
     x, y, _ = wdbc
     tr, va = split_indices(y, 0.2, np.random.default_rng(42))

@@ -13,8 +13,8 @@ import os
 import signal
 import sys
 
-import xmlp.parallel as parallel
 from xmlp.cli import main
+from xmlp.training import parallel
 
 how, victim, at = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xmlp import activations
+from xmlp.nn import activations
 
 
 @pytest.mark.parametrize(

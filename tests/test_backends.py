@@ -156,8 +156,8 @@ def test_missing_backends_name_a_reason_and_a_command():
 
 
 def test_install_hints_follow_how_xmlp_was_installed(monkeypatch, tmp_path):
-    from importlib import metadata
     import json
+    from importlib import metadata
 
     from xmlp._backends import _status
 

@@ -9,7 +9,6 @@ import struct
 import numpy as np
 import pytest
 import safetensors.numpy
-
 from helpers import snapshot, write_subject_csv
 
 USAGE, DATA, NOINPUT, CANTCREATE = 2, 65, 66, 73
@@ -229,7 +228,7 @@ def test_a_failing_run_leaves_nothing(cli, folder, monkeypatch):
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("xmlp.plots.plot_history", full_disk)  # fails after the model and history
+    monkeypatch.setattr("xmlp.cli.plots.plot_history", full_disk)  # fails after the model and history
     expect_failure(cli, folder, ["train", "--data", "good.csv", "--out", "newrun", "--epochs", "1"], CANTCREATE,
                    "No space left on device")
     assert not (folder / "runs").exists()

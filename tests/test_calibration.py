@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xmlp.calibration import fit_temperature
-from xmlp.losses import log_softmax
+from xmlp.models.calibration import fit_temperature
+from xmlp.nn.losses import log_softmax
 
 
 def _nll(z, true, t):

@@ -9,9 +9,8 @@ import re
 import numpy as np
 import pytest
 
-from xmlp import Dense, Sequential
-from xmlp import load_model
-from xmlp.callbacks import EarlyStopping, ProgressBar
+from xmlp import Dense, Sequential, load_model
+from xmlp.training.callbacks import EarlyStopping, ProgressBar
 
 
 def overfitting_model(backend="numpy"):

@@ -4,6 +4,8 @@ what they predicted then, and the default ``xmlp train`` run keeps its exact wei
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +58,33 @@ def test_the_default_run_trains_the_same_weights_bit_for_bit(cli, tmp_path):
     code, _, err = cli("train", "--out", "run", "--no-plots", "--quiet")
     assert code == 0, err
     assert tensors_sha256(tmp_path / "run" / "model.safetensors") == DEFAULT_RUN_SHA256
+
+
+def test_the_0_1_0_module_paths_still_import_with_a_deprecation_warning():
+    """Until 0.3.0: ``import xmlp.layers``, ``from xmlp.estimator import …`` and ``xmlp.parallel``
+    give the modules' new homes (the same objects) and warn, naming the new path."""
+    code = """
+import warnings
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    import xmlp
+    assert not caught, caught  # importing xmlp itself warns about nothing
+    import xmlp.layers
+    from xmlp.estimator import Sequential
+    from xmlp.csvdata import read_exact
+    partition = xmlp.parallel.Partition
+import xmlp.nn.layers, xmlp.training.parallel
+assert xmlp.layers is xmlp.nn.layers and Sequential is xmlp.Sequential and partition is xmlp.training.parallel.Partition
+for w in caught:
+    print(w.category.__name__, w.message)
+try:
+    xmlp.no_such_module
+except AttributeError as exc:
+    print(exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [
+        f"DeprecationWarning xmlp.{old} is xmlp.{new} since xmlp 0.2.0 (an internal module; the public names are "
+        "xmlp.__all__'s); the old path goes in 0.3.0"
+        for old, new in [("layers", "nn.layers"), ("estimator", "models.sequential"), ("csvdata", "data.csv.exact"),
+                         ("parallel", "training.parallel")]] + ["module 'xmlp' has no attribute 'no_such_module'"]

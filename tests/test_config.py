@@ -44,7 +44,7 @@ def test_multi_run_config_checks_every_run_before_training(cli, tmp_path):
 
 
 def test_settings_are_typed_and_checked_once():
-    from xmlp.config import TrainSettings, defaults
+    from xmlp.cli.settings import TrainSettings, defaults
     from xmlp.errors import UsageError
 
     s = TrainSettings.from_options({"layer": [8, 4], "metrics": ["f1", "f1", "bce"], "optimizer": "adam",

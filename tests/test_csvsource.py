@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xmlp.csvdata import read_table
-from xmlp.csvsource import CsvSource
+from xmlp.data.csv.exact import read_exact
+from xmlp.data.csv.source import CsvSource
 from xmlp.errors import DataError
 
 
@@ -32,7 +32,7 @@ def test_chunks_are_the_whole_file_in_pieces(tmp_path, rng, header, blank_every)
     x, labels, lines = _rows(47, rng)
     path = _write(tmp_path / "d.csv", lines, header, blank_every)
     src = CsvSource(path, chunk_rows=10)
-    whole = read_table(path)
+    whole = read_exact(path)
     assert (src.n_chunks, src.n_rows, src.n_features) == (5, 47, 3)
     assert src.feature_names == (["a", "b", "c"] if header else None)
     for k in (3, 0, 4):  # any order
@@ -83,7 +83,7 @@ def test_layout_errors_come_from_the_first_rows(tmp_path):
 def test_the_index_agrees_with_read_table_on_awkward_files(tmp_path, rng, monkeypatch):
     """Random files with or without a header, BOM, CRLF, blank and whitespace lines, a last line
     without its end; the index read in blocks as small as 5 bytes (lines cut anywhere)."""
-    import xmlp.csvsource as csvsource
+    from xmlp.data.csv import source as csvsource
 
     for trial in range(20):
         n = int(rng.integers(1, 40))
@@ -95,7 +95,7 @@ def test_the_index_agrees_with_read_table_on_awkward_files(tmp_path, rng, monkey
         text = ("\ufeff" if trial % 5 == 0 else "") + nl.join(lines) + (nl if trial % 4 else "")
         path = tmp_path / f"t{trial}.csv"
         path.write_bytes(text.encode())
-        whole = read_table(path)
+        whole = read_exact(path)
         for chunk_rows, block in ((1, 5), (7, 17), (100, 1 << 20)):
             monkeypatch.setattr(csvsource, "_INDEX_BYTES", block)
             src = CsvSource(path, chunk_rows=chunk_rows)
@@ -120,7 +120,7 @@ def test_long_blank_lines_are_no_rows(tmp_path, chunk_rows):
             lines.append("\t \u00a0 \u2028  ".ljust(30))
     path = tmp_path / "blanks.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    whole = read_table(path, labels="required")
+    whole = read_exact(path, labels="required")
     source = CsvSource(path, chunk_rows=chunk_rows)
     chunks = list(source.chunks())
     assert source.n_rows == len(whole.y) == 60

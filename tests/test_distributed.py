@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from safetensors.numpy import load_file
-
 from helpers import write_subject_csv
+from safetensors.numpy import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.mpi

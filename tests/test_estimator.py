@@ -7,7 +7,7 @@ import pytest
 
 import xmlp
 from xmlp import Dense, Sequential, load_model
-from xmlp.split import split_indices
+from xmlp.data.split import split_indices
 
 
 def test_float32_in_float32_out(backend, wdbc):
@@ -98,7 +98,7 @@ def test_save_load_is_bitwise_and_backend_neutral(backend, wdbc, tmp_path):
 
 
 def test_leaky_relu_alpha_round_trips(tmp_path, wdbc):
-    from xmlp.activations import LeakyReLU
+    from xmlp.nn.activations import LeakyReLU
 
     x, y, _ = wdbc
     model = xmlp.Sequential([xmlp.Dense(6, LeakyReLU(0.2)), xmlp.Dense(2, "softmax")])

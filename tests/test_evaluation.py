@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from xmlp.evaluation import confusion_matrix, evaluate_probabilities
+from xmlp.models.scoring import evaluate_probabilities, host_confusion
 
 
 def test_scores_by_hand():
@@ -23,5 +23,5 @@ def test_scores_by_hand():
     assert "bce" not in evaluate_probabilities(np.eye(3), np.arange(3), ["a", "b", "c"])
 
 
-def test_confusion_matrix_rows_true_columns_predicted():
-    assert confusion_matrix(np.array([0, 0, 2]), np.array([0, 1, 2]), 3).tolist() == [[1, 1, 0], [0, 0, 0], [0, 0, 1]]
+def test_host_confusion_rows_true_columns_predicted():
+    assert host_confusion(np.array([0, 0, 2]), np.array([0, 1, 2]), 3).tolist() == [[1, 1, 0], [0, 0, 0], [0, 0, 1]]

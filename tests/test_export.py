@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import xmlp
-from xmlp.activations import LeakyReLU
+from xmlp.data.split import split_indices
 from xmlp.export import to_onnx, to_torch_state_dict, torch_sequential
-from xmlp.split import split_indices
+from xmlp.nn.activations import LeakyReLU
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_yeo_johnson_nodes_equal_the_host_transform():
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed (CI installs it with the test extra)")
     from onnx import TensorProto, helper
 
-    from xmlp import power
+    from xmlp.data import power
     from xmlp.export import _Graph, _yeo_johnson
 
     lambdas = np.array([0.0, 2.0, -280.0, 0.5, 1.0, 3.0, 1e-13, 2.0 + 1e-13])

@@ -7,9 +7,11 @@ import importlib.util
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from xmlp import csvdata, fastcsv
+from xmlp.data.csv import exact as csv_exact
+from xmlp.data.csv import fast as csv_fast
 from xmlp.errors import DataError
 
 HAS_POLARS = importlib.util.find_spec("polars") is not None
@@ -18,7 +20,7 @@ ENGINES = [pytest.param("polars", marks=pytest.mark.skipif(not HAS_POLARS, reaso
 
 @pytest.fixture(params=ENGINES)
 def engine(request, monkeypatch):
-    monkeypatch.setattr(fastcsv, "BLOCK_BYTES", 512)  # many blocks even in a small file: block edges get tested
+    monkeypatch.setattr(csv_fast, "BLOCK_BYTES", 512)  # many blocks even in a small file: block edges get tested
     return request.param
 
 
@@ -26,13 +28,13 @@ def engine(request, monkeypatch):
 def exact_blocks(monkeypatch):
     """How many blocks the exact reader had to convert (0 on a clean file: the fast path ran)."""
     calls = []
-    original = fastcsv.Reader._exact
+    original = csv_fast.Reader._exact
 
     def counted(self, *args):
         calls.append(args[1])
         return original(self, *args)
 
-    monkeypatch.setattr(fastcsv.Reader, "_exact", counted)
+    monkeypatch.setattr(csv_fast.Reader, "_exact", counted)
     return calls
 
 
@@ -79,17 +81,17 @@ def test_valid_files_read_exactly_as_the_exact_reader_reads_them(tmp_path, engin
     path = _write(tmp_path / "d.csv", VALID[kind](), newline, bom)
     labels = "optional" if kind == "no labels" else "required"
     names = ["x1", "x2", "x3", "x4"] if kind == "header by name" else None
-    exact = csvdata.read_table(path, labels=labels, feature_names=names)
-    _same(fastcsv.read_table(path, labels=labels, feature_names=names, engine_name=engine), exact)
+    exact = csv_exact.read_exact(path, labels=labels, feature_names=names)
+    _same(csv_fast.read_table(path, labels=labels, feature_names=names, engine_name=engine), exact)
     for store in ("float32", "float64"):  # the stored dtype: the exact values, cast once
-        fast = fastcsv.read_table(path, labels=labels, feature_names=names, engine_name=engine, store=store)
+        fast = csv_fast.read_table(path, labels=labels, feature_names=names, engine_name=engine, store=store)
         assert fast.x.dtype == store and np.array_equal(fast.x, exact.x.astype(store))
 
 
 def test_clean_files_never_need_the_exact_reader(tmp_path, engine, exact_blocks):
     for kind in ("subject", "header by name", "quoted cells"):
         path = _write(tmp_path / f"{len(exact_blocks)}.csv", VALID[kind](), "\r\n")
-        fastcsv.read_table(path, feature_names=["x1", "x2", "x3", "x4"] if kind == "header by name" else None,
+        csv_fast.read_table(path, feature_names=["x1", "x2", "x3", "x4"] if kind == "header by name" else None,
                            engine_name=engine)
     assert exact_blocks == [] or (engine == "numpy" and exact_blocks)  # numpy: no CSV quoting, so quoted blocks go exact
     if engine == "polars":
@@ -100,9 +102,9 @@ def test_clean_files_never_need_the_exact_reader(tmp_path, engine, exact_blocks)
 def test_parts_and_row_ranges_keep_true_line_numbers(tmp_path, engine, part):
     lines = sum(([r, ""] if i % 7 == 0 else [r] for i, r in enumerate(_rows(250))), [])
     path = _write(tmp_path / "d.csv", ["id,label,a,b,c,d"] + lines)
-    _same(fastcsv.read_table(path, part=part, engine_name=engine), csvdata.read_table(path, part=part))
-    reader = fastcsv.Reader(path, engine_name=engine, block_bytes=700)
-    whole = csvdata.read_table(path)
+    _same(csv_fast.read_table(path, part=part, engine_name=engine), csv_exact.read_exact(path, part=part))
+    reader = csv_fast.Reader(path, engine_name=engine, block_bytes=700)
+    whole = csv_exact.read_exact(path)
     blocks = list(reader.blocks((37, 191)))
     assert np.array_equal(np.concatenate([b.x for b in blocks]), whole.x[37:191])
     assert np.concatenate([b.lines for b in blocks]).tolist() == list(whole.line_numbers)[37:191]
@@ -126,9 +128,9 @@ BAD_CELLS = ["1_000", "１２", "0x10", "1e", "--1", "1.2.3", "Infinity", " 1 2"
 def test_a_bad_cell_gets_the_exact_readers_message_at_its_true_line(tmp_path, engine, cell):
     path = _cell_file(tmp_path, cell)
     with pytest.raises(DataError) as exact:
-        csvdata.read_table(path)
+        csv_exact.read_exact(path)
     with pytest.raises(DataError) as fast:
-        fastcsv.read_table(path, engine_name=engine)
+        csv_fast.read_table(path, engine_name=engine)
     assert str(fast.value) == str(exact.value)
     assert "d.csv:151" in str(exact.value)  # the line in the file, whatever block it fell in
 
@@ -153,9 +155,9 @@ def test_a_bad_line_gets_the_exact_readers_message(tmp_path, engine, kind):
     path.write_bytes(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
     classes = ["B", "M"]
     with pytest.raises(DataError) as exact:
-        csvdata.read_table(path, classes=classes, dtype="float32")
+        csv_exact.read_exact(path, classes=classes, dtype="float32")
     with pytest.raises(DataError) as fast:
-        fastcsv.read_table(path, classes=classes, dtype="float32", engine_name=engine)
+        csv_fast.read_table(path, classes=classes, dtype="float32", engine_name=engine)
     assert str(fast.value) == str(exact.value) and "d.csv:151" in str(exact.value)
 
 
@@ -170,12 +172,12 @@ def test_random_cells_read_as_the_exact_reader_reads_them(tmp_path_factory, cell
     lines[20] = f"1,{label},1.0,{cell},3.0,4.0"
     path.write_bytes(("\n".join(lines) + "\n").encode())
     try:
-        exact = csvdata.read_table(path)
+        exact = csv_exact.read_exact(path)
     except DataError as err:
         exact = err
     for name in (["polars"] if HAS_POLARS else []) + ["numpy"]:
         try:
-            fast = fastcsv.read_table(path, engine_name=name)
+            fast = csv_fast.read_table(path, engine_name=name)
         except DataError as err:
             assert str(err) == str(exact), name
             continue
@@ -184,7 +186,7 @@ def test_random_cells_read_as_the_exact_reader_reads_them(tmp_path_factory, cell
 
 
 def test_a_bad_csv_engine_setting_is_a_usage_error(monkeypatch):
-    from xmlp import bulkcsv
+    from xmlp.data.csv import bulk as bulkcsv
     from xmlp.errors import UnavailableError, UsageError
 
     monkeypatch.setenv("XMLP_CSV_ENGINE", "fast")

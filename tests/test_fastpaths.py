@@ -15,9 +15,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from xmlp import Dense, Sequential, activations, backends, optimizers
-from xmlp.losses import SoftmaxCrossEntropy
-from xmlp.network import Network
+from xmlp import Dense, Sequential, backends
+from xmlp.nn import activations
+from xmlp.nn.losses import SoftmaxCrossEntropy
+from xmlp.nn.network import Network
+from xmlp.optim import optimizers
 
 OPTIMIZERS = {
     "sgd": lambda: optimizers.SGD(0.05),
@@ -214,9 +216,9 @@ def test_the_switch_argument_environment_and_pickling(monkeypatch):
 def test_the_fused_kernel_serves_only_the_loss_it_implements():
     """A network whose loss is not the softmax cross-entropy itself (a subclass with its own
     gradient, as a new loss would be) trains through that loss's code, not the NumPy kernel."""
-    from xmlp import losses
-    from xmlp.layers import Dense
-    from xmlp.network import Network
+    from xmlp.nn import losses
+    from xmlp.nn.layers import Dense
+    from xmlp.nn.network import Network
 
     class Doubled(losses.SoftmaxCrossEntropy):
         def forward_backward(self, xp, z, y, rows=None):

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import xmlp
-from xmlp import optimizers
-from xmlp.feeds import HostFeed, SourceFeed, piece_rows
-from xmlp.preprocessing import LabelEncoder, Standardizer, model_input
-from xmlp.seeding import seed_streams
-from xmlp.sources import ChunkList
-from xmlp.trainer import Trainer
+from xmlp.data.feeds import HostFeed, SourceFeed, piece_rows
+from xmlp.data.preprocessing import LabelEncoder, Standardizer, model_input
+from xmlp.data.sources import ChunkList
+from xmlp.models.seeding import seed_streams
+from xmlp.optim import optimizers
+from xmlp.training.trainer import Trainer
 
 
 def _train(backend, x, y, make_data, *, epochs=3, batch_size=8, noise=0.2, metrics=("accuracy", "bce")):
@@ -114,7 +114,7 @@ def test_buffer_size_is_checked():
 
 def test_a_feed_is_refused_under_data_parallelism(wdbc):
     from xmlp.errors import UsageError
-    from xmlp.parallel import Partition
+    from xmlp.training.parallel import Partition
 
     class TwoProcesses(xmlp.backends.comm.Communicator):
         rank, size = 0, 2

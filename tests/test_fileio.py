@@ -28,7 +28,7 @@ def test_atomic_save_keeps_the_previous_file(tmp_path, wdbc, monkeypatch):
 
 def test_check_dir_writable(tmp_path):
     from xmlp.errors import CantCreateError
-    from xmlp.fileio import check_dir_writable
+    from xmlp.io.files import check_dir_writable
 
     check_dir_writable(tmp_path / "new" / "deeper")  # a folder that does not exist yet is fine
     assert not (tmp_path / "new").exists()  # and checking creates nothing
@@ -42,7 +42,7 @@ def test_a_character_device_is_written_through_never_replaced(tmp_path):
     import os
     import stat
 
-    from xmlp.fileio import atomic_write
+    from xmlp.io.files import atomic_write
 
     atomic_write("/dev/null", b"discarded")
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)  # still the device, not a regular file
@@ -57,7 +57,7 @@ def test_a_fifo_or_folder_is_refused(tmp_path):
     import stat
 
     from xmlp.errors import CantCreateError
-    from xmlp.fileio import atomic_write
+    from xmlp.io.files import atomic_write
 
     os.mkfifo(tmp_path / "pipe")
     with pytest.raises(CantCreateError, match="pipe: expected a regular file to write; received a FIFO"):
@@ -70,7 +70,7 @@ def test_a_fifo_or_folder_is_refused(tmp_path):
 
 
 def test_a_symlinked_file_is_replaced_at_its_target(tmp_path):
-    from xmlp.fileio import atomic_write
+    from xmlp.io.files import atomic_write
 
     (tmp_path / "real.csv").write_text("old")
     (tmp_path / "link.csv").symlink_to("real.csv")
@@ -81,7 +81,7 @@ def test_a_symlinked_file_is_replaced_at_its_target(tmp_path):
 def test_files_get_the_umask_and_replaced_files_keep_their_mode(tmp_path):
     import os
 
-    from xmlp.fileio import atomic_write
+    from xmlp.io.files import atomic_write
 
     old = os.umask(0o027)
     try:
@@ -96,7 +96,7 @@ def test_files_get_the_umask_and_replaced_files_keep_their_mode(tmp_path):
 
 
 def test_stale_temp_files_of_a_dead_process_are_cleaned(tmp_path):
-    from xmlp.fileio import atomic_write
+    from xmlp.io.files import atomic_write
 
     stale = tmp_path / ".xmlp-tmp-999999999-model.safetensors.abc.tmp"  # no such pid
     stale.write_bytes(b"half")
@@ -113,7 +113,7 @@ def test_kill_during_save_leaves_the_old_file_or_the_new_one(tmp_path):
     import sys
     import time
 
-    from xmlp.fileio import atomic_write
+    from xmlp.io.files import atomic_write
 
     script = ("import sys; sys.path.insert(0, sys.argv[2]); from xmlp.fileio import atomic_write\n"
               "i = 0\nwhile True:\n    i += 1\n    atomic_write(sys.argv[1], bytes([i % 251]) * 20_000_000)\n")
@@ -134,7 +134,7 @@ def test_kill_during_save_leaves_the_old_file_or_the_new_one(tmp_path):
 # ----------------------------------------------------------------------------- all or nothing
 def test_write_all_writes_both_or_neither(tmp_path):
     from xmlp.errors import CantCreateError
-    from xmlp.fileio import write_all
+    from xmlp.io.files import write_all
 
     (tmp_path / "a.csv").write_text("old a")
     (tmp_path / "b.csv").mkdir()  # the second output cannot be written
@@ -146,7 +146,7 @@ def test_write_all_writes_both_or_neither(tmp_path):
 
 def test_staged_folder_appears_only_when_complete(tmp_path):
     from xmlp.errors import CantCreateError
-    from xmlp.fileio import reserve_folder, staged_folder
+    from xmlp.io.files import reserve_folder, staged_folder
 
     final = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):

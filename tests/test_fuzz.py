@@ -10,7 +10,8 @@ import json
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis", reason="hypothesis drives the fuzzing (pip install '.[test]')")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 from xmlp.errors import XmlpError  # noqa: E402
 
@@ -50,18 +51,18 @@ def _clean(fn, *args):
 @FUZZ
 @given(data=mutated(CSV))
 def test_csv_reader(tmp_path, data):
-    from xmlp.csvdata import read_table
+    from xmlp.data.csv.exact import read_exact
 
     (tmp_path / "f.csv").write_bytes(data)
     for labels in ("required", "optional"):
-        _clean(lambda: read_table(tmp_path / "f.csv", labels=labels, feature_names=["a", "b"]))
+        _clean(lambda: read_exact(tmp_path / "f.csv", labels=labels, feature_names=["a", "b"]))
 
 
 @FUZZ
 @given(data=mutated(TOML))
 def test_config_reader(tmp_path, data):
-    from xmlp.cli import _train_parser, build_parser
-    from xmlp.config import train_settings
+    from xmlp.cli.main import _train_parser, build_parser
+    from xmlp.cli.settings import train_settings
 
     (tmp_path / "c.toml").write_bytes(data)
     _clean(lambda: train_settings(_train_parser(build_parser()), ["--config", str(tmp_path / "c.toml")]))
@@ -70,7 +71,7 @@ def test_config_reader(tmp_path, data):
 @FUZZ
 @given(data=mutated(HISTORY))
 def test_history_reader(tmp_path, data):
-    from xmlp.history import read_history, run_labels
+    from xmlp.io.history import read_history, run_labels
 
     (tmp_path / "history.json").write_bytes(data)
 

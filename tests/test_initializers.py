@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from xmlp import initializers
+from xmlp.nn import initializers
 
 SHAPE = (400, 300)  # 120 000 draws
 

@@ -6,8 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xmlp.inputs import device_features, device_input, features, fit_preprocessing, to_device
-from xmlp.preprocessing import Standardizer, as_features, model_input
+from xmlp.data.preprocessing import Standardizer, as_features, model_input
+from xmlp.models.inputs import (
+    device_features,
+    device_input,
+    features,
+    fit_preprocessing,
+    to_device,
+)
 
 
 @pytest.mark.parametrize("method", ["standardize", "yeo-johnson"])

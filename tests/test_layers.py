@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from xmlp import activations
-from xmlp.layers import Dense
-
 from helpers import assert_grad_close, numeric_grad
+
+from xmlp.nn import activations
+from xmlp.nn.layers import Dense
 
 
 def _dense(backend, n_in, units, activation, rng):

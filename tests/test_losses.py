@@ -6,11 +6,10 @@ import math
 
 import numpy as np
 import pytest
-
-from xmlp import losses
-from xmlp.evaluation import binary_cross_entropy as host_bce
-
 from helpers import assert_grad_close, numeric_grad
+
+from xmlp.models.scoring import binary_cross_entropy as host_bce
+from xmlp.nn import losses
 
 
 @pytest.mark.parametrize("classes", [2, 4])

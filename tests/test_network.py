@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import assert_grad_close, batch_gradients, numeric_grad
+
 from xmlp import Dense, Network, Sequential
 
 

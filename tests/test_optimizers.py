@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from xmlp import Dense, Sequential, optimizers
-from xmlp.split import split_indices
+from xmlp import Dense, Sequential
+from xmlp.data.split import split_indices
+from xmlp.optim import optimizers
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 

@@ -11,11 +11,11 @@ import xmlp
 from xmlp.backends import comm as _comm
 
 Communicator = _comm.Communicator
-from xmlp import Dense, Sequential
-from xmlp.parallel import GradientSync, Partition
-from xmlp.shards import merge, moments, scaling, shard_range
-
 from helpers import ThreadGroup
+
+from xmlp import Dense, Sequential
+from xmlp.data.shards import merge, moments, scaling, shard_range
+from xmlp.training.parallel import GradientSync, Partition
 
 # Why rtol 1e-12 for W processes against one (float64): a step's gradient is the same sum of
 # per-row terms, added in another order (each process sums its slice, then the all-reduce adds
@@ -170,6 +170,3 @@ class _Rank(Communicator):
         super().__init__()
         self.rank, self.size = rank, size
 
-
-def test_public_api_names_the_partition():
-    assert xmlp.parallel.Partition is Partition

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import batch_gradients
 
 from xmlp import Dense, Sequential
-
-from helpers import batch_gradients
 
 TOL = {"float64": dict(rtol=1e-10, atol=1e-12), "float32": dict(rtol=1e-5, atol=1e-6)}
 

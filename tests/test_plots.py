@@ -12,8 +12,8 @@ def test_plot_compares_runs(cli, tmp_path):
     assert code == 0, err and "> wrote 'cmp.png' (2 runs)" in out
     assert (tmp_path / "cmp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    from xmlp.runs import run_labels
-    from xmlp.plots import comparison_figure
+    from xmlp.cli.plots import comparison_figure
+    from xmlp.cli.runs import run_labels
 
     docs = [json.loads((tmp_path / n / "history.json").read_text()) for n in ("sgd", "adam")]
     labels = run_labels(["sgd", "adam"], [d["config"] for d in docs])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xmlp import power
+from xmlp.data import power
 
 sklearn = pytest.importorskip("sklearn.preprocessing", reason="scikit-learn is the reference (pip install '.[test]')")
 

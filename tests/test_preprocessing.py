@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xmlp.preprocessing import LabelEncoder, Standardizer, as_features, model_input
+from xmlp.data.preprocessing import LabelEncoder, Standardizer, as_features, model_input
 
 
 def test_standardizer_matches_numpy_and_handles_constant_columns(rng):
@@ -51,7 +51,7 @@ def test_model_input_standardizes_in_chunks_and_appends_targets(rng):
 
 
 def test_yeo_johnson_then_standardize(wdbc):
-    from xmlp import power
+    from xmlp.data import power
 
     x = wdbc[0][:300]
     s = Standardizer.for_method("yeo-johnson").fit(x)
@@ -68,7 +68,7 @@ def test_yeo_johnson_then_standardize(wdbc):
 
 
 def test_one_hot_label_matrices_are_labels():
-    from xmlp.preprocessing import LabelEncoder, labels_of
+    from xmlp.data.preprocessing import LabelEncoder, labels_of
 
     y = np.array([[0, 1, 0], [1, 0, 0], [0, 1, 0]])
     labels, classes = labels_of(y)

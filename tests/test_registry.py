@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from xmlp import activations, initializers, losses, metrics, optimizers
-from xmlp.registry import Registry
+from xmlp._registry import Registry
+from xmlp.nn import activations, initializers, losses
+from xmlp.optim import optimizers
+from xmlp.training import metrics
 
 
 def test_one_case_rule_for_every_registry():

@@ -5,14 +5,13 @@ load,) 5 more == 10 epochs, bitwise — weights, optimizer state, per-epoch hist
 from __future__ import annotations
 
 import pickle
-import warnings
 
 import numpy as np
 import pytest
 
 import xmlp
 from xmlp.errors import DataError
-from xmlp.serialization import read_model_file, write_model_file
+from xmlp.io.model_file import read_model_file, write_model_file
 
 OPTIMIZERS = ["sgd", "momentum", "adam"]
 
@@ -377,7 +376,8 @@ def test_data_parallel_exact_mode_continues_bitwise(split):
     """Two 'processes' (threads, exact mode): 2 epochs and a warm start of 2 give each process the
     bits of its 4-epoch run (the same process count sums in the same order)."""
     from helpers import ThreadGroup
-    from xmlp.parallel import Partition
+
+    from xmlp.training.parallel import Partition
 
     xt, yt, _, _ = split
 

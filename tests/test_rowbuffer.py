@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import write_subject_csv
-from xmlp import csvdata, fastcsv, inputs, run_data
-from xmlp.config import TrainSettings
-from xmlp.estimator import Sequential
-from xmlp.layers import Dense
-from xmlp.preprocessing import LabelEncoder, Standardizer, model_input
-from xmlp.rowbuffer import RowBuffer, split_rows, take_rows
-from xmlp.split import split_indices
+
+from xmlp.cli import run_data
+from xmlp.cli.settings import TrainSettings
+from xmlp.data.csv import exact as csv_exact
+from xmlp.data.csv import fast as csv_fast
+from xmlp.data.preprocessing import LabelEncoder, Standardizer, model_input
+from xmlp.data.rowbuffer import RowBuffer, split_rows, take_rows
+from xmlp.data.split import split_indices
+from xmlp.models import inputs
+from xmlp.models.sequential import Sequential
+from xmlp.nn.layers import Dense
 
 
 @pytest.mark.parametrize("pattern", ["random", "front", "back", "every other", "all but last"])
@@ -89,11 +92,11 @@ def test_xmlp_train_data_gives_the_rows_and_model_it_always_gave(tmp_path, wdbc,
     """`xmlp train --data FILE`'s rows: the exact reader's, split as before (the 569-row file is
     read in float64 as it always was; past EXACT_BYTES in the training dtype, in place)."""
     if not small:
-        monkeypatch.setattr(fastcsv, "EXACT_BYTES", 0)
+        monkeypatch.setattr(csv_fast, "EXACT_BYTES", 0)
     path = write_subject_csv(tmp_path / "data.csv", wdbc)
     s = TrainSettings(data=str(path), dtype=dtype, refit=False, preprocess="standardize")
     data = run_data.training_data(s)
-    table = csvdata.read_table(path)  # what main read: the exact reader, float64
+    table = csv_exact.read_exact(path)  # what main read: the exact reader, float64
     x = table.x if small else table.x.astype(dtype)
     tr, va = split_indices(table.y, s.valid_size, np.random.default_rng(s.seed))
     assert np.array_equal(np.asarray(data.x_train), x[tr]) and np.asarray(data.x_train).dtype == x.dtype

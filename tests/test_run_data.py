@@ -10,9 +10,9 @@ import re
 
 import numpy as np
 import pytest
-
-from xmlp import run_data
 from helpers import write_subject_csv
+
+from xmlp.cli import run_data
 
 HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
 

@@ -7,7 +7,7 @@ import pytest
 
 import xmlp
 from xmlp.errors import DataError
-from xmlp.serialization import read_model_file, write_model_file
+from xmlp.io.model_file import read_model_file, write_model_file
 
 
 def test_model_file_layout_and_metadata(cli, tmp_path):

@@ -6,10 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xmlp.csvdata import read_table
+from xmlp.data.csv.exact import read_exact
+from xmlp.data.preprocessing import Standardizer
+from xmlp.data.shards import (
+    local_classes,
+    merge,
+    moments,
+    scaling,
+    shard_range,
+    union_classes,
+)
 from xmlp.errors import DataError
-from xmlp.preprocessing import Standardizer
-from xmlp.shards import local_classes, merge, moments, scaling, shard_range, union_classes
 
 
 def test_shard_ranges_cover_the_rows_in_order():
@@ -58,8 +65,8 @@ def test_empty_parts_are_skipped_and_nothing_at_all_is_an_error():
 
 
 def test_a_file_shard_parses_only_its_rows(subject_csv):
-    whole = read_table(subject_csv)
-    parts = [read_table(subject_csv, part=(k, 3)) for k in range(3)]
+    whole = read_exact(subject_csv)
+    parts = [read_exact(subject_csv, part=(k, 3)) for k in range(3)]
     np.testing.assert_array_equal(np.concatenate([p.x for p in parts]), whole.x)
     assert sum(p.n_rows for p in parts) == whole.n_rows
     lines = subject_csv.read_text().splitlines()
@@ -67,16 +74,16 @@ def test_a_file_shard_parses_only_its_rows(subject_csv):
     cells[4] = "oops"
     lines[0] = ",".join(cells)
     subject_csv.write_text("\n".join(lines) + "\n")
-    read_table(subject_csv, part=(2, 3))  # a bad cell in another shard is not this shard's business
+    read_exact(subject_csv, part=(2, 3))  # a bad cell in another shard is not this shard's business
     with pytest.raises(DataError, match=r"data.csv:1:5: expected a number; received 'oops'"):
-        read_table(subject_csv, part=(0, 3))
+        read_exact(subject_csv, part=(0, 3))
 
 
 def test_more_shards_than_rows_is_a_data_error(tmp_path):
     path = tmp_path / "two.csv"
     path.write_text("1,M,1.0,2.0\n2,B,3.0,4.0\n")
     with pytest.raises(DataError, match="expected data rows in part 1 of 3; received none"):
-        read_table(path, part=(0, 3))
+        read_exact(path, part=(0, 3))
 
 
 def test_classes_of_all_shards():

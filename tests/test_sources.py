@@ -10,10 +10,10 @@ import re
 import numpy as np
 import pytest
 
+from xmlp.data.npy import NpySource
+from xmlp.data.parquet import ParquetSource
+from xmlp.data.sources import ChunkList
 from xmlp.errors import DataError, NoInputError
-from xmlp.npysource import NpySource
-from xmlp.parquet import ParquetSource
-from xmlp.sources import ChunkList
 
 
 def _npy(tmp_path, name, arr):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import write_subject_csv
 
 from xmlp import Dense, Sequential
-from xmlp.csvsource import CsvSource
-from xmlp.spill import Spilled
-from helpers import write_subject_csv
+from xmlp.data.csv.source import CsvSource
+from xmlp.data.spill import Spilled
 
 
 def test_later_passes_read_the_binary_copy(tmp_path, wdbc, monkeypatch):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xmlp.split import split_indices, valid_count
+from xmlp.data.split import split_indices, valid_count
 
 
 def test_stratified_sizes_and_class_shares():

@@ -8,14 +8,14 @@ import dataclasses
 
 import numpy as np
 import pytest
+from helpers import write_subject_csv
 
 import xmlp
 from xmlp import Dense, Sequential
-from xmlp.csvsource import CsvSource
+from xmlp.data.csv.source import CsvSource
+from xmlp.data.npy import NpySource
+from xmlp.data.sources import ChunkList
 from xmlp.errors import DataError
-from xmlp.npysource import NpySource
-from xmlp.sources import ChunkList
-from helpers import write_subject_csv
 
 
 def _model(backend=None, preprocess="standardize"):

@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xmlp import power
+from xmlp.data import power
+from xmlp.data.npy import NpySource
+from xmlp.data.preprocessing import Standardizer
+from xmlp.data.scan import scan
+from xmlp.data.sources import ChunkList
 from xmlp.errors import DataError
-from xmlp.preprocessing import Standardizer
-from xmlp.npysource import NpySource
-from xmlp.sources import ChunkList
-from xmlp.streaming import scan
 
 
 def _chunks(x, y, rows):

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from xmlp.data.textlines import open_input, read_lines
 from xmlp.errors import DataError, NoInputError
-from xmlp.textlines import open_input, read_lines
 
 
 def _lines(path, **kw):

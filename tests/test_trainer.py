@@ -49,7 +49,7 @@ def test_input_noise_and_validation_scoring_go_in_blocks(monkeypatch, wdbc):
     memory bounded by a block, one transfer each, never one per batch) and validation is scored
     in blocks of SCORE_ROWS rows. The noise numbers are the same as drawn at once, so the weights
     are bitwise those of one block; the validation sums only change their order of addition."""
-    from xmlp import trainer
+    from xmlp.training import trainer
 
     x, y, _ = wdbc
 
@@ -81,7 +81,7 @@ def test_non_finite_loss_stops_training(wdbc):
         model.fit(x, y, epochs=3, learning_rate=1e6, seed=0)
     # The model is left at its last finite weights (here the initial ones), never NaN: what it
     # predicts or saves is what it says it is.
-    from xmlp.seeding import seed_streams
+    from xmlp.models.seeding import seed_streams
 
     initial = Sequential([Dense(24, "relu"), Dense(24, "relu"), Dense(2, "softmax")])
     initial.build(30, seed_streams(0)[1][0][0])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from xmlp import Dense, backends, optimizers
-from xmlp.network import Network
+from xmlp import Dense, backends
+from xmlp.nn.network import Network
+from xmlp.optim import optimizers
 
 
 def _network(backend, rng):

@@ -6,11 +6,10 @@ import json
 import re
 
 import numpy as np
+from helpers import write_subject_csv
 
 from xmlp import load_model
-from xmlp.serialization import read_model_file
-
-from helpers import write_subject_csv
+from xmlp.io.model_file import read_model_file
 
 
 def test_split_keeps_the_input_format_and_class_balance(cli, subject_csv, tmp_path):
@@ -113,7 +112,7 @@ def test_preprocessing_is_fitted_on_training_rows_only(cli, tmp_path, wdbc):
     np.testing.assert_array_equal(tensors["preprocess.scale"], x[:300].std(axis=0))
     # The default (Yeo-Johnson, refit): the saved model is the refit one, so its transform was
     # fitted on the training + validation rows (all 569 here), never on rows it did not train on.
-    from xmlp import power
+    from xmlp.data import power
 
     assert cli("train", "--train", "train.csv", "--valid", "valid.csv", "--epochs", "2", "--out", "d",
                "--quiet", "--no-plots")[0] == 0

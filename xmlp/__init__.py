@@ -5,20 +5,23 @@ The same forward/backward code runs on NumPy, CuPy, PyTorch or array-api-strict;
 ``docs/architecture.md`` for the map of the package.
 """
 
-from .backends import Backend, BackendError, available as available_backends, get_backend
+from typing import Any
 
+from . import _moved
 from ._version import __version__
-from .activations import LeakyReLU
-from .callbacks import Callback, EarlyStopping, History
-from .csvsource import CsvSource
+from .backends import Backend, BackendError, get_backend
+from .backends import available as available_backends
+from .data.csv.source import CsvSource
+from .data.npy import NpySource
+from .data.parquet import ParquetSource
+from .data.sources import ChunkList, Source
 from .errors import TrainingDiverged, XmlpError
-from .estimator import Sequential, load_model
-from .layers import Dense
-from .network import Network
-from .npysource import NpySource
-from .optimizers import SGD, Adam, Optimizer, RMSprop
-from .parquet import ParquetSource
-from .sources import ChunkList, Source
+from .models.sequential import Sequential, load_model
+from .nn.activations import LeakyReLU
+from .nn.layers import Dense
+from .nn.network import Network
+from .optim.optimizers import SGD, Adam, Optimizer, RMSprop
+from .training.callbacks import Callback, EarlyStopping, History
 
 __all__ = [
     "Adam",
@@ -46,3 +49,9 @@ __all__ = [
     "load_model",
     "__version__",
 ]
+
+_moved.install()  # the module paths of 0.1.0 (xmlp.layers, …): the new modules, with a DeprecationWarning
+
+
+def __getattr__(name: str) -> Any:
+    return _moved.old_module(name)

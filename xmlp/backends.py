@@ -53,9 +53,20 @@ def _load() -> ModuleType:
 
 
 if TYPE_CHECKING:  # mypy checks the repository's folder, which is what ships
-    from backends import comm
-    from backends import (VALID_SPECS, Backend, BackendError, TransferStats, UnknownBackendError, available,
-                          for_array, get_backend, install_hint, missing, resolve_spec)
+    from backends import (
+        VALID_SPECS,
+        Backend,
+        BackendError,
+        TransferStats,
+        UnknownBackendError,
+        available,
+        comm,
+        for_array,
+        get_backend,
+        install_hint,
+        missing,
+        resolve_spec,
+    )
 else:
     _package = _load()
     VALID_SPECS = _package.VALID_SPECS

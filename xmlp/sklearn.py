@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from . import backends, optimizers
+from . import backends
+from .optim import optimizers
 
 try:
     from sklearn import get_config
@@ -36,10 +37,10 @@ except ImportError as exc:
     raise ImportError(f"expected scikit-learn >= 1.6 for xmlp.sklearn; received an environment without it ({exc}) "
                       f"(hint: {backends.install_hint('sklearn', 'scikit-learn>=1.6')})") from exc
 from ._types import Array, ArrayLike, Labels
-from .callbacks import EarlyStopping
-from .estimator import Sequential
-from .layers import Dense
-from .split import split_indices
+from .data.split import split_indices
+from .models.sequential import Sequential
+from .nn.layers import Dense
+from .training.callbacks import EarlyStopping
 
 
 class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # untyped bases

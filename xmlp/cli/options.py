@@ -1,0 +1,152 @@
+"""The options of ``xmlp train`` (one flag per setting of ``settings.TrainSettings``; choices and
+optimizer flags from the registries) and the value parsers the command line shares."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable
+
+from .._registry import Registry
+from ..nn import activations, initializers, losses
+from ..optim import optimizers
+from ..training import metrics
+from .settings import defaults
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        digits = text.strip().lstrip("+-")
+        if not (digits.isascii() and digits.isdigit() and int(text) >= low):
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}; received {text!r}")
+        return int(text)
+
+    return parse
+
+
+def _number(option: optimizers.Option) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            return option.check("value", float(text))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number {option.bounds()}; received {text!r}") from None
+
+    return parse
+
+
+def valid_size(text: str) -> float | int:
+    """A fraction in (0, 1) ("0.2"), or a whole number of rows ("100")."""
+    text = text.strip()
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if 0.0 < value < 1.0:
+        return value
+    raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1) or a row count >= 1; received {text!r}")
+
+
+def _one_of(registry: Registry[Any]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        try:
+            return registry.canonical(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def _choices(registry: Registry[Any]) -> str:
+    return "{" + ",".join(registry.names) + "}"
+
+
+def backend_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", help="cpu, cuda, cuda:N (default: $XMLP_DEVICE, else cpu); with --backend, "
+                   "that library's device (e.g. --backend torch --device cuda:1)")
+    p.add_argument("--backend", help="array library: numpy, cupy, torch or strict")
+
+
+def add_train_options(t: argparse.ArgumentParser) -> None:
+    dtypes = Registry[str]("a dtype")
+    for name in ("float32", "float64"):
+        dtypes.register(name, name)
+    preprocessing = Registry[str]("a preprocessing")
+    for name in ("yeo-johnson", "standardize", "none"):
+        preprocessing.register(name, name)
+    t.add_argument("--config", help="TOML file with the same keys as these options")
+    t.add_argument("--data", help="one CSV file, split internally (--valid-size, --seed)")
+    t.add_argument("--train", help="training CSV file (the subject's layout)")
+    t.add_argument("--valid", help="validation CSV file")
+    t.add_argument("--valid-size", "--valid_size", dest="valid_size", type=valid_size)
+    t.add_argument("--stream", action=argparse.BooleanOptionalAction,
+                   help="read --data/--train in chunks, never whole (default: when the file would not fit "
+                        "comfortably in memory); --no-stream reads it whole")
+    t.add_argument("--chunk-rows", "--chunk_rows", dest="chunk_rows", type=int_at_least(1), metavar="ROWS",
+                   help="rows per chunk when streaming, and per copy to the device (default: 65536 when needed)")
+    t.add_argument("--shuffle-buffer", "--shuffle_buffer", dest="shuffle_buffer", type=int_at_least(1),
+                   metavar="ROWS", help="rows shuffled together when streaming (chunk order is shuffled too)")
+    t.add_argument("--layer", nargs="+", type=int_at_least(1), metavar="UNITS", help="hidden layer widths")
+    t.add_argument("--activation", type=_one_of(activations.ACTIVATIONS), metavar=_choices(activations.ACTIVATIONS),
+                   help="hidden activation")
+    t.add_argument("--weights_initializer", "--weights-initializer", "--init", dest="weights_initializer",
+                   type=_one_of(initializers.INITIALIZERS), metavar=_choices(initializers.INITIALIZERS))
+    t.add_argument("--loss", type=_one_of(losses.LOSSES), metavar=_choices(losses.LOSSES),
+                   help="both are softmax cross-entropy (default: binaryCrossentropy for two classes)")
+    t.add_argument("--preprocess", type=_one_of(preprocessing), metavar=_choices(preprocessing),
+                   help="per-feature transform fitted on the training rows: yeo-johnson (power transform, then "
+                        "standardisation), standardize, or none")
+    t.add_argument("--input-noise", "--input_noise", dest="input_noise", type=_number(optimizers.Option(0.0)),
+                   help="std of Gaussian noise added to the (preprocessed) training inputs")
+    t.add_argument("--refit", action=argparse.BooleanOptionalAction,
+                   help="after the run that draws the validation curves, train the saved model again on "
+                        "training + validation rows with the same settings")
+    t.add_argument("--ensemble", type=int_at_least(1), metavar="K",
+                   help="train K networks with different seeds and average their probabilities")
+    t.add_argument("--epochs", type=int_at_least(1))
+    t.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int_at_least(1))
+    t.add_argument("--learning-rate", "--learning_rate", dest="learning_rate", type=_number(optimizers.LEARNING_RATE),
+                   help="(default: 0.0314 for sgd; the optimizer's own for the others: 0.01 for momentum/nesterov, "
+                        "0.001 for rmsprop/adam/adamw)")
+    t.add_argument("--optimizer", type=_one_of(optimizers.OPTIMIZERS), metavar=_choices(optimizers.OPTIMIZERS))
+    for name, option in optimizers.all_options().items():
+        takers = [n for n, p in optimizers.OPTIMIZERS.items() if name in p.cls.options]
+        t.add_argument(f"--{name}", type=_number(option), help=f"{option.help} ({', '.join(takers)})")
+    t.add_argument("--weight-decay", "--weight_decay", dest="weight_decay", type=_number(optimizers.WEIGHT_DECAY))
+    t.add_argument("--decoupled-weight-decay", dest="decoupled_weight_decay", action=argparse.BooleanOptionalAction,
+                   help="AdamW-style decay (p -= lr*wd*p) instead of L2 added to the gradient")
+    t.add_argument("--decay-bias", dest="decay_bias", action=argparse.BooleanOptionalAction,
+                   help="apply weight decay to the biases too (--no-decay-bias: weights only)")
+    t.add_argument("--early-stopping", dest="early_stopping", action=argparse.BooleanOptionalAction)
+    t.add_argument("--patience", type=int_at_least(0))
+    t.add_argument("--min-delta", "--min_delta", dest="min_delta", type=_number(optimizers.Option(0.0)))
+    t.add_argument("--monitor", help="validation metric for early stopping")
+    t.add_argument("--restore-best-weights", dest="restore_best_weights", action=argparse.BooleanOptionalAction)
+    t.add_argument("--calibrate", action=argparse.BooleanOptionalAction,
+                   help="fit a softmax temperature on the validation part")
+    t.add_argument("--metrics", nargs="+", type=_one_of(metrics.METRICS), metavar=_choices(metrics.METRICS))
+    t.add_argument("--seed", type=int_at_least(0))
+    backend_options(t)
+    t.add_argument("--dtype", type=_one_of(dtypes), metavar=_choices(dtypes))
+    t.add_argument("--resume", metavar="MODEL",
+                   help="continue training a saved model (model file, or run folder holding one) with its optimizer "
+                        "state for --epochs more epochs, on the same data and settings (a run saved with --no-refit)")
+    t.add_argument("--out", help="run folder (default: runs/<date-time>)")
+    t.add_argument("--force", action="store_true", help="replace the --out folder if it exists")
+    t.add_argument("--quiet", action="store_true", help="print only the summary")
+    t.add_argument("--show", action="store_true", help="also open the plots (where a display exists)")
+    t.add_argument("--plots", action=argparse.BooleanOptionalAction, help="write learning-curve PNGs")
+    t.add_argument("--distributed", nargs="?", const="exact", choices=("exact", "sharded"),
+                   help="data parallelism over MPI processes (started by mpiexec -n W, which alone implies exact): "
+                        "exact (every process holds all rows; the single-process result) or sharded (each "
+                        "reads only its rows); needs pip install 'xmlp[mpi]'")
+    # The options default to 'not given' (so that a --config file can tell given values from
+    # defaults); the help shows the settings' defaults.
+    shown = defaults()
+    for action in t._actions:
+        default = shown.get(action.dest)
+        if default not in (None, False, "", {}) and action.dest != "config":
+            text = " ".join(map(str, default)) if isinstance(default, tuple) else default
+            action.help = f"{action.help + ' ' if action.help else ''}(default: {text})"
+
+

@@ -1,0 +1,200 @@
+"""Where an ``xmlp train`` run's rows come from: ``training_data`` reads the files the settings
+name (or splits the embedded data) into ``Data``, in memory or streamed.
+
+In memory: ``--train`` [+ ``--valid``], or ``--data`` split (stratified) by ``--valid-size``; rows
+read from a file become the model input in place (``rowbuffer``), and a data-parallel process
+parses only its shard.
+
+Streamed, when it is asked (``--stream``), or by itself when reading the file whole would not
+fit comfortably in memory (said in one line): the training rows stay a source
+(``csv.source.CsvSource``; a ``.parquet`` file: ``ParquetSource``) that every epoch reads again;
+the validation rows are held in memory: with ``--data``, a seeded random split (``split.Split``:
+each row to the validation side with probability ``--valid-size``, not stratified), with
+``--valid`` that file. The first pass (rows checked, classes counted, preprocessing fitted) runs
+before anything is written; the fit reuses it. A CSV is parsed once: its rows are kept in a
+binary copy (``spill.Spilled``) that later passes read. A ``--refit`` streams the training and
+validation rows together.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..data.csv.exact import read_exact
+from ..data.csv.fast import read_table, store_dtype
+from ..data.csv.source import CsvSource
+from ..data.parquet import ParquetSource
+from ..data.rowbuffer import split_rows
+from ..data.shards import shard_range
+from ..data.sources import DEFAULT_CHUNK_ROWS, ChunkList, Source
+from ..data.spill import Spilled
+from ..data.split import Split, split_indices
+from ..datasets import load_wdbc
+from ..errors import DataError, UsageError
+from ..models import fit_data
+from .preflight import MIN_CLASS_ROWS, _available_memory, check_classes
+from .settings import TrainSettings
+
+
+@dataclass
+class Data:
+    x_train: Any  # a host array, or (streamed) a source read in chunks, with y_train None
+    y_train: Any
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+    feature_names: list[str] | None
+    source: str  # where the rows came from, for the record
+    stream: Any = None  # streamed from --data: the whole file's source (what a refit trains on)
+
+
+
+def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Data:
+    """The training and validation rows the settings name (files, or the embedded data split).
+    ``shard`` = (rank, processes): only this process's rows of each part (files: only those
+    rows are parsed; the class checks across shards are the caller's)."""
+    if shard is None and (streamed := _streamed(s)) is not None:  # a file too large to read whole
+        return streamed
+    def read(path: str, **kw: Any) -> Any:  # training never needs the ids; big files are read in the model's dtype
+        return read_table(path, labels="required", dtype=s.dtype, keep_ids=False, store=store_dtype(path, s.dtype), **kw)
+
+    owned = not s.refit  # rows read from a file become the model input in place (a --refit run needs them after)
+    if s.train:
+        train = read(s.train, part=shard)
+        if shard is None:
+            check_classes(train.path, train.y, train.line_numbers)
+        if s.valid:
+            classes = sorted(set(np.unique(train.y).tolist())) if shard is None else None
+            valid = read(s.valid, n_features=train.x.shape[1], classes=classes, part=shard)
+            return Data(train.x, train.y, valid.x, valid.y, train.feature_names, f"{train.path} + {valid.path}")
+        x, y, names, what = train.x, train.y, train.feature_names, train.path
+    elif s.data:
+        table = read(s.data)
+        check_classes(table.path, table.y, table.line_numbers)
+        x, y, names, what = table.x, table.y, table.feature_names, table.path
+    else:
+        (x, y, names), what, owned = load_wdbc(), "embedded WDBC data", False
+    try:
+        tr, va = split_indices(y, s.valid_size, np.random.default_rng(s.seed))
+    except ValueError as exc:
+        raise UsageError(f"--valid-size: {exc}") from None
+    if len(np.unique(y[tr])) < 2:
+        raise DataError(f"{what}: expected at least two classes in the training part; received one")
+    if shard is not None:  # an in-memory source: this process keeps its rows of each part
+        tr, va = tr[slice(*shard_range(len(tr), *shard))], va[slice(*shard_range(len(va), *shard))]
+    x_train, x_valid = split_rows(x, tr, va, len(np.unique(y[tr])) if owned else None)
+    return Data(x_train, y[tr], x_valid, y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s.seed})")
+
+
+
+#: peak memory of reading a CSV file whole and training on it, per byte of the file (measured in
+#: issue #10: 1.31 GB for a 264 MB file); streaming when that exceeds this share of the free memory
+EXPANSION, SHARE = 5, 0.5
+
+
+def wanted(s: TrainSettings) -> str | None:
+    """Why this run streams its file (the line it prints), or None to read it whole."""
+    path = s.data or s.train
+    if not path or s.stream is False:
+        return None
+    rows = f"in chunks of {s.chunk_rows or DEFAULT_CHUNK_ROWS:,} rows" + (
+        "" if path.lower().endswith(".parquet") else ", parsed once into a binary copy in the temporary folder")
+    if s.stream:
+        return f"> streaming {path} {rows} (--stream)"
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return None  # the reader reports it
+    have = _available_memory()
+    if have is None or EXPANSION * size <= SHARE * have:
+        return None
+    return (f"> streaming {path} {rows}: reading it whole would take about {EXPANSION * size / 2**30:,.1f} GiB of the "
+            f"{have / 2**30:,.1f} GiB available (--no-stream reads it whole)")
+
+
+def open_source(path: str, s: TrainSettings) -> Source:
+    if path.lower().endswith(".parquet"):
+        return ParquetSource(path)
+    # parsed once: later passes read a binary copy (the data's float size, in the temporary folder)
+    return Spilled(CsvSource(path, chunk_rows=s.chunk_rows or DEFAULT_CHUNK_ROWS, dtype=s.dtype))
+
+
+def _streamed(s: TrainSettings) -> Data | None:
+    """The data of a streamed run (None: read the file whole)."""
+    line = wanted(s)
+    if line is None:
+        return None
+    if s.resume:
+        raise UsageError(f"expected --resume on data read whole; received {s.data or s.train}, which would be "
+                         "streamed (continuing a streamed training is not offered yet; hint: --no-stream, if it fits)")
+    print(line)
+    whole = open_source(str(s.data or s.train), s)
+    if s.valid:
+        valid = read_exact(s.valid, n_features=whole.n_features, labels="required", dtype=s.dtype,
+                           feature_names=whole.feature_names)
+        train: Source = whole
+        x_valid, y_valid, what = valid.x, valid.y, f"{whole.name} + {valid.path} (streamed)"
+    else:
+        fraction = s.valid_size if isinstance(s.valid_size, float) else s.valid_size / max(whole.n_rows or 1, 1)
+        if not 0 < fraction < 1:
+            raise DataError(f"{whole.name}: expected more rows than --valid-size {s.valid_size}; received "
+                            f"{whole.n_rows}")
+        train, valid_side = Split(whole, fraction, s.seed, False), Split(whole, fraction, s.seed, True)
+        x_valid, y_valid = fit_data.validation_rows(valid_side)
+        what = f"{whole.name}, streamed, random split {1 - fraction:.0%}/{fraction:.0%} (seed {s.seed})"
+    from ..data.preprocessing import Standardizer
+
+    preprocess = Standardizer.for_method(None if s.preprocess == "none" else s.preprocess)
+    scanned = fit_data.first_pass(train, preprocess, s.seed)
+    _check_counts(train.name, scanned.classes, scanned.counts)
+    return Data(train, None, x_valid, y_valid, whole.feature_names, what, whole if not s.valid else None)
+
+
+def _check_counts(where: str, classes: list[Any], counts: list[int]) -> None:
+    """``preflight.check_classes`` from counts (the labels of a streamed file are never all held)."""
+    text = ", ".join(f"{n} {c}" for n, c in zip(classes, counts))
+    if len(classes) < 2:
+        raise DataError(f"{where}: expected at least two classes in the training data; received only "
+                        f"{str(classes[0])!r} ({counts[0]} rows)")
+    for n, c in zip(classes, counts):
+        if c < MIN_CLASS_ROWS:
+            raise DataError(f"{where}: expected at least {MIN_CLASS_ROWS} rows of each class; received {c} of class "
+                            f"{n!r} (classes: {text}) — a mistyped label?")
+
+
+def streamed(d: Any) -> bool:
+    return fit_data.is_source(d.x_train)
+
+
+def n_classes(d: Any) -> int:
+    return len(d.x_train.classes) if streamed(d) else len(np.unique(d.y_train))
+
+
+def rows_in_memory(d: Any, s: TrainSettings) -> int:
+    """Rows a run holds at once: all of them, or (streamed) the shuffle buffer and the validation rows."""
+    return (min(s.shuffle_buffer, d.x_train.n_rows) if streamed(d) else len(d.y_train)) + len(d.y_valid)
+
+
+def classes_line(d: Any) -> str:
+    if streamed(d):
+        return ", ".join(f"{n} {c}" for n, c in zip(d.x_train.classes, d.x_train.class_counts))
+    return check_classes("training part", d.y_train, None)
+
+
+def fit_options(s: TrainSettings) -> dict[str, Any]:
+    return {"chunk_rows": s.chunk_rows, "shuffle_buffer": s.shuffle_buffer}
+
+
+def all_rows(d: Any) -> tuple[Any, Any]:
+    """Training + validation rows, for a refit: arrays, or a source that streams both."""
+    if not streamed(d):
+        return np.concatenate([d.x_train, d.x_valid]), np.concatenate([d.y_train, d.y_valid])
+    if d.stream is not None:
+        return d.stream, None
+    train, xv, yv = d.x_train, d.x_valid, d.y_valid
+    return ChunkList(lambda: itertools.chain(((c.x, c.labels) for c in train.chunks()), [(xv, yv)]),
+                     feature_names=train.feature_names, name=train.name), None

@@ -1,0 +1,204 @@
+"""One ``xmlp train`` run from its settings: data, model, training, and the run folder (model
+file, history, learning curves). ``prepare`` reads and checks everything and writes nothing;
+``run`` trains and writes; ``train_all`` does several runs and compares them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import backends
+from ..backends import comm as _comm
+from ..errors import DataError, UnavailableError, UsageError
+from ..io.files import atomic_write, default_run_dir, reserve_folder, staged_folder
+from ..io.history import history_csv, run_labels
+from ..models.scoring import shard_scores
+from ..models.sequential import Sequential
+from ..nn import losses
+from ..nn.layers import Dense
+from ..optim.optimizers import Optimizer
+from ..training.callbacks import EarlyStopping, History, ProgressBar
+from ..training.parallel import Partition
+from . import run_data
+from .preflight import check_memory, check_run_folder
+from .resume import resumed_model
+from .run_data import Data, training_data
+from .settings import TrainSettings
+
+
+@dataclass
+class Job:
+    """A prepared run: everything checked, nothing written yet."""
+
+    settings: TrainSettings
+    backend: backends.Backend
+    data: Data
+    out_dir: Path
+    optimizer: Optimizer
+    model: Sequential
+    stopper: EarlyStopping | None
+    #: this process's share of a data-parallel run (``xmlp.distributed`` sets it)
+    partition: Partition | None = None
+
+    def record(self) -> dict[str, Any]:
+        out = {**self.settings.record(), "optimizer": self.optimizer.config(), "backend": self.backend.spec,
+               "source": self.data.source}
+        if self.partition is not None:  # a data-parallel run: how, and its collectives so far
+            stats = self.partition.comm.stats
+            out["processes"] = {"count": self.partition.size, "mode": self.partition.mode,
+                                "transport": self.partition.comm.transport, "allreduce": stats.allreduce,
+                                "staged": stats.staged}
+        return out
+
+
+def resolve_backend(device: str | None, library: str | None) -> backends.Backend:
+    try:
+        return backends.get_backend(device, library=library)
+    except backends.UnknownBackendError as exc:
+        raise UsageError(str(exc)) from exc
+    except backends.BackendError as exc:
+        raise UnavailableError(str(exc)) from exc
+
+
+def build_model(s: TrainSettings, n_classes: int, backend: backends.Backend) -> Sequential:
+    layers = [Dense(u, s.activation, kernel_initializer=s.weights_initializer) for u in s.layer]
+    layers.append(Dense(n_classes, "softmax", kernel_initializer=s.weights_initializer))
+    loss = losses.get(s.loss or ("binaryCrossentropy" if n_classes == 2 else "categoricalCrossentropy"))
+    try:
+        loss.check_classes(n_classes)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    return Sequential(layers, loss=loss.name, backend=backend, dtype=s.dtype,
+                      preprocess=None if s.preprocess == "none" else s.preprocess, ensemble=s.ensemble)
+
+
+def prepare(s: TrainSettings, out_dir: Path | None = None, data: Data | None = None,
+            n_classes: int | None = None) -> Job:
+    """Everything a training run needs, checked: nothing is written here. ``out_dir`` None (and
+    no --out): a new runs/<date-time> folder, reserved when the run starts. ``data`` and
+    ``n_classes``: rows already read (a process's shard) and the classes of all shards."""
+    backend = resolve_backend(s.device, s.backend)
+    if not backend.supports(s.dtype):
+        raise UnavailableError(f"expected a dtype {backend} supports; received {s.dtype} (hint: use --dtype float32)")
+    out_dir = out_dir or (Path(s.out) if s.out else None)
+    if out_dir is not None:
+        check_run_folder(out_dir, s)
+    data = data if data is not None else training_data(s)
+    n_classes = n_classes or run_data.n_classes(data)
+    check_memory(s, data.x_train.shape[1], n_classes, run_data.rows_in_memory(data, s))
+    model = (resumed_model(s, backend, data.x_train.shape[1], np.unique(data.y_train), data.feature_names)
+             if s.resume else build_model(s, n_classes, backend))
+    return Job(s, backend, data, out_dir or Path("runs"), s.make_optimizer(), model, s.make_early_stopping())
+
+
+def run(job: Job, folder: Path | None = None) -> History:
+    """Train and write the run into ``folder`` (a staged folder that becomes ``job.out_dir``; None:
+    ``job.out_dir`` itself, as a data-parallel job's rank 0 does). Under data parallelism every
+    process trains; rank 0 alone scores the model, refits it and writes."""
+    s, model, out_dir, d = job.settings, job.model, job.out_dir, job.data
+    comm = job.partition.comm if job.partition is not None else _comm.Communicator()
+    sharded = job.partition is not None and job.partition.sharded
+    detail = (lambda *a: None) if s.quiet else print  # --quiet: only the summary lines
+    detail(f"x_train shape : {d.x_train.shape}")
+    detail(f"x_valid shape : {d.x_valid.shape}")
+    if not sharded:
+        detail(f"classes       : {run_data.classes_line(d)}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # an old file without state: prepare printed a note
+        history = model.fit(
+            d.x_train, d.y_train, validation_data=(d.x_valid, d.y_valid), epochs=s.epochs, batch_size=s.batch_size,
+            optimizer=job.optimizer, seed=s.seed, metrics=s.metrics, early_stopping=job.stopper,
+            callbacks=[] if s.quiet or comm.rank else [ProgressBar()], verbose=not s.quiet,
+            feature_names=d.feature_names, input_noise=s.input_noise, partition=job.partition,
+            warm_start=bool(s.resume), **run_data.fit_options(s))
+    resumed = history.params["initial_epoch"]  # epochs run before a --resume
+    if comm.rank != 0 and not sharded:
+        return history
+    if history.stopped_epoch is not None:
+        print(f"early stopping at epoch {history.stopped_epoch}: no {s.monitor} improvement for "
+              f"{s.patience} epochs; keeping the weights of epoch {history.best_epoch}")
+    if s.calibrate:
+        t = model.calibrate(d.x_valid, d.y_valid)
+        print(f"calibrated on the validation part: softmax temperature {t:.4g}")
+    final = shard_scores(model, d.x_valid, d.y_valid, comm) if sharded else model.evaluate(d.x_valid, d.y_valid)
+    if comm.rank != 0:
+        return history
+    if folder is None:
+        folder = out_dir
+        folder.mkdir(parents=True, exist_ok=True)
+    training = {**job.record(), "seed": model.seed, "epochs_run": history.epochs,
+                "stopped_epoch": history.stopped_epoch, "best_epoch": history.best_epoch, "initial_epoch": resumed}
+    final_metrics = {f"val_{k}": v for k, v in final.items() if k != "confusion"}
+    if s.refit and sharded:
+        print("> no refit in sharded mode (this process holds one shard): the saved model is the run's")
+    elif s.refit:
+        model, training["refit"] = refit(job, history.kept_epochs)
+    print(f"> saving model '{out_dir / 'model.safetensors'}' to disk...")
+    model.save(folder / "model.safetensors", metadata={"training": training, "metrics": final_metrics})
+    record = {**history.to_dict(), "config": training, "final": final_metrics, "name": out_dir.name}
+    atomic_write(folder / "history.json", json.dumps(record, indent=2, default=str))
+    atomic_write(folder / "history.csv", history_csv(history.history, first_epoch=resumed + 1))
+    if s.plots:
+        from .plots import plot_history
+
+        paths = plot_history(history.history, folder, show=s.show, best_epoch=history.best_epoch)
+        detail(f"> learning curves: {', '.join(str(out_dir / p.name) for p in paths)}")
+    loss_name = "binary cross-entropy" if "bce" in final else "cross-entropy"
+    print(f"trained on {job.backend} ({s.dtype}) in {history.epochs} epochs - validation {loss_name}: "
+          f"{final.get('bce', final['loss']):.4f} - validation accuracy: {final['accuracy']:.4f}")
+    return history
+
+
+def refit(job: Job, epochs: int) -> tuple[Sequential, dict[str, int]]:
+    """The saved model of a --refit run: the same settings trained again from fresh weights on
+    the training + validation rows, for as many epochs as the validation run kept."""
+    s, d = job.settings, job.data
+    x, y = run_data.all_rows(d)
+    model = build_model(s, len(job.model.classes), job.backend)
+    model.fit(x, y, epochs=epochs, batch_size=s.batch_size, optimizer=s.make_optimizer(), seed=s.seed,
+              metrics=(), feature_names=d.feature_names, input_noise=s.input_noise, **run_data.fit_options(s))
+    rows = len(y) if y is not None else x.n_rows
+    print(f"> refit on {rows} rows (training + validation) for {epochs} epochs: the saved model; "
+          "the curves and validation scores come from the run above")
+    return model, {"rows": rows, "epochs": epochs}
+
+
+def train_all(runs: list[tuple[str | None, TrainSettings]]) -> int:
+    """Train one run, or several ([runs.NAME] tables) and draw them on one comparison PNG.
+
+    Every run is checked (data, options, device, output) before the first one trains; the run
+    folder is assembled beside its destination and appears only when complete."""
+    first = runs[0][1]
+    if first.out:
+        check_run_folder(Path(first.out), first)
+    jobs = [(name, prepare(s, Path("runs") if len(runs) > 1 else None)) for name, s in runs]
+    final = Path(first.out) if first.out else reserve_folder(default_run_dir(fresh=False))
+    try:
+        with staged_folder(final, replace=first.force or not first.out) as folder:
+            if len(runs) == 1:
+                jobs[0][1].out_dir = final
+                run(jobs[0][1], folder)
+                return 0
+            histories = []
+            for name, job in jobs:
+                print(f"== run '{name}'")
+                job.out_dir = final / str(name)
+                (folder / str(name)).mkdir()
+                histories.append(run(job, folder / str(name)).history)
+            from .plots import plot_runs
+
+            labels = run_labels([str(n) for n, _ in jobs], [job.record() for _, job in jobs])
+            plot_runs(list(zip(labels, histories)), folder / "comparison.png", show=any(s.show for _, s in runs))
+            print(f"> compared {len(runs)} runs in '{final / 'comparison.png'}'")
+            return 0
+    except BaseException:
+        if not first.out:  # the reserved, still empty, default folder
+            with contextlib.suppress(OSError):
+                final.rmdir()
+        raise

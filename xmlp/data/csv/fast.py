@@ -1,0 +1,206 @@
+"""The fast strict CSV reader: the text read in blocks of about 4 MiB, each converted by a bulk
+parser (``bulk``) straight into the final array where that parser's result can be vouched
+for, else by the exact reader (``exact``) — which reports the first bad cell with its true
+FILE:LINE:COLUMN, or converts what the bulk parser refused but the exact rules accept (a number
+padded with a trailing space, an empty id, a blank line). Same results, same errors, either way.
+
+``Reader.blocks(rows)`` reads any range of data rows block by block (bounded memory, true line
+numbers in errors): the entry point for readers of chunks; ``read_table`` is the exact reader's
+face, filling one array of the requested dtype.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from collections.abc import Sequence as _SequenceABC
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ...errors import DataError
+from ..shards import part_rows
+from ..textlines import MAX_LINE, Line, open_input, read_lines, sniff
+from . import exact
+from .bulk import Block, Spec, convert, engine
+from .layout import Layout, head
+
+BLOCK_BYTES = 4 << 20
+_BOM = b"\xef\xbb\xbf"
+
+
+class LineNumbers(_SequenceABC):  # type: ignore[type-arg]
+    """The line of each row, as an integer array that reads like a list."""
+
+    def __init__(self, lines: np.ndarray):
+        self.array = lines
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, i: Any) -> Any:
+        return int(self.array[i]) if isinstance(i, (int, np.integer)) else self.array[i].tolist()
+
+
+class Reader:
+    """A regular data file opened for fast reading: its layout (decided by its first rows, as the
+    exact reader decides it) and its data rows, in blocks. Arguments as ``exact.read_exact``."""
+
+    def __init__(self, path: str | os.PathLike[str], *, n_features: int | None = None, labels: str = "required",
+                 classes: Sequence[str] | None = None, dtype: str = "float64",
+                 feature_names: Sequence[str] | None = None, keep_ids: bool = False, engine_name: str | None = None,
+                 block_bytes: int | None = None):
+        self.path, self.name, self.dtype = path, str(path), dtype
+        self.block_bytes = block_bytes or BLOCK_BYTES
+        allowed = None if classes is None else {str(c) for c in classes}
+        starts: dict[int, int] = {}
+        with open_input(path) as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise NotRegular(self.name)
+            self.bom, self.newline = sniff(fh)
+
+            def rows() -> Iterator[Line]:
+                pos = fh.tell()
+                for line in read_lines(fh, self.name):
+                    starts[line.number] = pos
+                    pos = fh.tell()
+                    if line.text.strip():
+                        yield line
+
+            self.layout: Layout = head(self.name, rows(), n_features, labels, feature_names)
+        self.spec = Spec(self.layout, engine(engine_name), float(np.finfo(dtype).max), allowed, keep_ids)
+        self.offset, self.first_line = starts[self.layout.first.number], self.layout.first.number
+
+    def max_rows(self) -> int:
+        """An upper bound of the data rows: the lines from the first data row on."""
+        count, last = 0, b"\n"
+        with open_input(self.path) as fh:
+            fh.seek(self.offset)
+            while data := fh.read(16 << 20):
+                count, last = count + data.count(b"\n"), data[-1:]
+        return count + (last != b"\n")
+
+    def blocks(self, rows: tuple[int, int] | None = None) -> Iterator[Block]:
+        """The data rows [lo, hi) (all of them: None) in blocks, each converted by the bulk parser
+        or, where it cannot vouch for a block, by the exact reader (which raises on a bad cell of a
+        row in range, with its FILE:LINE:COLUMN)."""
+        lo, hi = rows if rows is not None else (0, 1 << 62)
+        seen = 0  # data rows before the current block
+        for line0, chunk in self._chunks():
+            if seen >= hi:
+                return
+            block = convert(chunk, line0, self.spec) if self.spec.engine != "exact" else None
+            if block is None:
+                block, total = self._exact(chunk, line0, lo - seen, hi - seen)
+            else:
+                total = len(block.lines)
+                a, b = max(lo - seen, 0), max(min(hi - seen, total), 0)
+                if (a, b) != (0, total):
+                    block = Block(block.x[a:b], None if block.codes is None else block.codes[a:b], block.classes,
+                                  None if block.ids is None else block.ids[a:b], block.lines[a:b])
+            seen += total
+            if len(block.lines):
+                yield block
+
+    def _chunks(self) -> Iterator[tuple[int, bytes]]:
+        """(number of its first line, text) of whole lines, about ``block_bytes`` each."""
+        with open_input(self.path) as fh:
+            fh.seek(self.offset)
+            line, carry = self.first_line, b""
+            while True:
+                data = fh.read(self.block_bytes)
+                buf = carry + data if carry else data
+                if line == 1 and buf.startswith(_BOM):  # a file without a header: the BOM is not data
+                    buf = buf[3:]
+                if not data:
+                    if buf:
+                        yield line, buf
+                    return
+                cut = buf.rfind(b"\n") + 1
+                if cut == 0 and len(buf) <= MAX_LINE + 2:
+                    carry = buf  # a line longer than a block: read on
+                    continue
+                cut = cut or len(buf)  # a line over the limit: the exact reader says so
+                chunk, carry = buf[:cut], buf[cut:]
+                yield line, chunk
+                line += chunk.count(b"\n")
+
+    def _exact(self, chunk: bytes, line0: int, a: int, b: int) -> tuple[Block, int]:
+        """The exact reader on one block: its rows with index in [a, b) (the others are counted,
+        not converted), and the block's row count."""
+        lay = self.layout
+        reader = exact._RowReader(self.name, lay.feature_cols, lay.label_col, lay.id_col, lay.width, self.dtype,
+                                    None if self.spec.allowed is None else sorted(self.spec.allowed), False)
+        total = 0
+        for line in read_lines(io.BytesIO(chunk), self.name, first=line0):
+            if line.text.strip():
+                if a <= total < b:
+                    reader.add(line)
+                total += 1
+        classes = sorted(set(reader.ys))
+        codes = None
+        if lay.label_col is not None:
+            lookup = {c: i for i, c in enumerate(classes)}
+            codes = np.array([lookup[y] for y in reader.ys], dtype=np.int64)
+        ids = np.array(reader.ids, dtype=str) if self.spec.keep_ids and lay.id_col is not None else None
+        return Block(reader.array(), codes, classes, ids, np.array(reader.numbers, dtype=np.int64)), total
+
+EXACT_BYTES = 64 << 20
+
+
+def store_dtype(path: str | os.PathLike[str], dtype: str) -> str:
+    """The dtype to read a training file in: float64 up to ``EXACT_BYTES`` of text (its values then
+    go through float64 to the model's input exactly as they always did: the same model, bit for
+    bit), else the training dtype (a float32 data set read as float32: half the memory)."""
+    try:
+        small = os.stat(path).st_size <= EXACT_BYTES
+    except OSError:
+        small = True  # the reader reports what is wrong with the path
+    return "float64" if small else dtype
+
+
+class NotRegular(Exception):
+    """A pipe or a device: read by the exact reader, which streams any input."""
+
+
+def read_table(path: str | os.PathLike[str], *, n_features: int | None = None, labels: str = "required",
+               classes: Sequence[str] | None = None, dtype: str = "float64", feature_names: Sequence[str] | None = None,
+               keep_lines: bool = False, part: tuple[int, int] | None = None, store: str | None = None,
+               keep_ids: bool = True, engine_name: str | None = None) -> exact.Table:
+    """``exact.read_exact`` (same arguments, same result, same errors), fast: the final array
+    of dtype ``store`` (float64 by default) is allocated once and filled block by block; labels
+    travel as class indices; ``keep_ids=False`` drops the ids (training does not need them)."""
+    args = dict(n_features=n_features, labels=labels, classes=classes, dtype=dtype, feature_names=feature_names)
+    if keep_lines or engine(engine_name) == "exact":
+        return exact.read_exact(path, keep_lines=keep_lines, part=part, store=store, **args)  # type: ignore[arg-type]
+    try:
+        reader = Reader(path, keep_ids=keep_ids, engine_name=engine_name, **args)  # type: ignore[arg-type]
+    except NotRegular:
+        return exact.read_exact(path, part=part, store=store, **args)  # type: ignore[arg-type]
+    lay, name = reader.layout, reader.name
+    lo, hi = part_rows(path, name, lay.header is not None, part) if part is not None else (0, 1 << 62)
+    capacity = min(reader.max_rows(), hi - lo)
+    # Untouched pages of np.empty are never resident: the few rows too many (blank lines) cost nothing.
+    x = np.empty((capacity, len(lay.feature_cols)), dtype=store or "float64")
+    lines = np.empty(capacity, dtype=np.int64)
+    codes = np.empty(capacity, dtype=np.int32) if lay.label_col is not None else None
+    ids: list[np.ndarray] = []
+    found: dict[str, int] = {}
+    n = 0
+    for block in reader.blocks((lo, hi)):
+        r = len(block.lines)
+        if n + r > capacity:
+            raise DataError(f"{name}: expected a file that does not change while it is read; received one that grew")
+        x[n : n + r] = block.x
+        lines[n : n + r] = block.lines
+        if codes is not None and block.codes is not None:
+            codes[n : n + r] = np.array([found.setdefault(c, len(found)) for c in block.classes], dtype=np.int32)[block.codes]
+        if block.ids is not None:
+            ids.append(block.ids)
+        n += r
+    y = None if codes is None else np.array(list(found))[codes[:n]]
+    kept = (np.concatenate(ids) if ids else np.array([], dtype=str)) if keep_ids and lay.id_col is not None else None
+    return exact.Table(path=name, x=x[:n], labels=y, ids=kept, feature_names=lay.names,
+                         line_numbers=LineNumbers(lines[:n]), lines=[], header=lay.header_line,
+                         newline=reader.newline, bom=reader.bom)

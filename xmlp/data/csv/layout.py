@@ -1,0 +1,133 @@
+"""What a CSV data file is, before any value is converted: the cells of a line, what counts as
+a number, and the layout its first rows decide (header or not, which column holds the id, the
+label, each feature — by name when a header and the model both name them).
+
+Layouts understood (decided from the file itself, never guessed per row):
+
+- no header, the subject's ``id, label, f1 … fn`` (``id, f1 … fn`` for unlabeled files: the
+  second column of the first row is then a number);
+- a header line (no cell of the first line is a number) naming an ``id`` column and a label
+  column (``diagnosis``, ``label``, ``class``, ``target`` or ``y``); every other column is a
+  feature.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from ...errors import DataError
+from ...errors import short_repr as _short
+from ..textlines import Line
+
+LABEL_NAMES = ("diagnosis", "label", "class", "target", "y")
+ID_NAMES = ("id",)
+
+# A CSV number: ASCII digits, an optional sign, point and exponent — not Python's float() rules
+# (no "1_000", no digits of other scripts, no "infinity"/"nan", no surrounding text).
+# Unambiguous (no two ways to match the same digits), so a failed match is linear in the cell.
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+MAX_CELL = 100  # characters of a number or a label
+BLANK = " \t"  # the only padding around a cell (Unicode spaces and control characters are not)
+
+
+def is_number(text: str) -> bool:
+    return NUMBER.fullmatch(text.strip(BLANK)) is not None
+
+
+def cells(name: str, line: Line) -> list[str]:
+    try:
+        return next(csv.reader([line.text]))
+    except (csv.Error, StopIteration) as exc:
+        raise DataError(f"{name}:{line.number}: expected CSV fields; received a malformed line (an unbalanced quote, "
+                        f"a carriage return or a NUL inside a field: {str(exc)[:60]})") from None
+
+
+@dataclass
+class Layout:
+    """What the first rows of a file decide: its header (if any), its width, which column holds
+    what, and the first data row (``first``)."""
+
+    header_line: str | None
+    header: list[str] | None
+    width: int
+    id_col: int | None
+    label_col: int | None
+    feature_cols: list[int]
+    first: Line
+
+    @property
+    def names(self) -> list[str] | None:
+        return [self.header[c] for c in self.feature_cols] if self.header else None
+
+
+def head(name: str, rows: Iterator[Line], n_features: int | None, labels: str,
+         feature_names: Sequence[str] | None) -> Layout:
+    """The layout, from the non-blank ``rows`` of a file (consumed up to its first data row)."""
+    first = next(rows, None)
+    if first is None:
+        raise DataError(f"{name}: expected CSV rows; received an empty file")
+    header_line, header = None, None
+    first_cells = cells(name, first)
+    if not any(is_number(c) for c in first_cells):
+        header_line, header = first.text, [c.strip() for c in first_cells]
+        first = next(rows, None)
+        if first is None:
+            raise DataError(f"{name}: expected data rows after the header line; received none")
+    width = len(header) if header else len(cells(name, first))
+    id_col, label_col = _layout(name, header, (first.number, first.text), width, n_features, labels)
+    feature_cols = _feature_columns(name, header, first.number, width, (id_col, label_col), n_features, feature_names)
+    return Layout(header_line, header, width, id_col, label_col, feature_cols, first)
+
+
+def _feature_columns(name: str, header: list[str] | None, lineno: int, width: int, special: tuple[int | None, ...],
+                     n_features: int | None, wanted: Sequence[str] | None) -> list[int]:
+    """The columns holding the features, in the model's order: by name where both the file and
+    the model name them, else by position (with the count checked)."""
+    columns = [c for c in range(width) if c not in special]
+    if not columns:
+        raise DataError(f"{name}:{lineno}: expected at least one feature column; received {width} fields")
+    if header is not None and wanted is not None:
+        position = {}
+        for c in columns:
+            if header[c] in position:
+                raise DataError(f"{name}:1:{c + 1}: expected distinct column names; received {_short(header[c])} twice")
+            position[header[c]] = c
+        missing = [n for n in wanted if n not in position]
+        if missing:
+            raise DataError(f"{name}:1: expected a column named {_short(missing[0])} (a feature of the model); "
+                            f"received a header without it" + (f" ({len(missing)} missing)" if len(missing) > 1 else ""))
+        unknown = [header[c] for c in columns if header[c] not in set(wanted)]
+        if unknown:
+            raise DataError(f"{name}:1: expected only the model's {len(wanted)} features; received unknown column "
+                            f"{_short(unknown[0])}")
+        return [position[n] for n in wanted]
+    if n_features is not None and len(columns) != n_features:
+        raise DataError(f"{name}:{lineno}: expected {n_features} features (as the model was trained); "
+                        f"received {len(columns)}")
+    return columns
+
+
+def _layout(name: str, header: list[str] | None, first: tuple[int, str], width: int, n_features: int | None,
+            labels: str) -> tuple[int | None, int | None]:
+    """(id column or None, label column or None)."""
+    lineno, line = first
+    if header:
+        lowered = [h.lower() for h in header]
+        id_col = next((i for i, h in enumerate(lowered) if h in ID_NAMES), None)
+        label_col = next((i for i, h in enumerate(lowered) if h in LABEL_NAMES), None)
+    else:
+        cells = next(csv.reader([line]))
+        if width < 2:
+            raise DataError(f"{name}:{lineno}: expected an id and features (id, label, features…); received {width} field")
+        id_col = 0
+        has_label = not is_number(cells[1]) or (n_features is not None and width == n_features + 2)
+        label_col = 1 if has_label else None
+    if labels == "required" and label_col is None:
+        where = "a header column named " + "/".join(LABEL_NAMES) if header else "column 2 (id, label, features…)"
+        raise DataError(f"{name}:{lineno}: expected class labels in {where}; received none")
+    if labels == "forbidden":
+        label_col = None
+    return id_col, label_col

@@ -1,0 +1,243 @@
+"""The model file: safetensors tensors plus one JSON metadata document. No pickle, no code.
+
+This module knows the file, not the classes: it turns (metadata, tensors) into bytes and back,
+and validates what a file must hold for any model — format and version, tensor names, shapes,
+dtypes and finiteness against the topology, classes, features, preprocessing, temperature.
+What the layer descriptions *mean* (kinds, activations, initializers) is checked by the
+estimator that rebuilds itself from them (``Sequential.from_file_data``).
+
+Tensors: ``layers.{i}.weight``, ``layers.{i}.bias``, ``preprocess.mean``, ``preprocess.scale``,
+``preprocess.lambdas`` (Yeo-Johnson), and ``members.{k}.layers.{i}.*`` for the members k ≥ 1 of an
+ensemble. Metadata key ``xmlp``: format name and version, xmlp version, topology, dtype, classes,
+positive class, feature names, loss, preprocess, ensemble size, temperature, training settings and
+final metrics.
+
+Training state (``xmlp.resume``): tensors ``optimizer.layers.{i}.{weight|bias}.{j}`` (and
+``members.{k}.optimizer.…``), the optimizer's slot j of each parameter in the model's dtype, and
+the metadata key ``resume`` (epochs, seed, optimizer config, slots per parameter, and per member
+the step count and the permutation and noise generators' states).
+
+Versions: 1 (standardisation only, one network); 2 adds "yeo-johnson" and ensembles; 3 adds the
+training state (a file without it is written as version 2, so older xmlp still reads it). Older
+versions load as what they are (a version 1 file: standardize, one network); a newer version
+than this xmlp knows is refused with the hint to upgrade.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import DataError, NoInputError
+from .files import atomic_write
+
+FORMAT = "xmlp-model"
+FORMAT_VERSION = 3
+_MAX_SLOTS = 8  # arrays per parameter an optimizer keeps (Adam: 2)
+_PREPROCESS = {"standardize": ("preprocess.mean", "preprocess.scale"),
+               "yeo-johnson": ("preprocess.mean", "preprocess.scale", "preprocess.lambdas")}
+_MAX_MEMBERS = 1000
+MAX_VALUE = 1e10  # the largest |weight|, |bias| or mean a model file may hold
+MIN_SCALE = 1e-30  # the smallest standard deviation (x / scale must not overflow)
+_DTYPES = ("float32", "float64")
+_MAX_HEADER = 8_000_000  # bytes of JSON: tens of thousands of tensors; parsing it stays < ~200 MB
+
+
+def model_file_bytes(meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> bytes:
+    """The bytes of a model file holding ``tensors`` and ``meta`` (format fields added)."""
+    import safetensors.numpy  # imported when a model is saved or loaded, not with xmlp
+
+    version = FORMAT_VERSION if "resume" in meta else 2  # the oldest that holds it: older xmlp reads it
+    doc = {"format": FORMAT, "format_version": version, "xmlp_version": __version__, **meta}
+    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    out: bytes = safetensors.numpy.save(arrays, metadata={"xmlp": json.dumps(doc)})
+    return out
+
+
+def write_model_file(path: str | os.PathLike[str], meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+    """Write atomically: a failed or interrupted save leaves a previous file intact."""
+    atomic_write(path, model_file_bytes(meta, tensors))
+
+
+def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(metadata, tensors) of a file, validated; raises DataError/NoInputError with the reason."""
+    name = str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise NoInputError(f"{name}: expected an xmlp model file; received a path that is not a file")
+    try:
+        with open(p, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            head = fh.read(8)
+            if len(head) < 8:
+                raise DataError(f"{name}: expected an xmlp model (safetensors); received {len(head)} bytes (truncated?)")
+            (header_len,) = struct.unpack("<Q", head)
+            # The 8-byte length is checked against the file before anything else is read.
+            if header_len > size - 8 or header_len > _MAX_HEADER:
+                raise DataError(f"{name}: expected an xmlp model (safetensors); received a file whose header "
+                                "does not fit it (not a model, or truncated)")
+            header_bytes = fh.read(header_len)
+            header, meta = _metadata(name, header_bytes)
+            _check_layout(name, meta, header, size - 8 - header_len)
+            data = head + header_bytes + fh.read()
+    except OSError as exc:
+        raise NoInputError(f"{name}: cannot read: {exc.strerror}") from None
+    import safetensors.numpy
+
+    try:
+        tensors = safetensors.numpy.load(data)
+    except Exception as exc:  # SafetensorError has no importable base class
+        raise DataError(f"{name}: expected complete safetensors data; received a damaged file ({exc})") from None
+    _validate(name, meta, tensors)
+    return meta, tensors
+
+
+def _metadata(name: str, header_bytes: bytes) -> tuple[Any, dict[str, Any]]:
+    """(the safetensors header, its xmlp document), the format and version checked."""
+    try:
+        header = json.loads(header_bytes)
+        meta = json.loads(header["__metadata__"]["xmlp"])
+    except (ValueError, KeyError, TypeError, RecursionError):
+        raise DataError(f"{name}: expected an xmlp model; received a file without xmlp metadata") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else meta
+        raise DataError(f"{name}: expected format {FORMAT!r}; received {_short(got)}")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
+        raise DataError(
+            f"{name}: expected model format version <= {FORMAT_VERSION}; received {_short(version)} "
+            "(written by a newer xmlp: upgrade xmlp to read it)"
+        )
+    return header, meta
+
+
+def _check_layout(name: str, meta: dict[str, Any], header: Any, data_size: int) -> None:
+    """The tensors the header declares must fill the rest of the file exactly (a truncated or
+    padded file is refused before its data are read)."""
+    try:
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+    except (TypeError, KeyError, ValueError, IndexError, AttributeError):
+        raise DataError(f"{name}: expected complete safetensors data; received a damaged header") from None
+    if max(ends, default=0) != data_size:
+        raise DataError(f"{name}: expected complete safetensors data; received a damaged file "
+                        f"({data_size:,} bytes of tensors where the header declares {max(ends, default=0):,})")
+
+
+def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+    version = meta["format_version"]
+    def bad(what: str) -> DataError:
+        return DataError(f"{name}: {what}")
+
+    topo = meta.get("topology")
+    layers = topo.get("layers") if isinstance(topo, dict) else None
+    n_in = topo.get("n_features") if isinstance(topo, dict) else None
+    if not isinstance(layers, list) or not layers or not isinstance(n_in, int) or isinstance(n_in, bool) or n_in < 1:
+        raise bad(f"expected a topology with n_features and layers; received {_short(topo)}")
+    n_features: int = n_in
+    if meta.get("dtype") not in _DTYPES:
+        raise bad(f"expected dtype among {', '.join(_DTYPES)}; received {_short(meta.get('dtype'))}")
+    members = meta.get("ensemble", 1)
+    if not isinstance(members, int) or isinstance(members, bool) or not 1 <= members <= _MAX_MEMBERS:
+        raise bad(f"expected an ensemble size in [1, {_MAX_MEMBERS}]; received {_short(members)}")
+    expected = set()
+    for i, layer in enumerate(layers):
+        units = layer.get("units") if isinstance(layer, dict) else None
+        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+            raise bad(f"expected units >= 1 for layers.{i}; received {_short(units)}")
+        for k in range(members):
+            prefix = f"members.{k}." if k else ""
+            _check_tensor(name, tensors, f"{prefix}layers.{i}.weight", (n_in, units), meta["dtype"])
+            _check_tensor(name, tensors, f"{prefix}layers.{i}.bias", (units,), meta["dtype"])
+            expected |= {f"{prefix}layers.{i}.weight", f"{prefix}layers.{i}.bias"}
+        n_in = units
+    classes = meta.get("classes")
+    if (not isinstance(classes, list) or len(classes) != layers[-1]["units"]
+            or not all(isinstance(c, (str, int, float)) for c in classes)
+            or len(set(map(str, classes))) != len(classes)):
+        raise bad(f"expected {layers[-1]['units']} distinct class labels; received {_short(classes)}")
+    method = meta.get("preprocess")
+    if method in _PREPROCESS and (method == "standardize" or version >= 2):
+        for key in _PREPROCESS[method]:
+            _check_tensor(name, tensors, key, (n_features,), "float64")
+            expected.add(key)
+        if not (tensors["preprocess.scale"] > 0).all():
+            raise bad("expected preprocess.scale > 0 everywhere; received a zero or negative scale")
+    elif method is not None:
+        known = ["standardize"] + (["yeo-johnson"] if version >= 2 else [])
+        raise bad(f"expected preprocess among {', '.join(map(repr, known))} or null; received {_short(method)}")
+    if "resume" in meta and version >= 3:
+        expected |= _check_resume(name, meta, tensors, layers, n_features, members)
+    extra = set(tensors) - expected
+    if extra:
+        raise bad(f"expected only the tensors of the topology; received extra {_short(sorted(extra))}")
+    t = meta.get("temperature", 1.0)
+    if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t) or not 1e-3 <= t <= 1e3:
+        raise bad(f"expected a temperature in [0.001, 1000] (calibration finds one in [0.05, 20]); received {_short(t)}")
+    for key, tensor in tensors.items():
+        # Far beyond any trained network, and large enough to overflow float32 logits.
+        if key.endswith(".weight") or key.endswith(".bias") or key == "preprocess.mean":
+            if tensor.size and float(np.abs(tensor).max()) > MAX_VALUE:
+                raise bad(f"expected |values| <= {MAX_VALUE:g} in {key} (a trained model's); received "
+                          f"{float(np.abs(tensor).max()):.3g}")
+    if "preprocess.scale" in tensors and float(tensors["preprocess.scale"].min()) < MIN_SCALE:
+        raise bad(f"expected preprocess.scale >= {MIN_SCALE:g} (standardisation would overflow); received "
+                  f"{float(tensors['preprocess.scale'].min()):.3g}")
+    names = meta.get("feature_names")
+    if names is not None and (not isinstance(names, list) or len(names) != n_features
+                              or not all(isinstance(n, str) for n in names)):
+        raise bad(f"expected {n_features} feature names; received {_short(names)}")
+
+
+def _check_resume(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray], layers: list[Any],
+                  n_features: int, members: int) -> set[str]:
+    """The training state's document and tensors; returns the tensors' names. (What the
+    optimizer config and the generator states mean is checked when they are rebuilt.)"""
+    doc = meta["resume"]
+
+    def count(value: Any, low: int = 0, high: int = 1 << 62) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+    entries = doc.get("members") if isinstance(doc, dict) else None
+    if not (isinstance(doc, dict) and count(doc.get("epochs")) and count(doc.get("slots"), 0, _MAX_SLOTS)
+            and isinstance(doc.get("optimizer"), dict) and isinstance(doc["optimizer"].get("name"), str)
+            and (doc.get("seed") is None or count(doc.get("seed"), 0, 1 << 256))
+            and isinstance(entries, list) and len(entries) == members
+            and all(isinstance(e, dict) and count(e.get("iterations")) and isinstance(e.get("shuffle"), dict)
+                    and isinstance(e.get("noise"), dict) for e in entries)):
+        raise DataError(f"{name}: expected a training state (resume) with epochs, seed, optimizer, slots <= "
+                        f"{_MAX_SLOTS} and {members} member entries (iterations, shuffle, noise); received {_short(doc)}")
+    names, n_in = set(), n_features
+    for i, layer in enumerate(layers):
+        for k in range(members):
+            prefix = f"members.{k}." if k else ""
+            for key, shape in (("weight", (n_in, layer["units"])), ("bias", (layer["units"],))):
+                for j in range(doc["slots"]):
+                    _check_tensor(name, tensors, f"{prefix}optimizer.layers.{i}.{key}.{j}", shape, meta["dtype"])
+                    names.add(f"{prefix}optimizer.layers.{i}.{key}.{j}")
+        n_in = layer["units"]
+    return names
+
+
+def _check_tensor(name: str, tensors: dict[str, np.ndarray], key: str, shape: tuple[int, ...], dtype: str) -> None:
+    if key not in tensors:
+        raise DataError(f"{name}: expected a tensor {key}; received a file without it")
+    t = tensors[key]
+    if tuple(t.shape) != tuple(shape):
+        raise DataError(f"{name}: expected {key} of shape {tuple(shape)}; received {tuple(t.shape)}")
+    if t.dtype != np.dtype(dtype):
+        raise DataError(f"{name}: expected {key} of dtype {dtype}; received {t.dtype}")
+    if not np.isfinite(t).all():
+        raise DataError(f"{name}: expected finite values in {key}; received NaN or infinity")
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    """repr(value), cut to ``limit`` characters: a hostile file must not flood the error line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,85 @@
+"""What a fit trains on when the data is not one device array: a source streamed in chunks, or
+host rows sent to the device in chunks because they would not fit there (or ``chunk_rows`` asks).
+
+``fit.fit`` calls ``learn_source`` (labels, preprocessing and feature names from the source's
+first pass) and ``training_data`` (a device array, or a feed from ``xmlp.feeds``).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..data import feeds
+from ..data.preprocessing import Standardizer, model_input
+from ..data.scan import Scan, scan
+from ..data.sources import DEFAULT_CHUNK_ROWS, Source
+
+#: the [X | Y] array goes to the device whole when it takes at most this share of the GPU's free
+#: memory (the rest holds the network, the optimizer's slots and a batch's activations)
+DEVICE_SHARE = 0.5
+
+
+def is_source(x: Any) -> bool:
+    return isinstance(x, Source)
+
+
+def learn_source(model: Any, source: Source, y: Any, fit_labels: Any, metrics: Sequence[str],
+                 classes: Sequence[Any] | None = None) -> Scan:
+    """The first pass over ``source`` (every value checked, classes counted, the model's
+    preprocessing fitted), then the labels set up by ``fit_labels`` as for in-memory data."""
+    if y is not None:
+        raise ValueError(f"expected y=None with a data source (its labels come from {source.name}); received labels")
+    result = first_pass(source, model.standardizer, model.seed)
+    fit_labels(model, range(result.n_rows), result.n_rows, metrics, classes if classes is not None else result.classes)
+    # A copy: the scan is cached on the source for the next model, and a later fit on arrays
+    # refits the model's preprocessing in place.
+    model.standardizer = copy.deepcopy(result.standardizer)
+    return result
+
+
+def first_pass(source: Source, standardizer: Standardizer | None, seed: int | None) -> Scan:
+    """``data.scan.scan`` of ``source``, once per (preprocessing, seed): a run that counted the
+    classes before building its model does not read the file again to fit. The source learns
+    its ``n_rows``, ``classes`` and ``class_counts``."""
+    key = (None if standardizer is None else standardizer.method, seed)
+    cache = source.__dict__.setdefault("_scans", {})
+    if key not in cache:
+        cache[key] = scan(source, standardizer, seed=seed)
+    result: Scan = cache[key]
+    source.n_rows, source.classes, source.class_counts = result.n_rows, result.classes, result.counts
+    return result
+
+
+def training_data(model: Any, x: Any, y: Any, *, chunk_rows: int | None = None,
+                  shuffle_buffer: int = feeds.DEFAULT_BUFFER_ROWS) -> Any:
+    """The training rows as the trainer takes them: one device array [X | Y] when it fits on the
+    device (the usual case), else a feed: host rows sent in chunks (``HostFeed``), or a source's
+    chunks (``SourceFeed``)."""
+    backend, dtype = model.backend, model.dtype_name
+    if is_source(x):
+        return feeds.SourceFeed(backend, x, x.n_rows, model.standardizer, model.encoder, dtype,
+                                chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS, buffer_rows=shuffle_buffer)
+    width = x.shape[1] + len(model.classes)
+    if chunk_rows is None and (backend.holds(x) or fits_on_device(backend, x.shape[0] * width * np.dtype(dtype).itemsize)):
+        return model._to_device(x, y)
+    host = model_input(x, model.n_features, model.standardizer, dtype, model.encoder.one_hot(y))
+    return feeds.HostFeed(backend, host, dtype, chunk_rows or DEFAULT_CHUNK_ROWS)
+
+
+def fits_on_device(backend: Any, nbytes: int) -> bool:
+    """Whether ``nbytes`` of training data fit comfortably in the device's free memory (a device
+    that computes in host memory: always, the host array is the data)."""
+    free = backend.free_memory()
+    return free is None or nbytes <= DEVICE_SHARE * free
+
+
+def validation_rows(data: Any) -> Any:
+    """Validation data as (x, y): given so, or a source read whole (validation rows are held
+    in memory and sent to the device once)."""
+    if not is_source(data):
+        return data
+    parts = list(data.chunks())
+    return np.concatenate([p.x for p in parts]), np.concatenate([p.labels for p in parts])

@@ -1,0 +1,110 @@
+"""Between an estimator and its model file: the description and tensors a fitted ``Sequential``
+is saved as, and how one is rebuilt from them. The file format itself (bytes, validation) is
+``io.model_file``'s; the estimator class is passed in, so neither module imports the other's
+users."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, TypeVar
+
+import numpy as np
+
+from ..data.preprocessing import Standardizer
+from ..errors import DataError
+from ..nn.layers import Dense
+from ..optim import optimizers
+from .state import TrainingState
+
+METADATA_KEYS = ("training", "metrics")
+M = TypeVar("M")
+
+
+def file_data(model: Any, metadata: Mapping[str, Any] | None = None,
+              include_optimizer: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(JSON description, host tensors) of a fitted model; ``metadata`` may add JSON-able
+    ``training`` settings and final ``metrics``; ``include_optimizer``: the training state too
+    (optimizer slots as tensors, the rest as the ``resume`` document), when the model has one."""
+    if not model.built:
+        raise ValueError("expected a trained model; received one that was never fitted")
+    extra = dict(metadata or {})
+    unknown = sorted(set(extra) - set(METADATA_KEYS))
+    if unknown:
+        raise ValueError(f"expected metadata keys among {', '.join(METADATA_KEYS)}; received {unknown}")
+    tensors: dict[str, np.ndarray] = {}
+    for i, w in enumerate(model.get_weights()):
+        tensors[f"layers.{i}.weight"], tensors[f"layers.{i}.bias"] = w["weight"], w["bias"]
+    for k, net in enumerate(model.members[1:], 1):
+        for i, w in enumerate(net.get_weights()):
+            tensors[f"members.{k}.layers.{i}.weight"], tensors[f"members.{k}.layers.{i}.bias"] = w["weight"], w["bias"]
+    for key, tensor in tensors.items():
+        if not np.isfinite(tensor).all():
+            raise ValueError(f"expected finite weights to save; received NaN or infinity in {key} "
+                             "(did the fit diverge?)")
+    pre = model.standardizer
+    if pre is not None:
+        tensors["preprocess.mean"], tensors["preprocess.scale"] = pre.mean, pre.scale
+        if pre.lambdas is not None:
+            tensors["preprocess.lambdas"] = pre.lambdas
+    meta = {
+        "topology": model.network.config(),
+        "dtype": model.dtype_name,
+        "classes": [_jsonable(c) for c in model.classes],
+        "positive_class": _jsonable(model.positive_class),
+        "feature_names": model.feature_names,
+        "loss": model.loss_name,
+        "preprocess": pre.method if pre is not None else None,
+        "ensemble": len(model.members),
+        "temperature": model.temperature,
+        "training": extra.get("training", {}),
+        "metrics": extra.get("metrics", {}),
+    }
+    state = model.training_state
+    if include_optimizer and state is not None and state.optimizer_config["name"] in optimizers.OPTIMIZERS:
+        meta["resume"], slots = state.file_data()
+        for key, tensor in slots.items():
+            if not np.isfinite(tensor).all():
+                raise ValueError(f"expected a finite optimizer state to save; received NaN or infinity in {key}")
+        tensors.update(slots)
+    return meta, tensors
+
+
+def restore(cls: type[M], meta: dict[str, Any], tensors: dict[str, np.ndarray], *, backend: Any = None,
+            source: str = "model") -> M:
+    """An estimator of class ``cls`` rebuilt from validated file data; a layer description that
+    does not make a layer is a DataError naming ``source``."""
+    layers = []
+    for i, config in enumerate(meta["topology"]["layers"]):
+        try:
+            layers.append(Dense.from_config(config))
+        except ValueError as exc:
+            raise DataError(f"{source}: {exc} (in layers.{i})") from None
+    try:
+        model: Any = cls(layers, loss=meta["loss"], backend=backend, dtype=meta["dtype"],  # type: ignore[call-arg]
+                         preprocess=meta.get("preprocess"), ensemble=meta.get("ensemble", 1))
+    except ValueError as exc:
+        raise DataError(f"{source}: {exc}") from None
+    if model.standardizer is not None:
+        model.standardizer = Standardizer(tensors["preprocess.mean"], tensors["preprocess.scale"],
+                                          tensors.get("preprocess.lambdas"))
+    model.encoder.classes = list(meta["classes"])
+    model.positive_class = meta.get("positive_class", model.classes[-1])
+    model.feature_names = meta.get("feature_names")
+    model.temperature = float(meta.get("temperature", 1.0))
+    model.metadata = {"training": meta.get("training", {}), "metrics": meta.get("metrics", {}),
+                      "xmlp_version": meta.get("xmlp_version")}
+    for k, net in enumerate(model.members):
+        prefix = f"members.{k}." if k else ""
+        net.set_weights([{"weight": tensors[f"{prefix}layers.{i}.weight"], "bias": tensors[f"{prefix}layers.{i}.bias"]}
+                         for i in range(len(layers))])
+    seed = meta["resume"].get("seed") if "resume" in meta else model.metadata["training"].get("seed")
+    model.seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+    if "resume" in meta:
+        try:
+            model.training_state = TrainingState.from_file_data(meta["resume"], tensors, model.members)
+        except (ValueError, TypeError) as exc:  # an optimizer config or generator state that does not fit
+            raise DataError(f"{source}: {exc} (in resume)") from None
+    return model  # type: ignore[no-any-return]
+
+
+def _jsonable(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value

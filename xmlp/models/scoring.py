@@ -1,0 +1,52 @@
+"""Host-side scoring of predicted probabilities (what ``xmlp predict`` and ``evaluate`` report)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..nn.losses import EPS
+from ..training.metrics import from_confusion
+
+
+def host_confusion(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """C x C counts of true vs predicted class indices, on the host (rows true, columns predicted;
+    the device's is ``training.metrics.device_confusion``)."""
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (true, pred), 1)
+    return cm
+
+
+def binary_cross_entropy(y: np.ndarray, p: np.ndarray, eps: float = EPS) -> float:
+    """The subject's E = -(1/N) sum [y log p + (1 - y) log(1 - p)], p clipped to [eps, 1-eps]."""
+    p = np.clip(np.asarray(p, dtype=np.float64), eps, 1.0 - eps)
+    y = np.asarray(y, dtype=np.float64)
+    return float(-np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p)))
+
+
+def evaluate_probabilities(
+    proba: np.ndarray, true: np.ndarray, classes: Sequence[Any], positive: int | None = None
+) -> dict[str, Any]:
+    """loss (mean cross-entropy), bce (two classes: of the ``positive`` class, default the last),
+    accuracy, precision, recall, f1 and the confusion matrix (rows true, columns predicted)."""
+    proba = np.asarray(proba, dtype=np.float64)
+    c = len(classes)
+    picked = np.clip(proba[np.arange(len(true)), true], EPS, 1.0)
+    cm = host_confusion(true, proba.argmax(axis=1), c)
+    out: dict[str, Any] = {"loss": float(-np.mean(np.log(picked)))}
+    if c == 2:
+        pos = 1 if positive is None else positive
+        out["bce"] = binary_cross_entropy(true == pos, proba[:, pos])
+    out.update(from_confusion(cm.tolist(), positive))
+    out["confusion"] = cm.tolist()
+    return out
+
+
+def shard_scores(model: Any, x: np.ndarray, y: np.ndarray, comm: Any) -> dict[str, Any]:
+    """``model.evaluate`` of the rows of all shards: each process predicts its own (x, y), and
+    the probabilities are gathered (in rank order) and scored together."""
+    gathered = comm.allgather((model.predict_proba(x), model.encoder.indices(y)))
+    proba = np.concatenate([p for p, _ in gathered])
+    true = np.concatenate([t for _, t in gathered])
+    return evaluate_probabilities(proba, true, model.classes, model.classes.index(model.positive_class))

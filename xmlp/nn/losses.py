@@ -1,0 +1,91 @@
+"""Losses on device arrays. All return 0-d arrays: nothing here reads a value back to the host.
+
+``log_softmax`` is the one stable log-softmax of the package (the softmax activation, the bce
+metric and temperature calibration use it; the fused loss writes the same arithmetic out).
+"""
+
+from __future__ import annotations
+
+from .._registry import Registry
+from .._types import Array, Namespace
+
+# Probabilities are clipped to [EPS, 1 - EPS] in the subject's binary cross-entropy so that a
+# confident wrong prediction costs -log(1e-15) ~ 34.5 instead of infinity.
+EPS = 1e-15
+
+
+def log_softmax(xp: Namespace, z: Array) -> Array:
+    """log softmax(z) row-wise, with the row max subtracted first: finite for any finite z."""
+    s = z - xp.max(z, axis=1, keepdims=True)
+    return s - xp.log(xp.sum(xp.exp(s), axis=1, keepdims=True))
+
+
+class SoftmaxCrossEntropy:
+    """Softmax + categorical cross-entropy on logits, fused.
+
+    L = -(1/N) sum_i sum_k y_ik log softmax(z_i)_k; dL/dz = (softmax(z) - y) / N (the 1/N lives
+    here and nowhere else; N is the batch's rows on all processes when a process holds a slice). For two classes this equals the binary cross-entropy of the subject.
+    """
+
+    output_activation = "softmax"
+
+    def __init__(self, name: str = "categoricalCrossentropy"):
+        self.name = name
+
+    def __call__(self, xp: Namespace, z: Array, y: Array) -> tuple[Array, Array]:
+        """(mean loss as a 0-d array, dL/dz) for logits z and one-hot targets y."""
+        total, grad = self.forward_backward(xp, z, y)
+        return total / z.shape[0], grad
+
+    def forward_backward(self, xp: Namespace, z: Array, y: Array, rows: int | None = None) -> tuple[Array, Array]:
+        """(summed loss as a 0-d array, dL/dz of the *mean* loss): the training loop's form,
+        which accumulates the epoch's loss with one addition per batch. ``rows``: the divisor of
+        the mean when z holds only part of the batch (data parallelism: the batch's rows on all
+        processes); default z's own rows."""
+        # log_softmax's arithmetic, written out so that exp(s) serves the loss and the gradient:
+        # the sum is -sum(y * log_softmax(z)) bit for bit (lse - s is exactly -(s - lse)).
+        s = z - xp.max(z, axis=1, keepdims=True)
+        e = xp.exp(s)
+        se = xp.sum(e, axis=1, keepdims=True)
+        total = xp.sum(y * (xp.log(se) - s))
+        grad = (e / se - y) * (1.0 / (rows or z.shape[0]))
+        return total, grad
+
+    def buffers(self, xp: Namespace, z: Array) -> tuple[Array, ...]:
+        """The buffers of the backend's fused kernel (``kernels.softmax_cross_entropy``, which
+        repeats ``forward_backward``'s operations) for logits shaped like z."""
+        m, k = z.shape
+        shapes = ((m, k), (m, k), (m, 1), (m, 1), ())
+        return tuple(xp.empty(s, dtype=z.dtype, device=z.device) for s in shapes)
+
+    def value(self, xp: Namespace, z: Array, y: Array) -> Array:
+        """Summed (not mean) loss of logits z, without the gradient (validation, evaluate)."""
+        return -xp.sum(y * log_softmax(xp, z))
+
+    def check_classes(self, n_classes: int) -> None:
+        """The binary loss is the subject's name for the 2-class case: any other count is an error."""
+        if self.name == "binaryCrossentropy" and n_classes != 2:
+            raise ValueError(f"expected two classes for binaryCrossentropy; received {n_classes} "
+                             "(hint: --loss categoricalCrossentropy)")
+
+
+def clipped_nll_sum(xp: Namespace, z: Array, y: Array, eps: float = EPS) -> Array:
+    """sum_i -log clip(p_i[true class], eps, 1 - eps) with p = softmax(z): for two classes,
+    N times the subject's binary cross-entropy (p of the true class is p or 1 - p)."""
+    pt = xp.sum(y * xp.exp(log_softmax(xp, z)), axis=1)
+    eps = max(eps, float(xp.finfo(pt.dtype).eps))
+    return -xp.sum(xp.log(xp.clip(pt, eps, 1.0 - eps)))
+
+
+LOSSES: Registry[str] = Registry("a loss")
+LOSSES.register("categoricalCrossentropy", "categoricalCrossentropy", aliases=("crossentropy",))
+# On a 2-unit softmax output the subject's binary cross-entropy is the same function.
+LOSSES.register("binaryCrossentropy", "binaryCrossentropy")
+
+
+def canonical(name: object) -> str:
+    return LOSSES.canonical(name)
+
+
+def get(name: object) -> SoftmaxCrossEntropy:
+    return SoftmaxCrossEntropy(canonical(name))

@@ -1,0 +1,209 @@
+"""The epoch loop: a network, an optimizer and callbacks, on device data.
+
+Data flow of one epoch: one permutation drawn on the host and sent; each batch taken on the
+device from the [X | one-hot Y] array; forward, fused loss, backward and the optimizer's step on
+the device; the epoch's losses and confusion counts packed (``metrics.EpochVector``) and read
+by the host in one transfer at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+from .._types import Array
+from ..errors import TrainingDiverged, UsageError
+from ..nn import losses
+from ..nn.network import Network
+from ..optim.optimizers import Optimizer
+from . import metrics as metrics_mod
+from . import parallel
+from .callbacks import Callback, History
+
+#: rows per block of the epoch's input noise and of validation scoring: host and device memory
+#: stay bounded by a block (data of up to this many rows is done in one, as before)
+NOISE_ROWS = SCORE_ROWS = 65536
+
+
+def check_finite(logs: dict[str, float]) -> bool:
+    """Whether the epoch's losses are finite (a NaN weight makes them NaN)."""
+    return all(math.isfinite(logs[k]) for k in ("loss", "val_loss") if k in logs)
+
+
+class Trainer:
+    """Runs epochs of minibatch training of ``network`` with ``optimizer``.
+
+    ``data`` and ``validation`` are device arrays [X | one-hot Y] (features first, then one
+    column per class); batches are taken from ``data`` in the order of a host permutation.
+    ``data`` may instead be a feed (``xmlp.feeds``: rows kept on the host, or read from a source)
+    that sends each epoch's rows to the device in shuffled pieces; batches are then slices of
+    the pieces (one process only).
+    ``partition`` shares the rows among the processes of a data-parallel job (default: this
+    process alone); the loop is the same for one process and for W.
+    With ``noise`` > 0, Gaussian noise of that std (drawn on the host from ``noise_rng``, one
+    array per epoch, so every backend sees the same numbers) is added to the training inputs.
+    """
+
+    def __init__(self, network: Network, optimizer: Optimizer, *, metrics: Sequence[str] = ("accuracy",),
+                 callbacks: Sequence[Callback] = (), partition: parallel.Partition | None = None,
+                 noise: float = 0.0, noise_rng: Any = None):
+        self.noise, self.noise_rng = noise, noise_rng
+        self.network = network
+        self.optimizer = optimizer
+        self.metrics = list(metrics)
+        self.callbacks = list(callbacks)
+        self.partition = partition if partition is not None else parallel.Partition()
+        self._sync: Callable[[], None] = lambda: None  # set by fit: the step's gradient sum
+        # Only callbacks that override on_batch_end are called per batch.
+        self._batch_callbacks = [cb for cb in self.callbacks
+                                 if type(cb).on_batch_end is not Callback.on_batch_end]
+
+    def fit(self, model: Any, data: Array, validation: Array | None, *, epochs: int, batch_size: int,
+            shuffle_rng: Any, params: dict[str, Any], initial_epoch: int = 0) -> History:
+        """Train for up to ``epochs`` epochs, numbered from ``initial_epoch`` + 1 (the epochs run
+        before a warm start); returns the history (also on early stop)."""
+        net, xp, be, part = self.network, self.network.xp, self.network.backend, self.partition
+        layout = metrics_mod.EpochVector(self.metrics, net.n_outputs, validation is not None)
+        class_ids = xp.arange(net.n_outputs, dtype=be.index_dtype, device=be.device)
+        history = History(params=params)
+        self._sync = parallel.GradientSync(net, part.comm).step  # one process: does nothing
+        shuffle_rng = part.shuffle_stream(shuffle_rng)
+        fed = hasattr(data, "epoch")  # a feed: the rows come to the device in pieces, each epoch
+        if fed and part.size > 1:
+            raise UsageError(f"expected one process to train on streamed data; received {part.size} processes "
+                             "(hint: --no-stream, or a single process)")
+        n_batches = -(-data.n_rows // batch_size) if fed else len(part.batches(data.shape[0], batch_size))
+        if validation is not None:  # the rows this process scores, and the divisor of their sums
+            n_valid = part.total_rows(validation.shape[0], 1)
+            lo, hi = part.scored(validation.shape[0])
+            validation = validation[lo:hi, :]
+        for cb in self.callbacks:  # misconfiguration (e.g. early stopping without validation) fails here
+            cb.on_train_begin(model, params)
+        try:
+            for epoch in range(initial_epoch + 1, initial_epoch + epochs + 1):
+                last_good = net.copy_params()  # on the device: what a diverged epoch falls back to
+                for cb in self.callbacks:
+                    cb.on_epoch_begin(epoch, n_batches)
+                train_part = (self._train_pieces(data, batch_size, shuffle_rng, layout, class_ids) if fed
+                              else self._train_epoch(data, batch_size, shuffle_rng, layout, class_ids))
+                parts = [train_part] + ([self._score(validation, n_valid, layout, class_ids)]
+                                        if validation is not None else [])
+                epoch_vector = part.comm.allreduce_(xp.concat(parts))  # sums over processes (one: as is)
+                logs = layout.unpack(be.to_numpy(epoch_vector).tolist())  # the epoch's one read
+                history.append(logs)
+                if not check_finite(logs):  # the same reduced values on every process: all stop
+                    net.restore_params(last_good)
+                    bad = next(k for k in ("loss", "val_loss") if k in logs and not math.isfinite(logs[k]))
+                    kept = f"the weights of epoch {epoch - 1}" if epoch > 1 else "its initial weights"
+                    raise TrainingDiverged(f"expected a finite {bad}; received {logs[bad]} at epoch {epoch} "
+                                           f"(the model keeps {kept}; hint: lower the learning rate, or use "
+                                           "--dtype float64)")
+                stop = False
+                for cb in self.callbacks:  # every callback sees every epoch, even after a stop vote
+                    if cb.on_epoch_end(epoch, logs):
+                        stop = True
+                if stop:
+                    history.stopped_epoch = epoch
+                    break
+        finally:
+            for cb in self.callbacks:
+                cb.on_train_end(history)
+        return history
+
+    def _train_epoch(self, data: Array, batch_size: int, shuffle_rng: Any,
+                     layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
+        """One pass over ``data`` in a fresh random order; returns the packed training part
+        (this process's share of the sums, each divided by the rows of all processes)."""
+        net = self.network
+        xp, be = net.xp, net.backend
+        n, d = data.shape[0], net.n_inputs
+        idx = be.asarray(shuffle_rng.permutation(n), be.index_dtype)
+        loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
+        noise: Any = None  # the input noise of the epoch's rows block[0]:block[1]
+        block = (0, 0)
+        bce = None
+        if layout.confusion:  # each batch's predicted classes, in the epoch's order; counted at its end
+            # (-1, never a class, where another process computed the rows)
+            predicted = xp.full((n,), -1, dtype=be.index_dtype, device=be.device)
+        for b, (lo, hi, rows) in enumerate(self.partition.batches(n, batch_size)):
+            xb, yb = net.gather(data, idx[lo:hi])  # one take: features and targets (views)
+            if self.noise:
+                while hi > block[1]:  # the next rows' noise, drawn in order (the same numbers as at once)
+                    block = (block[1], min(block[1] + max(NOISE_ROWS // batch_size, 1) * batch_size, n))
+                    noise = self._noise(block[1] - block[0], d)
+                xb = xb + noise[lo - block[0]:hi - block[0], :]
+            loss, z, nll = self._step(xb, yb, rows, b, layout.bce)
+            loss_sum += loss  # in place: a step allocates nothing on a fast backend
+            if layout.confusion:
+                predicted[lo:hi] = xp.argmax(z, axis=1)
+            if nll is not None:
+                bce = nll if bce is None else bce + nll
+        cm = None
+        if layout.confusion:
+            cm = metrics_mod.device_confusion(xp, predicted, xp.take(data[:, d:], idx, axis=0), class_ids)
+        n = self.partition.total_rows(n)
+        return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
+
+    def _train_pieces(self, feed: Any, batch_size: int, shuffle_rng: Any, layout: metrics_mod.EpochVector,
+                      class_ids: Array) -> Array:
+        """``_train_epoch`` on a feed: the epoch's rows arrive as device pieces, already in their
+        shuffled order (and with their input noise); each batch is a slice of one piece."""
+        net = self.network
+        xp, be, d = net.xp, net.backend, net.n_inputs
+        loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
+        bce = cm = None
+        b = 0
+        for piece, noise in feed.epoch(shuffle_rng, batch_size, self.noise, self.noise_rng, d):
+            m = piece.shape[0]
+            if layout.confusion:
+                predicted = xp.full((m,), -1, dtype=be.index_dtype, device=be.device)
+            for lo in range(0, m, batch_size):
+                hi = min(lo + batch_size, m)
+                xb, yb = piece[lo:hi, :d], piece[lo:hi, d:]
+                if noise is not None:
+                    xb = xb + noise[lo:hi, :]
+                loss, z, nll = self._step(xb, yb, hi - lo, b, layout.bce)
+                loss_sum += loss
+                if layout.confusion:
+                    predicted[lo:hi] = xp.argmax(z, axis=1)
+                if nll is not None:
+                    bce = nll if bce is None else bce + nll
+                b += 1
+            if layout.confusion:
+                counts = metrics_mod.device_confusion(xp, predicted, piece[:, d:], class_ids)
+                cm = counts if cm is None else cm + counts
+        n = feed.n_rows
+        return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
+
+    def _step(self, xb: Array, yb: Array, rows: int, b: int, bce: bool) -> tuple[Array, Array, Array | None]:
+        """One training step on a batch: forward/backward, the gradient sum over processes (one
+        process: nothing), the update, the batch callbacks. Returns (summed loss, logits, the
+        batch's clipped BCE sum when ``bce``)."""
+        loss, z = self.network.train_step(xb, yb, rows)
+        self._sync()
+        self.optimizer.step()
+        nll = losses.clipped_nll_sum(self.network.xp, z, yb) if bce else None
+        for cb in self._batch_callbacks:
+            cb.on_batch_end(b)
+        return loss, z, nll
+
+    def _noise(self, n: int, d: int) -> Array:
+        """Input noise for the next ``n`` rows of the epoch's order, sent in one transfer (a block
+        of at most ``NOISE_ROWS`` rows: transfers per epoch bounded by blocks, host memory by one)."""
+        be = self.network.backend
+        return be.asarray(self.noise_rng.standard_normal((n, d)) * self.noise, self.network.dtype)
+
+    def _score(self, part: Array, n: int, layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
+        """Loss and metrics of the current weights on a [X | Y] part, packed (sums divided by
+        ``n``, the rows of the part on all processes)."""
+        net, xp = self.network, self.network.xp
+        d = net.n_inputs
+        sums: list[Any] = [None, None, None]  # loss, confusion counts, bce: sums over blocks
+        for lo in range(0, max(part.shape[0], 1), SCORE_ROWS):  # in blocks: one block's logits at a time
+            rows = part[lo:min(lo + SCORE_ROWS, part.shape[0]), :]
+            z, y = net.logits(rows[:, :d]), rows[:, d:]
+            block = (net.loss.value(xp, z, y), metrics_mod.device_confusion(xp, xp.argmax(z, axis=1), y, class_ids) if layout.confusion else None,
+                     losses.clipped_nll_sum(xp, z, y) if layout.bce else None)
+            sums = [b if a is None else a + b for a, b in zip(sums, block)]
+        loss, cm, bce = sums
+        return layout.pack(xp, loss / n, cm, None if bce is None else bce / n)
