@@ -116,6 +116,13 @@ def test_a_subpackage_init_imports_only_its_own_package():
     assert bad == []
 
 
+def test_tests_mirror_the_packages():
+    """tests/<package>/ for the modules of a subpackage (the cross-cutting tests stay at the top)."""
+    folders = {p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and list(p.glob("test_*.py"))}
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert folders <= packages and folders >= packages - {"datasets"}, (folders, packages)
+
+
 def test_no_import_cycle():
     state: dict[str, int] = {}
 

@@ -13,7 +13,7 @@ import pytest
 
 import xmlp
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "files"
 # Written by `xmlp train` of xmlp 0.1.0 (commit 0e9cc1e): the default recipe (float32, Yeo-Johnson,
 # refit), a 2-member float64 ensemble (standardize, Adam, --no-refit), a calibrated momentum run.
 V010 = ["default", "ensemble-float64", "calibrated-momentum"]

@@ -11,7 +11,7 @@ a block is taken from the bulk parser only when nothing in it could be read diff
 
 Anything else returns None: the caller hands the block to the exact reader. The two parsers agree
 with Python's ``float`` on every number the rules accept (both round correctly;
-``tests/test_fastcsv.py`` compares them with the exact reader on random cells).
+``tests/data/test_csv_fast.py`` compares them with the exact reader on random cells).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Run by tests/test_distributed.py under mpiexec: ``xmlp train`` in which one process fails
+"""Run by tests/cli/test_distributed.py under mpiexec: ``xmlp train`` in which one process fails
 inside a training step while the others wait in that step's gradient all-reduce.
 
-    mpiexec -n 2 python tests/mpi_failing_step.py HOW RANK STEP [train options…]
+    mpiexec -n 2 python tests/cli/mpi_failing_step.py HOW RANK STEP [train options…]
 
 HOW: ``raise`` (an exception, as running out of memory would raise) or ``interrupt`` (SIGINT
 to that process alone).

@@ -22,7 +22,7 @@ import pytest
 from helpers import write_subject_csv
 from safetensors.numpy import load_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.mpi
 # One BLAS thread per process (2 processes on 2 cores); Open MPI's mpiexec would also need the
 # root flags (MPICH's does not).
@@ -33,7 +33,7 @@ BOUND = 30  # seconds: a failing process must end the job well within this (the 
 # another order (each process its slice, then the all-reduce): a few ulps per step, carried
 # through 5 epochs x 57 steps without much growth (measured: 1e-16 on the metrics, <= 3e-13 on
 # any single weight); a real fault (a slice lost or counted twice, a gradient divided by the
-# local batch) is off by 1e-3 or more. See also tests/test_parallel.py.
+# local batch) is off by 1e-3 or more. See also tests/training/test_parallel.py.
 RTOL = 1e-12
 
 
@@ -130,7 +130,7 @@ def test_a_usage_error_is_printed_once(mpiexec, tmp_path):
 
 def test_a_process_failing_in_a_step_ends_the_job(mpiexec, tmp_path):
     """Process 1 raises in its 10th step while process 0 waits in that step's all-reduce."""
-    program = [sys.executable, str(ROOT / "tests/mpi_failing_step.py"), "raise", "1", "10"]
+    program = [sys.executable, str(ROOT / "tests/cli/mpi_failing_step.py"), "raise", "1", "10"]
     out, took = mpiexec_run(mpiexec, "--epochs", 1000, "--out", "run", cwd=tmp_path, program=program)
     assert out.returncode == 70 and took < BOUND, out.stderr
     assert out.stderr.count("simulated: out of memory in a training step") == 1, out.stderr
@@ -165,7 +165,7 @@ def test_ctrl_c_ends_every_process(mpiexec, tmp_path):
 
 
 def test_ctrl_c_of_one_process_ends_the_job(mpiexec, tmp_path):
-    program = [sys.executable, str(ROOT / "tests/mpi_failing_step.py"), "interrupt", "0", "5"]
+    program = [sys.executable, str(ROOT / "tests/cli/mpi_failing_step.py"), "interrupt", "0", "5"]
     out, took = mpiexec_run(mpiexec, "--epochs", 1000, "--out", "run", cwd=tmp_path, program=program)
     assert out.returncode == 130 and took < BOUND and out.stderr.count("xmlp: interrupted") == 1, out.stderr
 
@@ -219,7 +219,7 @@ def test_require_mpi_turns_the_skip_into_a_failure():
     if mpi_launcher()[0] is not None:
         pytest.skip("MPI is installed here; this checks the path without it")
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-            str(ROOT / "tests/test_distributed.py::test_a_usage_error_is_printed_once")]
+            str(ROOT / "tests/cli/test_distributed.py::test_a_usage_error_is_printed_once")]
     env = {**os.environ, "XMLP_REQUIRE_MPI": "1"}
     out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env)
     assert out.returncode == 1 and "XMLP_REQUIRE_MPI=1 but MPI is unavailable" in out.stdout, out.stdout

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EPOCH = re.compile(r"^epoch (\d{3})/150 - loss: \d+\.\d{4} - val_loss: \d+\.\d{4} - acc: [01]\.\d{4} - val_acc: [01]\.\d{4}$")
 
 

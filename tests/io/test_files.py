@@ -118,7 +118,7 @@ def test_kill_during_save_leaves_the_old_file_or_the_new_one(tmp_path):
     script = ("import sys; sys.path.insert(0, sys.argv[2]); from xmlp.fileio import atomic_write\n"
               "i = 0\nwhile True:\n    i += 1\n    atomic_write(sys.argv[1], bytes([i % 251]) * 20_000_000)\n")
     target = tmp_path / "model.bin"
-    root = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+    root = str(__import__("pathlib").Path(__file__).resolve().parents[2])
     for delay in (0.5, 0.9):
         proc = subprocess.Popen([sys.executable, "-c", script, str(target), root])
         time.sleep(delay)
