@@ -128,7 +128,7 @@ def _rewrite_model(folder, name, meta_change=None, tensor_change=None):
         (lambda f: (f / "t.safetensors").write_bytes((f / "run/model.safetensors").read_bytes()[:300]) and "t.safetensors", DATA, "t.safetensors: expected an xmlp model (safetensors); received a file whose header does not fit it"),
         (lambda f: (f / "c.safetensors").write_bytes(b"id,diagnosis\n1,M\n") and "c.safetensors", DATA, "c.safetensors: expected an xmlp model (safetensors); received a file whose header does not fit it"),
         (lambda f: (f / "o.safetensors").write_bytes(safetensors.numpy.save({"w": np.zeros(2)})) and "o.safetensors", DATA, "o.safetensors: expected an xmlp model; received a file without xmlp metadata"),
-        (lambda f: _rewrite_model(f, "v.safetensors", lambda m: m.update(format_version=4)), DATA, "v.safetensors: expected model format version <= 3; received 4 (written by a newer xmlp: upgrade xmlp to read it)"),
+        (lambda f: _rewrite_model(f, "v.safetensors", lambda m: m.update(format_version=5)), DATA, "v.safetensors: expected model format version <= 4; received 5 (written by a newer xmlp: upgrade xmlp to read it)"),
         (lambda f: _rewrite_model(f, "s.safetensors", tensor_change=lambda t: t.update({"layers.1.weight": np.zeros((24, 23), np.float32)})), DATA, "s.safetensors: expected layers.1.weight of shape (24, 24); received (24, 23)"),
         (lambda f: _rewrite_model(f, "u.safetensors", lambda m: m["topology"]["layers"][0].update(units=25)), DATA, "u.safetensors: expected layers.0.weight of shape (30, 25); received (30, 24)"),
         (lambda f: _rewrite_model(f, "a.safetensors", lambda m: m["topology"]["layers"][0].update(activation="os.system")), DATA, "a.safetensors: expected an activation among linear, relu"),

@@ -72,7 +72,7 @@ def test_train_options_and_42_spellings(cli):
         (["train", "--optimizer", "adam", "--beta1", "0.8", "--momentum", "0.9"], 2, "expected options that adam takes; received --momentum (hint: adam takes --beta1, --beta2, --eps)"),
         (["train", "--early-stopping", "--monitor", "loss"], 2, "expected early stopping to monitor a validation metric"),
         (["train", "--early-stopping", "--monitor", "val_f1"], 2, "--monitor: expected early stopping to monitor one of val_loss, val_accuracy; received 'val_f1'"),
-        (["train", "--activation", "swish"], 2, "argument --activation: expected an activation among linear, relu, leakyRelu, sigmoid, tanh, softmax; received 'swish'"),
+        (["train", "--activation", "mish"], 2, "argument --activation: expected an activation among linear, relu, leakyRelu, sigmoid, tanh, softmax, gelu, silu, elu, softplus; received 'mish'"),
         (["train", "--backend", "strict", "--device", "no_float64", "--dtype", "float64"], 69, "(hint: use --dtype float32)"),
         (["train", "--data", "a.csv", "--train", "b.csv"], 2, "expected either --data or --train/--valid; received both"),
         (["train", "--valid", "b.csv"], 2, "expected --train with --valid; received --valid alone"),

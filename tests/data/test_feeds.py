@@ -19,7 +19,7 @@ from xmlp.training.trainer import Trainer
 def _train(backend, x, y, make_data, *, epochs=3, batch_size=8, noise=0.2, metrics=("accuracy", "bce")):
     """Weights, history and transfer counts of a fit whose data ``make_data(backend, host)`` gives."""
     net = xmlp.Network([xmlp.Dense(8, "tanh"), xmlp.Dense(2, "softmax")], "categoricalCrossentropy", backend, "float32")
-    _, [(init, shuffle, noise_rng)] = seed_streams(0)
+    _, [(init, shuffle, noise_rng, _)] = seed_streams(0)
     net.build(x.shape[1], init)
     opt = optimizers.get("sgd")
     opt.build(net.xp, net.layers)

@@ -46,19 +46,41 @@ def test_plain_data_round_trip(tmp_path):
 @pytest.mark.parametrize("meta, message", [
     (_meta(topology=[1, 2]), "expected a topology with n_features and layers; received [1, 2]"),
     (_meta(topology={"n_features": True, "layers": [{"units": 2}]}), "expected a topology with n_features and layers"),
-    (_meta(topology={"n_features": 3, "layers": [{"kind": "Dense", "units": True}]}), "expected units >= 1 for layers.0; received True"),
+    (_meta(topology={"n_features": 3, "layers": [7]}), "expected a description (a JSON object) for layers.0; received 7"),
     (_meta(classes=["a", "a"]), "expected 2 distinct class labels; received ['a', 'a']"),
     (_meta(classes=[["a"], "b"]), "expected 2 distinct class labels"),
     (_meta(feature_names=["x", "y", 3]), "expected 3 feature names; received ['x', 'y', 3]"),
     (_meta(temperature=True), "expected a temperature in [0.001, 1000] (calibration finds one in [0.05, 20]); received True"),
     (_meta(temperature=5e-324), "expected a temperature in [0.001, 1000]"),  # 1/T would overflow
-    (_meta(classes=list(range(10_000))), "received [0, 1, 2, 3,"),  # a huge value is cut short
+    (_meta(classes=[0, 1] + ["a"] * 10_000), "received [0, 1, 'a', 'a',"),  # a huge value is cut short
 ])
 def test_malformed_metadata_is_a_data_error(tmp_path, meta, message):
     write_model_file(tmp_path / "m.safetensors", meta, TENSORS)
     with pytest.raises(DataError) as err:
         read_model_file(tmp_path / "m.safetensors")
     assert message in str(err.value) and len(str(err.value)) < 400
+
+
+@pytest.mark.parametrize("meta, tensors, message", [
+    (_meta(topology={"n_features": 3, "layers": [{"kind": "Dense", "units": True}]}), TENSORS,
+     "m.safetensors: expected a Dense layer width >= 1; received True (in layers.0)"),
+    (_meta(topology={"n_features": 3, "layers": [{"kind": "Conv", "units": 2}]}), TENSORS,
+     "m.safetensors: expected a layer kind among Dense, Dropout, BatchNorm, LayerNorm, Activation; received 'Conv' (in layers.0)"),
+    (_meta(classes=list(range(10_000))), TENSORS, "m.safetensors: expected 2 distinct class labels; received 10000: [0, 1, 2,"),
+    (_meta(), {"layers.0.weight": np.zeros((3, 3)), "layers.0.bias": np.zeros(2)},
+     "m.safetensors: expected layers.0.weight of shape (3, 2); received (3, 3)"),
+    (_meta(), {"layers.0.weight": np.zeros((3, 2))}, "m.safetensors: expected a tensor layers.0.bias; received a file without it"),
+    (_meta(), {**TENSORS, "layers.0.running_mean": np.zeros(2)},
+     "m.safetensors: expected only the tensors of the topology; received extra ['layers.0.running_mean']"),
+])
+def test_the_layers_tensors_are_checked_by_the_estimator(tmp_path, meta, tensors, message):
+    """The file layer checks names, dtypes and finiteness; the shapes follow from the layers, which
+    the estimator rebuilds and checks (one line, the file's name first)."""
+    write_model_file(tmp_path / "m.safetensors", meta, tensors)
+    read_model_file(tmp_path / "m.safetensors")  # as data, the file is fine
+    with pytest.raises(DataError) as err:
+        xmlp.load_model(tmp_path / "m.safetensors")
+    assert str(err.value).startswith(str(tmp_path / message)) and len(str(err.value)) <= 400 + len(str(tmp_path)), str(err.value)
 
 
 def test_layer_descriptions_are_checked_by_the_estimator(tmp_path):

@@ -80,7 +80,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         line = table.line_numbers[exc.row] if exc.row < len(table.line_numbers) else exc.row
         raise DataError(f"{table.path}:{line}: {exc}") from None
     predicted = [classes[i] for i in proba.argmax(axis=1)]
-    sizes = " -> ".join([str(model.n_features)] + [str(l.units) for l in model.layers])
+    sizes = " -> ".join([str(model.n_features)] + [str(l.units) for l in model.layers if l.kind == "Dense"])
     print(f"> loaded model '{path}' ({sizes}, {model.dtype_name}); predicting {table.n_rows} rows on {backend}")
     if args.out:
         buf = io.StringIO()
@@ -202,7 +202,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     check_output_file(args.out, [path])
     model = load_model(path, backend="cpu")
     atomic_write(args.out, onnx_bytes(model))
-    sizes = " -> ".join([str(model.n_features)] + [str(layer.units) for layer in model.layers])
+    sizes = " -> ".join([str(model.n_features)] + [str(l.units) for l in model.layers if l.kind == "Dense"])
     print(f"> wrote '{args.out}' (ONNX opset 17; {sizes}; input x: float rows of {model.n_features} features; "
           f"output probabilities of {', '.join(map(str, model.classes))})")
     return 0

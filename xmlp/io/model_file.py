@@ -6,19 +6,23 @@ dtypes and finiteness against the topology, classes, features, preprocessing, te
 What the layer descriptions *mean* (kinds, activations, initializers) is checked by the
 estimator that rebuilds itself from them (``Sequential.from_file_data``).
 
-Tensors: ``layers.{i}.weight``, ``layers.{i}.bias``, ``preprocess.mean``, ``preprocess.scale``,
-``preprocess.lambdas`` (Yeo-Johnson), and ``members.{k}.layers.{i}.*`` for the members k ≥ 1 of an
-ensemble. Metadata key ``xmlp``: format name and version, xmlp version, topology, dtype, classes,
+Tensors: ``layers.{i}.{name}`` (a Dense layer's ``weight`` and ``bias``, a BatchNorm's ``weight``,
+``bias``, ``running_mean`` and ``running_var``, …: the names and shapes the layer declares, checked
+by the estimator that rebuilds it; here their names, dtype and finiteness), ``preprocess.mean``,
+``preprocess.scale``, ``preprocess.lambdas`` (Yeo-Johnson), and ``members.{k}.layers.{i}.*`` for the
+members k ≥ 1 of an ensemble. Metadata key ``xmlp``: format name and version, xmlp version, topology, dtype, classes,
 positive class, feature names, loss, preprocess, ensemble size, temperature, training settings and
 final metrics.
 
-Training state (``xmlp.resume``): tensors ``optimizer.layers.{i}.{weight|bias}.{j}`` (and
+Training state (``models.state``): tensors ``optimizer.layers.{i}.{name}.{j}`` (and
 ``members.{k}.optimizer.…``), the optimizer's slot j of each parameter in the model's dtype, and
 the metadata key ``resume`` (epochs, seed, optimizer config, slots per parameter, and per member
 the step count and the permutation and noise generators' states).
 
 Versions: 1 (standardisation only, one network); 2 adds "yeo-johnson" and ensembles; 3 adds the
-training state (a file without it is written as version 2, so older xmlp still reads it). Older
+training state (a file without it is written as version 2, so older xmlp still reads it); 4 adds
+layers other than Dense (Dropout, BatchNorm with its running statistics, LayerNorm, Activation),
+written only by models that have them. Older
 versions load as what they are (a version 1 file: standardize, one network); a newer version
 than this xmlp knows is refused with the hint to upgrade.
 """
@@ -28,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -39,7 +44,7 @@ from ..errors import DataError, NoInputError
 from .files import atomic_write
 
 FORMAT = "xmlp-model"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _MAX_SLOTS = 8  # arrays per parameter an optimizer keeps (Adam: 2)
 _PREPROCESS = {"standardize": ("preprocess.mean", "preprocess.scale"),
                "yeo-johnson": ("preprocess.mean", "preprocess.scale", "preprocess.lambdas")}
@@ -47,6 +52,7 @@ _MAX_MEMBERS = 1000
 MAX_VALUE = 1e10  # the largest |weight|, |bias| or mean a model file may hold
 MIN_SCALE = 1e-30  # the smallest standard deviation (x / scale must not overflow)
 _DTYPES = ("float32", "float64")
+_BOUNDED = ("weight", "bias", "running_mean", "running_var")  # a layer's tensors, bounded by MAX_VALUE
 _MAX_HEADER = 8_000_000  # bytes of JSON: tens of thousands of tensors; parsing it stays < ~200 MB
 
 
@@ -54,7 +60,11 @@ def model_file_bytes(meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> by
     """The bytes of a model file holding ``tensors`` and ``meta`` (format fields added)."""
     import safetensors.numpy  # imported when a model is saved or loaded, not with xmlp
 
-    version = FORMAT_VERSION if "resume" in meta else 2  # the oldest that holds it: older xmlp reads it
+    # the oldest version that holds it, so that older xmlp reads it: 4 for layers other than Dense
+    topology = meta.get("topology")
+    layers = topology.get("layers") if isinstance(topology, dict) else None
+    kinds = {layer.get("kind") for layer in layers if isinstance(layer, dict)} if isinstance(layers, list) else set()
+    version = 4 if kinds - {"Dense"} else 3 if "resume" in meta else 2
     doc = {"format": FORMAT, "format_version": version, "xmlp_version": __version__, **meta}
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     out: bytes = safetensors.numpy.save(arrays, metadata={"xmlp": json.dumps(doc)})
@@ -148,20 +158,13 @@ def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -
         raise bad(f"expected an ensemble size in [1, {_MAX_MEMBERS}]; received {_short(members)}")
     expected = set()
     for i, layer in enumerate(layers):
-        units = layer.get("units") if isinstance(layer, dict) else None
-        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise bad(f"expected units >= 1 for layers.{i}; received {_short(units)}")
-        for k in range(members):
-            prefix = f"members.{k}." if k else ""
-            _check_tensor(name, tensors, f"{prefix}layers.{i}.weight", (n_in, units), meta["dtype"])
-            _check_tensor(name, tensors, f"{prefix}layers.{i}.bias", (units,), meta["dtype"])
-            expected |= {f"{prefix}layers.{i}.weight", f"{prefix}layers.{i}.bias"}
-        n_in = units
+        if not isinstance(layer, dict):
+            raise bad(f"expected a description (a JSON object) for layers.{i}; received {_short(layer)}")
     classes = meta.get("classes")
-    if (not isinstance(classes, list) or len(classes) != layers[-1]["units"]
-            or not all(isinstance(c, (str, int, float)) for c in classes)
+    if (not isinstance(classes, list) or not all(isinstance(c, (str, int, float)) for c in classes)
             or len(set(map(str, classes))) != len(classes)):
-        raise bad(f"expected {layers[-1]['units']} distinct class labels; received {_short(classes)}")
+        raise bad(f"expected {len(classes) if isinstance(classes, list) else 'the'} distinct class labels; received "
+                  f"{_short(classes)}")
     method = meta.get("preprocess")
     if method in _PREPROCESS and (method == "standardize" or version >= 2):
         for key in _PREPROCESS[method]:
@@ -172,17 +175,23 @@ def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -
     elif method is not None:
         known = ["standardize"] + (["yeo-johnson"] if version >= 2 else [])
         raise bad(f"expected preprocess among {', '.join(map(repr, known))} or null; received {_short(method)}")
-    if "resume" in meta and version >= 3:
-        expected |= _check_resume(name, meta, tensors, layers, n_features, members)
-    extra = set(tensors) - expected
-    if extra:
-        raise bad(f"expected only the tensors of the topology; received extra {_short(sorted(extra))}")
+    slots = _check_resume(name, meta, members) if "resume" in meta and version >= 3 else None
+    for key, tensor in tensors.items():
+        if key in expected:
+            continue
+        if not _layer_tensor(key, len(layers), members, slots):
+            raise bad(f"expected only the tensors of the topology; received extra {_short(sorted(set(tensors) - expected))}")
+        # the shapes follow from the layers, which the estimator rebuilds: it checks them
+        if tensor.dtype != np.dtype(meta["dtype"]):
+            raise bad(f"expected {key} of dtype {meta['dtype']}; received {tensor.dtype}")
+        if not np.isfinite(tensor).all():
+            raise bad(f"expected finite values in {key}; received NaN or infinity")
     t = meta.get("temperature", 1.0)
     if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t) or not 1e-3 <= t <= 1e3:
         raise bad(f"expected a temperature in [0.001, 1000] (calibration finds one in [0.05, 20]); received {_short(t)}")
     for key, tensor in tensors.items():
         # Far beyond any trained network, and large enough to overflow float32 logits.
-        if key.endswith(".weight") or key.endswith(".bias") or key == "preprocess.mean":
+        if key.rsplit(".", 1)[-1] in _BOUNDED or key == "preprocess.mean":
             if tensor.size and float(np.abs(tensor).max()) > MAX_VALUE:
                 raise bad(f"expected |values| <= {MAX_VALUE:g} in {key} (a trained model's); received "
                           f"{float(np.abs(tensor).max()):.3g}")
@@ -195,10 +204,9 @@ def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -
         raise bad(f"expected {n_features} feature names; received {_short(names)}")
 
 
-def _check_resume(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray], layers: list[Any],
-                  n_features: int, members: int) -> set[str]:
-    """The training state's document and tensors; returns the tensors' names. (What the
-    optimizer config and the generator states mean is checked when they are rebuilt.)"""
+def _check_resume(name: str, meta: dict[str, Any], members: int) -> int:
+    """The training state's document; returns its slots per parameter. (What the optimizer config
+    and the generator states mean, and the slot tensors' shapes, are checked when they are rebuilt.)"""
     doc = meta["resume"]
 
     def count(value: Any, low: int = 0, high: int = 1 << 62) -> bool:
@@ -213,16 +221,26 @@ def _check_resume(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray
                     and isinstance(e.get("noise"), dict) for e in entries)):
         raise DataError(f"{name}: expected a training state (resume) with epochs, seed, optimizer, slots <= "
                         f"{_MAX_SLOTS} and {members} member entries (iterations, shuffle, noise); received {_short(doc)}")
-    names, n_in = set(), n_features
-    for i, layer in enumerate(layers):
-        for k in range(members):
-            prefix = f"members.{k}." if k else ""
-            for key, shape in (("weight", (n_in, layer["units"])), ("bias", (layer["units"],))):
-                for j in range(doc["slots"]):
-                    _check_tensor(name, tensors, f"{prefix}optimizer.layers.{i}.{key}.{j}", shape, meta["dtype"])
-                    names.add(f"{prefix}optimizer.layers.{i}.{key}.{j}")
-        n_in = layer["units"]
-    return names
+    return int(doc["slots"])
+
+
+_LAYER_TENSOR = re.compile(r"(?:members\.(\d+)\.)?(optimizer\.)?layers\.(\d+)\.([A-Za-z_]+)(?:\.(\d+))?")
+
+
+def _layer_tensor(key: str, n_layers: int, members: int, slots: int | None) -> bool:
+    """Whether ``key`` names a tensor of a layer (``layers.{i}.{name}``), of an ensemble member
+    k >= 1 (``members.{k}.…``), or an optimizer slot j (``optimizer.layers.{i}.{name}.{j}``)."""
+    m = _LAYER_TENSOR.fullmatch(key)
+    if m is None:
+        return False
+    member, optimizer, layer, _, slot = m.groups()
+    if member is not None and not (member == str(int(member)) and 1 <= int(member) < members):
+        return False
+    if layer != str(int(layer)) or int(layer) >= n_layers:
+        return False
+    if optimizer:
+        return slots is not None and slot is not None and slot == str(int(slot)) and int(slot) < slots
+    return slot is None
 
 
 def _check_tensor(name: str, tensors: dict[str, np.ndarray], key: str, shape: tuple[int, ...], dtype: str) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._types import ArrayLike, Labels
 from ..data.preprocessing import LabelEncoder, Standardizer
-from ..optim import optimizers
+from ..optim import clipping, optimizers, schedules
 from ..training import metrics as metrics_mod
 from ..training.callbacks import Callback, EarlyStopping, EpochPrinter, History
 from ..training.parallel import Partition
@@ -46,6 +46,9 @@ def fit(
     classes: Sequence[Any] | None = None,
     chunk_rows: int | None = None,
     shuffle_buffer: int = 1 << 18,
+    lr_schedule: schedules.Schedule | None = None,
+    clip_norm: float | None = None,
+    clip_value: float | None = None,
 ) -> History:
     """Train ``model`` (a ``Sequential``): from fresh weights, or with ``warm_start`` from its
     weights, optimizer state and random streams (a model that was never fitted starts fresh);
@@ -54,6 +57,10 @@ def fit(
     check_positive_int("batch_size", batch_size)
     input_noise = optimizers.Option(0.0).check("input_noise", input_noise)
     metric_names = metrics_mod.check_names(metrics)
+    clip_norm, clip_value = clipping.check(clip_norm, clip_value)
+    if lr_schedule is not None and not isinstance(lr_schedule, schedules.Schedule):
+        raise ValueError(f"expected lr_schedule to be a schedule (xmlp.StepDecay, ExponentialDecay, CosineDecay, "
+                         f"ReduceOnPlateau) or None; received {lr_schedule!r}"[:300])
     warm_start = warm_start and model.built and model.encoder.classes is not None  # never fitted: fresh
     if fit_data.is_source(x) and warm_start:
         raise ValueError(f"expected arrays to continue a training; received the data source {x.name} (hint: fit "
@@ -64,11 +71,14 @@ def fit(
     callbacks += [EpochPrinter()] if verbose else []
     if warm_start:
         state = _continued(model, y, x_in.shape[0], metric_names, optimizer, learning_rate, seed, classes)
+        _check_schedule(state, lr_schedule)
     else:
         state = _fresh(model, x_in, y, metric_names, optimizer, learning_rate, seed, partition, classes, feature_names)
+        state.schedules = [copy.deepcopy(lr_schedule) for _ in model.members]
     opt = state.optimizers[0]
     params = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(), "metrics": metric_names,
-              "validation": validation_data is not None, "seed": model.seed, "initial_epoch": state.epochs}
+              "validation": validation_data is not None, "seed": model.seed, "initial_epoch": state.epochs,
+              "lr_schedule": state.schedule_config, "clip_norm": clip_norm, "clip_value": clip_value}
     validation_data = fit_data.validation_rows(validation_data)
     with model.backend.activate():
         data = fit_data.training_data(model, x_in, y, chunk_rows=chunk_rows, shuffle_buffer=shuffle_buffer)
@@ -76,7 +86,9 @@ def fit(
         first: History | None = None
         for k, net in enumerate(model.members):
             trainer = Trainer(net, state.optimizers[k], metrics=metric_names, callbacks=callbacks if k == 0 else (),
-                              partition=partition, noise=float(input_noise), noise_rng=state.noise[k])
+                              partition=partition, noise=float(input_noise), noise_rng=state.noise[k],
+                              dropout_rng=state.dropout[k], lr_schedule=state.schedules[k], clip_norm=clip_norm,
+                              clip_value=clip_value)
             history = trainer.fit(model, data, val, epochs=epochs if first is None else first.kept_epochs,
                                   batch_size=batch_size, shuffle_rng=state.shuffle[k], params=params,
                                   initial_epoch=state.epochs)
@@ -112,11 +124,11 @@ def _fresh(model: Any, x_in: Any, y: Labels, metric_names: list[str], optimizer:
     # same one must not share slots), and the model's training state holds the trained copies.
     opts = [copy.copy(opt) for _ in model.members]
     with model.backend.activate():
-        for net, member_opt, (init_rng, _, _) in zip(model.members, opts, streams):
+        for net, member_opt, (init_rng, *_) in zip(model.members, opts, streams):
             net.build(x_in.n_features if fit_data.is_source(x_in) else x_in.shape[1], init_rng)
             member_opt.build(model.xp, net.layers)
     model.training_state = TrainingState(model.members, opts, [s[1] for s in streams], [s[2] for s in streams],
-                                         0, model.seed)
+                                         0, model.seed, dropout=[s[3] for s in streams])
     return model.training_state  # type: ignore[no-any-return]
 
 
@@ -144,7 +156,8 @@ def _continued(model: Any, y: Labels, n_rows: int, metric_names: list[str], opti
                 member_opt.build(model.xp, net.layers)
         epochs = model.metadata.get("training", {}).get("epochs_run", 0)
         model.training_state = TrainingState(model.members, opts, [s[1] for s in streams], [s[2] for s in streams],
-                                             epochs if isinstance(epochs, int) else 0, model.seed)
+                                             epochs if isinstance(epochs, int) else 0, model.seed,
+                                             dropout=[s[3] for s in streams])
         return model.training_state  # type: ignore[no-any-return]
     state.attach(model.members)
     if optimizer is not None or learning_rate is not None:
@@ -156,6 +169,15 @@ def _continued(model: Any, y: Labels, n_rows: int, metric_names: list[str], opti
     if seed is not None and seed != model.seed:
         raise ValueError(f"expected seed None or {model.seed} (the fit's, whose streams continue); received {seed}")
     return state
+
+
+def _check_schedule(state: TrainingState, asked: schedules.Schedule | None) -> None:
+    """A warm start continues the schedule it trained with (None: that one, as it stands)."""
+    if asked is not None and asked.config() != state.schedule_config:
+        saved = state.schedule_config
+        raise ValueError(f"expected the learning-rate schedule the model trained with to continue "
+                         f"({_describe(saved) if saved else 'none'}); received {_describe(asked.config())} "
+                         "(hint: leave lr_schedule out)")
 
 
 def _describe(config: dict[str, Any]) -> str:

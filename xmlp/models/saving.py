@@ -11,7 +11,7 @@ import numpy as np
 
 from ..data.preprocessing import Standardizer
 from ..errors import DataError
-from ..nn.layers import Dense
+from ..nn.layers import from_config
 from ..optim import optimizers
 from .state import TrainingState
 
@@ -31,11 +31,10 @@ def file_data(model: Any, metadata: Mapping[str, Any] | None = None,
     if unknown:
         raise ValueError(f"expected metadata keys among {', '.join(METADATA_KEYS)}; received {unknown}")
     tensors: dict[str, np.ndarray] = {}
-    for i, w in enumerate(model.get_weights()):
-        tensors[f"layers.{i}.weight"], tensors[f"layers.{i}.bias"] = w["weight"], w["bias"]
-    for k, net in enumerate(model.members[1:], 1):
+    for k, net in enumerate(model.members):
         for i, w in enumerate(net.get_weights()):
-            tensors[f"members.{k}.layers.{i}.weight"], tensors[f"members.{k}.layers.{i}.bias"] = w["weight"], w["bias"]
+            for key, value in w.items():
+                tensors[f"{f'members.{k}.' if k else ''}layers.{i}.{key}"] = value
     for key, tensor in tensors.items():
         if not np.isfinite(tensor).all():
             raise ValueError(f"expected finite weights to save; received NaN or infinity in {key} "
@@ -75,7 +74,7 @@ def restore(cls: type[M], meta: dict[str, Any], tensors: dict[str, np.ndarray], 
     layers = []
     for i, config in enumerate(meta["topology"]["layers"]):
         try:
-            layers.append(Dense.from_config(config))
+            layers.append(from_config(config))
         except ValueError as exc:
             raise DataError(f"{source}: {exc} (in layers.{i})") from None
     try:
@@ -83,6 +82,7 @@ def restore(cls: type[M], meta: dict[str, Any], tensors: dict[str, np.ndarray], 
                          preprocess=meta.get("preprocess"), ensemble=meta.get("ensemble", 1))
     except ValueError as exc:
         raise DataError(f"{source}: {exc}") from None
+    _check_layer_tensors(source, model, meta, tensors)
     if model.standardizer is not None:
         model.standardizer = Standardizer(tensors["preprocess.mean"], tensors["preprocess.scale"],
                                           tensors.get("preprocess.lambdas"))
@@ -92,10 +92,11 @@ def restore(cls: type[M], meta: dict[str, Any], tensors: dict[str, np.ndarray], 
     model.temperature = float(meta.get("temperature", 1.0))
     model.metadata = {"training": meta.get("training", {}), "metrics": meta.get("metrics", {}),
                       "xmlp_version": meta.get("xmlp_version")}
+    shapes = model.network.tensor_shapes(meta["topology"]["n_features"])
     for k, net in enumerate(model.members):
         prefix = f"members.{k}." if k else ""
-        net.set_weights([{"weight": tensors[f"{prefix}layers.{i}.weight"], "bias": tensors[f"{prefix}layers.{i}.bias"]}
-                         for i in range(len(layers))])
+        net.set_weights([{key: tensors[f"{prefix}layers.{i}.{key}"] for key in layer_shapes}
+                         for i, layer_shapes in enumerate(shapes)], meta["topology"]["n_features"])
     seed = meta["resume"].get("seed") if "resume" in meta else model.metadata["training"].get("seed")
     model.seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
     if "resume" in meta:
@@ -104,6 +105,34 @@ def restore(cls: type[M], meta: dict[str, Any], tensors: dict[str, np.ndarray], 
         except (ValueError, TypeError) as exc:  # an optimizer config or generator state that does not fit
             raise DataError(f"{source}: {exc} (in resume)") from None
     return model  # type: ignore[no-any-return]
+
+
+def _check_layer_tensors(source: str, model: Any, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+    """Every tensor the rebuilt layers declare, of its shape, for every member (the file layer
+    checked names, dtypes and finiteness); one output per class."""
+    n_out, classes = model.network.n_outputs, meta["classes"]
+    if len(classes) != n_out:
+        text = repr(classes)
+        raise DataError(f"{source}: expected {n_out} distinct class labels; received {len(classes)}: "
+                        f"{text if len(text) <= 120 else text[:119] + '…'}")
+    shapes = model.network.tensor_shapes(meta["topology"]["n_features"])
+    for k in range(len(model.members)):
+        prefix = f"members.{k}." if k else ""
+        for i, layer_shapes in enumerate(shapes):
+            for key, shape in layer_shapes.items():
+                name = f"{prefix}layers.{i}.{key}"
+                if name not in tensors:
+                    raise DataError(f"{source}: expected a tensor {name}; received a file without it")
+                if tuple(tensors[name].shape) != shape:
+                    raise DataError(f"{source}: expected {name} of shape {shape}; received {tuple(tensors[name].shape)}")
+                if key == "running_var" and float(tensors[name].min(initial=0.0)) < 0.0:
+                    raise DataError(f"{source}: expected running variances >= 0 in {name}; received a negative one")
+    declared = {f"{f'members.{k}.' if k else ''}layers.{i}.{key}" for k in range(len(model.members))
+                for i, layer_shapes in enumerate(shapes) for key in layer_shapes}
+    extra = sorted(k for k in tensors if ".optimizer." not in f".{k}" and not k.startswith("preprocess.")
+                   and k not in declared)
+    if extra:
+        raise DataError(f"{source}: expected only the tensors of the topology; received extra {extra[:5]!r}")
 
 
 def _jsonable(value: Any) -> Any:

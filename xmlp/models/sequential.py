@@ -14,7 +14,7 @@ from .. import backends
 from .._types import Array, ArrayLike, Labels
 from ..data.preprocessing import LabelEncoder, Standardizer
 from ..io.model_file import read_model_file, write_model_file
-from ..nn.layers import Dense
+from ..nn.layer import Layer
 from ..nn.network import Network, mean_probabilities
 from ..optim import optimizers
 from ..training.callbacks import Callback, EarlyStopping, History
@@ -43,7 +43,7 @@ class Sequential:
 
     def __init__(
         self,
-        layers: Iterable[Dense],
+        layers: Iterable[Layer],
         *,
         loss: str = "categoricalCrossentropy",
         backend: str | backends.Backend | None = None,

@@ -38,8 +38,13 @@ def glorot_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarra
     return rng.normal(0.0, math.sqrt(2.0 / (shape[0] + shape[1])), size=shape)
 
 
-def zeros(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+def zeros(rng: np.random.Generator | None, shape: tuple[int, ...]) -> np.ndarray:
     return np.zeros(shape)
+
+
+def ones(rng: np.random.Generator | None, shape: tuple[int, ...]) -> np.ndarray:
+    """Ones: a normalisation's initial scale (not a kernel initializer, so not registered)."""
+    return np.ones(shape)
 
 
 INITIALIZERS: Registry[Initializer] = Registry("an initializer")

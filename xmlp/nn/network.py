@@ -4,28 +4,36 @@ weights and returning them as plain host arrays on request."""
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 from .. import backends
 from .._types import Array
 from . import losses
-from .layers import Dense
+from .batchnorm import BatchNorm
+from .dense import Dense
+from .dropout import Dropout
+from .flat import Flat
+from .layer import Layer
+from .layers import from_config
 
 
 class Network:
-    """``Network([Dense(24, "relu"), Dense(2, "softmax")], "categoricalCrossentropy", backend, "float32")``."""
+    """``Network([Dense(24, "relu"), Dense(2, "softmax")], "categoricalCrossentropy", backend, "float32")``.
 
-    def __init__(self, layers: Sequence[Dense], loss: str, backend: backends.Backend, dtype: str):
+    Any layers (``layers.LAYERS``) may come before the output layer, which is a ``Dense`` with
+    the loss's output activation (its logits feed the fused loss)."""
+
+    def __init__(self, layers: Sequence[Layer], loss: str, backend: backends.Backend, dtype: str):
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("expected at least one layer; received none")
         self.loss = losses.get(loss)
-        out = self.layers[-1].activation.name
-        if out != self.loss.output_activation:
+        last = self.layers[-1]
+        out = last.activation.name if isinstance(last, Dense) else last.kind
+        if not isinstance(last, Dense) or out != self.loss.output_activation:
             raise ValueError(
-                f"expected a '{self.loss.output_activation}' output layer for {self.loss.name}; "
-                f"received '{out}' (hint: Dense(n_classes, activation='softmax'))"
+                f"expected a '{self.loss.output_activation}' output layer for {self.loss.name} (a Dense layer, "
+                f"last); received '{out}' (hint: Dense(n_classes, activation='softmax'))"
             )
         self.backend = backend
         self.xp = backend.xp
@@ -36,6 +44,9 @@ class Network:
         # gradient is never used, so it is never computed.
         self._backward_order = [(self.layers[i], i > 0) for i in range(len(self.layers) - 1, -1, -1)]
         self._forward_order = [(layer, i == len(self.layers) - 1) for i, layer in enumerate(self.layers)]
+        #: the layers that draw host randomness per row (Dropout), and those that see the batch's rows
+        self.random_layers: list[Dropout] = [l for l in self.layers if isinstance(l, Dropout) and l.rate > 0]
+        self.norm_layers: list[BatchNorm] = [l for l in self.layers if isinstance(l, BatchNorm)]
         # The backend's fast paths (optional primitives), or None: the generic Array API code.
         self.kernels = backend.kernels
         for i, layer in enumerate(self.layers):
@@ -46,12 +57,12 @@ class Network:
 
     def replica(self) -> "Network":
         """A network of the same topology and settings, with fresh (unbuilt) layers."""
-        layers = [Dense.from_config(layer.config()) for layer in self.layers]
+        layers = [from_config(layer.config()) for layer in self.layers]
         return Network(layers, self.loss.name, self.backend, self.dtype_name)
 
     @property
     def built(self) -> bool:
-        return self.n_features is not None and bool(self.layers[0].params)
+        return self.n_features is not None
 
     @property
     def n_inputs(self) -> int:
@@ -62,62 +73,78 @@ class Network:
 
     @property
     def n_outputs(self) -> int:
-        return self.layers[-1].units
+        return self.layers[-1].output_width(0)
+
+    def widths(self, n_features: int) -> list[int]:
+        """The input width of each layer, then the output width."""
+        out = [n_features]
+        for layer in self.layers:
+            out.append(layer.output_width(out[-1]))
+        return out
+
+    def tensor_shapes(self, n_features: int) -> list[dict[str, tuple[int, ...]]]:
+        """Per layer, its tensors' shapes (parameters, then buffers) for ``n_features`` inputs."""
+        return [layer.tensor_shapes(n) for layer, n in zip(self.layers, self.widths(n_features))]
 
     # ------------------------------------------------------------------- state
     def build(self, n_features: int, rng: Any) -> None:
         """Draw every layer's initial parameters on the host (``rng``) and send them once."""
-        host, n_in = [], n_features
-        for layer in self.layers:
-            host.append(layer.init_host(n_in, rng))
-            n_in = layer.units
+        host = [layer.init_host(n_in, rng) for layer, n_in in zip(self.layers, self.widths(n_features))]
         self.n_features = None
-        self.set_weights(host)
+        self.set_weights(host, n_features)
 
     def get_weights(self) -> list[dict[str, Any]]:
-        """Parameters as host NumPy arrays: ``[{"weight": W, "bias": b}, …]``."""
-        return [{k: self.backend.to_numpy(v) for k, v in layer.params.items()} for layer in self.layers]
+        """Parameters and buffers as host NumPy arrays: ``[{"weight": W, "bias": b}, {}, …]``."""
+        return [{k: self.backend.to_numpy(v) for k, v in {**layer.params, **layer.buffers}.items()}
+                for layer in self.layers]
 
-    def set_weights(self, weights: Sequence[dict[str, Any]]) -> None:
-        """Load host parameters (any float dtype) onto the device in the network's dtype."""
+    def set_weights(self, weights: Sequence[dict[str, Any]], n_features: int | None = None) -> None:
+        """Load host parameters and buffers (any float dtype) onto the device in the network's
+        dtype; the input width is the network's, else ``n_features``, else the first weight's."""
         if len(weights) != len(self.layers):
             raise ValueError(f"expected {len(self.layers)} layers of weights; received {len(weights)}")
-        n_in = self.n_features if self.n_features is not None else int(weights[0]["weight"].shape[0])
-        for i, (layer, w) in enumerate(zip(self.layers, weights)):
-            shape = tuple(w["weight"].shape)
-            if shape != (n_in, layer.units):
-                raise ValueError(f"expected layers.{i}.weight of shape {(n_in, layer.units)}; received {shape}")
+        n_in = self.n_features or n_features or _first_width(self.layers, weights)
+        for i, (layer, n, w) in enumerate(zip(self.layers, self.widths(n_in), weights)):
+            expected = layer.tensor_shapes(n)
+            for key, shape in expected.items():
+                got = tuple(w[key].shape) if key in w else None
+                if got != shape:
+                    raise ValueError(f"expected layers.{i}.{key} of shape {shape}; received "
+                                     f"{got if got is not None else 'none'}")
+            extra = sorted(set(w) - set(expected))
+            if extra:
+                raise ValueError(f"expected layers.{i} to hold {', '.join(expected) or 'no tensors'}; received {extra}")
             with self.backend.activate():
-                dev = {k: self.backend.asarray(w[k], self.dtype) for k in ("weight", "bias")}
-            layer.set_params(self.xp, dev)
-            n_in = layer.units
-        self.n_features = int(weights[0]["weight"].shape[0])
+                dev = {k: self.backend.asarray(w[k], self.dtype) for k in expected}
+            layer.set_params(self.xp, dev, n)
+        self.n_features = n_in
         if self.kernels is not None:  # one buffer for all parameters, one for all gradients
-            Flat(self.xp, self.layers)
+            Flat(self.xp, [layer for layer in self.layers if layer.params])
 
     def __getstate__(self) -> dict[str, Any]:
         """In-memory pickling (copies, joblib workers): the layer descriptions, the loss, the
         backend (pickled as its spec), the dtype and, once built, the weights as host arrays —
         never device arrays or namespaces. Model *files* are safetensors (``models.saving``)."""
         return {"layers": [layer.config() for layer in self.layers], "loss": self.loss.name, "backend": self.backend,
-                "dtype": self.dtype_name, "weights": self.get_weights() if self.built else None}
+                "dtype": self.dtype_name, "weights": self.get_weights() if self.built else None,
+                "n_features": self.n_features}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        layers = [Dense.from_config(config) for config in state["layers"]]
+        layers = [from_config(config) for config in state["layers"]]
         Network.__init__(self, layers, state["loss"], state["backend"], state["dtype"])
         if state["weights"] is not None:
-            self.set_weights(state["weights"])
+            self.set_weights(state["weights"], state.get("n_features"))
 
     def copy_params(self) -> list[dict[str, Array]]:
-        """A device-side copy of every parameter (for restoring later; no host transfer)."""
-        return [{k: self.xp.asarray(v, copy=True) for k, v in l.params.items()} for l in self.layers]
+        """A device-side copy of every parameter and buffer (for restoring later; no host transfer)."""
+        return [{k: self.xp.asarray(v, copy=True) for k, v in {**l.params, **l.buffers}.items()} for l in self.layers]
 
     def restore_params(self, saved: list[dict[str, Array]]) -> None:
-        """Copy ``copy_params``'s arrays back into the parameters (which stay where they are:
-        optimizers and the fast paths' flat layout hold them)."""
+        """Copy ``copy_params``'s arrays back into the parameters and buffers (which stay where
+        they are: optimizers and the fast paths' flat layout hold them)."""
         for layer, params in zip(self.layers, saved):
             for key, value in params.items():
-                layer.params[key][...] = value
+                (layer.params if key in layer.params else layer.buffers)[key][...] = value
 
     def config(self) -> dict[str, Any]:
         return {"n_features": self.n_features, "layers": [layer.config() for layer in self.layers]}
@@ -125,17 +152,21 @@ class Network:
     def summary(self) -> str:
         """A table of the layers, their output widths and parameter counts (as Keras prints)."""
         rows = [("layer", "activation", "output", "parameters")]
-        n_in, total = self.n_features, 0
+        total = frozen = 0
+        widths = self.widths(self.n_features) if self.n_features is not None else None
         for i, layer in enumerate(self.layers):
-            count = (n_in * layer.units + layer.units) if n_in is not None else None
-            total += count or 0
-            rows.append((f"{i}: Dense", layer.activation.name, f"(None, {layer.units})",
-                         f"{count:,}" if count is not None else "? (not built)"))
-            n_in = layer.units
-        widths = [max(len(r[k]) for r in rows) for k in range(4)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+            out = layer.output_width(widths[i]) if widths else layer.units
+            count = layer.parameter_count(widths[i]) if widths else None
+            total, frozen = total + (count[0] if count else 0), frozen + (count[1] if count else 0)
+            shown = (f"{count[0]:,}" + (f" (+{count[1]:,} non-trainable)" if count[1] else "")) if count else \
+                ("0" if not layer.trainable() else "? (not built)")
+            rows.append((f"{i}: {layer.kind}", layer.describe(), f"(None, {out if out is not None else '?'})", shown))
+        cols = [max(len(r[k]) for r in rows) for k in range(4)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, cols)).rstrip() for r in rows]
         lines.insert(1, "-" * len(lines[0]))
-        lines.append(f"total parameters: {total:,}" + ("" if self.n_features else " (input width unknown until fit)"))
+        lines.append(f"total parameters: {total + frozen:,}" + (f" (trainable {total:,}, non-trainable {frozen:,})"
+                                                                if frozen else "")
+                     + ("" if self.n_features else " (input width unknown until fit)"))
         lines.append(f"backend: {self.backend}, dtype: {self.dtype_name}, loss: {self.loss.name}")
         return "\n".join(lines)
 
@@ -152,7 +183,7 @@ class Network:
         z = self.logits(x)
         if temperature != 1.0:
             z = z * (1.0 / temperature)
-        return self.layers[-1].activation.forward(self.xp, z)
+        return self.layers[-1].activation.forward(self.xp, z)  # type: ignore[attr-defined]
 
     def gather(self, data: Array, idx: Array) -> tuple[Array, Array]:
         """The rows ``idx`` of a [X | one-hot Y] array, as (features, targets) views of one take
@@ -169,10 +200,33 @@ class Network:
         self.kernels.take_rows(data, idx, buf)
         return xb, yb
 
+    def random_width(self) -> int:
+        """Host uniform numbers per row a training step needs (the Dropout layers' masks)."""
+        return sum(layer.random_width() for layer in self.random_layers)
+
+    def host_masks(self, rng: Any, rows: int) -> list[Any]:
+        """The Dropout layers' scaled masks for the next ``rows`` rows, drawn on the host from
+        ``rng``: float32 uniforms (rows, random_width()), row by row — so the masks of a row do not
+        depend on how the epoch's rows are cut into blocks — one host array per layer."""
+        uniform = rng.random((rows, self.random_width()), dtype="float32")  # row by row: blocks add up
+        masks, at = [], 0
+        for layer in self.random_layers:
+            w = layer.random_width()
+            masks.append(layer.host_mask(uniform[:, at:at + w]))
+            at += w
+        return masks
+
+    def use_masks(self, masks: Sequence[Array]) -> None:
+        """Hand each Dropout layer its device mask of the batch."""
+        for layer, mask in zip(self.random_layers, masks):
+            layer.mask = mask
+
     def train_step(self, x: Array, y: Array, rows: int | None = None) -> tuple[Array, Array]:
         """Forward, fused loss and backward for one batch: fills every layer's ``grads`` (of
         the batch's mean loss; over ``rows`` rows when x is one process's slice of the batch)
         and returns (the summed loss of x's rows, their logits)."""
+        for norm in self.norm_layers:
+            norm.rows = rows or x.shape[0]
         if self.kernels is None or type(self.loss) is not losses.SoftmaxCrossEntropy:  # the kernel is its loss
             z = self.logits(x, training=True)
             total, grad = self.loss.forward_backward(self.xp, z, y, rows)
@@ -199,42 +253,12 @@ def mean_probabilities(members: Sequence[Network], x: Array, temperature: float 
     return p * (1.0 / len(members)) if len(members) > 1 else p
 
 
-class Flat:
-    """A network's parameters and gradients as views of two 1-D buffers (with fast paths), so
-    that an optimizer without state (plain SGD) updates all of them with one kernel call per
-    operation instead of one per parameter: the same element-wise operations, equal results."""
-
-    def __init__(self, xp: Any, layers: Sequence[Any]):
-        first = layers[0].params["weight"]
-        shapes = [tuple(layer.params[key].shape) for layer in layers for key in ("weight", "bias")]
-        total = sum(math.prod(shape) for shape in shapes)
-        self.params = xp.empty((total,), dtype=first.dtype, device=first.device)
-        self.grads = xp.empty((total,), dtype=first.dtype, device=first.device)
-        self.views: list[tuple[Any, str, Array, Array]] = []
-        self._slots: Any = None
-        at = 0
-        for layer in layers:
-            views = {}
-            for key in ("weight", "bias"):
-                p = layer.params[key]
-                n = math.prod(p.shape)
-                views[key] = (xp.reshape(self.params[at : at + n], p.shape), xp.reshape(self.grads[at : at + n], p.shape))
-                views[key][0][...] = p
-                at += n
-            layer.set_params(xp, {key: pv for key, (pv, _) in views.items()})
-            layer.flat, layer._gbuf = self, (views["weight"][1], views["bias"][1])
-            self.views += [(layer, key, pv, gv) for key, (pv, gv) in views.items()]
-
-    def holds(self, slots: Sequence[tuple[Any, str, Any, float]]) -> bool:
-        """Whether ``slots`` are exactly this layout's parameters with one decay for all (checked
-        once per list of slots), and the parameters and gradients are still its views (a
-        data-parallel sync replaces the gradients; checked every step)."""
-        if slots is not self._slots:
-            if not (len(slots) == len(self.views) and len({s[3] for s in slots}) == 1 and all(
-                    s[0] is layer and s[1] == key for s, (layer, key, _, _) in zip(slots, self.views))):
-                return False
-            self._slots = slots
-        for layer, key, p, g in self.views:
-            if layer.params[key] is not p or layer.grads[key] is not g:
-                return False
-        return True
+def _first_width(layers: Sequence[Layer], weights: Sequence[dict[str, Any]]) -> int:
+    """The input width of weights given without one: the first layer holding a tensor tells it."""
+    for layer, w in zip(layers, weights):
+        if "weight" in w:
+            shape = tuple(w["weight"].shape)
+            return int(shape[0])
+        if w:
+            return int(next(iter(w.values())).shape[0])
+    raise ValueError("expected the input width (n_features) of weights that hold no tensor")

@@ -57,7 +57,8 @@ class Optimizer:
 
     def __init__(self, learning_rate: float = 0.01, *, weight_decay: float = 0.0, decoupled: bool = False,
                  decay_bias: bool = True):
-        self.learning_rate = LEARNING_RATE.check("learning_rate", learning_rate)
+        #: the configured rate; ``learning_rate`` is the one in use (a schedule changes it per epoch)
+        self.initial_learning_rate = self.learning_rate = LEARNING_RATE.check("learning_rate", learning_rate)
         self.weight_decay = WEIGHT_DECAY.check("weight_decay", weight_decay)
         self.decoupled = bool(decoupled)
         self.decay_bias = bool(decay_bias)
@@ -87,7 +88,7 @@ class Optimizer:
         raise NotImplementedError
 
     def config(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "learning_rate": self.learning_rate}
+        out: dict[str, Any] = {"name": self.name, "learning_rate": self.initial_learning_rate}
         if self.weight_decay:
             out |= {"weight_decay": self.weight_decay, "decoupled": self.decoupled}
             if not self.decay_bias:

@@ -14,7 +14,10 @@ from typing import Any, Callable, Sequence
 from .._types import Array
 from ..errors import TrainingDiverged, UsageError
 from ..nn import losses
+from ..nn.layer import Layer
 from ..nn.network import Network
+from ..optim import schedules
+from ..optim.clipping import GradientClipping
 from ..optim.optimizers import Optimizer
 from . import metrics as metrics_mod
 from . import parallel
@@ -23,6 +26,8 @@ from .callbacks import Callback, History
 #: rows per block of the epoch's input noise and of validation scoring: host and device memory
 #: stay bounded by a block (data of up to this many rows is done in one, as before)
 NOISE_ROWS = SCORE_ROWS = 65536
+#: values per block of dropout masks (rows x the Dropout layers' widths): 4 Mi values, 32 MiB in float64
+MASK_VALUES = 1 << 22
 
 
 def check_finite(logs: dict[str, float]) -> bool:
@@ -42,12 +47,22 @@ class Trainer:
     process alone); the loop is the same for one process and for W.
     With ``noise`` > 0, Gaussian noise of that std (drawn on the host from ``noise_rng``, one
     array per epoch, so every backend sees the same numbers) is added to the training inputs.
+    Dropout layers' masks are drawn on the host from ``dropout_rng`` in blocks of rows, in the
+    epoch's row order (so the same whatever the blocks), and sent once per block.
+    ``lr_schedule`` sets the optimizer's learning rate at the start of each epoch (and is shown
+    the epoch's logs at its end); ``clip_norm`` / ``clip_value`` clip the summed gradient before
+    each update (``optim.clipping``).
     """
 
     def __init__(self, network: Network, optimizer: Optimizer, *, metrics: Sequence[str] = ("accuracy",),
                  callbacks: Sequence[Callback] = (), partition: parallel.Partition | None = None,
-                 noise: float = 0.0, noise_rng: Any = None):
-        self.noise, self.noise_rng = noise, noise_rng
+                 noise: float = 0.0, noise_rng: Any = None, dropout_rng: Any = None,
+                 lr_schedule: schedules.Schedule | None = None, clip_norm: float | None = None,
+                 clip_value: float | None = None):
+        self.noise, self.noise_rng, self.dropout_rng = noise, noise_rng, dropout_rng
+        self.schedule = lr_schedule
+        self._clip = (GradientClipping(network.xp, network.layers, clip_norm, clip_value)
+                      if clip_norm is not None or clip_value is not None else None)
         self.network = network
         self.optimizer = optimizer
         self.metrics = list(metrics)
@@ -77,11 +92,20 @@ class Trainer:
             n_valid = part.total_rows(validation.shape[0], 1)
             lo, hi = part.scored(validation.shape[0])
             validation = validation[lo:hi, :]
+        self._check_batches(data.n_rows if fed else part.total_rows(data.shape[0], 1), batch_size)
+        for layer in net.norm_layers:  # BatchNorm's statistics are the global batch's
+            layer.reduce = part.comm.allreduce_ if part.size > 1 else Layer.reduce
+        base_lr = self.optimizer.initial_learning_rate
+        if isinstance(self.schedule, schedules.ReduceOnPlateau):
+            self.schedule.start(base_lr, _larger_is_better(self.schedule.monitor, layout, validation is not None))
         for cb in self.callbacks:  # misconfiguration (e.g. early stopping without validation) fails here
             cb.on_train_begin(model, params)
         try:
             for epoch in range(initial_epoch + 1, initial_epoch + epochs + 1):
                 last_good = net.copy_params()  # on the device: what a diverged epoch falls back to
+                if self.schedule is not None:
+                    self.optimizer.learning_rate = schedules.checked(
+                        self.schedule.learning_rate(epoch - 1, base_lr), epoch - 1, self.schedule)
                 for cb in self.callbacks:
                     cb.on_epoch_begin(epoch, n_batches)
                 train_part = (self._train_pieces(data, batch_size, shuffle_rng, layout, class_ids) if fed
@@ -90,6 +114,8 @@ class Trainer:
                                         if validation is not None else [])
                 epoch_vector = part.comm.allreduce_(xp.concat(parts))  # sums over processes (one: as is)
                 logs = layout.unpack(be.to_numpy(epoch_vector).tolist())  # the epoch's one read
+                if self.schedule is not None:
+                    logs["lr"] = self.optimizer.learning_rate  # Keras's key
                 history.append(logs)
                 if not check_finite(logs):  # the same reduced values on every process: all stop
                     net.restore_params(last_good)
@@ -98,6 +124,8 @@ class Trainer:
                     raise TrainingDiverged(f"expected a finite {bad}; received {logs[bad]} at epoch {epoch} "
                                            f"(the model keeps {kept}; hint: lower the learning rate, or use "
                                            "--dtype float64)")
+                if self.schedule is not None:
+                    self.schedule.observe(logs)
                 stop = False
                 for cb in self.callbacks:  # every callback sees every epoch, even after a stop vote
                     if cb.on_epoch_end(epoch, logs):
@@ -120,7 +148,10 @@ class Trainer:
         idx = be.asarray(shuffle_rng.permutation(n), be.index_dtype)
         loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
         noise: Any = None  # the input noise of the epoch's rows block[0]:block[1]
-        block = (0, 0)
+        block = mblock = (0, 0)
+        masks: list[Any] = []  # the Dropout layers' masks of the rows mblock[0]:mblock[1]
+        width = net.random_width()
+        mask_rows = max(MASK_VALUES // max(width, 1) // batch_size, 1) * batch_size
         bce = None
         if layout.confusion:  # each batch's predicted classes, in the epoch's order; counted at its end
             # (-1, never a class, where another process computed the rows)
@@ -132,6 +163,11 @@ class Trainer:
                     block = (block[1], min(block[1] + max(NOISE_ROWS // batch_size, 1) * batch_size, n))
                     noise = self._noise(block[1] - block[0], d)
                 xb = xb + noise[lo - block[0]:hi - block[0], :]
+            if width:
+                while hi > mblock[1]:  # the next rows' masks, drawn in the epoch's row order
+                    mblock = (mblock[1], min(mblock[1] + mask_rows, n))
+                    masks = self._masks(mblock[1] - mblock[0])
+                net.use_masks([m[lo - mblock[0]:hi - mblock[0], :] for m in masks])
             loss, z, nll = self._step(xb, yb, rows, b, layout.bce)
             loss_sum += loss  # in place: a step allocates nothing on a fast backend
             if layout.confusion:
@@ -153,8 +189,10 @@ class Trainer:
         loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
         bce = cm = None
         b = 0
+        width = net.random_width()
         for piece, noise in feed.epoch(shuffle_rng, batch_size, self.noise, self.noise_rng, d):
             m = piece.shape[0]
+            masks = self._masks(m) if width else []  # the piece's rows, in their order
             if layout.confusion:
                 predicted = xp.full((m,), -1, dtype=be.index_dtype, device=be.device)
             for lo in range(0, m, batch_size):
@@ -162,6 +200,8 @@ class Trainer:
                 xb, yb = piece[lo:hi, :d], piece[lo:hi, d:]
                 if noise is not None:
                     xb = xb + noise[lo:hi, :]
+                if width:
+                    net.use_masks([mk[lo:hi, :] for mk in masks])
                 loss, z, nll = self._step(xb, yb, hi - lo, b, layout.bce)
                 loss_sum += loss
                 if layout.confusion:
@@ -181,6 +221,8 @@ class Trainer:
         batch's clipped BCE sum when ``bce``)."""
         loss, z = self.network.train_step(xb, yb, rows)
         self._sync()
+        if self._clip is not None:
+            self._clip()
         self.optimizer.step()
         nll = losses.clipped_nll_sum(self.network.xp, z, yb) if bce else None
         for cb in self._batch_callbacks:
@@ -192,6 +234,22 @@ class Trainer:
         of at most ``NOISE_ROWS`` rows: transfers per epoch bounded by blocks, host memory by one)."""
         be = self.network.backend
         return be.asarray(self.noise_rng.standard_normal((n, d)) * self.noise, self.network.dtype)
+
+    def _masks(self, rows: int) -> list[Array]:
+        """The Dropout layers' masks of the next ``rows`` rows of the epoch, drawn on the host and
+        sent (one transfer per layer per block)."""
+        net = self.network
+        if self.dropout_rng is None:
+            raise ValueError("expected a dropout stream (dropout_rng) for a network with Dropout layers; received none")
+        return [net.backend.asarray(m, net.dtype) for m in net.host_masks(self.dropout_rng, rows)]
+
+    def _check_batches(self, n: int, batch_size: int) -> None:
+        """BatchNorm needs >= 2 rows in every batch (the global batch's, in data parallelism)."""
+        last = n % batch_size or batch_size
+        if self.network.norm_layers and min(batch_size, last, n) < 2:
+            raise ValueError(f"expected batches of at least 2 rows to train BatchNorm; received {n} rows in batches of "
+                             f"{batch_size}, the last of {min(last, n)} (PyTorch refuses it too; hint: a batch size "
+                             "that leaves no batch of one row)")
 
     def _score(self, part: Array, n: int, layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
         """Loss and metrics of the current weights on a [X | Y] part, packed (sums divided by
@@ -207,3 +265,12 @@ class Trainer:
             sums = [b if a is None else a + b for a, b in zip(sums, block)]
         loss, cm, bce = sums
         return layout.pack(xp, loss / n, cm, None if bce is None else bce / n)
+
+
+def _larger_is_better(monitor: str, layout: metrics_mod.EpochVector, validation: bool) -> bool:
+    """The direction of a plateau schedule's monitor, which the fit must compute."""
+    known = ["loss"] + layout.metrics + (["val_loss"] + [f"val_{m}" for m in layout.metrics] if validation else [])
+    if monitor not in known:
+        hint = " (hint: validation_data, or monitor='loss')" if monitor.startswith("val_") and not validation else ""
+        raise ValueError(f"expected ReduceOnPlateau to monitor one of {', '.join(known)}; received {monitor!r}{hint}")
+    return bool(metrics_mod.get(monitor).larger_is_better)

@@ -56,7 +56,7 @@ def test_backward_before_forward_is_an_error(backend, rng):
 
 def test_unknown_names_list_the_valid_ones():
     with pytest.raises(ValueError, match="expected an activation among linear, relu"):
-        activations.get("swish")
+        activations.get("mish")
     with pytest.raises(ValueError, match="expected a Dense layer width >= 1; received 0"):
         Dense(0)
     with pytest.raises(ValueError, match="expected an initializer among heUniform"):
