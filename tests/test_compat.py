@@ -88,3 +88,13 @@ except AttributeError as exc:
         "xmlp.__all__'s); the old path goes in 0.3.0"
         for old, new in [("layers", "nn.layers"), ("estimator", "models.sequential"), ("csvdata", "data.csv.exact"),
                          ("parallel", "training.parallel")]] + ["module 'xmlp' has no attribute 'no_such_module'"]
+
+
+V010_ALL = ["Adam", "Backend", "BackendError", "Callback", "ChunkList", "CsvSource", "Dense", "EarlyStopping", "History",
+            "LeakyReLU", "Network", "NpySource", "Optimizer", "ParquetSource", "RMSprop", "SGD", "Sequential", "Source",
+            "TrainingDiverged", "XmlpError", "available_backends", "get_backend", "load_model", "__version__"]
+
+
+def test_every_public_name_of_0_1_0_is_still_there():
+    assert [n for n in V010_ALL if n not in xmlp.__all__ or not hasattr(xmlp, n)] == []
+    from xmlp.cli import build_parser, main  # noqa: F401  (the script's entry point, xmlp.cli:main)

@@ -17,31 +17,49 @@ from .data.parquet import ParquetSource
 from .data.sources import ChunkList, Source
 from .errors import TrainingDiverged, XmlpError
 from .models.sequential import Sequential, load_model
-from .nn.activations import LeakyReLU
-from .nn.layers import Dense
+from .nn.activations import ELU, LeakyReLU
+from .nn.layers import Activation, BatchNorm, Dense, Dropout, LayerNorm
 from .nn.network import Network
+from .optim import schedules  # noqa: F401 (xmlp.schedules, the issue's public name)
 from .optim.optimizers import SGD, Adam, Optimizer, RMSprop
+from .optim.schedules import (
+    CosineDecay,
+    ExponentialDecay,
+    ReduceOnPlateau,
+    Schedule,
+    StepDecay,
+)
 from .training.callbacks import Callback, EarlyStopping, History
 
 __all__ = [
+    "Activation",
     "Adam",
+    "BatchNorm",
     "Backend",
     "BackendError",
     "Callback",
     "ChunkList",
+    "CosineDecay",
     "CsvSource",
     "Dense",
+    "Dropout",
+    "ELU",
     "EarlyStopping",
+    "ExponentialDecay",
     "History",
+    "LayerNorm",
     "LeakyReLU",
     "Network",
     "NpySource",
     "Optimizer",
     "ParquetSource",
     "RMSprop",
+    "ReduceOnPlateau",
     "SGD",
+    "Schedule",
     "Sequential",
     "Source",
+    "StepDecay",
     "TrainingDiverged",
     "XmlpError",
     "available_backends",

@@ -1,4 +1,5 @@
-"""The module paths of xmlp 0.1.0, kept working for the 0.2 series with a ``DeprecationWarning``.
+"""The module paths of xmlp 0.1.0, kept working for the 0.2 series with a ``DeprecationWarning``
+(and ``xmlp.schedules``, the public path of ``xmlp.optim.schedules``).
 
 0.2.0 moved the flat modules into subpackages (``xmlp.layers`` is ``xmlp.nn.layers``, …). The
 public API is ``xmlp.__all__``, ``xmlp.sklearn``, ``xmlp.export``, ``xmlp.datasets``,
@@ -38,6 +39,10 @@ MOVED = {
 }
 
 
+#: public module paths that are homes of their own elsewhere (no warning): xmlp.schedules
+ALIASES = {"schedules": "optim.schedules"}
+
+
 def old_module(name: str) -> ModuleType:
     """The module that ``xmlp.<name>`` was in 0.1.0, with a DeprecationWarning (AttributeError if
     ``name`` was never a module of xmlp)."""
@@ -57,6 +62,11 @@ class _Loader(importlib.abc.Loader):
         """The module is the new one, already executed."""
 
 
+class _Alias(_Loader):
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        return importlib.import_module(f"xmlp.{ALIASES[spec.name.split('.', 1)[1]]}")
+
+
 class _Finder(importlib.abc.MetaPathFinder):
     """Finds ``xmlp.<old>`` (``import xmlp.layers``, ``from xmlp.layers import …``)."""
 
@@ -65,6 +75,8 @@ class _Finder(importlib.abc.MetaPathFinder):
         parts = fullname.split(".")
         if len(parts) == 2 and parts[0] == "xmlp" and parts[1] in MOVED:
             return importlib.machinery.ModuleSpec(fullname, _Loader())
+        if len(parts) == 2 and parts[0] == "xmlp" and parts[1] in ALIASES:
+            return importlib.machinery.ModuleSpec(fullname, _Alias())
         return None
 
 

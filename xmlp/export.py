@@ -16,7 +16,11 @@
   dict holds the transposes. The probabilities are
   ``softmax(net(features) / temperature, dim=1)`` with ``features =
   torch.from_numpy(model.standardizer.transform(x)).float()`` (xmlp's own preprocessing, on the
-  host), averaged over the members (``member=k``) of an ensemble.
+  host), averaged over the members (``member=k``) of an ensemble. Dropout is the identity in
+  inference (``nn.Dropout`` in evaluation mode; nothing in ONNX); BatchNorm uses its running
+  statistics (``BatchNormalization`` in inference mode; ``nn.BatchNorm1d``), LayerNorm is ONNX's
+  ``LayerNormalization`` and ``nn.LayerNorm``; GELU (tanh), SiLU and softplus are written out in
+  ONNX as xmlp computes them.
 """
 
 import json
@@ -28,9 +32,10 @@ from ._version import __version__
 
 OPSET = 17  # every onnxruntime of the last years runs it
 _ONNX_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid", "leakyRelu": "LeakyRelu",
-                     "linear": "Identity", "softmax": "Softmax"}
+                     "linear": "Identity", "softmax": "Softmax", "elu": "Elu"}
 _TORCH_ACTIVATIONS = {"tanh": "Tanh", "relu": "ReLU", "sigmoid": "Sigmoid", "leakyRelu": "LeakyReLU",
-                      "linear": "Identity", "softmax": "Softmax"}
+                      "linear": "Identity", "softmax": "Softmax", "gelu": "GELU", "silu": "SiLU", "elu": "ELU",
+                      "softplus": "Softplus"}
 
 
 def _check(model: Any, member: int = 0) -> None:
@@ -49,6 +54,7 @@ class _Graph:
         self.helper, self.numpy_helper = helper, numpy_helper
         self.nodes: list[Any] = []
         self.constants: list[Any] = []
+        self.dtype = "float32"  # of the network's values (constants of activations are made in it)
 
     def const(self, name: str, value: Any) -> str:
         self.constants.append(self.numpy_helper.from_array(np.asarray(value), name))
@@ -79,6 +85,54 @@ def _yeo_johnson(g: _Graph, x: str, lambdas: np.ndarray) -> str:
     return g.op("Where", [pos, out["up"], down], "yj.y")
 
 
+def _onnx_activation(g: _Graph, fn: Any, z: str, out: str) -> str:
+    """The nodes of activation ``fn`` on ``z``: one op where ONNX has it, else written out as
+    xmlp computes it (GELU's tanh form, SiLU as z·sigmoid(z), softplus with torch's threshold)."""
+    name = fn.name
+    if name in _ONNX_ACTIVATIONS:
+        extra = {"alpha": fn.alpha} if name in ("leakyRelu", "elu") else {"axis": 1} if name == "softmax" else {}
+        return g.op(_ONNX_ACTIVATIONS[name], [z], out, **extra)
+    if name == "silu":
+        return g.op("Mul", [z, g.op("Sigmoid", [z], f"{out}.s")], out)
+    if name == "softplus":
+        t = g.const(f"{out}.threshold", np.asarray(fn.THRESHOLD, dtype=g.dtype))
+        soft = g.op("Softplus", [g.op("Min", [z, t], f"{out}.min")], f"{out}.sp")
+        return g.op("Where", [g.op("Greater", [z, t], f"{out}.above"), z, soft], out)
+    if name == "gelu":  # 0.5 z (1 + tanh(c (z + 0.044715 z^3)))
+        c = {k: g.const(f"{out}.{k}", np.asarray(v, dtype=g.dtype))
+             for k, v in (("c", fn._C), ("k", 0.044715), ("half", 0.5), ("one", 1.0))}
+        cube = g.op("Mul", [g.op("Mul", [z, z], f"{out}.z2"), z], f"{out}.z3")
+        inner = g.op("Mul", [c["c"], g.op("Add", [z, g.op("Mul", [c["k"], cube], f"{out}.kz3")], f"{out}.sum")],
+                     f"{out}.inner")
+        t = g.op("Add", [c["one"], g.op("Tanh", [inner], f"{out}.t")], f"{out}.1t")
+        return g.op("Mul", [g.op("Mul", [c["half"], z], f"{out}.hz"), t], out)
+    raise ValueError(f"expected an activation ONNX export knows; received {name!r}")
+
+
+def _onnx_layers(g: _Graph, net: Any, z: str, prefix: str) -> str:
+    """The nodes of a network's layers on input ``z``; returns the logits' name (before the
+    output activation, which the caller applies with the temperature)."""
+    last = len(net.layers) - 1
+    for i, (layer, w) in enumerate(zip(net.layers, net.get_weights())):
+        name = f"{prefix}layers.{i}"
+        if layer.kind == "Dense":
+            z = g.op("MatMul", [z, g.const(f"{name}.weight", w["weight"])], f"{prefix}matmul.{i}")
+            z = g.op("Add", [z, g.const(f"{name}.bias", w["bias"])], f"{prefix}z.{i}")
+            if i < last:
+                z = _onnx_activation(g, layer.activation, z, f"{prefix}a.{i}")
+        elif layer.kind == "Activation":
+            z = _onnx_activation(g, layer.activation, z, f"{prefix}a.{i}")
+        elif layer.kind == "BatchNorm":
+            inputs = [g.const(f"{name}.{k}", w[k]) for k in ("weight", "bias", "running_mean", "running_var")]
+            z = g.op("BatchNormalization", [z, *inputs], f"{prefix}bn.{i}", epsilon=layer.eps)
+        elif layer.kind == "LayerNorm":
+            z = g.op("LayerNormalization", [z, g.const(f"{name}.weight", w["weight"]), g.const(f"{name}.bias", w["bias"])],
+                     f"{prefix}ln.{i}", axis=-1, epsilon=layer.eps)
+        elif layer.kind != "Dropout":  # Dropout is the identity in inference
+            raise ValueError(f"expected layers ONNX export knows; received {layer.kind!r}")
+    return z
+
+
 def to_onnx(model: Any) -> Any:
     """The ONNX ``ModelProto`` of a fitted ``Sequential`` (checked by ``onnx.checker``)."""
     import onnx
@@ -86,6 +140,7 @@ def to_onnx(model: Any) -> Any:
 
     _check(model)
     g = _Graph()
+    g.dtype = model.dtype_name
     elem = TensorProto.FLOAT if model.dtype_name == "float32" else TensorProto.DOUBLE
     x, pre = "x", model.standardizer
     if pre is not None and pre.mean is not None:
@@ -98,15 +153,8 @@ def to_onnx(model: Any) -> Any:
     temperature = g.const("temperature", np.asarray(model.temperature, dtype=model.dtype_name))
     outputs = []
     for k, net in enumerate(model.members):
-        prefix, z = f"members.{k}." if k else "", x
-        for i, (layer, w) in enumerate(zip(net.layers, net.get_weights())):
-            z = g.op("MatMul", [z, g.const(f"{prefix}layers.{i}.weight", w["weight"])], f"{prefix}matmul.{i}")
-            z = g.op("Add", [z, g.const(f"{prefix}layers.{i}.bias", w["bias"])], f"{prefix}z.{i}")
-            if i < len(net.layers) - 1:
-                name = layer.activation.name
-                extra = {"alpha": layer.activation.alpha} if name == "leakyRelu" else {"axis": 1} if name == "softmax" else {}
-                z = g.op(_ONNX_ACTIVATIONS[name], [z], f"{prefix}a.{i}", **extra)
-        z = g.op("Div", [z, temperature], f"{prefix}logits")
+        prefix = f"members.{k}." if k else ""
+        z = g.op("Div", [_onnx_layers(g, net, x, prefix), temperature], f"{prefix}logits")
         single = len(model.members) == 1
         outputs.append(g.op("Softmax", [z], "probabilities" if single else f"members.{k}.probabilities", axis=1))
     if len(outputs) > 1:
@@ -138,18 +186,48 @@ class TorchWeights(NamedTuple):
     temperature: float  #: divide the logits by this before the softmax
 
 
+def _torch_plan(model: Any, member: int) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
+    """The modules of ``torch_sequential`` in order: (torch.nn class name, arguments, tensors)."""
+    net = model.members[member]
+    plan: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def activation(fn: Any) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        args = {"leakyRelu": (fn.params().get("alpha"),), "elu": (fn.params().get("alpha"),), "softmax": ("dim=1",),
+                "gelu": ("approximate=tanh",)}.get(fn.name, ())
+        return _TORCH_ACTIVATIONS[fn.name], args, {}
+
+    widths = net.widths(model.n_features)
+    for i, (layer, w) in enumerate(zip(net.layers, net.get_weights())):
+        n_in = widths[i]
+        if layer.kind == "Dense":
+            plan.append(("Linear", (n_in, layer.units), {"weight": np.ascontiguousarray(w["weight"].T),
+                                                          "bias": np.ascontiguousarray(w["bias"])}))
+            if i < len(net.layers) - 1:
+                plan.append(activation(layer.activation))
+        elif layer.kind == "Activation":
+            plan.append(activation(layer.activation))
+        elif layer.kind == "Dropout":
+            plan.append(("Dropout", (layer.rate,), {}))
+        elif layer.kind == "BatchNorm":
+            plan.append(("BatchNorm1d", (n_in, layer.eps, layer.momentum), {**w, "num_batches_tracked": np.zeros((), np.int64)}))
+        elif layer.kind == "LayerNorm":
+            plan.append(("LayerNorm", (n_in, layer.eps), dict(w)))
+        else:
+            raise ValueError(f"expected layers torch export knows; received {layer.kind!r}")
+    return plan
+
+
 def to_torch_state_dict(model: Any, member: int = 0) -> TorchWeights:
     """The weights of a fitted ``Sequential`` (of one member of an ensemble) for
-    ``torch_sequential(model, member)``: ``nn.Linear`` at indices 0, 2, 4, … (hidden activations
-    between them), weights transposed to (out, in), in the model's dtype; plus the preprocessing's
-    vectors and the temperature."""
+    ``torch_sequential(model, member)``, keyed by module index: a Dense network's ``nn.Linear``
+    at indices 0, 2, 4, … (hidden activations between them), weights transposed to (out, in), in
+    the model's dtype; a ``BatchNorm1d``'s weight, bias and running statistics, a ``LayerNorm``'s
+    weight and bias at theirs; plus the preprocessing's vectors and the temperature."""
     import torch
 
     _check(model, member)
-    state = {}
-    for i, w in enumerate(model.members[member].get_weights()):
-        state[f"{2 * i}.weight"] = torch.from_numpy(np.ascontiguousarray(w["weight"].T))
-        state[f"{2 * i}.bias"] = torch.from_numpy(np.ascontiguousarray(w["bias"]))
+    state = {f"{i}.{key}": torch.from_numpy(np.ascontiguousarray(value))
+             for i, (_, _, tensors) in enumerate(_torch_plan(model, member)) for key, value in tensors.items()}
     pre = model.standardizer
 
     def vector(name: str) -> Any:
@@ -160,20 +238,26 @@ def to_torch_state_dict(model: Any, member: int = 0) -> TorchWeights:
 
 
 def torch_sequential(model: Any, member: int = 0) -> Any:
-    """A ``torch.nn.Sequential`` (Linear, activation, …, Linear) returning the logits, with the
-    weights of the model (of one member of an ensemble) loaded, in evaluation mode."""
+    """A ``torch.nn.Sequential`` (Linear, activation, …, Linear; ``Dropout``, ``BatchNorm1d``,
+    ``LayerNorm`` where the model has those layers) returning the logits, with the weights of the
+    model (of one member of an ensemble) loaded, in evaluation mode."""
     import torch
 
     _check(model, member)
+    dtype = getattr(torch, model.dtype_name)
     modules: list[Any] = []
-    n_in = model.n_features
-    for i, layer in enumerate(model.members[member].layers):
-        modules.append(torch.nn.Linear(n_in, layer.units, dtype=getattr(torch, model.dtype_name)))
-        if i < len(model.layers) - 1:
-            name = layer.activation.name
-            cls = getattr(torch.nn, _TORCH_ACTIVATIONS[name])
-            modules.append(cls(layer.activation.alpha) if name == "leakyRelu" else cls(dim=1) if name == "softmax" else cls())
-        n_in = layer.units
+    for name, args, _ in _torch_plan(model, member):
+        cls = getattr(torch.nn, name)
+        if name == "Linear":
+            modules.append(cls(*args, dtype=dtype))
+        elif name in ("BatchNorm1d", "LayerNorm"):
+            size, eps, *momentum = args
+            modules.append(cls(size, eps=eps, **({"momentum": momentum[0]} if momentum else {}), dtype=dtype))
+        elif args and isinstance(args[0], str):
+            key, value = args[0].split("=")
+            modules.append(cls(**{key: int(value) if key == "dim" else value}))
+        else:
+            modules.append(cls(*args))
     net = torch.nn.Sequential(*modules)
     net.load_state_dict(to_torch_state_dict(model, member).state_dict)
     return net.eval()

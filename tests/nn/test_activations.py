@@ -16,6 +16,10 @@ from xmlp.nn import activations
         ("tanh", [-1.0, 0.0, np.tanh(2.0)]),
         ("sigmoid", [0.0, 0.5, 1.0 / (1.0 + np.exp(-2.0))]),
         ("linear", [-1000.0, 0.0, 2.0]),
+        ("gelu", [0.0, 0.0, 0.5 * 2.0 * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (2.0 + 0.044715 * 8.0)))]),
+        ("silu", [0.0, 0.0, 2.0 / (1.0 + np.exp(-2.0))]),
+        ("elu", [-1.0, 0.0, 2.0]),
+        ("softplus", [0.0, np.log(2.0), np.log1p(np.exp(2.0))]),
     ],
 )
 def test_activation_values_and_overflow(backend, name, expected):
@@ -43,3 +47,8 @@ def test_parameters_in_and_out():
     for bad in (1.5, True, "0.1", float("nan")):
         with pytest.raises(ValueError, match="expected LeakyReLU alpha in"):
             activations.LeakyReLU(bad)
+    elu = activations.from_config("elu", {"alpha": 0.5})
+    assert elu.params() == {"alpha": 0.5} and activations.get("swish").name == "silu"
+    for bad in (0.0, -1.0, True, float("inf")):
+        with pytest.raises(ValueError, match="expected ELU alpha > 0"):
+            activations.ELU(bad)

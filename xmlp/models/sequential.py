@@ -16,7 +16,7 @@ from ..data.preprocessing import LabelEncoder, Standardizer
 from ..io.model_file import read_model_file, write_model_file
 from ..nn.layer import Layer
 from ..nn.network import Network, mean_probabilities
-from ..optim import optimizers
+from ..optim import optimizers, schedules
 from ..training.callbacks import Callback, EarlyStopping, History
 from ..training.parallel import Partition
 from . import inputs, saving
@@ -123,6 +123,9 @@ class Sequential:
         warm_start: bool = False,
         chunk_rows: int | None = None,
         shuffle_buffer: int = 1 << 18,
+        lr_schedule: schedules.Schedule | None = None,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
     ) -> History:
         """Train from fresh weights (a second call starts over), or with ``warm_start`` continue
         for ``epochs`` more epochs; returns the per-epoch metrics (also ``history``).
@@ -146,12 +149,20 @@ class Sequential:
         ``x`` may be a data source read in chunks (``xmlp.sources``; ``y`` None), whose rows are
         shuffled by chunk order and within a ``shuffle_buffer`` of rows. Rows that would not fit in
         the GPU's free memory (or with ``chunk_rows``) stay on the host and go in chunks.
+
+        ``lr_schedule``: the learning rate of each epoch (``xmlp.StepDecay``, ``ExponentialDecay``,
+        ``CosineDecay``, ``ReduceOnPlateau``), from the optimizer's; the history then has each
+        epoch's ``lr``, and a warm start continues the schedule where it stood. ``clip_norm``: clip
+        the gradient's global L2 norm (``torch.nn.utils.clip_grad_norm_``); ``clip_value``: clip each
+        gradient value (``clip_grad_value_``); one or the other. ``Dropout`` layers draw their
+        masks from the fit's seeded dropout stream (the same masks on every backend).
         """
         return fit(self, x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
                            learning_rate=learning_rate, optimizer=optimizer, seed=seed, metrics=metrics,
                            early_stopping=early_stopping, callbacks=callbacks, verbose=verbose,
                            feature_names=feature_names, input_noise=input_noise, partition=partition,
-                           warm_start=warm_start, chunk_rows=chunk_rows, shuffle_buffer=shuffle_buffer)
+                           warm_start=warm_start, chunk_rows=chunk_rows, shuffle_buffer=shuffle_buffer,
+                           lr_schedule=lr_schedule, clip_norm=clip_norm, clip_value=clip_value)
 
     def partial_fit(
         self,
@@ -168,6 +179,8 @@ class Sequential:
         verbose: bool = False,
         feature_names: Sequence[str] | None = None,
         input_noise: float = 0.0,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
     ) -> History:
         """One epoch over ``x, y`` (shuffled), keeping the weights, optimizer state and random
         streams between calls: ``fit(warm_start=True, epochs=1)``. The first call builds the
@@ -176,7 +189,8 @@ class Sequential:
         — which later calls keep. n calls on the same data equal ``fit(epochs=n)``, bitwise."""
         return fit(self, x, y, epochs=1, batch_size=batch_size, learning_rate=learning_rate,
                            optimizer=optimizer, seed=seed, metrics=metrics, callbacks=callbacks, verbose=verbose,
-                           feature_names=feature_names, input_noise=input_noise, warm_start=True, classes=classes)
+                           feature_names=feature_names, input_noise=input_noise, warm_start=True, classes=classes,
+                           clip_norm=clip_norm, clip_value=clip_value)
 
     def _to_device(self, x: ArrayLike, y: Labels | None = None) -> Array:
         """Features (and labels) -> one device array [preprocessed X | one-hot Y] in the model's dtype."""

@@ -151,7 +151,7 @@ class Network:
 
     def summary(self) -> str:
         """A table of the layers, their output widths and parameter counts (as Keras prints)."""
-        rows = [("layer", "activation", "output", "parameters")]
+        rows = [("layer", "details", "output", "parameters")]
         total = frozen = 0
         widths = self.widths(self.n_features) if self.n_features is not None else None
         for i, layer in enumerate(self.layers):
