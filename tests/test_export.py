@@ -133,3 +133,50 @@ def test_torch_forward_of_an_ensemble_with_yeo_johnson(recipe, wdbc):
     assert to_torch_state_dict(recipe, 2).lambdas.shape == (30,)
     with pytest.raises(ValueError, match=r"expected a member index in \[0, 2\]; received 3"):
         to_torch_state_dict(recipe, 3)
+
+
+@pytest.fixture(scope="module")
+def toolkit(wdbc):
+    """Every layer kind and every new activation, trained (so BatchNorm's running statistics
+    are not the initial 0 and 1)."""
+    x, y, names = wdbc
+    m = xmlp.Sequential([xmlp.Dense(16, "linear"), xmlp.BatchNorm(), xmlp.Activation("gelu"), xmlp.Dropout(0.2),
+                         xmlp.Dense(12, "silu"), xmlp.LayerNorm(), xmlp.Dense(10, xmlp.ELU(0.7)),
+                         xmlp.Dense(8, "softplus"), xmlp.Dense(2, "softmax")])
+    m.fit(x, y, epochs=5, batch_size=16, seed=0, feature_names=names)  # 569 = 35·16 + 9: no batch of one
+    return m
+
+
+def test_onnx_of_every_layer_kind_equals_xmlp(toolkit, wdbc):
+    onnx = pytest.importorskip("onnx", reason="onnx not installed (pip install 'xmlp[onnx]')")
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed (CI installs it with the test extra)")
+    proto = to_onnx(toolkit)
+    onnx.checker.check_model(proto)
+    ops = [n.op_type for n in proto.graph.node]
+    assert {"BatchNormalization", "LayerNormalization", "Elu", "Softplus"} <= set(ops)
+    assert "Dropout" not in ops  # the identity in inference
+    x = wdbc[0].astype(np.float32)
+    x = np.concatenate([x, x[:50] * 3.0])  # large inputs reach softplus's threshold branch
+    got = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    # float32 both sides, the same operations in a different order: ~1e-7 per value
+    np.testing.assert_allclose(got, toolkit.predict_proba(x), rtol=0, atol=1e-6)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
+def test_torch_sequential_of_every_layer_kind_equals_xmlp(toolkit, wdbc):
+    import torch
+
+    net = torch_sequential(toolkit)
+    kinds = [type(m).__name__ for m in net]
+    assert kinds == ["Linear", "Identity", "BatchNorm1d", "GELU", "Dropout", "Linear", "SiLU", "LayerNorm", "Linear",
+                     "ELU", "Linear", "Softplus", "Linear"]  # Dense(16, "linear") is Linear + Identity
+    assert not net.training and net[2].momentum == 0.1 and net[9].alpha == 0.7 and net[3].approximate == "tanh"
+    weights = to_torch_state_dict(toolkit)
+    np.testing.assert_array_equal(weights.state_dict["2.running_var"].numpy(),
+                                  toolkit.members[0].get_weights()[1]["running_var"])
+    x = wdbc[0]
+    features = ((torch.from_numpy(x) - weights.mean) / weights.scale).float()
+    with torch.no_grad():
+        proba = torch.softmax(net(features) / weights.temperature, dim=1).numpy()
+    # float32 both sides; torch's kernels sum in another order: ~1e-7 per value
+    np.testing.assert_allclose(proba, toolkit.predict_proba(x), rtol=0, atol=1e-6)

@@ -133,3 +133,33 @@ def test_inference_uses_the_running_statistics_and_no_dropout(split):
     p1, p2 = model.predict_proba(xv), model.predict_proba(xv)
     assert np.array_equal(p1, p2)  # no randomness at inference
     assert np.array_equal(model.predict_proba(xv[:7]), p1[:7])  # rows do not depend on their batch
+
+
+def test_a_toolkit_model_file_loads_bitwise_on_every_backend(backend, split, tmp_path):
+    from xmlp.io.model_file import read_model_file
+
+    model = _fit(split, dtype="float32")
+    model.save(tmp_path / "t.safetensors")
+    meta, tensors = read_model_file(tmp_path / "t.safetensors")
+    assert meta["format_version"] == 4  # layers other than Dense: older xmlp would misread the file
+    assert [l["kind"] for l in meta["topology"]["layers"]] == ["Dense", "BatchNorm", "Activation", "Dropout", "Dense",
+                                                               "LayerNorm", "Dropout", "Dense"]
+    assert {"layers.1.running_mean", "layers.1.running_var", "layers.5.weight"} <= set(tensors)
+    assert meta["topology"]["layers"][3]["rate"] == 0.3 and meta["topology"]["layers"][1]["momentum"] == 0.1
+    loaded = xmlp.load_model(tmp_path / "t.safetensors", backend=backend)
+    _same(model, loaded)
+    xv = split[2]
+    # the same float32 weights, another backend's kernels: ~1e-7 relative in the probabilities
+    np.testing.assert_allclose(loaded.predict_proba(xv), model.predict_proba(xv), rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_file_with_a_negative_running_variance_is_refused(split, tmp_path):
+    from xmlp.errors import DataError
+    from xmlp.io.model_file import read_model_file, write_model_file
+
+    _fit(split).save(tmp_path / "t.safetensors")
+    meta, tensors = read_model_file(tmp_path / "t.safetensors")
+    tensors["layers.1.running_var"] = -tensors["layers.1.running_var"]
+    write_model_file(tmp_path / "bad.safetensors", meta, tensors)
+    with pytest.raises(DataError, match=r"bad.safetensors: expected running variances >= 0 in layers.1.running_var; received a negative one"):
+        xmlp.load_model(tmp_path / "bad.safetensors")
