@@ -78,6 +78,11 @@ class Backend:
             self.stats.to_device += 1
             yield out
 
+    @property
+    def host_memory(self) -> bool:
+        """Whether the device computes in host memory (NumPy, torch on the CPU, …)."""
+        return self._free_memory is None
+
     def free_memory(self) -> int | None:
         """Free bytes of a GPU's memory; None for a device that computes in host memory."""
         return None if self._free_memory is None else int(self._free_memory())

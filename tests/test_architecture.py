@@ -41,7 +41,7 @@ def _modules() -> dict[str, Path]:
 
 MODULES = _modules()
 COMPUTE = sorted(m for m in MODULES if m.split(".")[1:2] and m.split(".")[1] in COMPUTE_PACKAGES
-                 and m != "xmlp.nn.initializers") + ["xmlp._registry"]
+                 and m not in ("xmlp.nn.initializers", "xmlp.nn.masks")) + ["xmlp._registry"]  # host draws
 
 
 def top(module: str) -> str:

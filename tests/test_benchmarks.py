@@ -28,6 +28,14 @@ def test_bench_42_prints_every_implementation():
 
 
 @pytest.mark.slow
+def test_bench_toolkit_small():
+    out = run("bench_toolkit.py", "--rows", "2001", "--repeats", "1")  # 2001 = 15·128 + 81 rows
+    for row in ("xmlp plain ", "xmlp dropout 0.2 ", "xmlp batchnorm ", "xmlp layernorm ", "xmlp plain + cosine"):
+        assert f"\n{row}" in out
+    assert "1.00x" in out  # each library's plain network is its own reference
+
+
+@pytest.mark.slow
 def test_bench_mnist_small():
     out = run("bench_mnist.py", "--rows", "2000", "--repeats", "1", "--no-memory")
     assert "xmlp numpy, epoch (loss only)" in out and "GEMMs alone (same shapes)" in out

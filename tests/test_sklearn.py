@@ -9,6 +9,8 @@ import pickle
 import numpy as np
 import pytest
 
+import xmlp
+
 sklearn = pytest.importorskip("sklearn", reason="scikit-learn not installed (pip install 'xmlp[sklearn]')")
 
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
@@ -16,6 +18,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import MinMaxScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
+from xmlp import BatchNorm, CosineDecay, Dropout  # noqa: E402
 from xmlp.sklearn import MLPClassifier  # noqa: E402
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -27,8 +30,12 @@ HAS_TORCH = importlib.util.find_spec("torch") is not None
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 
-# The defaults, and xmlp train's recipe (Yeo-Johnson, input noise) as an ensemble of two.
-ESTIMATORS = [MLPClassifier(), MLPClassifier(preprocess="yeo-johnson", input_noise=0.2, ensemble=2, epochs=30)]
+# The defaults, xmlp train's recipe (Yeo-Johnson, input noise) as an ensemble of two, and the
+# training toolkit (dropout, BatchNorm, a cosine schedule with warm-up, clipping).
+ESTIMATORS = [MLPClassifier(), MLPClassifier(preprocess="yeo-johnson", input_noise=0.2, ensemble=2, epochs=30),
+              MLPClassifier(dropout=0.1, norm="batch", lr_schedule=CosineDecay(30, min_lr=1e-4, warmup=3), clip_norm=1.0,
+                            epochs=30,
+                            optimizer="adam", learning_rate=0.01)]
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
@@ -47,6 +54,25 @@ def test_conventions(wdbc):
     assert isinstance(predicted, np.ndarray) and set(predicted) <= {"B", "M"}
     assert clf.predict_proba(x[:10]).shape == (10, 2) and 0.8 < clf.score(x, y) <= 1.0
     assert clf.model_.classes == ["B", "M"]  # the Sequential it wraps, ready to save
+
+
+def test_the_toolkit_parameters_shape_the_network_and_its_training(wdbc):
+    x, y, _ = wdbc
+    schedule = CosineDecay(6, warmup=2)
+    clf = MLPClassifier((8, 6), dropout=0.25, norm="batch", lr_schedule=schedule, clip_norm=0.5, optimizer="adam",
+                        learning_rate=0.01, epochs=6, batch_size=16, random_state=0).fit(x, y)  # 569 % 16 = 9
+    kinds = [layer.kind for layer in clf.model_.layers]
+    assert kinds == ["Dense", "BatchNorm", "Activation", "Dropout"] * 2 + ["Dense"]
+    assert clf.model_.layers[3].rate == 0.25 and clf.model_.layers[0].activation.name == "linear"
+    lrs = clf.model_.history.history["lr"]
+    np.testing.assert_allclose(lrs, [schedule.learning_rate(e, 0.01) for e in range(6)], rtol=1e-15)
+    assert clf.get_params()["lr_schedule"] is schedule and clf.model_.history.params["clip_norm"] == 0.5
+    assert 0.9 < clf.score(x, y) <= 1.0
+    with pytest.raises(ValueError, match="expected norm None, 'batch' or 'layer'; received 'group'"):
+        MLPClassifier(norm="group").fit(x, y)
+    with pytest.raises(ValueError, match=r"expected clip_norm > 0 \(or None\); received -1"):
+        MLPClassifier(clip_norm=-1).fit(x, y)
+    assert isinstance(MLPClassifier(norm="layer", epochs=1).fit(x, y).model_.layers[1], xmlp.LayerNorm)
 
 
 def _same_weights(a, b):

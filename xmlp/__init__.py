@@ -18,7 +18,7 @@ from .data.sources import ChunkList, Source
 from .errors import TrainingDiverged, XmlpError
 from .models.sequential import Sequential, load_model
 from .nn.activations import ELU, LeakyReLU
-from .nn.layers import Activation, BatchNorm, Dense, Dropout, LayerNorm
+from .nn.layers import Activation, BatchNorm, Dense, Dropout, Layer, LayerNorm
 from .nn.network import Network
 from .optim import schedules  # noqa: F401 (xmlp.schedules, the issue's public name)
 from .optim.optimizers import SGD, Adam, Optimizer, RMSprop
@@ -47,6 +47,7 @@ __all__ = [
     "EarlyStopping",
     "ExponentialDecay",
     "History",
+    "Layer",
     "LayerNorm",
     "LeakyReLU",
     "Network",

@@ -19,6 +19,7 @@ else NumPy).
 
 from __future__ import annotations
 
+import copy
 import numbers
 from typing import Any
 
@@ -39,7 +40,8 @@ except ImportError as exc:
 from ._types import Array, ArrayLike, Labels
 from .data.split import split_indices
 from .models.sequential import Sequential
-from .nn.layers import Dense
+from .nn.layers import Dense, hidden_stack
+from .optim.schedules import Schedule
 from .training.callbacks import EarlyStopping
 
 
@@ -72,7 +74,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
     - ``warm_start``: a second ``fit`` continues the fitted model for ``epochs`` more epochs — its
       weights and, unlike scikit-learn's (which restarts its optimizer), the optimizer's state and
       the random streams, so 5 + 5 epochs are 10 — with the same classes and parameters;
-    - ``verbose``: print one line per epoch.
+    - ``verbose``: print one line per epoch;
+    - ``dropout``: Dropout(rate) after each hidden layer (0: none); ``norm``: None, "batch"
+      (BatchNorm) or "layer" (LayerNorm) between each hidden Dense layer and its activation;
+      ``lr_schedule``: an ``xmlp`` schedule (``xmlp.CosineDecay(epochs, warmup=5)``, …; a copy is
+      trained, the parameter stays as set), None for a constant rate; ``clip_norm``: clip the
+      gradients' global L2 norm (None: no clipping).
 
     Fitted attributes: ``classes_``, ``n_features_in_``, ``feature_names_in_`` (inputs with
     column names), ``loss_curve_`` (training loss per epoch), ``validation_scores_`` (validation
@@ -100,7 +107,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
                  ensemble: int = 1, early_stopping: bool = False, validation_fraction: float = 0.1,
                  patience: int = 10, kernel_initializer: str = "heUniform", random_state: Any = None,
                  backend: str | None = None, device: str | None = None, dtype: str = "float32",
-                 warm_start: bool = False, verbose: bool = False):
+                 warm_start: bool = False, verbose: bool = False, dropout: float = 0.0, norm: str | None = None,
+                 lr_schedule: Schedule | None = None, clip_norm: float | None = None):
         self.hidden_layer_sizes, self.activation, self.optimizer = hidden_layer_sizes, activation, optimizer
         self.learning_rate, self.weight_decay, self.epochs = learning_rate, weight_decay, epochs
         self.batch_size, self.preprocess, self.input_noise = batch_size, preprocess, input_noise
@@ -108,6 +116,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
         self.patience, self.kernel_initializer, self.random_state = patience, kernel_initializer, random_state
         self.backend, self.device, self.dtype = backend, device, dtype
         self.warm_start, self.verbose = warm_start, verbose
+        self.dropout, self.norm, self.lr_schedule, self.clip_norm = dropout, norm, lr_schedule, clip_norm
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -154,7 +163,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
         sizes = (self.hidden_layer_sizes,) if isinstance(self.hidden_layer_sizes, numbers.Integral) \
             else tuple(self.hidden_layer_sizes)
         structure = (sizes, self.activation, self.kernel_initializer, self.preprocess, self.ensemble, self.dtype,
-                     self.backend, self.device)
+                     self.backend, self.device, self.dropout, self.norm)
         if warm and structure != self._structure:
             raise ValueError(f"expected the parameters that shaped the fitted model {self._structure} to continue it; "
                              f"received {structure} (hint: warm_start=False, or a new estimator, starts over)")
@@ -162,7 +171,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
             model, seed = self.model_, self.model_.seed
         else:
             seed = _seed(self.random_state)
-            layers = [Dense(units, self.activation, kernel_initializer=self.kernel_initializer) for units in sizes]
+            layers = hidden_stack(sizes, self.activation, norm=self.norm, dropout=self.dropout,
+                                  kernel_initializer=self.kernel_initializer)
             model = Sequential([*layers, Dense(len(classes), "softmax", kernel_initializer=self.kernel_initializer)],
                                backend=self._resolve_backend(X), dtype=self.dtype, preprocess=self.preprocess,
                                ensemble=self.ensemble)
@@ -176,8 +186,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
             stopper = EarlyStopping("val_loss", patience=self.patience)
         names = getattr(self, "feature_names_in_", None)
         opt = optimizers.get(self.optimizer, learning_rate=self.learning_rate, weight_decay=self.weight_decay)
+        schedule = None if self.lr_schedule is None else copy.deepcopy(self.lr_schedule)  # the parameter stays as set
         common: dict[str, Any] = dict(batch_size=self.batch_size, optimizer=opt, seed=seed, input_noise=self.input_noise,
-                                      verbose=bool(self.verbose),
+                                      verbose=bool(self.verbose), lr_schedule=schedule, clip_norm=self.clip_norm,
                                       feature_names=None if names is None else [str(n) for n in names])
         if incremental:
             history = model.partial_fit(x, y_host, classes=None if warm else classes.tolist(), **common)

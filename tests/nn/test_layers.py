@@ -15,7 +15,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from xmlp.nn import layers
+from xmlp.nn import layers, masks
 from xmlp.nn.layers import Activation, BatchNorm, Dense, Dropout, LayerNorm
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -65,7 +65,7 @@ def test_dropout_equals_the_masked_product(backend64, batch, rng):
     x, up = batch
     layer = Dropout(0.3)
     layer.n_in = 5
-    mask = layer.host_mask(rng.random((9, 5), dtype="float32"))
+    mask = layer.host_mask(masks.draw(rng, 9, 5))
     assert set(np.unique(mask)) <= {0.0, 1 / 0.7}
     layer.mask = backend64.asarray(mask, backend64.dtype("float64"))
     theirs = _theirs(lambda tx, tp: tx * __import__("torch").tensor(mask), x, up, {})

@@ -71,7 +71,8 @@ def test_masks_do_not_depend_on_the_blocks_and_go_once_per_block(split, monkeypa
     backend = xmlp.get_backend("cpu")
     whole = _fit(split, backend)
     sent_whole = backend.stats.to_device
-    monkeypatch.setattr(trainer, "MASK_VALUES", 20 * 32)  # masks of 12 + 8 values a row: blocks of 32 rows
+    assert backend.host_memory  # NumPy: the host-memory budget applies
+    monkeypatch.setattr(trainer, "HOST_MASK_VALUES", 20 * 32)  # masks of 12 + 8 values a row: blocks of 32 rows
     backend = xmlp.get_backend("cpu")
     blocked = _fit(split, backend)
     _same(whole, blocked)  # bitwise

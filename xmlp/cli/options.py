@@ -10,6 +10,7 @@ from .._registry import Registry
 from ..nn import activations, initializers, losses
 from ..optim import optimizers
 from ..training import metrics
+from . import recipe
 from .settings import defaults
 
 
@@ -89,6 +90,10 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--layer", nargs="+", type=int_at_least(1), metavar="UNITS", help="hidden layer widths")
     t.add_argument("--activation", type=_one_of(activations.ACTIVATIONS), metavar=_choices(activations.ACTIVATIONS),
                    help="hidden activation")
+    t.add_argument("--dropout", type=_number(optimizers.Option(0.0, 1.0)), metavar="RATE",
+                   help="Dropout(RATE) after each hidden layer, active in training only (0: none)")
+    t.add_argument("--norm", choices=recipe.NORM_NAMES,
+                   help="normalise each hidden layer: Dense(linear), BatchNorm or LayerNorm, then the activation")
     t.add_argument("--weights_initializer", "--weights-initializer", "--init", dest="weights_initializer",
                    type=_one_of(initializers.INITIALIZERS), metavar=_choices(initializers.INITIALIZERS))
     t.add_argument("--loss", type=_one_of(losses.LOSSES), metavar=_choices(losses.LOSSES),
@@ -112,6 +117,30 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
     for name, option in optimizers.all_options().items():
         takers = [n for n, p in optimizers.OPTIMIZERS.items() if name in p.cls.options]
         t.add_argument(f"--{name}", type=_number(option), help=f"{option.help} ({', '.join(takers)})")
+    t.add_argument("--lr-schedule", "--lr_schedule", dest="lr_schedule", choices=recipe.SCHEDULE_NAMES,
+                   help="learning rate per epoch: step (lr0 gamma^floor(e/step)), exponential (lr0 gamma^e), cosine "
+                        "(to --min-lr over --epochs, after --warmup-epochs of linear warm-up), plateau (x --lr-factor "
+                        "after --lr-patience epochs without a better --lr-monitor)")
+    t.add_argument("--step-size", "--step_size", dest="step_size", type=int_at_least(1), metavar="EPOCHS",
+                   help="step: epochs between decays")
+    t.add_argument("--gamma", type=_number(optimizers.Option(0.0, strict=True)),
+                   help="step (default 0.1) and exponential (required): the decay factor")
+    t.add_argument("--min-lr", "--min_lr", dest="min_lr", type=_number(optimizers.Option(0.0)),
+                   help="cosine and plateau: the lowest learning rate")
+    t.add_argument("--warmup-epochs", "--warmup_epochs", dest="warmup_epochs", type=int_at_least(0),
+                   metavar="EPOCHS", help="cosine: epochs of linear warm-up to the learning rate")
+    t.add_argument("--lr-factor", "--lr_factor", dest="lr_factor",
+                   type=_number(optimizers.Option(0.0, 1.0, strict=True)),
+                   help="plateau: the factor of each decay")
+    t.add_argument("--lr-patience", "--lr_patience", dest="lr_patience", type=int_at_least(0), metavar="EPOCHS",
+                   help="plateau: epochs without improvement before a decay")
+    t.add_argument("--lr-monitor", "--lr_monitor", dest="lr_monitor", help="plateau: the validation value watched")
+    t.add_argument("--clip-norm", "--clip_norm", dest="clip_norm",
+                   type=_number(optimizers.Option(0.0, strict=True)),
+                   help="clip the global L2 norm of the gradients (torch's clip_grad_norm_)")
+    t.add_argument("--clip-value", "--clip_value", dest="clip_value",
+                   type=_number(optimizers.Option(0.0, strict=True)),
+                   help="clip every gradient value to [-V, V] (torch's clip_grad_value_)")
     t.add_argument("--weight-decay", "--weight_decay", dest="weight_decay", type=_number(optimizers.WEIGHT_DECAY))
     t.add_argument("--decoupled-weight-decay", dest="decoupled_weight_decay", action=argparse.BooleanOptionalAction,
                    help="AdamW-style decay (p -= lr*wd*p) instead of L2 added to the gradient")

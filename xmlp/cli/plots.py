@@ -19,6 +19,8 @@ from ..training import metrics as metrics_mod  # noqa: E402
 
 def title(metric: str) -> str:
     """The metric's plot title (its own name for a metric xmlp does not know)."""
+    if metric == "lr":
+        return "learning rate"
     try:
         return metrics_mod.get(metric).title
     except ValueError:
@@ -61,7 +63,7 @@ def plot_history(history: dict[str, list[float]], out_dir: str | os.PathLike[str
 def _draw(ax: Any, history: dict[str, list[float]], metric: str, label: str, color: str) -> None:
     epochs = range(1, len(history[metric]) + 1)
     prefix = f"{label} " if label else ""
-    ax.plot(epochs, history[metric], color=color, linestyle="-", label=f"{prefix}training")
+    ax.plot(epochs, history[metric], color=color, linestyle="-", label=f"{prefix}{'training' if metric != 'lr' else 'lr'}")
     if f"val_{metric}" in history:
         ax.plot(epochs, history[f"val_{metric}"], color=color, linestyle="--", label=f"{prefix}validation")
     ax.set_xlabel("epoch")

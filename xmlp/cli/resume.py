@@ -1,7 +1,7 @@
 """``xmlp train --resume MODEL``: the saved model, loaded and checked against the run that is to
 continue it. Everything that fixed its weights and its training state must be what the run
 asks for — layers, features, classes, preprocessing, dtype, loss, ensemble, seed (it draws the
-split of --data) and optimizer — else one ``MismatchError`` line (exit code 78) names the first
+split of --data), optimizer, learning-rate schedule and clipping — else one ``MismatchError`` line (exit code 78) names the first
 difference and the value to give. Nothing is written here."""
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .. import backends
-from ..errors import MismatchError
+from ..errors import MismatchError, UsageError
 from ..models.sequential import Sequential, load_model
 from ..nn import activations, losses
+from ..optim import schedules
+from . import recipe
 from .settings import TrainSettings
 
 
@@ -38,10 +40,13 @@ def resumed_model(s: TrainSettings, backend: backends.Backend, n_features: int, 
     if isinstance(training.get("refit"), dict):  # the record of a refit that happened
         raise MismatchError(f"{path}: expected a model saved without --refit; received a refit model (its last epochs "
                             "trained on the validation rows too) (hint: train with --no-refit to resume the run later)")
-    hidden = model.layers[:-1]
-    check("--layer", [layer.units for layer in hidden], list(s.layer), "give the --layer widths the model has")
-    names = sorted({activations.ACTIVATIONS.canonical(layer.activation.name) for layer in hidden})
-    check("--activation", names, [s.activation] if hidden else [], "give the model's --activation")
+    hidden, ours = model.layers[:-1], recipe.hidden_layers(s)
+    if all(layer.kind == "Dense" for layer in hidden + ours) and s.layers is None:
+        check("--layer", [layer.units for layer in hidden], list(s.layer), "give the --layer widths the model has")
+        names = sorted({activations.ACTIVATIONS.canonical(layer.activation.name) for layer in hidden})
+        check("--activation", names, [s.activation] if hidden else [], "give the model's --activation")
+    check("the hidden layers", [_layer_text(layer) for layer in hidden], [_layer_text(layer) for layer in ours],
+          "give the model's --layer, --activation, --dropout and --norm, or its [[layers]]")
     check("features per row", model.n_features, n_features, "resume on the data the model was trained on")
     if model.feature_names is not None and feature_names is not None:
         check("the features", list(model.feature_names), list(feature_names),
@@ -68,6 +73,19 @@ def resumed_model(s: TrainSettings, backend: backends.Backend, n_features: int, 
     if saved is not None:
         check("the optimizer", saved, s.make_optimizer().config(),
               "give the model's --optimizer, --learning-rate and the optimizer's options")
+    if state is not None:
+        saved_schedule = state.schedule_config or {}
+        asked = recipe.make_schedule(s, epochs=saved_schedule.get("epochs"))
+        check("--lr-schedule", _schedule_text(saved_schedule or None), _schedule_text(asked and asked.config()),
+              "give the model's --lr-schedule and its options; a cosine schedule keeps its --epochs")
+    for key in ("clip_norm", "clip_value"):
+        if key in training:
+            check(f"--{key.replace('_', '-')}", training[key], getattr(s, key), "give the model's clipping")
+    if state is not None and state.schedules[0] is not None:  # the schedule must last the epochs asked for
+        try:
+            schedules.check_span(state.schedules[0], state.epochs, s.epochs, state.optimizers[0].initial_learning_rate)
+        except ValueError as exc:
+            raise UsageError(f"--epochs {s.epochs}: {exc}") from None
     if state is None:
         print(f"> note: '{path}' carries no optimizer state or random streams (saved by an older xmlp): its "
               "weights continue with a fresh optimizer and shuffling, so the result will differ from a run that "
@@ -75,6 +93,16 @@ def resumed_model(s: TrainSettings, backend: backends.Backend, n_features: int, 
     elif not s.quiet:
         print(f"> resuming '{path}' after epoch {state.epochs}: {s.epochs} more epoch{'s' if s.epochs > 1 else ''}")
     return model
+
+
+def _layer_text(layer: Any) -> str:
+    """A layer as the run's settings say it (the initializers only drew the first weights)."""
+    config = {k: v for k, v in layer.config().items() if k not in ("kind", "kernel_initializer", "bias_initializer")}
+    return f"{layer.kind}({', '.join(f'{k}={v}' for k, v in config.items())})"
+
+
+def _schedule_text(config: Any) -> str:
+    return "none" if not config else ", ".join(f"{k}={v}" for k, v in config.items())
 
 
 def _text(value: Any) -> str:

@@ -25,7 +25,7 @@ from ..nn.layers import Dense
 from ..optim.optimizers import Optimizer
 from ..training.callbacks import EarlyStopping, History, ProgressBar
 from ..training.parallel import Partition
-from . import run_data
+from . import recipe, run_data
 from .preflight import check_memory, check_run_folder
 from .resume import resumed_model
 from .run_data import Data, training_data
@@ -67,7 +67,7 @@ def resolve_backend(device: str | None, library: str | None) -> backends.Backend
 
 
 def build_model(s: TrainSettings, n_classes: int, backend: backends.Backend) -> Sequential:
-    layers = [Dense(u, s.activation, kernel_initializer=s.weights_initializer) for u in s.layer]
+    layers = recipe.hidden_layers(s)
     layers.append(Dense(n_classes, "softmax", kernel_initializer=s.weights_initializer))
     loss = losses.get(s.loss or ("binaryCrossentropy" if n_classes == 2 else "categoricalCrossentropy"))
     try:
@@ -94,6 +94,8 @@ def prepare(s: TrainSettings, out_dir: Path | None = None, data: Data | None = N
     check_memory(s, data.x_train.shape[1], n_classes, run_data.rows_in_memory(data, s))
     model = (resumed_model(s, backend, data.x_train.shape[1], np.unique(data.y_train), data.feature_names)
              if s.resume else build_model(s, n_classes, backend))
+    if not run_data.streamed(data) and not (s.distributed == "sharded"):
+        recipe.check_batches(s, model.layers, len(data.y_train), len(data.y_valid))
     return Job(s, backend, data, out_dir or Path("runs"), s.make_optimizer(), model, s.make_early_stopping())
 
 
@@ -116,7 +118,7 @@ def run(job: Job, folder: Path | None = None) -> History:
             optimizer=job.optimizer, seed=s.seed, metrics=s.metrics, early_stopping=job.stopper,
             callbacks=[] if s.quiet or comm.rank else [ProgressBar()], verbose=not s.quiet,
             feature_names=d.feature_names, input_noise=s.input_noise, partition=job.partition,
-            warm_start=bool(s.resume), **run_data.fit_options(s))
+            warm_start=bool(s.resume), **run_data.fit_options(s), **recipe.fit_options(s))
     resumed = history.params["initial_epoch"]  # epochs run before a --resume
     if comm.rank != 0 and not sharded:
         return history
@@ -162,7 +164,8 @@ def refit(job: Job, epochs: int) -> tuple[Sequential, dict[str, int]]:
     x, y = run_data.all_rows(d)
     model = build_model(s, len(job.model.classes), job.backend)
     model.fit(x, y, epochs=epochs, batch_size=s.batch_size, optimizer=s.make_optimizer(), seed=s.seed,
-              metrics=(), feature_names=d.feature_names, input_noise=s.input_noise, **run_data.fit_options(s))
+              metrics=(), feature_names=d.feature_names, input_noise=s.input_noise, **run_data.fit_options(s),
+              **recipe.fit_options(s))
     rows = len(y) if y is not None else x.n_rows
     print(f"> refit on {rows} rows (training + validation) for {epochs} epochs: the saved model; "
           "the curves and validation scores come from the run above")

@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 from ..errors import DataError, NoInputError, UsageError
 from ..optim import optimizers
 from ..training import callbacks
+from . import recipe
 
 # The command line's learning rate where it differs from the optimizer's own default: the
 # 42 subject's 0.0314 for plain SGD (the default recipe was chosen with it; benchmarks/README.md).
@@ -78,6 +79,21 @@ class TrainSettings:
     stream: bool | None = None
     chunk_rows: int | None = None  # rows per chunk (streamed, or sent to the device); None: 65536 when needed
     shuffle_buffer: int = 1 << 18  # rows shuffled together when streaming
+    # The network beyond Dense and the training beyond the optimizer (see ``recipe``):
+    dropout: float = 0.0  # Dropout(rate) after each hidden layer; 0: none
+    norm: str = "none"  # "batch" or "layer": Dense(linear), the normalisation, then the activation
+    #: a config file's [[layers]] (layer descriptions: the hidden layers), instead of the four above
+    layers: tuple[dict[str, Any], ...] | None = None
+    lr_schedule: str = "none"  # or "step", "exponential", "cosine", "plateau"
+    step_size: int = 30  # step: epochs between decays
+    gamma: float | None = None  # step (default 0.1) and exponential (required): the decay factor
+    min_lr: float = 0.0  # cosine and plateau: the floor
+    warmup_epochs: int = 0  # cosine: epochs of linear warm-up
+    lr_factor: float = 0.1  # plateau: lr *= factor
+    lr_patience: int = 10  # plateau: epochs without improvement before a decay
+    lr_monitor: str = "val_loss"  # plateau: the watched value
+    clip_norm: float | None = None  # clip the global L2 norm of the gradients
+    clip_value: float | None = None  # clip each gradient value to [-v, v]
 
     @classmethod
     def from_options(cls, values: Mapping[str, Any]) -> "TrainSettings":
@@ -93,6 +109,7 @@ class TrainSettings:
             kwargs["refit"] = False  # a resumed run continues the saved model itself
         settings = cls(**kwargs)
         settings.check()
+        recipe.check(settings, values)
         return settings
 
     def check(self) -> None:
@@ -148,7 +165,8 @@ class TrainSettings:
         out = asdict(self)
         for key in ("quiet", "show", "plots", "force"):
             out.pop(key)
-        return {**out, "layer": list(self.layer), "metrics": list(self.metrics)}
+        return {**out, "layer": list(self.layer), "metrics": list(self.metrics),
+                "layers": None if self.layers is None else [dict(c) for c in self.layers]}
 
 
 def defaults() -> dict[str, Any]:
@@ -218,6 +236,7 @@ def train_settings(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list
     path = cli["config"]
     doc = read_config(path)
     runs = doc.pop("runs", None)
+    layers = recipe.read_layers(path, doc.pop("layers")) if "layers" in doc else None
     if runs is not None and (not isinstance(runs, dict) or not runs or
                              not all(isinstance(v, dict) for v in runs.values())):
         raise DataError(f"{path}: expected [runs.NAME] tables of settings; received runs = {runs!r}")
@@ -226,11 +245,15 @@ def train_settings(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list
         if name is not None and not _plain_name(name):
             raise DataError(f"{path}: expected a plain run name (a folder name of at most 100 printable characters, "
                             f"without / or \\); received {name[:100]!r}")
+        table = dict(table)
+        run_layers = recipe.read_layers(path, table.pop("layers")) if "layers" in table else layers
         words = config_words(parser, path, doc) + config_words(parser, path, table)
         try:
             from_file = _given(parser.parse_args(words))
         except UsageError as exc:
             raise UsageError(f"{path}: {exc}") from None
+        if run_layers is not None:
+            from_file["layers"] = run_layers
         out.append((name, TrainSettings.from_options({**from_file, **cli})))
     return out
 

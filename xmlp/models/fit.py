@@ -76,6 +76,8 @@ def fit(
         state = _fresh(model, x_in, y, metric_names, optimizer, learning_rate, seed, partition, classes, feature_names)
         state.schedules = [copy.deepcopy(lr_schedule) for _ in model.members]
     opt = state.optimizers[0]
+    if state.schedules[0] is not None:
+        schedules.check_span(state.schedules[0], state.epochs, epochs, opt.initial_learning_rate)
     params = {"epochs": epochs, "batch_size": batch_size, "optimizer": opt.config(), "metrics": metric_names,
               "validation": validation_data is not None, "seed": model.seed, "initial_epoch": state.epochs,
               "lr_schedule": state.schedule_config, "clip_norm": clip_norm, "clip_value": clip_value}

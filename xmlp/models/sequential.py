@@ -179,6 +179,7 @@ class Sequential:
         verbose: bool = False,
         feature_names: Sequence[str] | None = None,
         input_noise: float = 0.0,
+        lr_schedule: schedules.Schedule | None = None,
         clip_norm: float | None = None,
         clip_value: float | None = None,
     ) -> History:
@@ -186,11 +187,12 @@ class Sequential:
         streams between calls: ``fit(warm_start=True, epochs=1)``. The first call builds the
         network and fits the preprocessing and the classes — ``classes`` (all the labels the
         later calls may bring, as scikit-learn's ``partial_fit`` takes them), else those of ``y``
-        — which later calls keep. n calls on the same data equal ``fit(epochs=n)``, bitwise."""
+        — which later calls keep (and ``lr_schedule``, whose epoch is the calls so far). n calls on
+        the same data equal ``fit(epochs=n)``, bitwise."""
         return fit(self, x, y, epochs=1, batch_size=batch_size, learning_rate=learning_rate,
                            optimizer=optimizer, seed=seed, metrics=metrics, callbacks=callbacks, verbose=verbose,
                            feature_names=feature_names, input_noise=input_noise, warm_start=True, classes=classes,
-                           clip_norm=clip_norm, clip_value=clip_value)
+                           lr_schedule=lr_schedule, clip_norm=clip_norm, clip_value=clip_value)
 
     def _to_device(self, x: ArrayLike, y: Labels | None = None) -> Array:
         """Features (and labels) -> one device array [preprocessed X | one-hot Y] in the model's dtype."""

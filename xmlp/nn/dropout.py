@@ -3,7 +3,7 @@
 In training each value is kept with probability 1 - rate and scaled by 1 / (1 - rate), so the
 expected output is the input and inference is the identity (as ``torch.nn.Dropout`` and Keras's
 ``Dropout``). The mask is not drawn here: the trainer draws it on the host from the fit's
-seeded dropout stream (``random_width`` values per row), in blocks of rows sent in one transfer,
+seeded dropout stream (``random_width`` values per row; see ``masks``), in blocks of rows sent in one transfer,
 and hands each batch its slice (``mask``) — so the same seed gives the same masks, and the same
 trained weights, on every backend, and no host<->device traffic happens per batch.
 """
@@ -13,11 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from .._types import Array
+from . import masks
 from .layer import Layer, check_number, short
 
 
 class Dropout(Layer):
-    """y = x * m, m = [u >= rate] / (1 - rate) for u uniform in [0, 1) (float32 draws)."""
+    """y = x * m, m = [u >= rate] / (1 - rate) for u uniform in [0, 1) (16-bit draws: ``masks``)."""
 
     kind = "Dropout"
 
@@ -30,10 +31,10 @@ class Dropout(Layer):
     def random_width(self) -> int:
         return int(self.n_in or 0) if self.rate > 0.0 else 0
 
-    def host_mask(self, uniform: Any) -> Any:
-        """The scaled mask (a float64 host array of 0 and 1/(1-rate)) from this layer's uniform
-        float32 draws (the rate compared in float32, as the draws are)."""
-        return (uniform >= self.rate) * (1.0 / (1.0 - self.rate))
+    def host_mask(self, bits: Any, dtype: str = "float64") -> Any:
+        """The scaled mask (a host array of 0 and 1/(1-rate) in ``dtype``, the model's) from this
+        layer's slice of the 16-bit draws (``masks.draw``)."""
+        return masks.scaled(bits, self.rate, dtype)
 
     def forward(self, x: Array, *, training: bool = False, raw: bool = False) -> Array:
         if not training or self.rate == 0.0:
@@ -50,6 +51,13 @@ class Dropout(Layer):
         if not input_grad:
             return None
         return grad if self._mask is None else grad * self._mask
+
+    def _backward_into(self, grad: Array, input_grad: bool) -> Array | None:
+        # The fast path: ``grad`` is the layer above's scratch gradient, rewritten every step.
+        if not input_grad or self._mask is None:
+            return self.backward(grad, input_grad=input_grad)
+        grad *= self._mask
+        return grad
 
     def config(self) -> dict[str, Any]:
         return {"kind": self.kind, "rate": self.rate}

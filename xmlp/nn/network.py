@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from .. import backends
 from .._types import Array
-from . import losses
+from . import losses, masks
 from .batchnorm import BatchNorm
 from .dense import Dense
 from .dropout import Dropout
@@ -206,15 +206,15 @@ class Network:
 
     def host_masks(self, rng: Any, rows: int) -> list[Any]:
         """The Dropout layers' scaled masks for the next ``rows`` rows, drawn on the host from
-        ``rng``: float32 uniforms (rows, random_width()), row by row — so the masks of a row do not
-        depend on how the epoch's rows are cut into blocks — one host array per layer."""
-        uniform = rng.random((rows, self.random_width()), dtype="float32")  # row by row: blocks add up
-        masks, at = [], 0
+        ``rng`` (``masks.draw``: row by row, so the masks of a row do not depend on how the
+        epoch's rows are cut into blocks), one host array per layer."""
+        bits = masks.draw(rng, rows, self.random_width())
+        out, at = [], 0
         for layer in self.random_layers:
             w = layer.random_width()
-            masks.append(layer.host_mask(uniform[:, at:at + w]))
+            out.append(layer.host_mask(bits[:, at:at + w], self.dtype_name))
             at += w
-        return masks
+        return out
 
     def use_masks(self, masks: Sequence[Array]) -> None:
         """Hand each Dropout layer its device mask of the batch."""

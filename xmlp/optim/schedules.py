@@ -223,3 +223,10 @@ def checked(lr: float, epoch: int, schedule: Schedule) -> float:
         raise ValueError(f"expected a positive, finite learning rate from {schedule!r}; received {lr!r} at epoch "
                          f"{epoch + 1}{hint}")
     return lr
+
+
+def check_span(schedule: Schedule, first: int, epochs: int, base: float) -> None:
+    """Every rate of epochs ``first`` … ``first + epochs - 1`` checked before training starts
+    (a plateau schedule's later rates depend on the run; its present one is checked)."""
+    for epoch in range(first, first + epochs):
+        checked(schedule.learning_rate(epoch, base), epoch, schedule)

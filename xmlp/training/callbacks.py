@@ -146,14 +146,16 @@ class EpochPrinter(Callback):
 
 
 def epoch_line(epoch: int, epochs: int, logs: dict[str, float]) -> str:
-    """``epoch 07/70 - loss: 0.0750 - val_loss: 0.0406 - acc: 0.9780 - val_acc: 0.9825``."""
+    """``epoch 07/70 - loss: 0.0750 - val_loss: 0.0406 - acc: 0.9780 - val_acc: 0.9825`` (and
+    ``- lr: 0.000314`` with a learning-rate schedule)."""
     width = len(str(epochs))
     order = ["loss", "val_loss"]
     for k in logs:
         if not k.startswith("val_") and k != "loss":
             order += [k, f"val_{k}"]
     parts = [f"epoch {epoch:0{width}d}/{epochs}"]
-    parts += [f"{_SHORT.get(k, k)}: {logs[k]:.4f}" for k in order if k in logs]
+    parts += [f"{_SHORT.get(k, k)}: {logs[k]:.3g}" if k == "lr" else f"{_SHORT.get(k, k)}: {logs[k]:.4f}"
+              for k in order if k in logs]  # a learning rate of 1e-5 is not 0.0000
     return " - ".join(parts)
 
 

@@ -1,0 +1,122 @@
+"""What a run's settings say about its network and its training beyond the optimizer: the hidden
+layers (``--layer``/``--activation`` with ``--dropout`` and ``--norm``, or a config file's
+``[[layers]]`` list), the learning-rate schedule (``--lr-schedule`` and its options) and gradient
+clipping (``--clip-norm``/``--clip-value``). Checked once, with the other settings."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..errors import DataError, UsageError
+from ..nn import layers as layers_mod
+from ..nn.layers import BatchNorm, Layer
+from ..optim import clipping
+from ..optim.schedules import CosineDecay, ExponentialDecay, ReduceOnPlateau, Schedule, StepDecay
+
+SCHEDULE_NAMES = ("none", "step", "exponential", "cosine", "plateau")
+NORM_NAMES = ("none", "batch", "layer")
+#: each schedule option and the schedules that take it
+SCHEDULE_OPTIONS = {"step_size": ("step",), "gamma": ("step", "exponential"), "min_lr": ("cosine", "plateau"),
+                    "warmup_epochs": ("cosine",), "lr_factor": ("plateau",), "lr_patience": ("plateau",),
+                    "lr_monitor": ("plateau",)}
+_SHAPE_OPTIONS = ("layer", "activation", "dropout", "norm")
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check(s: Any, given: Mapping[str, Any]) -> None:
+    """The rules between these settings: options of another schedule, [[layers]] beside the
+    options it replaces, a schedule or clipping that cannot be built. ``given``: the options
+    set (by the command line or a config file), so that a default is never reported."""
+    for key, takers in SCHEDULE_OPTIONS.items():
+        if key in given and s.lr_schedule not in takers:
+            raise UsageError(f"expected --lr-schedule {' or '.join(takers)} with {flag(key)}; received --lr-schedule "
+                             f"{s.lr_schedule} (hint: leave {flag(key)} out, or choose a schedule that takes it)")
+    if s.layers is not None:
+        clash = [k for k in _SHAPE_OPTIONS if k in given]
+        if clash:
+            raise UsageError(f"expected either [[layers]] or {', '.join(map(flag, clash))}; received both "
+                             "(the [[layers]] list says every hidden layer)")
+    if s.lr_schedule == "exponential" and s.gamma is None:
+        raise UsageError("expected --gamma with --lr-schedule exponential (lr0 * gamma^epoch); received none")
+    if s.lr_schedule == "plateau" and s.refit:
+        raise UsageError("expected --no-refit with --lr-schedule plateau; received --refit (the default; the refit trains on the "
+                         "validation rows, and has none to watch; hint: add --no-refit)")
+    try:
+        # a resumed cosine schedule keeps the epochs it was made with (resume.py compares the rest)
+        make_schedule(s, epochs=s.warmup_epochs + 1 if s.resume else None)
+        clipping.check(s.clip_norm, s.clip_value)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def make_schedule(s: Any, epochs: int | None = None) -> Schedule | None:
+    """The schedule of the settings (None for ``none``); a cosine one spans ``epochs`` (default:
+    the run's --epochs)."""
+    name = s.lr_schedule
+    if name == "step":
+        return StepDecay(s.step_size, 0.1 if s.gamma is None else s.gamma)
+    if name == "exponential":
+        return ExponentialDecay(s.gamma)
+    if name == "cosine":
+        return CosineDecay(s.epochs if epochs is None else epochs, min_lr=s.min_lr, warmup=s.warmup_epochs)
+    if name == "plateau":
+        return ReduceOnPlateau(s.lr_monitor, factor=s.lr_factor, patience=s.lr_patience, min_lr=s.min_lr)
+    return None
+
+
+def fit_options(s: Any) -> dict[str, Any]:
+    """The keywords of ``Sequential.fit`` these settings give (a resumed run's schedule is the
+    saved one, which continues)."""
+    return {"lr_schedule": None if s.resume else make_schedule(s), "clip_norm": s.clip_norm,
+            "clip_value": s.clip_value}
+
+
+def hidden_layers(s: Any) -> list[Layer]:
+    """The hidden layers: the [[layers]] list, else ``nn.layers.hidden_stack`` of --layer,
+    --activation, --norm and --dropout."""
+    if s.layers is not None:
+        return [layers_mod.from_config(_with_initializer(dict(c), s.weights_initializer)) for c in s.layers]
+    return layers_mod.hidden_stack(s.layer, s.activation, norm=None if s.norm == "none" else s.norm,
+                                   dropout=s.dropout, kernel_initializer=s.weights_initializer)
+
+
+def read_layers(path: str, value: Any) -> tuple[dict[str, Any], ...]:
+    """A config file's ``[[layers]]`` list (tables with a ``kind``), each checked by building it."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+        raise DataError(f"{path}: expected [[layers]] tables (kind = \"Dense\", units = 64, …); "
+                        f"received layers = {str(value)[:80]!r}")
+    out = []
+    for i, table in enumerate(value):
+        config = dict(table)
+        try:
+            if "kind" in config:
+                config["kind"] = layers_mod.LAYERS.canonical(config["kind"])
+            layers_mod.from_config(config)
+        except ValueError as exc:
+            raise DataError(f"{path}: {exc} (in layers {i + 1})") from None
+        out.append(config)
+    return tuple(out)
+
+
+def check_batches(s: Any, layers: Any, n_train: int, n_valid: int) -> None:
+    """BatchNorm refuses a batch of one row (as PyTorch): a run whose training rows, or whose
+    refit's training + validation rows, would leave one is refused before anything trains,
+    with a batch size that leaves none."""
+    if not any(isinstance(layer, BatchNorm) for layer in layers):
+        return
+    counts = [("training rows", n_train)] + ([("training + validation rows (the refit)", n_train + n_valid)]
+                                             if s.refit else [])
+    for what, n in counts:
+        if n % s.batch_size == 1:
+            good = next(b for b in range(s.batch_size + 1, 2 * s.batch_size + 3) if all(m % b != 1 for _, m in counts))
+            raise UsageError(f"expected batches of at least 2 rows to train BatchNorm; received {n} {what} in batches "
+                             f"of {s.batch_size}, the last of 1 row (PyTorch refuses it too; hint: --batch-size {good})")
+
+
+def _with_initializer(config: dict[str, Any], initializer: str) -> dict[str, Any]:
+    if config.get("kind") == "Dense":
+        config.setdefault("kernel_initializer", initializer)
+    return config
