@@ -142,7 +142,7 @@ def test_rank_0_failing_to_write_ends_the_waiting_processes(mpiexec, tmp_path):
     (tmp_path / "run/model.safetensors").mkdir(parents=True)  # a folder where the model file goes
     out, took = mpiexec_run(mpiexec, "train", "--epochs", 2, "--out", "run", "--quiet", "--force", cwd=tmp_path)
     assert out.returncode == 73 and took < BOUND
-    assert out.stderr.count("run/model.safetensors: expected a regular file to write; received a folder") == 1
+    assert out.stderr.count("run/model.safetensors: expected a regular file, a FIFO or a character device to write; received a folder") == 1
     assert "(process 0 of 2)" in out.stderr
 
 

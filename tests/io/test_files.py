@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import xmlp
@@ -52,21 +54,23 @@ def test_a_character_device_is_written_through_never_replaced(tmp_path):
     assert link.is_symlink() and stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
-def test_a_fifo_or_folder_is_refused(tmp_path):
-    import os
+def test_a_socket_or_folder_is_refused(tmp_path):
+    import socket
     import stat
 
     from xmlp.errors import CantCreateError
     from xmlp.io.files import atomic_write
 
-    os.mkfifo(tmp_path / "pipe")
-    with pytest.raises(CantCreateError, match="pipe: expected a regular file to write; received a FIFO"):
-        atomic_write(tmp_path / "pipe", b"x")
-    assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode)
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(tmp_path / "sock"))
+        with pytest.raises(CantCreateError, match="sock: expected a regular file, a FIFO or a character device to "
+                                                  "write; received a socket"):
+            atomic_write(tmp_path / "sock", b"x")
+        assert stat.S_ISSOCK(os.stat(tmp_path / "sock").st_mode)
     (tmp_path / "dir").mkdir()
     with pytest.raises(CantCreateError, match="received a folder"):
         atomic_write(tmp_path / "dir", b"x")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "pipe"]  # no temp file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "sock"]  # no temp file left
 
 
 def test_a_symlinked_file_is_replaced_at_its_target(tmp_path):
@@ -138,7 +142,7 @@ def test_write_all_writes_both_or_neither(tmp_path):
 
     (tmp_path / "a.csv").write_text("old a")
     (tmp_path / "b.csv").mkdir()  # the second output cannot be written
-    with pytest.raises(CantCreateError, match="b.csv: expected a regular file to write; received a folder"):
+    with pytest.raises(CantCreateError, match="b.csv: expected a regular file, a FIFO or a character device to write; received a folder"):
         write_all([(tmp_path / "a.csv", "new a"), (tmp_path / "b.csv", "new b")])
     assert (tmp_path / "a.csv").read_text() == "old a"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.csv"]

@@ -11,7 +11,7 @@ import importlib.metadata
 import io
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from ..data.csv.exact import read_exact, rows_text
 from ..data.preprocessing import RowValueError
 from ..data.split import split_indices
 from ..errors import CantCreateError, DataError, UnavailableError, UsageError
-from ..io.files import atomic_write, check_dir_writable, check_output_file, write_all
+from ..io.files import STDOUT, atomic_write, check_dir_writable, check_output_file, write_all, writes_stdout
 from ..io.history import read_history, run_labels
 from .preflight import check_two_classes
 from .runs import resolve_backend
@@ -42,6 +42,9 @@ def cmd_split(args: argparse.Namespace) -> int:
         raise UsageError(f"--valid-size: expected two non-empty parts; received {len(train)} training and "
                          f"{len(valid)} validation rows from {table.n_rows} (every class keeps a training row; "
                          "use more rows or another --valid-size)")
+    if STDOUT in args.names or args.out_dir == STDOUT:
+        raise UsageError("--names/--out-dir: expected two file names; received '-' (split writes two files, "
+                         "and standard output holds one stream: name both parts, e.g. --names train.csv valid.csv)")
     out_dir = Path(args.out_dir)
     check_dir_writable(out_dir)
     targets = [out_dir / args.names[0], out_dir / args.names[1]]
@@ -62,10 +65,24 @@ def cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say(to_stderr: bool) -> Callable[[str], None]:
+    """``print`` for a command's messages: onto standard error when its data go to standard output."""
+    stream = sys.stderr if to_stderr else sys.stdout
+    return lambda line: print(line, file=stream)
+
+
+def probability_text(p: np.ndarray) -> list[list[str]]:
+    """Each probability as the shortest text that reads back as the same value of its dtype
+    (float32: at most 9 significant digits; float64: 17): a true-class probability of 3e-9 stays
+    3e-9, never 0 and an infinite log-loss for whoever scores the file."""
+    return [[str(v) for v in row] for row in p]
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..models.scoring import evaluate_probabilities
     from ..models.sequential import load_model
 
+    say = _say(writes_stdout(args.out))
     backend = resolve_backend(args.device, args.backend)
     path = Path(args.model) / "model.safetensors" if Path(args.model).is_dir() else Path(args.model)
     model = load_model(path, backend=backend)
@@ -75,22 +92,24 @@ def cmd_predict(args: argparse.Namespace) -> int:
     table = read_table(args.data, n_features=model.n_features, labels="optional", classes=classes,
                                dtype=model.dtype_name, feature_names=model.feature_names)
     try:
-        proba = model.predict_proba(table.x).astype(np.float64)
+        native = model.predict_proba(table.x)
     except RowValueError as exc:
         line = table.line_numbers[exc.row] if exc.row < len(table.line_numbers) else exc.row
         raise DataError(f"{table.path}:{line}: {exc}") from None
+    proba = native.astype(np.float64)
     predicted = [classes[i] for i in proba.argmax(axis=1)]
     sizes = " -> ".join([str(model.n_features)] + [str(l.units) for l in model.layers if l.kind == "Dense"])
-    print(f"> loaded model '{path}' ({sizes}, {model.dtype_name}); predicting {table.n_rows} rows on {backend}")
+    say(f"> loaded model '{path}' ({sizes}, {model.dtype_name}); predicting {table.n_rows} rows on {backend}")
     if args.out:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow((["id"] if table.ids is not None else []) + ["prediction"] + [f"p_{c}" for c in classes])
+        texts = probability_text(native)
         for i in range(table.n_rows):
             ident = [table.ids[i]] if table.ids is not None else []
-            writer.writerow(ident + [predicted[i]] + [f"{p:.6f}" for p in proba[i]])
+            writer.writerow(ident + [predicted[i]] + texts[i])
         atomic_write(args.out, buf.getvalue())
-        print(f"> wrote predictions to '{args.out}'")
+        say(f"> wrote predictions to {'standard output' if args.out == STDOUT else repr(args.out)}")
     if table.labels is None:
         if not args.out:
             for i in range(min(table.n_rows, 10)):
@@ -103,16 +122,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     pos = classes.index(str(model.positive_class)) if str(model.positive_class) in classes else None
     scores = evaluate_probabilities(proba, true, classes, pos)
     if "bce" in scores:
-        print(f"binary cross-entropy (p = P({classes[pos if pos is not None else -1]})): {scores['bce']:.4f}")
+        say(f"binary cross-entropy (p = P({classes[pos if pos is not None else -1]})): {scores['bce']:.4f}")
     else:
-        print(f"cross-entropy: {scores['loss']:.4f}")
-    print(f"accuracy: {scores['accuracy']:.4f} - precision: {scores['precision']:.4f} - "
-          f"recall: {scores['recall']:.4f} - f1: {scores['f1']:.4f}")
+        say(f"cross-entropy: {scores['loss']:.4f}")
+    say(f"accuracy: {scores['accuracy']:.4f} - precision: {scores['precision']:.4f} - "
+        f"recall: {scores['recall']:.4f} - f1: {scores['f1']:.4f}")
     width = max(6, *(len(c) + 2 for c in classes))
-    print("confusion matrix (rows: true, columns: predicted):")
-    print(" " * width + "".join(f"{label:>{width}}" for label in classes))
+    say("confusion matrix (rows: true, columns: predicted):")
+    say(" " * width + "".join(f"{label:>{width}}" for label in classes))
     for label, row in zip(classes, scores["confusion"]):
-        print(f"{label:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+        say(f"{label:>{width}}" + "".join(f"{v:>{width}}" for v in row))
     return 0
 
 
@@ -123,7 +142,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     configs: list[dict[str, Any]] = []
     histories: list[dict[str, list[float]]] = []
     paths = [Path(f) / "history.json" if Path(f).is_dir() else Path(f) for f in args.runs]
-    check_output_file(args.out, paths, force=args.force)
+    check_output_file(args.out, paths, force=args.force, binary=True)
     for path in paths:
         history, config = read_history(path)
         names.append(path.parent.name if path.name == "history.json" else path.stem)
@@ -135,7 +154,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
         if missing:
             raise UsageError(f"--metrics: expected metrics every run has; received {', '.join(missing)}")
     out = plot_runs(runs, args.out, metrics=args.metrics, show=args.show)
-    print(f"> wrote '{out}' ({len(runs)} runs)")
+    where = "standard output" if args.out == STDOUT else repr(str(out))
+    _say(writes_stdout(args.out))(f"> wrote {where} ({len(runs)} runs)")
     return 0
 
 
@@ -150,7 +170,7 @@ def wdbc_rows() -> str:
 
 def cmd_data(args: argparse.Namespace) -> int:
     text = wdbc_rows()
-    if not args.out:
+    if not args.out or args.out == STDOUT:
         sys.stdout.write(text)
         return 0
     out = Path(args.out)
@@ -199,10 +219,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UnavailableError(f"expected the onnx package for --to onnx; received an environment without it "
                                f"(hint: {hint})") from None
     path = Path(args.model) / "model.safetensors" if Path(args.model).is_dir() else Path(args.model)
-    check_output_file(args.out, [path])
+    check_output_file(args.out, [path], binary=True)
     model = load_model(path, backend="cpu")
     atomic_write(args.out, onnx_bytes(model))
     sizes = " -> ".join([str(model.n_features)] + [str(l.units) for l in model.layers if l.kind == "Dense"])
-    print(f"> wrote '{args.out}' (ONNX opset 17; {sizes}; input x: float rows of {model.n_features} features; "
+    where = "standard output" if args.out == STDOUT else repr(args.out)
+    _say(writes_stdout(args.out))(f"> wrote {where} (ONNX opset 17; {sizes}; input x: float rows of {model.n_features} features; "
           f"output probabilities of {', '.join(map(str, model.classes))})")
     return 0

@@ -120,8 +120,8 @@ def fail(world: World, exc: BaseException, code: int, line: str) -> int:
                 time.sleep(2.0)
             except KeyboardInterrupt:
                 pass
-            comm.abort(f"xmlp: interrupted (process {comm.rank} of {comm.size})", 130)
-        comm.abort("xmlp: interrupted", 130)
+            comm.abort(f"{line} (process {comm.rank} of {comm.size})", code)
+        comm.abort(line, code)
     if not isinstance(exc, AgreedError) and not world.agreed:
         try:  # the others wait in (or will reach) the agreement: join it with this error
             _settle(world, ("error", code, line.removeprefix("xmlp: error: ")))

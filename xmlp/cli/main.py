@@ -6,11 +6,14 @@ MPI, ``distributed.train``); the other commands are in ``commands.py``."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
+import signal
 import sys
+import threading
 import traceback
-from typing import Any, NoReturn, Sequence
+from typing import Any, Iterator, NoReturn, Sequence
 
 from .._version import __version__
 from ..errors import UsageError, as_user_error, one_line
@@ -129,7 +132,40 @@ def _train_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 # ----------------------------------------------------------------------------- entry point
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so that it unwinds as Ctrl-C does: staged run folders
+    and temporary files removed, nothing half-written left."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Install the SIGTERM handler for the command's duration (only from the main thread, and
+    restored after: ``main`` is also called in-process by tests and scripts)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``xmlp`` command. Exit codes: 0 done; 1 other error; 2 usage (bad options or config
+    values); 65 bad input data or model file; 66 input missing or unreadable; 69 backend or
+    device unavailable; 70 internal error or diverged training; 73 output cannot be written (a
+    full disk, ``ulimit -f``); 78 ``--resume`` mismatch; 130 interrupted (Ctrl-C, SIGINT); 141 the
+    reader of standard output went away (SIGPIPE, as coreutils); 143 terminated (SIGTERM)."""
+    with _sigterm_as_interrupt():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     world = None  # the processes of an MPI job (xmlp train under mpiexec), else this one alone
@@ -144,10 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return train_all(runs)
         return int(args.func(args) or 0)
     except KeyboardInterrupt as exc:
+        code, line = (143, "xmlp: terminated") if isinstance(exc, Terminated) else (130, "xmlp: interrupted")
         if world is not None and world.comm.size > 1:
-            return distributed.fail(world, exc, 130, "xmlp: interrupted")
-        print("xmlp: interrupted", file=sys.stderr)
-        return 130
+            return distributed.fail(world, exc, code, line)
+        print(line, file=sys.stderr)
+        return code
     except BrokenPipeError:
         # The reader went away (`xmlp predict … | head`): stop quietly, as a SIGPIPE'd tool does.
         devnull = os.open(os.devnull, os.O_WRONLY)

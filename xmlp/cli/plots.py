@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-import matplotlib
+# matplotlib refuses to import at all when MPLBACKEND names no backend: take it out of the way,
+# then use it if it is one, else draw with Agg and say so in one line (the PNGs need no window).
+_ASKED = os.environ.pop("MPLBACKEND", None)
+try:
+    import matplotlib
+finally:
+    if _ASKED is not None:
+        os.environ["MPLBACKEND"] = _ASKED
 
-if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
+if _ASKED:
+    try:
+        matplotlib.use(matplotlib.rcsetup.validate_backend(_ASKED))
+    except (ValueError, ImportError):
+        print(f"xmlp: warning: MPLBACKEND={_ASKED!r} is not a matplotlib backend (expected e.g. agg, qtagg, "
+              "tkagg); drawing with Agg", file=sys.stderr)
+        matplotlib.use("Agg")
+elif not os.environ.get("DISPLAY"):
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402

@@ -21,9 +21,23 @@ class Line:
     text: str
 
 
+STDIN = "-"  # as an input path: standard input
+
+
+def input_name(path: str | os.PathLike[str]) -> str:
+    """How messages name an input: its path, or ``standard input`` for ``-``."""
+    return "standard input" if str(path) == STDIN else str(path)
+
+
 def open_input(path: str | os.PathLike[str], what: str = "a file") -> BinaryIO:
-    """The opened input, or a NoInputError saying why not (missing, a folder, unreadable)."""
+    """The opened input, or a NoInputError saying why not (missing, a folder, unreadable);
+    ``-`` is standard input (read once, as a pipe)."""
     name = str(path)
+    if name == STDIN:
+        try:
+            return os.fdopen(os.dup(0), "rb")
+        except OSError as exc:
+            raise NoInputError(f"standard input: cannot read: {exc.strerror}") from None
     try:
         st = os.stat(path)
     except FileNotFoundError:

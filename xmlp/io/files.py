@@ -1,9 +1,12 @@
 """Output files and folders: checks before work starts, atomic writes, run folders assembled
 beside their destination, and the rules that keep xmlp from replacing what is not its own.
 
-- Only regular files are ever replaced (temp file in the same folder, fsync, rename); a symlink
-  is followed to its target; a character device (``/dev/null``, a terminal) is written through;
-  a FIFO, socket, block device or folder is refused with the reason.
+- ``-`` is standard output (``STDOUT``). Only regular files are ever replaced (temp file in the
+  same folder, fsync, rename); a symlink is followed to its target; a FIFO (named pipe, a shell's
+  ``>(…)``) or a character device (``/dev/null``, a terminal, ``/dev/stdout`` onto a pipe) is
+  written through, never replaced; a socket, block device or folder is refused with the reason.
+- A write that the file system refuses (a full disk, ``ulimit -f``) is one ``CantCreateError``
+  (exit 73) and leaves no partial file: the previous file, if any, is intact.
 - New files and folders get the user's umask (a replaced file keeps its mode), like any tool's.
 - Temporary names start with ``.xmlp-tmp-<pid>-``; those of a process that no longer runs are
   removed by the next write into that folder.
@@ -12,9 +15,11 @@ beside their destination, and the rules that keep xmlp from replacing what is no
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +28,7 @@ from typing import Iterator, Sequence
 from ..errors import CantCreateError, UsageError
 
 TEMP_PREFIX = ".xmlp-tmp-"
+STDOUT = "-"  # as an output path: standard output
 _KINDS = {stat.S_IFIFO: "FIFO (named pipe)", stat.S_IFSOCK: "socket", stat.S_IFBLK: "block device",
           stat.S_IFDIR: "folder", stat.S_IFCHR: "character device"}
 
@@ -47,18 +53,51 @@ def check_dir_writable(folder: str | os.PathLike[str]) -> None:
         raise CantCreateError(f"{folder}: cannot create output here: {probe} is not writable")
 
 
+def _through(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is written through rather than replaced: ``-``, or an existing FIFO or
+    character device. ``os.stat`` before any ``realpath``: ``/dev/stdout`` onto a pipe resolves
+    to ``/proc/…/fd/pipe:[…]``, a name that does not exist, while ``stat`` reaches the pipe."""
+    if str(path) == STDOUT:
+        return True
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)
+
+
+def writes_stdout(path: str | os.PathLike[str] | None) -> bool:
+    """Whether writing ``path`` writes this process's standard output (``-``, ``/dev/stdout``, the
+    FIFO or terminal it is connected to): the command's messages then go to standard error."""
+    if path is None:
+        return False
+    if str(path) == STDOUT:
+        return True
+    try:
+        a, b = os.stat(path), os.fstat(1)
+    except (OSError, ValueError):
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) and not stat.S_ISREG(a.st_mode)
+
+
 def check_output_file(path: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]] = (),
-                      force: bool | None = None) -> None:
+                      force: bool | None = None, binary: bool = False) -> None:
     """Fail early if ``path`` is not something xmlp may write: a folder on the way that cannot
-    be, a non-regular file other than a character device, one of the command's inputs, or (with
-    ``force`` False) an existing file."""
+    be, a socket, block device or folder, one of the command's inputs, or (with ``force`` False)
+    an existing regular file. ``-``, a FIFO or a character device is written through; ``binary``
+    data (an ONNX file) is refused on a terminal, as gzip does."""
+    if _through(path):
+        if binary and (os.isatty(1) if str(path) == STDOUT else _is_tty(path)):
+            raise CantCreateError(f"{path}: expected a file or a pipe for binary data; received a terminal "
+                                  "(hint: redirect it, e.g. '> model.onnx')")
+        return
     check_dir_writable(Path(path).parent)
     target = Path(os.path.realpath(path))
     if target.exists():
         kind = stat.S_IFMT(os.stat(target).st_mode)
-        if kind not in (stat.S_IFREG, stat.S_IFCHR):
-            raise CantCreateError(f"{path}: expected a regular file to write; received a {_KINDS.get(kind, 'special file')} "
-                                  "(xmlp replaces only regular files)")
+        if kind != stat.S_IFREG:
+            raise CantCreateError(f"{path}: expected a regular file, a FIFO or a character device to write; received "
+                                  f"a {_KINDS.get(kind, 'special file')} (xmlp replaces only regular files)")
     for source in inputs:
         same = os.path.realpath(source) == str(target)
         with contextlib.suppress(OSError):  # a hard link is the same file under another name
@@ -68,6 +107,17 @@ def check_output_file(path: str | os.PathLike[str], inputs: Sequence[str | os.Pa
                              "one of its inputs")
     if target.exists() and stat.S_ISREG(os.stat(target).st_mode) and force is False:
         raise CantCreateError(f"{path}: expected a new file; received an existing one (hint: --force overwrites)")
+
+
+def _is_tty(path: str | os.PathLike[str]) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return False
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
 
 
 def clean_stale(folder: Path) -> None:
@@ -95,19 +145,18 @@ def _alive(pid: int) -> bool:
 
 def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
     """Write ``data`` to ``path``: via a temporary file and a rename for a regular or new file
-    (a failure or interruption leaves the previous file untouched), straight through for a
-    character device; anything else is refused."""
+    (a failure or interruption leaves the previous file untouched), straight through for ``-``
+    (standard output), a FIFO or a character device; anything else is refused."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    if _through(path):
+        write_through(path, payload)
+        return
     target = Path(os.path.realpath(path))
     mode = 0o666 & ~_umask()
     if target.exists():
         st = os.stat(target)
-        if stat.S_ISCHR(st.st_mode):
-            with open(target, "wb") as fh:
-                fh.write(payload)
-            return
         if not stat.S_ISREG(st.st_mode):
-            raise CantCreateError(f"{path}: expected a regular file to write; received a "
+            raise CantCreateError(f"{path}: expected a regular file, a FIFO or a character device to write; received a "
                                   f"{_KINDS.get(stat.S_IFMT(st.st_mode), 'special file')} (xmlp replaces only regular files)")
         mode = stat.S_IMODE(st.st_mode)
     try:
@@ -128,9 +177,36 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
-            raise CantCreateError(f"{path}: cannot write: {exc.strerror}") from exc
+            raise CantCreateError(f"{path}: cannot write: {exc.strerror}{_space_hint(exc)}; nothing was written") from exc
         raise
     _sync_dir(target.parent)
+
+
+def _space_hint(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return " (the file system is full)"
+    if exc.errno == errno.EFBIG:
+        return " (the file would exceed the file-size limit: see 'ulimit -f')"
+    return ""
+
+
+def write_through(path: str | os.PathLike[str], payload: bytes) -> None:
+    """Write ``payload`` to standard output (``-``) or into an existing FIFO or character device,
+    as ``cat > path`` does. A reader that went away is a ``BrokenPipeError`` for the caller (the
+    command line ends quietly with 141, as a tool killed by SIGPIPE)."""
+    if str(path) == STDOUT:
+        sys.stdout.flush()
+        out = sys.stdout.buffer
+        out.write(payload)
+        out.flush()
+        return
+    try:
+        with open(path, "wb") as fh:
+            fh.write(payload)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise CantCreateError(f"{path}: cannot write: {exc.strerror}{_space_hint(exc)}") from exc
 
 
 def _sync_dir(folder: Path) -> None:
@@ -193,6 +269,9 @@ def staged_folder(final: Path, *, replace: bool = False) -> Iterator[Path]:
         if (final.exists() or final.is_symlink()) and not replace:
             raise CantCreateError(f"{final}: expected a new run folder; received an existing one "
                                   "(hint: --force replaces it)")
+    except CantCreateError as exc:  # a full disk while the run was saved: name the run's own path
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CantCreateError(str(exc).replace(str(tmp), str(final))) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -18,7 +18,7 @@ import numpy as np
 from ...errors import DataError
 from ...errors import short_repr as _short
 from ..shards import part_rows
-from ..textlines import Line, open_input, read_lines, sniff
+from ..textlines import Line, input_name, open_input, read_lines, sniff
 from .layout import BLANK, MAX_CELL, NUMBER, cells, head
 
 
@@ -68,7 +68,7 @@ def read_exact(
     ``part`` = (k, of): parse only the k-th of ``of`` contiguous parts of the data rows (a
     process's shard; the layout is still decided from the file's first rows). ``store``: the dtype
     of ``x`` (float64 by default). The exact reader: ``csv.fast`` is the fast one."""
-    name = str(path)
+    name = input_name(path)
     with open_input(path) as fh:
         bom, newline = sniff(fh)
         rows = (line for line in read_lines(fh, name) if line.text.strip())

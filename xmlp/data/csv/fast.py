@@ -21,7 +21,7 @@ import numpy as np
 
 from ...errors import DataError
 from ..shards import part_rows
-from ..textlines import MAX_LINE, Line, open_input, read_lines, sniff
+from ..textlines import MAX_LINE, Line, input_name, open_input, read_lines, sniff
 from . import exact
 from .bulk import Block, Spec, convert, engine
 from .layout import Layout, head
@@ -51,7 +51,7 @@ class Reader:
                  classes: Sequence[str] | None = None, dtype: str = "float64",
                  feature_names: Sequence[str] | None = None, keep_ids: bool = False, engine_name: str | None = None,
                  block_bytes: int | None = None):
-        self.path, self.name, self.dtype = path, str(path), dtype
+        self.path, self.name, self.dtype = path, input_name(path), dtype
         self.block_bytes = block_bytes or BLOCK_BYTES
         allowed = None if classes is None else {str(c) for c in classes}
         starts: dict[int, int] = {}
