@@ -53,6 +53,9 @@ def test_split_train_predict_sequence(cli, subject_csv, tmp_path):
     assert "> saving model 'run/model.safetensors' to disk..." in out
     code, out, err = cli("predict", "run/model.safetensors", "data_valid.csv", "--out", "pred.csv")
     assert code == 0, err
+    # The default refit trained the saved model on data_valid.csv too: the scores say so.
+    assert err == ("xmlp: warning: 114 of 114 rows were used to train this model (refit on training + validation); "
+                   "these scores are not a test estimate\n")
     bce = float(re.search(r"binary cross-entropy \(p = P\(M\)\): ([\d.]+)", out).group(1))
     assert 0.0 < bce < 0.2
     assert re.search(r"accuracy: 0\.9\d+ - precision: [01]\.\d+ - recall: [01]\.\d+ - f1: [01]\.\d+", out)
@@ -65,8 +68,35 @@ def test_split_train_predict_sequence(cli, subject_csv, tmp_path):
     labels = [l.split(",")[1] for l in (tmp_path / "data_valid.csv").read_text().splitlines()]
     p = np.clip(np.array([float(r.split(",")[3]) for r in rows[1:]]), 1e-15, 1 - 1e-15)
     y = np.array([l == "M" for l in labels], dtype=float)
-    # pred.csv rounds probabilities to 6 decimals, which moves the BCE by < 1e-4.
-    assert abs(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)) - bce) < 1e-4
+    # pred.csv holds the float32 probabilities exactly (round-trip digits): the BCE of the file is
+    # the printed one up to its 4-decimal rounding (5e-5) and float32 rounding of p (~1e-7 relative).
+    assert abs(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)) - bce) < 5.1e-5
+
+
+def test_the_readme_workflow_scores_a_held_out_test_file(cli, subject_csv, tmp_path):
+    """The README's 42 workflow: a test file split off first is never trained on (no warning), the
+    validation file is (the refit), and --metrics-json carries the counts."""
+    import json
+
+    assert cli("split", subject_csv, "--seed", "1", "--valid-size", "0.15", "--names", "rest.csv", "test.csv")[0] == 0
+    assert cli("split", "rest.csv", "--seed", "1")[0] == 0
+    code, out, err = cli("train", "--train", "data_train.csv", "--valid", "data_valid.csv", "--out", "run",
+                         "--epochs", "20", "--quiet", "--no-plots")
+    assert code == 0, err
+    code, out, err = cli("predict", "run", "test.csv", "--metrics-json", "test.json")
+    assert code == 0 and err == "" and "binary cross-entropy" in out
+    doc = json.loads((tmp_path / "test.json").read_text())
+    assert doc["rows"] == 85 and doc["trained_rows"] == 0 and doc["confusion"] and 0 < doc["bce"] < 0.5
+    code, out, err = cli("predict", "run", "data_valid.csv", "--metrics-json", "-")
+    doc = json.loads(out)  # the JSON alone on standard output; the messages on standard error
+    assert code == 0 and doc["rows"] == doc["trained_rows"] == 97
+    assert "warning: 97 of 97 rows were used to train this model (refit" in err and "binary cross-entropy" in err
+    code, out, err = cli("predict", "run", "data_train.csv")  # the rows of the run itself
+    assert "warning: 387 of 387 rows were used to train this model" in err
+    code, out, err = cli("train", "--train", "data_train.csv", "--valid", "data_valid.csv", "--out", "norefit",
+                         "--epochs", "20", "--quiet", "--no-plots", "--no-refit")
+    code, out, err = cli("predict", "norefit", "data_valid.csv")
+    assert code == 0 and err == ""  # without the refit the validation rows were not trained on
 
 
 def test_predict_unlabeled_file(cli, subject_csv, tmp_path, wdbc):

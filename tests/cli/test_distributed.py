@@ -101,6 +101,9 @@ def test_sharded_mode_reaches_the_single_process_bar(mpiexec, tmp_path, wdbc):
     # The model's standardisation is that of all the training rows (merged across the shards).
     mean = load_file(tmp_path / "two/model.safetensors")["preprocess.mean"]
     np.testing.assert_allclose(mean, load_file(tmp_path / "one/model.safetensors")["preprocess.mean"], rtol=1e-12)
+    # Each process hashed its own shard: the saved fingerprint is of all the training rows.
+    assert (load_file(tmp_path / "two/model.safetensors")["fingerprint"]
+            == load_file(tmp_path / "one/model.safetensors")["fingerprint"]).all()
 
 
 def _bad_cell_in_second_half(tmp_path, wdbc):

@@ -28,7 +28,8 @@ def test_train_with_no_arguments(cli, tmp_path):
     assert lines[152] == ("> refit on 569 rows (training + validation) for 150 epochs: the saved model; "
                           "the curves and validation scores come from the run above")
     assert lines[153] == "> saving model 'run/model.safetensors' to disk..."
-    acc = float(re.search(r"validation accuracy: ([\d.]+)$", lines[-1]).group(1))
+    acc = float(re.search(r"validation accuracy: ([\d.]+) \(the run on the training rows; the saved model "
+                          r"'run/model.safetensors' was refit on 569 rows, validation included\)$", lines[-1]).group(1))
     assert acc >= 0.95
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
         "accuracy.png", "history.csv", "history.json", "loss.png", "model.safetensors"]
@@ -125,10 +126,13 @@ def test_a_closed_pipe_stops_quietly(tmp_path):
 def test_quiet_prints_only_the_summary(cli):
     code, out, err = cli("train", "--quiet", "--epochs", "3", "--out", "r")
     lines = out.splitlines()
-    assert code == 0 and err == "" and len(lines) == 3
-    assert lines[0].startswith("> refit on 569 rows") and lines[1] == "> saving model 'r/model.safetensors' to disk..."
+    assert code == 0 and err == "" and len(lines) == 1
+    # The one line says which model its validation scores describe: the run's, not the refit saved one.
     assert re.fullmatch(r"trained on numpy \(float32\) in 3 epochs - validation binary cross-entropy: "
-                        r"\d\.\d{4} - validation accuracy: \d\.\d{4}", lines[2])
+                        r"\d\.\d{4} - validation accuracy: \d\.\d{4} \(the run on the training rows; the saved "
+                        r"model 'r/model.safetensors' was refit on 569 rows, validation included\)", lines[0])
+    code, out, err = cli("train", "--quiet", "--epochs", "3", "--out", "n", "--no-refit")
+    assert code == 0 and out.endswith(" (the saved model 'n/model.safetensors')\n") and out.count("\n") == 1
 
 
 SHARED_DATA = ROOT.parent / "shared" / "data" / "data.csv"

@@ -13,17 +13,19 @@ from xmlp.io.model_file import read_model_file, write_model_file
 def test_model_file_layout_and_metadata(cli, tmp_path):
     assert cli("train", "--epochs", "3", "--out", "r", "--quiet", "--no-plots")[0] == 0
     meta, tensors = read_model_file(tmp_path / "r/model.safetensors")
-    assert sorted(tensors) == ["layers.0.bias", "layers.0.weight", "layers.1.bias", "layers.1.weight",
+    assert sorted(tensors) == ["fingerprint", "layers.0.bias", "layers.0.weight", "layers.1.bias", "layers.1.weight",
                                "layers.2.bias", "layers.2.weight", "preprocess.lambdas", "preprocess.mean",
                                "preprocess.scale"]
     assert meta["preprocess"] == "yeo-johnson" and meta["ensemble"] == 1
     assert tensors["layers.0.weight"].shape == (30, 24) and tensors["layers.0.weight"].dtype == np.float32
-    assert meta["format"] == "xmlp-model" and meta["format_version"] == 3 and meta["xmlp_version"] == xmlp.__version__
+    assert meta["format"] == "xmlp-model" and meta["format_version"] == 5 and meta["xmlp_version"] == xmlp.__version__
     assert [l["activation"] for l in meta["topology"]["layers"]] == ["tanh", "tanh", "softmax"]
     assert meta["classes"] == ["B", "M"] and meta["positive_class"] == "M" and meta["loss"] == "binaryCrossentropy"
     assert meta["feature_names"][0] == "mean radius" and meta["training"]["seed"] == 42
     assert meta["training"]["optimizer"]["name"] == "sgd" and 0 < meta["metrics"]["val_bce"] < 1
     assert b"pickle" not in (tmp_path / "r/model.safetensors").read_bytes()
+    # The refit saved model trained on all 569 rows: their fingerprint, 8 bytes a row.
+    assert meta["fingerprint"]["rows"] == 569 and tensors["fingerprint"].shape == (569,)
 
 
 def _meta(**over):

@@ -9,9 +9,11 @@ import argparse
 import csv
 import importlib.metadata
 import io
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -21,8 +23,9 @@ from ..data.csv.exact import read_exact, rows_text
 from ..data.preprocessing import RowValueError
 from ..data.split import split_indices
 from ..errors import CantCreateError, DataError, UnavailableError, UsageError
-from ..io.files import STDOUT, atomic_write, check_dir_writable, check_output_file, write_all, writes_stdout
+from ..io.files import atomic_write, check_dir_writable, check_output_file, write_all
 from ..io.history import read_history, run_labels
+from ..io.through import STDOUT, writes_stdout
 from .preflight import check_two_classes
 from .runs import resolve_backend
 
@@ -78,17 +81,35 @@ def probability_text(p: np.ndarray) -> list[list[str]]:
     return [[str(v) for v in row] for row in p]
 
 
+def overlap_warning(model: Any, n_trained: int | None, n_rows: int, scored: bool) -> str | None:
+    """The line ``xmlp predict`` prints when some of its rows were training rows, else None."""
+    if not n_trained:
+        return None
+    fp = model.fingerprint
+    how = "about " if fp.bloom is not None else ""
+    refit = model.metadata.get("training", {}).get("refit") if isinstance(model.metadata.get("training"), dict) else None
+    why = [" (refit on training + validation)"] if refit else []
+    if fp.bloom is not None:
+        why.append(f" (a Bloom filter of {fp.rows:,} training rows: false-positive rate {fp.false_positive_rate:.2g})")
+    what = "these scores are not a test estimate" if scored else "their predictions are not a test estimate"
+    return f"xmlp: warning: {how}{n_trained} of {n_rows} rows were used to train this model{''.join(why)}; {what}"
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..models.scoring import evaluate_probabilities
     from ..models.sequential import load_model
 
-    say = _say(writes_stdout(args.out))
+    if args.out is not None and args.out == args.metrics_json == STDOUT:
+        raise UsageError("--out/--metrics-json: expected at most one of them on standard output; received '-' twice")
+    say = _say(writes_stdout(args.out) or writes_stdout(args.metrics_json))
     backend = resolve_backend(args.device, args.backend)
     path = Path(args.model) / "model.safetensors" if Path(args.model).is_dir() else Path(args.model)
     model = load_model(path, backend=backend)
     classes = [str(c) for c in model.classes]
     if args.out:
         check_output_file(args.out, [args.data, path], force=args.force)
+    if args.metrics_json:
+        check_output_file(args.metrics_json, [args.data, path], force=args.force)
     table = read_table(args.data, n_features=model.n_features, labels="optional", classes=classes,
                                dtype=model.dtype_name, feature_names=model.feature_names)
     try:
@@ -100,6 +121,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     predicted = [classes[i] for i in proba.argmax(axis=1)]
     sizes = " -> ".join([str(model.n_features)] + [str(l.units) for l in model.layers if l.kind == "Dense"])
     say(f"> loaded model '{path}' ({sizes}, {model.dtype_name}); predicting {table.n_rows} rows on {backend}")
+    trained = model.training_overlap(table.x)
+    warning = overlap_warning(model, trained, table.n_rows, table.labels is not None)
+    if warning:
+        print(warning, file=sys.stderr)
     if args.out:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -111,6 +136,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         atomic_write(args.out, buf.getvalue())
         say(f"> wrote predictions to {'standard output' if args.out == STDOUT else repr(args.out)}")
     if table.labels is None:
+        if args.metrics_json:
+            raise UsageError(f"--metrics-json: expected a data file with labels to score; received {table.path}, "
+                             "which has none")
         if not args.out:
             for i in range(min(table.n_rows, 10)):
                 name = table.ids[i] if table.ids is not None else str(i)
@@ -121,6 +149,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     true = np.array([classes.index(l) for l in table.labels.tolist()])
     pos = classes.index(str(model.positive_class)) if str(model.positive_class) in classes else None
     scores = evaluate_probabilities(proba, true, classes, pos)
+    if args.metrics_json:
+        doc = {"model": str(path), "data": table.path, "rows": table.n_rows, "trained_rows": trained,
+               **{k: v for k, v in scores.items()}}
+        atomic_write(args.metrics_json, json.dumps(doc, indent=2) + "\n")
     if "bce" in scores:
         say(f"binary cross-entropy (p = P({classes[pos if pos is not None else -1]})): {scores['bce']:.4f}")
     else:

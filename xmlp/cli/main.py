@@ -88,9 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predict with a saved model; score it when the file has labels")
     p.add_argument("model", help="model file (model.safetensors), or a run folder holding one")
-    p.add_argument("data", help="CSV file: id, [label,] features")
-    p.add_argument("--out", help="write predictions here (id, predicted label, probability per class)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    p.add_argument("data", help="CSV file: id, [label,] features ('-': standard input)")
+    p.add_argument("--out", help="write predictions here (id, predicted label, probability per class; "
+                                 "'-': standard output)")
+    p.add_argument("--metrics-json", metavar="FILE",
+                   help="write the scores as JSON here (rows, trained_rows: how many were training rows, bce, …)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out or --metrics-json file")
     backend_options(p)
     _common(p)
     p.set_defaults(func=cmd_predict)

@@ -149,7 +149,7 @@ def _streamed(s: TrainSettings) -> Data | None:
     from ..data.preprocessing import Standardizer
 
     preprocess = Standardizer.for_method(None if s.preprocess == "none" else s.preprocess)
-    scanned = fit_data.first_pass(train, preprocess, s.seed)
+    scanned = fit_data.first_pass(train, preprocess, s.seed, s.dtype)  # the fit's own pass: read once
     _check_counts(train.name, scanned.classes, scanned.counts)
     return Data(train, None, x_valid, y_valid, whole.feature_names, what, whole if not s.valid else None)
 

@@ -140,8 +140,8 @@ def run(job: Job, folder: Path | None = None) -> History:
     if s.refit and sharded:
         print("> no refit in sharded mode (this process holds one shard): the saved model is the run's")
     elif s.refit:
-        model, training["refit"] = refit(job, history.kept_epochs)
-    print(f"> saving model '{out_dir / 'model.safetensors'}' to disk...")
+        model, training["refit"] = refit(job, history.kept_epochs, detail)
+    detail(f"> saving model '{out_dir / 'model.safetensors'}' to disk...")
     model.save(folder / "model.safetensors", metadata={"training": training, "metrics": final_metrics})
     record = {**history.to_dict(), "config": training, "final": final_metrics, "name": out_dir.name}
     atomic_write(folder / "history.json", json.dumps(record, indent=2, default=str))
@@ -152,12 +152,15 @@ def run(job: Job, folder: Path | None = None) -> History:
         paths = plot_history(history.history, folder, show=s.show, best_epoch=history.best_epoch)
         detail(f"> learning curves: {', '.join(str(out_dir / p.name) for p in paths)}")
     loss_name = "binary cross-entropy" if "bce" in final else "cross-entropy"
+    saved = (f" (the run on the training rows; the saved model '{out_dir / 'model.safetensors'}' was refit on "
+             f"{training['refit']['rows']} rows, validation included)" if isinstance(training.get("refit"), dict)
+             else f" (the saved model '{out_dir / 'model.safetensors'}')")
     print(f"trained on {job.backend} ({s.dtype}) in {history.epochs} epochs - validation {loss_name}: "
-          f"{final.get('bce', final['loss']):.4f} - validation accuracy: {final['accuracy']:.4f}")
+          f"{final.get('bce', final['loss']):.4f} - validation accuracy: {final['accuracy']:.4f}{saved}")
     return history
 
 
-def refit(job: Job, epochs: int) -> tuple[Sequential, dict[str, int]]:
+def refit(job: Job, epochs: int, say: Any = print) -> tuple[Sequential, dict[str, int]]:
     """The saved model of a --refit run: the same settings trained again from fresh weights on
     the training + validation rows, for as many epochs as the validation run kept."""
     s, d = job.settings, job.data
@@ -167,8 +170,8 @@ def refit(job: Job, epochs: int) -> tuple[Sequential, dict[str, int]]:
               metrics=(), feature_names=d.feature_names, input_noise=s.input_noise, **run_data.fit_options(s),
               **recipe.fit_options(s))
     rows = len(y) if y is not None else x.n_rows
-    print(f"> refit on {rows} rows (training + validation) for {epochs} epochs: the saved model; "
-          "the curves and validation scores come from the run above")
+    say(f"> refit on {rows} rows (training + validation) for {epochs} epochs: the saved model; "
+        "the curves and validation scores come from the run above")
     return model, {"rows": rows, "epochs": epochs}
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import DataError
 from . import power
+from .fingerprint import Fingerprint, row_hashes
 from .preprocessing import LabelEncoder, Standardizer
 from .shards import Moments, merge, moments, scaling
 from .sources import Chunk, Source
@@ -37,6 +38,7 @@ class Scan:
     classes: list[Any]
     counts: list[int]
     standardizer: Standardizer | None
+    fingerprint: Fingerprint | None = None
 
 
 def where(source: Source, chunk: Chunk, row: int, col: int) -> str:
@@ -59,8 +61,10 @@ def checked(source: Source, chunk: Chunk, n_features: int) -> np.ndarray:
 
 
 def scan(source: Source, standardizer: Standardizer | None, *, seed: int | None = 0,
-         sample_rows: int = SAMPLE_ROWS) -> Scan:
-    """One pass (two for Yeo-Johnson over several chunks): rows, classes, preprocessing."""
+         sample_rows: int = SAMPLE_ROWS, fingerprint_dtype: str | None = None) -> Scan:
+    """One pass (two for Yeo-Johnson over several chunks): rows, classes, preprocessing, and
+    with ``fingerprint_dtype`` the rows' fingerprint (``data.fingerprint``) in that dtype."""
+    fp = Fingerprint(fingerprint_dtype) if fingerprint_dtype is not None else None
     sample_rng = np.random.default_rng(seed)
     parts: list[Moments] = []
     counts: dict[Any, int] = {}
@@ -76,6 +80,8 @@ def scan(source: Source, standardizer: Standardizer | None, *, seed: int | None 
         for name, c in zip(names.tolist(), found.tolist()):
             counts[name] = counts.get(name, 0) + c
         parts.append(moments(x))
+        if fp is not None:
+            fp.add(row_hashes(x, fp.dtype))
         if standardizer is not None and standardizer.power:
             sample = _keep_sample(sample, x, chunk.first_row, sample_rng, sample_rows)
         only = x if n_chunks == 0 else None
@@ -86,7 +92,7 @@ def scan(source: Source, standardizer: Standardizer | None, *, seed: int | None 
     classes = sorted(counts)
     if standardizer is not None:
         standardizer = _fit(source, standardizer, only, parts, sample)
-    return Scan(n, classes, [counts[c] for c in classes], standardizer)
+    return Scan(n, classes, [counts[c] for c in classes], standardizer, fp)
 
 
 def _keep_sample(sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None, x: np.ndarray, first_row: int,

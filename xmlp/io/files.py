@@ -1,7 +1,7 @@
 """Output files and folders: checks before work starts, atomic writes, run folders assembled
 beside their destination, and the rules that keep xmlp from replacing what is not its own.
 
-- ``-`` is standard output (``STDOUT``). Only regular files are ever replaced (temp file in the
+- ``-`` is standard output (``through.STDOUT``). Only regular files are ever replaced (temp file in the
   same folder, fsync, rename); a symlink is followed to its target; a FIFO (named pipe, a shell's
   ``>(…)``) or a character device (``/dev/null``, a terminal, ``/dev/stdout`` onto a pipe) is
   written through, never replaced; a socket, block device or folder is refused with the reason.
@@ -15,20 +15,18 @@ beside their destination, and the rules that keep xmlp from replacing what is no
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
 import stat
-import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from ..errors import CantCreateError, UsageError
+from .through import STDOUT, is_tty, passes_through, space_hint, write_through
 
 TEMP_PREFIX = ".xmlp-tmp-"
-STDOUT = "-"  # as an output path: standard output
 _KINDS = {stat.S_IFIFO: "FIFO (named pipe)", stat.S_IFSOCK: "socket", stat.S_IFBLK: "block device",
           stat.S_IFDIR: "folder", stat.S_IFCHR: "character device"}
 
@@ -53,41 +51,14 @@ def check_dir_writable(folder: str | os.PathLike[str]) -> None:
         raise CantCreateError(f"{folder}: cannot create output here: {probe} is not writable")
 
 
-def _through(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is written through rather than replaced: ``-``, or an existing FIFO or
-    character device. ``os.stat`` before any ``realpath``: ``/dev/stdout`` onto a pipe resolves
-    to ``/proc/…/fd/pipe:[…]``, a name that does not exist, while ``stat`` reaches the pipe."""
-    if str(path) == STDOUT:
-        return True
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)
-
-
-def writes_stdout(path: str | os.PathLike[str] | None) -> bool:
-    """Whether writing ``path`` writes this process's standard output (``-``, ``/dev/stdout``, the
-    FIFO or terminal it is connected to): the command's messages then go to standard error."""
-    if path is None:
-        return False
-    if str(path) == STDOUT:
-        return True
-    try:
-        a, b = os.stat(path), os.fstat(1)
-    except (OSError, ValueError):
-        return False
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) and not stat.S_ISREG(a.st_mode)
-
-
 def check_output_file(path: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]] = (),
                       force: bool | None = None, binary: bool = False) -> None:
     """Fail early if ``path`` is not something xmlp may write: a folder on the way that cannot
     be, a socket, block device or folder, one of the command's inputs, or (with ``force`` False)
     an existing regular file. ``-``, a FIFO or a character device is written through; ``binary``
     data (an ONNX file) is refused on a terminal, as gzip does."""
-    if _through(path):
-        if binary and (os.isatty(1) if str(path) == STDOUT else _is_tty(path)):
+    if passes_through(path):
+        if binary and (os.isatty(1) if str(path) == STDOUT else is_tty(path)):
             raise CantCreateError(f"{path}: expected a file or a pipe for binary data; received a terminal "
                                   "(hint: redirect it, e.g. '> model.onnx')")
         return
@@ -107,17 +78,6 @@ def check_output_file(path: str | os.PathLike[str], inputs: Sequence[str | os.Pa
                              "one of its inputs")
     if target.exists() and stat.S_ISREG(os.stat(target).st_mode) and force is False:
         raise CantCreateError(f"{path}: expected a new file; received an existing one (hint: --force overwrites)")
-
-
-def _is_tty(path: str | os.PathLike[str]) -> bool:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    except OSError:
-        return False
-    try:
-        return os.isatty(fd)
-    finally:
-        os.close(fd)
 
 
 def clean_stale(folder: Path) -> None:
@@ -148,7 +108,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
     (a failure or interruption leaves the previous file untouched), straight through for ``-``
     (standard output), a FIFO or a character device; anything else is refused."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    if _through(path):
+    if passes_through(path):
         write_through(path, payload)
         return
     target = Path(os.path.realpath(path))
@@ -177,36 +137,9 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
-            raise CantCreateError(f"{path}: cannot write: {exc.strerror}{_space_hint(exc)}; nothing was written") from exc
+            raise CantCreateError(f"{path}: cannot write: {exc.strerror}{space_hint(exc)}; nothing was written") from exc
         raise
     _sync_dir(target.parent)
-
-
-def _space_hint(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return " (the file system is full)"
-    if exc.errno == errno.EFBIG:
-        return " (the file would exceed the file-size limit: see 'ulimit -f')"
-    return ""
-
-
-def write_through(path: str | os.PathLike[str], payload: bytes) -> None:
-    """Write ``payload`` to standard output (``-``) or into an existing FIFO or character device,
-    as ``cat > path`` does. A reader that went away is a ``BrokenPipeError`` for the caller (the
-    command line ends quietly with 141, as a tool killed by SIGPIPE)."""
-    if str(path) == STDOUT:
-        sys.stdout.flush()
-        out = sys.stdout.buffer
-        out.write(payload)
-        out.flush()
-        return
-    try:
-        with open(path, "wb") as fh:
-            fh.write(payload)
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise CantCreateError(f"{path}: cannot write: {exc.strerror}{_space_hint(exc)}") from exc
 
 
 def _sync_dir(folder: Path) -> None:

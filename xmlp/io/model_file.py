@@ -44,7 +44,7 @@ from ..errors import DataError, NoInputError
 from .files import atomic_write
 
 FORMAT = "xmlp-model"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 _MAX_SLOTS = 8  # arrays per parameter an optimizer keeps (Adam: 2)
 _PREPROCESS = {"standardize": ("preprocess.mean", "preprocess.scale"),
                "yeo-johnson": ("preprocess.mean", "preprocess.scale", "preprocess.lambdas")}
@@ -60,11 +60,12 @@ def model_file_bytes(meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> by
     """The bytes of a model file holding ``tensors`` and ``meta`` (format fields added)."""
     import safetensors.numpy  # imported when a model is saved or loaded, not with xmlp
 
-    # the oldest version that holds it, so that older xmlp reads it: 4 for layers other than Dense
+    # the oldest version that holds it, so that older xmlp reads it: 5 with a training fingerprint,
+    # 4 for layers other than Dense, 3 with a training state
     topology = meta.get("topology")
     layers = topology.get("layers") if isinstance(topology, dict) else None
     kinds = {layer.get("kind") for layer in layers if isinstance(layer, dict)} if isinstance(layers, list) else set()
-    version = 4 if kinds - {"Dense"} else 3 if "resume" in meta else 2
+    version = 5 if "fingerprint" in meta else 4 if kinds - {"Dense"} else 3 if "resume" in meta else 2
     doc = {"format": FORMAT, "format_version": version, "xmlp_version": __version__, **meta}
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     out: bytes = safetensors.numpy.save(arrays, metadata={"xmlp": json.dumps(doc)})
@@ -176,6 +177,12 @@ def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -
         known = ["standardize"] + (["yeo-johnson"] if version >= 2 else [])
         raise bad(f"expected preprocess among {', '.join(map(repr, known))} or null; received {_short(method)}")
     slots = _check_resume(name, meta, members) if "resume" in meta and version >= 3 else None
+    if "fingerprint" in meta and version >= 5:  # its content is checked when it is rebuilt
+        fp = tensors.get("fingerprint")
+        if fp is None or fp.dtype != np.uint64 or fp.ndim != 1:
+            raise bad("expected a fingerprint tensor of uint64 words; received "
+                      + ("none" if fp is None else f"{fp.dtype} of shape {tuple(fp.shape)}"))
+        expected.add("fingerprint")
     for key, tensor in tensors.items():
         if key in expected:
             continue

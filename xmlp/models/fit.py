@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._types import ArrayLike, Labels
+from ..data.fingerprint import Fingerprint
 from ..data.preprocessing import LabelEncoder, Standardizer
 from ..optim import clipping, optimizers, schedules
 from ..training import metrics as metrics_mod
@@ -67,6 +68,7 @@ def fit(
                          "from it without warm_start)")
     x_in = x if fit_data.is_source(x) else inputs.features(
         model.backend, x, model.n_features if warm_start else None)[0]
+    rows_fp = None if fit_data.is_source(x_in) else _fingerprint(model, x_in, partition)  # before rows are reused
     callbacks = ([early_stopping] if early_stopping is not None else []) + list(callbacks)
     callbacks += [EpochPrinter()] if verbose else []
     if warm_start:
@@ -75,6 +77,10 @@ def fit(
     else:
         state = _fresh(model, x_in, y, metric_names, optimizer, learning_rate, seed, partition, classes, feature_names)
         state.schedules = [copy.deepcopy(lr_schedule) for _ in model.members]
+    if rows_fp is None:  # a source: its first pass hashed the rows
+        rows_fp = fit_data.first_pass(x_in, model.standardizer, model.seed, model.dtype_name).fingerprint
+    old_fp = model.fingerprint if warm_start else None
+    model.fingerprint = rows_fp if old_fp is None or rows_fp is None else old_fp.union(rows_fp)
     opt = state.optimizers[0]
     if state.schedules[0] is not None:
         schedules.check_span(state.schedules[0], state.epochs, epochs, opt.initial_learning_rate)
@@ -132,6 +138,19 @@ def _fresh(model: Any, x_in: Any, y: Labels, metric_names: list[str], optimizer:
     model.training_state = TrainingState(model.members, opts, [s[1] for s in streams], [s[2] for s in streams],
                                          0, model.seed, dropout=[s[3] for s in streams])
     return model.training_state  # type: ignore[no-any-return]
+
+
+def _fingerprint(model: Any, x: Any, partition: Partition | None) -> Fingerprint:
+    """The fingerprint of the fit's rows: this process's, merged over the shards of a sharded
+    data-parallel fit (each process hashes its own rows; the merged set is the same on all)."""
+    host = model.backend.to_numpy(x) if model.backend.holds(x) else np.asarray(x)
+    fp = Fingerprint.of(host, model.dtype_name)
+    if partition is not None and partition.sharded and partition.size > 1:
+        parts = partition.comm.allgather((fp.meta(), fp.tensors()["fingerprint"]))
+        fp = Fingerprint(model.dtype_name)
+        for meta, tensor in parts:
+            fp = fp.union(Fingerprint.from_file(meta, tensor, "a process's fingerprint"))
+    return fp
 
 
 def _continued(model: Any, y: Labels, n_rows: int, metric_names: list[str], optimizer: Any,

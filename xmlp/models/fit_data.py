@@ -32,7 +32,7 @@ def learn_source(model: Any, source: Source, y: Any, fit_labels: Any, metrics: S
     preprocessing fitted), then the labels set up by ``fit_labels`` as for in-memory data."""
     if y is not None:
         raise ValueError(f"expected y=None with a data source (its labels come from {source.name}); received labels")
-    result = first_pass(source, model.standardizer, model.seed)
+    result = first_pass(source, model.standardizer, model.seed, model.dtype_name)
     fit_labels(model, range(result.n_rows), result.n_rows, metrics, classes if classes is not None else result.classes)
     # A copy: the scan is cached on the source for the next model, and a later fit on arrays
     # refits the model's preprocessing in place.
@@ -40,14 +40,15 @@ def learn_source(model: Any, source: Source, y: Any, fit_labels: Any, metrics: S
     return result
 
 
-def first_pass(source: Source, standardizer: Standardizer | None, seed: int | None) -> Scan:
+def first_pass(source: Source, standardizer: Standardizer | None, seed: int | None,
+               fingerprint_dtype: str | None = None) -> Scan:
     """``data.scan.scan`` of ``source``, once per (preprocessing, seed): a run that counted the
     classes before building its model does not read the file again to fit. The source learns
     its ``n_rows``, ``classes`` and ``class_counts``."""
-    key = (None if standardizer is None else standardizer.method, seed)
+    key = (None if standardizer is None else standardizer.method, seed, fingerprint_dtype)
     cache = source.__dict__.setdefault("_scans", {})
     if key not in cache:
-        cache[key] = scan(source, standardizer, seed=seed)
+        cache[key] = scan(source, standardizer, seed=seed, fingerprint_dtype=fingerprint_dtype)
     result: Scan = cache[key]
     source.n_rows, source.classes, source.class_counts = result.n_rows, result.classes, result.counts
     return result

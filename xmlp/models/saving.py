@@ -9,6 +9,7 @@ from typing import Any, Mapping, TypeVar
 
 import numpy as np
 
+from ..data.fingerprint import Fingerprint
 from ..data.preprocessing import Standardizer
 from ..errors import DataError
 from ..nn.layers import from_config
@@ -19,8 +20,8 @@ METADATA_KEYS = ("training", "metrics")
 M = TypeVar("M")
 
 
-def file_data(model: Any, metadata: Mapping[str, Any] | None = None,
-              include_optimizer: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def file_data(model: Any, metadata: Mapping[str, Any] | None = None, include_optimizer: bool = True,
+              include_fingerprint: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(JSON description, host tensors) of a fitted model; ``metadata`` may add JSON-able
     ``training`` settings and final ``metrics``; ``include_optimizer``: the training state too
     (optimizer slots as tensors, the rest as the ``resume`` document), when the model has one."""
@@ -64,6 +65,9 @@ def file_data(model: Any, metadata: Mapping[str, Any] | None = None,
             if not np.isfinite(tensor).all():
                 raise ValueError(f"expected a finite optimizer state to save; received NaN or infinity in {key}")
         tensors.update(slots)
+    if include_fingerprint and model.fingerprint is not None:
+        meta["fingerprint"] = model.fingerprint.meta()
+        tensors.update(model.fingerprint.tensors())
     return meta, tensors
 
 
@@ -99,6 +103,11 @@ def restore(cls: type[M], meta: dict[str, Any], tensors: dict[str, np.ndarray], 
                          for i, layer_shapes in enumerate(shapes)], meta["topology"]["n_features"])
     seed = meta["resume"].get("seed") if "resume" in meta else model.metadata["training"].get("seed")
     model.seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+    if "fingerprint" in meta:
+        try:
+            model.fingerprint = Fingerprint.from_file(meta["fingerprint"], tensors.get("fingerprint"), source)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
     if "resume" in meta:
         try:
             model.training_state = TrainingState.from_file_data(meta["resume"], tensors, model.members)
@@ -130,7 +139,7 @@ def _check_layer_tensors(source: str, model: Any, meta: dict[str, Any], tensors:
     declared = {f"{f'members.{k}.' if k else ''}layers.{i}.{key}" for k in range(len(model.members))
                 for i, layer_shapes in enumerate(shapes) for key in layer_shapes}
     extra = sorted(k for k in tensors if ".optimizer." not in f".{k}" and not k.startswith("preprocess.")
-                   and k not in declared)
+                   and k not in declared and not (k == "fingerprint" and "fingerprint" in meta))
     if extra:
         raise DataError(f"{source}: expected only the tensors of the topology; received extra {extra[:5]!r}")
 

@@ -12,7 +12,8 @@ import numpy as np
 
 from .. import backends
 from .._types import Array, ArrayLike, Labels
-from ..data.preprocessing import LabelEncoder, Standardizer
+from ..data.fingerprint import Fingerprint
+from ..data.preprocessing import LabelEncoder, Standardizer, as_features
 from ..io.model_file import read_model_file, write_model_file
 from ..nn.layer import Layer
 from ..nn.network import Network, mean_probabilities
@@ -67,6 +68,9 @@ class Sequential:
         self.metadata: dict[str, Any] = {}
         #: What continuing the training needs: optimizers, random streams, epochs run (None before a fit).
         self.training_state: TrainingState | None = None
+        #: The rows the weights were trained on (``xmlp.data.fingerprint``; None before a fit, or
+        #: for a model file written without one).
+        self.fingerprint: Fingerprint | None = None
 
     # ----------------------------------------------------------------- structure and weights
     layers = property(lambda self: self.network.layers)
@@ -243,26 +247,44 @@ class Sequential:
         return self.temperature
 
     def evaluate(self, x: ArrayLike, y: Labels) -> dict[str, Any]:
-        """loss, bce (two classes; of ``positive_class``), accuracy, precision, recall, f1, confusion."""
+        """loss, bce (two classes; of ``positive_class``), accuracy, precision, recall, f1, confusion,
+        and ``trained_rows``: how many of the rows the model was trained on (``training_overlap``;
+        None when unknown): scores of such rows are not a test estimate."""
         from .scoring import evaluate_probabilities
 
         pos = self.classes.index(self.positive_class) if self.positive_class in self.classes else None
-        return evaluate_probabilities(self._infer(x, 65536, True, host=True), self.encoder.indices(y), self.classes, pos)
+        scores = evaluate_probabilities(self._infer(x, 65536, True, host=True), self.encoder.indices(y), self.classes, pos)
+        scores["trained_rows"] = self.training_overlap(x)
+        return scores
+
+    def training_overlap(self, x: ArrayLike) -> int | None:
+        """How many rows of ``x`` are rows this model was trained on (the same feature values in
+        the model's dtype), from the fingerprint its fit kept; None for a model without one (never
+        fitted, or loaded from a file written without it). Beyond 10⁶ training rows the count
+        comes from a Bloom filter and may include a few false positives
+        (``fingerprint.false_positive_rate``)."""
+        if self.fingerprint is None:
+            return None
+        host = self.backend.to_numpy(x) if self.backend.holds(x) else as_features(x, self.n_features)
+        return self.fingerprint.overlap(host)
 
     # ----------------------------------------------------------------- the model file
     def save(self, path: str | os.PathLike[str], *, metadata: Mapping[str, Any] | None = None,
-             include_optimizer: bool = True) -> None:
+             include_optimizer: bool = True, include_fingerprint: bool = True) -> None:
         """Write the model file (safetensors + JSON description), atomically. ``metadata`` may
         carry JSON-able ``training`` settings and final ``metrics`` to store with the model;
         ``include_optimizer`` (as Keras's): the training state, so that a loaded model continues
-        (``fit(warm_start=True)``, ``partial_fit``, ``xmlp train --resume``) as if never saved."""
-        meta, tensors = self.to_file_data(metadata, include_optimizer)
+        (``fit(warm_start=True)``, ``partial_fit``, ``xmlp train --resume``) as if never saved;
+        ``include_fingerprint``: the training rows' fingerprint (8 bytes a row up to 10⁶ rows,
+        8 MiB beyond; format 5), so that scoring training rows warns. Without it the file is in
+        the format an older xmlp reads."""
+        meta, tensors = self.to_file_data(metadata, include_optimizer, include_fingerprint)
         write_model_file(path, meta, tensors)
 
-    def to_file_data(self, metadata: Mapping[str, Any] | None = None,
-                     include_optimizer: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def to_file_data(self, metadata: Mapping[str, Any] | None = None, include_optimizer: bool = True,
+                     include_fingerprint: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """(JSON description, host tensors) of the fitted model: what the model file holds."""
-        return saving.file_data(self, metadata, include_optimizer)
+        return saving.file_data(self, metadata, include_optimizer, include_fingerprint)
 
     @classmethod
     def from_file_data(cls, meta: dict[str, Any], tensors: dict[str, np.ndarray], *,
