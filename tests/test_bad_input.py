@@ -120,6 +120,16 @@ def _rewrite_model(folder, name, meta_change=None, tensor_change=None):
     return name
 
 
+def _oversized_header(folder):
+    """A file whose 8-byte header length (8 000 008) fits the file but exceeds the 8 MB limit."""
+    import struct
+
+    body = b'{"__metadata__": {"xmlp": "' + b" " * 7_999_970 + b'"}}'
+    blob = struct.pack("<Q", 8_000_008) + body.ljust(8_000_008, b" ")
+    (folder / "h.safetensors").write_bytes(blob)
+    return "h.safetensors"
+
+
 @pytest.mark.parametrize(
     "make, code, message",
     [
@@ -128,15 +138,21 @@ def _rewrite_model(folder, name, meta_change=None, tensor_change=None):
         (lambda f: (f / "t.safetensors").write_bytes((f / "run/model.safetensors").read_bytes()[:300]) and "t.safetensors", DATA, "t.safetensors: expected an xmlp model (safetensors); received a file whose header does not fit it"),
         (lambda f: (f / "c.safetensors").write_bytes(b"id,diagnosis\n1,M\n") and "c.safetensors", DATA, "c.safetensors: expected an xmlp model (safetensors); received a file whose header does not fit it"),
         (lambda f: (f / "o.safetensors").write_bytes(safetensors.numpy.save({"w": np.zeros(2)})) and "o.safetensors", DATA, "o.safetensors: expected an xmlp model; received a file without xmlp metadata"),
-        (lambda f: _rewrite_model(f, "v.safetensors", lambda m: m.update(format_version=5)), DATA, "v.safetensors: expected model format version <= 4; received 5 (written by a newer xmlp: upgrade xmlp to read it)"),
+        (lambda f: _rewrite_model(f, "v.safetensors", lambda m: m.update(format_version=6)), DATA, "v.safetensors: expected model format version <= 5; received 6 (written by a newer xmlp: upgrade xmlp to read it)"),
         (lambda f: _rewrite_model(f, "s.safetensors", tensor_change=lambda t: t.update({"layers.1.weight": np.zeros((24, 23), np.float32)})), DATA, "s.safetensors: expected layers.1.weight of shape (24, 24); received (24, 23)"),
         (lambda f: _rewrite_model(f, "u.safetensors", lambda m: m["topology"]["layers"][0].update(units=25)), DATA, "u.safetensors: expected layers.0.weight of shape (30, 25); received (30, 24)"),
         (lambda f: _rewrite_model(f, "a.safetensors", lambda m: m["topology"]["layers"][0].update(activation="os.system")), DATA, "a.safetensors: expected an activation among linear, relu"),
         (lambda f: _rewrite_model(f, "d.safetensors", tensor_change=lambda t: t.update({"layers.0.bias": t["layers.0.bias"].astype(np.float16)})), DATA, "d.safetensors: expected layers.0.bias of dtype float32; received float16"),
         (lambda f: _rewrite_model(f, "n.safetensors", tensor_change=lambda t: t["layers.0.bias"].__setitem__(0, np.nan)), DATA, "n.safetensors: expected finite values in layers.0.bias; received NaN or infinity"),
         (lambda f: _rewrite_model(f, "f.safetensors", lambda m: m.update(format="keras")), DATA, "f.safetensors: expected format 'xmlp-model'; received 'keras'"),
+        # found by the model-description fuzz test (tests/test_fuzz.py): internal errors before
+        (lambda f: _rewrite_model(f, "l.safetensors", lambda m: m.pop("loss")), DATA, "l.safetensors: expected a loss name; received None"),
+        (lambda f: _rewrite_model(f, "p.safetensors", lambda m: m.update(preprocess=[])), DATA, "p.safetensors: expected preprocess among 'standardize', 'yeo-johnson' or null; received []"),
+        (lambda f: _rewrite_model(f, "b.safetensors", lambda m: m.update(classes=[True, "M"])), DATA, "b.safetensors: expected 2 distinct class labels; received [True, 'M']"),
+        (lambda f: _oversized_header(f), DATA, "h.safetensors: expected an xmlp model whose JSON header is at most 8,000,000 bytes; received one of 8,000,008 bytes"),
     ],
-    ids=["missing", "truncated-tail", "truncated-header", "not-a-model", "foreign-safetensors", "newer-version", "tampered-shape", "tampered-topology", "unknown-activation", "dtype", "nan", "format"],
+    ids=["missing", "truncated-tail", "truncated-header", "not-a-model", "foreign-safetensors", "newer-version", "tampered-shape", "tampered-topology", "unknown-activation", "dtype", "nan", "format",
+         "no-loss", "preprocess-list", "bool-class", "oversized-header"],
 )
 def test_bad_model_files(cli, folder, make, code, message):
     name = make(folder)
@@ -278,14 +294,14 @@ def test_columns_by_name_at_predict(cli, folder, wdbc, tmp_path):
                    "missing.csv:1: expected a column named 'worst fractal dimension' (a feature of the model)")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("epochs = 1\n[train]\nlayer = [8]\n", "expected the settings either at the top level or in [train]; received both ('epochs'"),
-    ("a = " + "[" * 5000 + "]" * 5000 + "\n", "expected TOML; received invalid text"),
-    ("layer = [{a = 1}]\n", "expected a number, a string or a list for 'layer'"),
+@pytest.mark.parametrize("text, code, message", [
+    ("epochs = 1\n[train]\nlayer = [8]\n", DATA, "expected the settings either at the top level or in [train]; received both ('epochs'"),
+    ("a = " + "[" * 5000 + "]" * 5000 + "\n", DATA, "expected TOML; received invalid text"),
+    ("layer = [{a = 1}]\n", USAGE, "expected a number, a string or a list for 'layer'"),  # a value: as on the command line
 ])
-def test_bad_config_structures(cli, folder, text, message):
+def test_bad_config_structures(cli, folder, text, code, message):
     (folder / "c.toml").write_text(text)
-    expect_failure(cli, folder, ["train", "--config", "c.toml"], DATA, message)
+    expect_failure(cli, folder, ["train", "--config", "c.toml"], code, message)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -332,15 +348,15 @@ def test_split_all_or_nothing_and_no_empty_part(cli, folder):
     expect_failure(cli, folder, ["split", "tiny.csv", "--out-dir", "parts"], USAGE, "expected two non-empty parts")
 
 
-@pytest.mark.parametrize("text, message", [
-    ('epochs = 1\n[runs.a]\n[runs."x\\u0000y"]\n', "expected a plain run name"),
-    ('epochs = 1\n[runs."' + "n" * 300 + '"]\n', "expected a plain run name"),
-    ('layer = ["8", "--quiet"]\n', "expected a value for 'layer'; received '--quiet', which reads as an option"),
-    ('activation = "--debug"\n', "expected a value for 'activation'; received '--debug'"),
+@pytest.mark.parametrize("text, code, message", [
+    ('epochs = 1\n[runs.a]\n[runs."x\\u0000y"]\n', DATA, "expected a plain run name"),
+    ('epochs = 1\n[runs."' + "n" * 300 + '"]\n', DATA, "expected a plain run name"),
+    ('layer = ["8", "--quiet"]\n', USAGE, "expected a value for 'layer'; received '--quiet', which reads as an option"),
+    ('activation = "--debug"\n', USAGE, "expected a value for 'activation'; received '--debug'"),
 ])
-def test_config_values_cannot_smuggle_options_or_paths(cli, folder, text, message):
+def test_config_values_cannot_smuggle_options_or_paths(cli, folder, text, code, message):
     (folder / "c.toml").write_text(text)
-    expect_failure(cli, folder, ["train", "--config", "c.toml"], DATA, message)
+    expect_failure(cli, folder, ["train", "--config", "c.toml"], code, message)
 
 
 def test_histories_that_cannot_be_drawn(cli, folder):

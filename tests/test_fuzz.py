@@ -105,3 +105,76 @@ def test_model_reader(tmp_path, model_bytes, data):
     blob = data.draw(mutated(model_bytes))
     (tmp_path / "m.safetensors").write_bytes(blob)
     _clean(lambda: xmlp.load_model(tmp_path / "m.safetensors"))
+
+
+# ----------------------------------------------------------------------------- the model file's description
+# Every key of the JSON description (and every element of its lists), deleted, given another JSON
+# type, or an out-of-range value: the model loads and predicts, or the load is one line with exit
+# code 65 (DataError) — never another exception (an internal error, exit 70). Structured, so that
+# the examples reach the validation of each field rather than the safetensors framing.
+DESCRIPTION_EXAMPLES = int(__import__("os").environ.get("XMLP_MODEL_FUZZ_EXAMPLES", "2000"))
+REPLACEMENTS = [None, True, False, 0, 1, -1, 2, 3, 0.5, -0.5, 1e-300, 1e308, -1e308, 2**53 + 1, 2**70, -(2**70), "",
+                "x", "Dense", "sgd", "float16", [], [1], ["a", "a"], {}, {"kind": "Dense"}]
+
+
+def _paths(doc, prefix=()):
+    """Every path to a value of the JSON document (dict keys and list positions)."""
+    out = []
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    for key, value in items:
+        out.append(prefix + (key,))
+        out += _paths(value, prefix + (key,))
+    return out
+
+
+@pytest.fixture(scope="module")
+def descriptions(tmp_path_factory):
+    """(JSON description, tensors) of two models that between them use every part of the format:
+    Yeo-Johnson, a training state, a fingerprint; BatchNorm, Dropout, LayerNorm, an ensemble,
+    a schedule, a calibrated temperature."""
+    import numpy as np
+
+    import xmlp
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)), np.repeat(["a", "b"], 20)
+    plain = xmlp.Sequential([xmlp.Dense(2, "tanh"), xmlp.Dense(2, "softmax")], preprocess="yeo-johnson")
+    plain.fit(x, y, epochs=1, seed=0, optimizer="adam")
+    rich = xmlp.Sequential([xmlp.Dense(4), xmlp.BatchNorm(), xmlp.Activation("gelu"), xmlp.Dropout(0.2),
+                            xmlp.Dense(3), xmlp.LayerNorm(), xmlp.Dense(2, "softmax")], ensemble=2)
+    rich.fit(x, y, epochs=2, batch_size=8, seed=1, optimizer="sgd", lr_schedule=xmlp.StepDecay(1, 0.5))
+    out = []
+    for model in (plain, rich):
+        meta, tensors = model.to_file_data({"training": {"seed": 0, "epochs_run": 1}, "metrics": {"val_loss": 0.5}})
+        out.append((meta, tensors, x[:5]))
+    return out
+
+
+@settings(max_examples=DESCRIPTION_EXAMPLES, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.data())
+def test_every_key_of_the_model_description(tmp_path, descriptions, data):
+    import copy
+
+    import xmlp
+    from xmlp.errors import as_user_error
+    from xmlp.io.model_file import model_file_bytes
+
+    meta, tensors, x = descriptions[data.draw(st.integers(0, len(descriptions) - 1), label="model")]
+    meta = copy.deepcopy(meta)
+    path = data.draw(st.sampled_from(_paths(meta)), label="path")
+    parent = meta
+    for key in path[:-1]:
+        parent = parent[key]
+    if data.draw(st.booleans(), label="delete"):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = copy.deepcopy(data.draw(st.sampled_from(REPLACEMENTS), label="value"))
+    (tmp_path / "m.safetensors").write_bytes(model_file_bytes(meta, tensors))
+    try:
+        model = xmlp.load_model(tmp_path / "m.safetensors")
+        model.predict_proba(x)
+    except Exception as exc:  # noqa: BLE001 (what the command line would make of any exception is the point)
+        err = as_user_error(exc)
+        assert err is not None and err.exit_code == 65, f"{path}: {type(exc).__name__}: {exc}"
+        assert "\n" not in str(err)

@@ -23,10 +23,13 @@ def test_config_file_and_command_line_override(cli, tmp_path):
     "text, code, message",
     [
         ("epochs = 0\n", 2, "c.toml: argument --epochs: expected an integer >= 1; received '0'"),
-        ("colour = 'red'\n", 65, "c.toml: expected known keys or [runs.NAME] tables; received unknown key 'colour' (expected keys among "),
-        ("epoch = 3\n", 65, "c.toml: expected known keys or [runs.NAME] tables; received unknown key 'epoch' (did you mean 'epochs'?)"),
+        # A wrong key or value is a usage error (2), as the same mistake on the command line; a file
+        # that is not TOML is bad data (65).
+        ("colour = 'red'\n", 2, "c.toml: expected known keys or [runs.NAME] tables; received unknown key 'colour' (expected keys among "),
+        ("epoch = 3\n", 2, "c.toml: expected known keys or [runs.NAME] tables; received unknown key 'epoch' (did you mean 'epochs'?)"),
         ("epochs = [\n", 65, "c.toml: expected TOML; received invalid text"),
-        ("quiet = 'yes'\n", 65, "c.toml: expected true or false for 'quiet'; received 'yes'"),
+        ("epochs = true\n", 2, "c.toml: expected a number, a string or a list for 'epochs'; received True"),
+        ("quiet = 'yes'\n", 2, "c.toml: expected true or false for 'quiet'; received 'yes'"),
     ],
 )
 def test_bad_config_files(cli, tmp_path, text, code, message):

@@ -37,6 +37,20 @@ def test_the_row_hash_is_pinned():
     assert int(row_hashes(np.array([[1.0, 2.0, 3.0]]), "float64")[0]) == PINNED_64
 
 
+def test_the_training_range_merges_and_finds_values_far_outside_it():
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, 1, size=(1000, 3))
+    a, b = Fingerprint.of(x[:500], "float64"), Fingerprint.of(x[500:], "float64")
+    u = a.union(b)
+    np.testing.assert_array_equal(u.low, x.min(axis=0))
+    np.testing.assert_array_equal(u.high, x.max(axis=0))
+    assert u.far_outside(x) == [] and u.far_outside(x * 1.5) == []  # within one range width beyond: not far
+    q = x[:4].copy()
+    q[1, 2], q[3, 0] = 1e38, -10.0
+    width = u.high - u.low
+    assert u.far_outside(q) == [(2, 1, 1e38, (1e38 - u.high[2]) / width[2]), (0, 1, -10.0, (u.low[0] + 10) / width[0])]
+
+
 def test_exact_overlap_union_and_counts():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(500, 4))
@@ -109,7 +123,11 @@ def test_a_model_file_with_a_fingerprint_is_format_5_and_without_one_loads_in_ol
     assert xmlp.load_model(tmp_path / "b.safetensors").training_overlap(x) is None
     assert json.dumps(meta_a["fingerprint"]) == json.dumps(
         {"hash": "splitmix64-rows-1", "dtype": "float32", "rows": 569, "kind": "exact"})
-    assert len(load_file(str(tmp_path / "a.safetensors"))) == len(load_file(str(tmp_path / "b.safetensors"))) + 1
+    assert set(load_file(str(tmp_path / "a.safetensors"))) - set(load_file(str(tmp_path / "b.safetensors"))) == {
+        "fingerprint", "fingerprint.low", "fingerprint.high"}
+    # The training range: each feature's smallest and largest value, as the float32 model saw them.
+    np.testing.assert_array_equal(tensors_a["fingerprint.low"], x.astype(np.float32).min(axis=0).astype(np.float64))
+    np.testing.assert_array_equal(tensors_a["fingerprint.high"], x.astype(np.float32).max(axis=0).astype(np.float64))
 
 
 @pytest.mark.parametrize("change, message", [
@@ -119,6 +137,10 @@ def test_a_model_file_with_a_fingerprint_is_format_5_and_without_one_loads_in_ol
     (lambda m, t: m["fingerprint"].update(hash="md5"), "expected a training fingerprint with hash"),
     (lambda m, t: m["fingerprint"].update(kind="bloom", bits=64, k=4), "Bloom filter of 67108864 bits"),
     (lambda m, t: m["fingerprint"].update(rows=-1), "row count"),
+    (lambda m, t: t.update({"fingerprint.low": t["fingerprint.high"] + 1}), "fingerprint.low <= fingerprint.high"),
+    (lambda m, t: t.pop("fingerprint.high"), "range"),
+    (lambda m, t: t.update({"fingerprint.low": t["fingerprint.low"][:3], "fingerprint.high": t["fingerprint.high"][:3]}),
+     "expected a training range of 30 features; received 3"),
 ])
 def test_a_damaged_fingerprint_is_one_clear_error(wdbc, tmp_path, change, message):
     from xmlp.errors import DataError

@@ -13,7 +13,7 @@ from xmlp.io.model_file import read_model_file, write_model_file
 def test_model_file_layout_and_metadata(cli, tmp_path):
     assert cli("train", "--epochs", "3", "--out", "r", "--quiet", "--no-plots")[0] == 0
     meta, tensors = read_model_file(tmp_path / "r/model.safetensors")
-    assert sorted(tensors) == ["fingerprint", "layers.0.bias", "layers.0.weight", "layers.1.bias", "layers.1.weight",
+    assert sorted(tensors) == ["fingerprint", "fingerprint.high", "fingerprint.low", "layers.0.bias", "layers.0.weight", "layers.1.bias", "layers.1.weight",
                                "layers.2.bias", "layers.2.weight", "preprocess.lambdas", "preprocess.mean",
                                "preprocess.scale"]
     assert meta["preprocess"] == "yeo-johnson" and meta["ensemble"] == 1

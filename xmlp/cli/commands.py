@@ -95,6 +95,23 @@ def overlap_warning(model: Any, n_trained: int | None, n_rows: int, scored: bool
     return f"xmlp: warning: {how}{n_trained} of {n_rows} rows were used to train this model{''.join(why)}; {what}"
 
 
+def range_warning(model: Any, x: np.ndarray) -> str | None:
+    """The line ``xmlp predict`` prints once per file when some values lie beyond the training
+    range by more than its width (a 1e38, a unit mix-up): the farthest column, how far, how many rows."""
+    fp = model.fingerprint
+    far = fp.far_outside(x) if fp is not None else []
+    if not far:
+        return None
+    col, _, value, widths = far[0]
+    rows = int(np.count_nonzero(np.any(
+        np.maximum(fp.low - x, x - fp.high) > np.maximum(fp.high - fp.low, np.finfo(np.float64).tiny), axis=1)))
+    name = repr(model.feature_names[col]) if model.feature_names else f"feature {col + 1} of {len(fp.low)}"
+    others = f"; {len(far)} columns in all" if len(far) > 1 else ""
+    return (f"xmlp: warning: {rows} of {len(x)} rows hold values far outside the training range (the farthest: "
+            f"{name} = {value:.6g}, {widths:.3g} range widths beyond its {fp.low[col]:.6g} … {fp.high[col]:.6g}{others}); "
+            "their predictions extrapolate")
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..models.scoring import evaluate_probabilities
     from ..models.sequential import load_model
@@ -123,8 +140,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     say(f"> loaded model '{path}' ({sizes}, {model.dtype_name}); predicting {table.n_rows} rows on {backend}")
     trained = model.training_overlap(table.x)
     warning = overlap_warning(model, trained, table.n_rows, table.labels is not None)
-    if warning:
-        print(warning, file=sys.stderr)
+    for note in (warning, range_warning(model, np.asarray(table.x, dtype=np.float64))):
+        if note:
+            print(note, file=sys.stderr)
     if args.out:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -185,7 +203,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
         missing = [m for m in args.metrics if not all(m in h for _, h in runs)]
         if missing:
             raise UsageError(f"--metrics: expected metrics every run has; received {', '.join(missing)}")
-    out = plot_runs(runs, args.out, metrics=args.metrics, show=args.show)
+    firsts = [int(c.get("initial_epoch") or 0) + 1 for c in configs]  # a resumed run goes on from its epochs
+    out = plot_runs(runs, args.out, metrics=args.metrics, show=args.show, first_epochs=firsts)
     where = "standard output" if args.out == STDOUT else repr(str(out))
     _say(writes_stdout(args.out))(f"> wrote {where} ({len(runs)} runs)")
     return 0

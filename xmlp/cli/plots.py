@@ -55,15 +55,16 @@ def _save(fig: Any, path: Path) -> None:
 
 
 def plot_history(history: dict[str, list[float]], out_dir: str | os.PathLike[str], *, heading: str = "",
-                 best_epoch: int | None = None, show: bool = False) -> list[Path]:
+                 best_epoch: int | None = None, show: bool = False, first_epoch: int = 1) -> list[Path]:
     """One PNG per metric (``loss.png``, ``accuracy.png``, …): training solid, validation dashed,
-    and the epoch whose weights early stopping kept, if any."""
+    and the epoch whose weights early stopping kept, if any; epochs numbered from ``first_epoch``
+    (a resumed run's first)."""
     paths = []
     for metric in metric_names(history):
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         if best_epoch is not None:
             ax.axvline(best_epoch, color="grey", linestyle=":", label=f"weights kept (epoch {best_epoch})")
-        _draw(ax, history, metric, label="", color="C0")
+        _draw(ax, history, metric, label="", color="C0", first_epoch=first_epoch)
         ax.set_title(f"{heading} — {title(metric)}" if heading else title(metric))
         path = Path(out_dir) / f"{metric}.png"
         _save(fig, path)
@@ -75,8 +76,8 @@ def plot_history(history: dict[str, list[float]], out_dir: str | os.PathLike[str
     return paths
 
 
-def _draw(ax: Any, history: dict[str, list[float]], metric: str, label: str, color: str) -> None:
-    epochs = range(1, len(history[metric]) + 1)
+def _draw(ax: Any, history: dict[str, list[float]], metric: str, label: str, color: str, first_epoch: int = 1) -> None:
+    epochs = range(first_epoch, first_epoch + len(history[metric]))
     prefix = f"{label} " if label else ""
     ax.plot(epochs, history[metric], color=color, linestyle="-", label=f"{prefix}{'training' if metric != 'lr' else 'lr'}")
     if f"val_{metric}" in history:
@@ -88,9 +89,11 @@ def _draw(ax: Any, history: dict[str, list[float]], metric: str, label: str, col
 
 
 def comparison_figure(runs: Sequence[tuple[str, dict[str, list[float]]]],
-                      metrics: Sequence[str] | None = None) -> Any:
+                      metrics: Sequence[str] | None = None, first_epochs: Sequence[int] | None = None) -> Any:
     """Several runs on the same graphs: one graph per metric, one colour per run (training
-    solid, validation dashed), one legend for the figure below the graphs."""
+    solid, validation dashed), one legend for the figure below the graphs; ``first_epochs``: the
+    number of each run's first epoch (a resumed run's is after those it continued)."""
+    firsts = list(first_epochs) if first_epochs is not None else [1] * len(runs)
     if metrics is None:
         metrics = [m for m in metric_names(runs[0][1]) if all(m in h for _, h in runs)]
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.6), squeeze=False,
@@ -99,7 +102,7 @@ def comparison_figure(runs: Sequence[tuple[str, dict[str, list[float]]]],
         for k, (label, history) in enumerate(runs):
             if metric not in history:
                 continue
-            epochs = range(1, len(history[metric]) + 1)
+            epochs = range(firsts[k], firsts[k] + len(history[metric]))
             ax.plot(epochs, history[metric], color=f"C{k % 10}", linestyle="-", label=label)
             if f"val_{metric}" in history:
                 ax.plot(epochs, history[f"val_{metric}"], color=f"C{k % 10}", linestyle="--",
@@ -116,9 +119,10 @@ def comparison_figure(runs: Sequence[tuple[str, dict[str, list[float]]]],
 
 
 def plot_runs(runs: Sequence[tuple[str, dict[str, list[float]]]], path: str | os.PathLike[str],
-              metrics: Sequence[str] | None = None, show: bool = False) -> Path:
+              metrics: Sequence[str] | None = None, show: bool = False,
+              first_epochs: Sequence[int] | None = None) -> Path:
     """``comparison_figure`` saved as one PNG."""
-    fig = comparison_figure(runs, metrics)
+    fig = comparison_figure(runs, metrics, first_epochs)
     out = Path(path)
     _save(fig, out)
     if show:

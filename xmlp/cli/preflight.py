@@ -69,8 +69,9 @@ def check_memory(s: TrainSettings, n_features: int, n_classes: int, n_rows: int)
     itemsize = np.dtype(s.dtype).itemsize
     # weights, gradients, two optimizer slots, two device copies (early stopping, divergence
     # fallback), per member; the [X | Y] data; the activations of one batch (forward + backward).
+    # (a batch larger than the rows is all the rows: one step an epoch)
     need = (6 * params * s.ensemble + n_rows * (n_features + n_classes)
-            + 3 * s.batch_size * sum(widths)) * itemsize
+            + 3 * min(s.batch_size, n_rows) * sum(widths)) * itemsize
     have = _available_memory()
     if have is not None and need > have:
         raise UsageError(f"--layer: expected a network that fits in memory; received one that needs about "

@@ -50,6 +50,7 @@ class Data:
     feature_names: list[str] | None
     source: str  # where the rows came from, for the record
     stream: Any = None  # streamed from --data: the whole file's source (what a refit trains on)
+    columns: str = ""  # which columns of the training file became the id, the label and the features
 
 
 
@@ -70,14 +71,15 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
         if s.valid:
             classes = sorted(set(np.unique(train.y).tolist())) if shard is None else None
             valid = read(s.valid, n_features=train.x.shape[1], classes=classes, part=shard)
-            return Data(train.x, train.y, valid.x, valid.y, train.feature_names, f"{train.path} + {valid.path}")
-        x, y, names, what = train.x, train.y, train.feature_names, train.path
+            return Data(train.x, train.y, valid.x, valid.y, train.feature_names, f"{train.path} + {valid.path}",
+                        columns=train.columns)
+        x, y, names, what, columns = train.x, train.y, train.feature_names, train.path, train.columns
     elif s.data:
         table = read(s.data)
         check_classes(table.path, table.y, table.line_numbers)
-        x, y, names, what = table.x, table.y, table.feature_names, table.path
+        x, y, names, what, columns = table.x, table.y, table.feature_names, table.path, table.columns
     else:
-        (x, y, names), what, owned = load_wdbc(), "embedded WDBC data", False
+        (x, y, names), what, owned, columns = load_wdbc(), "embedded WDBC data", False, ""
     try:
         tr, va = split_indices(y, s.valid_size, np.random.default_rng(s.seed))
     except ValueError as exc:
@@ -87,7 +89,8 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
     if shard is not None:  # an in-memory source: this process keeps its rows of each part
         tr, va = tr[slice(*shard_range(len(tr), *shard))], va[slice(*shard_range(len(va), *shard))]
     x_train, x_valid = split_rows(x, tr, va, len(np.unique(y[tr])) if owned else None)
-    return Data(x_train, y[tr], x_valid, y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s.seed})")
+    return Data(x_train, y[tr], x_valid, y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s.seed})",
+                columns=columns)
 
 
 

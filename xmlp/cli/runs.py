@@ -74,6 +74,9 @@ def build_model(s: TrainSettings, n_classes: int, backend: backends.Backend) -> 
         loss.check_classes(n_classes)
     except ValueError as exc:
         raise DataError(str(exc)) from None
+    if "bce" in s.metrics and n_classes != 2:  # as --loss: before any training, not after it
+        raise DataError(f"--metrics bce: expected two classes (binary cross-entropy scores the positive class); "
+                        f"received {n_classes} (hint: leave bce out; the loss, cross-entropy, is always reported)")
     return Sequential(layers, loss=loss.name, backend=backend, dtype=s.dtype,
                       preprocess=None if s.preprocess == "none" else s.preprocess, ensemble=s.ensemble)
 
@@ -107,6 +110,8 @@ def run(job: Job, folder: Path | None = None) -> History:
     comm = job.partition.comm if job.partition is not None else _comm.Communicator()
     sharded = job.partition is not None and job.partition.sharded
     detail = (lambda *a: None) if s.quiet else print  # --quiet: only the summary lines
+    if d.columns:
+        detail(f"columns       : {d.columns}")
     detail(f"x_train shape : {d.x_train.shape}")
     detail(f"x_valid shape : {d.x_valid.shape}")
     if not sharded:
@@ -149,7 +154,8 @@ def run(job: Job, folder: Path | None = None) -> History:
     if s.plots:
         from .plots import plot_history
 
-        paths = plot_history(history.history, folder, show=s.show, best_epoch=history.best_epoch)
+        paths = plot_history(history.history, folder, show=s.show, best_epoch=history.best_epoch,
+                             first_epoch=resumed + 1)
         detail(f"> learning curves: {', '.join(str(out_dir / p.name) for p in paths)}")
     loss_name = "binary cross-entropy" if "bce" in final else "cross-entropy"
     saved = (f" (the run on the training rows; the saved model '{out_dir / 'model.safetensors'}' was refit on "

@@ -209,11 +209,11 @@ def config_words(parser: argparse.ArgumentParser, path: str, doc: dict[str, Any]
         if action is None:
             close = difflib.get_close_matches(dest, options, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (expected keys among {', '.join(sorted(options))})"
-            raise DataError(f"{path}: expected known keys or [runs.NAME] tables; received unknown key {key!r}{hint}")
+            raise UsageError(f"{path}: expected known keys or [runs.NAME] tables; received unknown key {key!r}{hint}")
         flag = action.option_strings[0]
         if isinstance(action, (argparse.BooleanOptionalAction, argparse._StoreTrueAction)):
             if not isinstance(value, bool):
-                raise DataError(f"{path}: expected true or false for {key!r}; received {value!r}")
+                raise UsageError(f"{path}: expected true or false for {key!r}; received {value!r}")
             if value:
                 argv.append(flag)
             elif isinstance(action, argparse.BooleanOptionalAction):
@@ -223,7 +223,7 @@ def config_words(parser: argparse.ArgumentParser, path: str, doc: dict[str, Any]
         elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
             argv += [flag, _word(path, key, value)]
         else:
-            raise DataError(f"{path}: expected a number, a string or a list for {key!r}; received {value!r}")
+            raise UsageError(f"{path}: expected a number, a string or a list for {key!r}; received {value!r}")
     return argv
 
 
@@ -267,7 +267,7 @@ def _word(path: str, key: str, value: Any) -> str:
     """A config value as a command-line word; one that would read as an option is refused."""
     text = str(value)
     if text.startswith("-") and not _looks_numeric(text):
-        raise DataError(f"{path}: expected a value for {key!r}; received {text[:60]!r}, which reads as an option")
+        raise UsageError(f"{path}: expected a value for {key!r}; received {text[:60]!r}, which reads as an option")
     return text
 
 

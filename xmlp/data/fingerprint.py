@@ -11,6 +11,8 @@ so that scoring can count the rows it has seen (``Sequential.training_overlap``,
   filter of ``BLOOM_BITS`` bits (8 MiB) and ``BLOOM_K`` probes, one size for every model so that
   any two merge; its false-positive rate follows from its fill (``false_positive_rate``): about
   1e-5 at 10⁶ rows, 0.2 % at 3·10⁶, 4 % at 10⁷.
+- With it, each feature's training range (``low``, ``high``: the smallest and largest value seen),
+  so that scoring can say when a value lies far outside anything trained on (``far_outside``).
 - Fingerprints merge (``union``): the shards of a data-parallel fit, the chunks of a stream, a
   warm start on new rows.
 """
@@ -80,6 +82,8 @@ class Fingerprint:
     bloom: np.ndarray | None = None
     bits: int = 0
     k: int = 0
+    low: np.ndarray | None = None  # float64, one per feature: the training range
+    high: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.exact is None and self.bloom is None:
@@ -89,7 +93,38 @@ class Fingerprint:
     def of(cls, x: Any, dtype: str) -> Fingerprint:
         out = cls(dtype)
         out.add(row_hashes(x, dtype), len(x))
+        out.widen(x)
         return out
+
+    def widen(self, x: Any) -> None:
+        """Take in the training range of more rows (host, rows × features)."""
+        values = np.asarray(x, dtype=self.dtype).astype(np.float64)
+        if not values.shape[0]:
+            return
+        self._range(values.min(axis=0), values.max(axis=0))
+
+    def _range(self, low: np.ndarray | None, high: np.ndarray | None) -> None:
+        if low is None or high is None:
+            return
+        self.low = low.copy() if self.low is None else np.minimum(self.low, low)
+        self.high = high.copy() if self.high is None else np.maximum(self.high, high)
+
+    def far_outside(self, x: Any) -> list[tuple[int, int, float, float]]:
+        """The columns of ``x`` with values beyond the training range by more than its width:
+        (column, rows, the farthest value, its distance beyond the range in range widths), the
+        farthest first."""
+        if self.low is None or self.high is None:
+            return []
+        values = np.asarray(x, dtype=np.float64)
+        width = np.maximum(self.high - self.low, np.finfo(np.float64).tiny)
+        with np.errstate(over="ignore"):
+            beyond = np.maximum(self.low - values, values - self.high) / width
+        out = []
+        for col in np.flatnonzero((beyond > 1.0).any(axis=0)).tolist():
+            far = beyond[:, col]
+            at = int(np.argmax(far))
+            out.append((col, int(np.count_nonzero(far > 1.0)), float(values[at, col]), float(far[at])))
+        return sorted(out, key=lambda t: -t[3])
 
     def add(self, hashes: np.ndarray, rows: int | None = None) -> None:
         """Take in more training rows' hashes."""
@@ -132,12 +167,13 @@ class Fingerprint:
         if other.dtype != self.dtype:
             raise ValueError(f"expected fingerprints of one dtype; received {self.dtype} and {other.dtype}")
         out = Fingerprint(self.dtype, self.rows, None if self.exact is None else self.exact.copy(),
-                          None if self.bloom is None else self.bloom.copy(), self.bits, self.k)
+                          None if self.bloom is None else self.bloom.copy(), self.bits, self.k, self.low, self.high)
+        out._range(other.low, other.high)
         if other.exact is not None:
             out.add(other.exact, other.rows)
         elif out.exact is not None:  # a Bloom filter takes in the exact set
             assert other.bloom is not None
-            mine = Fingerprint(self.dtype, 0, None, other.bloom.copy(), other.bits, other.k)
+            mine = Fingerprint(self.dtype, 0, None, other.bloom.copy(), other.bits, other.k, out.low, out.high)
             mine.add(out.exact, out.rows)
             mine.rows += other.rows
             return mine
@@ -181,15 +217,25 @@ class Fingerprint:
 
     def tensors(self) -> dict[str, np.ndarray]:
         self._pack()
-        return {"fingerprint": self.exact if self.exact is not None else self.bloom}  # type: ignore[dict-item]
+        out: dict[str, np.ndarray] = {"fingerprint": self.exact if self.exact is not None else self.bloom}  # type: ignore[dict-item]
+        if self.low is not None and self.high is not None:
+            out.update({"fingerprint.low": self.low, "fingerprint.high": self.high})
+        return out
 
     @classmethod
-    def from_file(cls, meta: Any, tensor: Any, source: str) -> Fingerprint:
-        """The fingerprint of a model file's description and tensor, checked (ValueError with the
-        file's name for anything else)."""
+    def from_file(cls, meta: Any, tensors: dict[str, Any], source: str) -> Fingerprint:
+        """The fingerprint of a model file's description and tensors (``fingerprint``, and the
+        training range ``fingerprint.low|high``), checked (ValueError naming the file otherwise)."""
         def bad(what: str) -> ValueError:
             return ValueError(f"{source}: expected a training fingerprint {what}")
 
+        tensor = tensors.get("fingerprint")
+        low, high = tensors.get("fingerprint.low"), tensors.get("fingerprint.high")
+        if (low is None) != (high is None) or (low is not None and not (
+                isinstance(low, np.ndarray) and isinstance(high, np.ndarray) and low.dtype == high.dtype == np.float64
+                and low.ndim == 1 and low.shape == high.shape and np.isfinite(low).all() and np.isfinite(high).all()
+                and (low <= high).all())):
+            raise bad("range (fingerprint.low <= fingerprint.high, finite float64 vectors of one length)")
         if not isinstance(meta, dict) or meta.get("hash") != ROW_HASH:
             raise bad(f"with hash {ROW_HASH!r}; received {meta!r}"[:200])
         dtype, rows, kind = meta.get("dtype"), meta.get("rows"), meta.get("kind")
@@ -203,12 +249,12 @@ class Fingerprint:
         if kind == "exact":
             if len(tensor) > EXACT_ROWS or np.any(tensor[1:] <= tensor[:-1]):
                 raise bad(f"of at most {EXACT_ROWS} sorted distinct hashes; received {len(tensor)} unsorted or too many")
-            return cls(dtype, rows, tensor.copy())
+            return cls(dtype, rows, tensor.copy(), low=low, high=high)
         if kind == "bloom":
             bits, k = meta.get("bits"), meta.get("k")
             if bits != BLOOM_BITS or len(tensor) * 64 != bits:
                 raise bad(f"Bloom filter of {BLOOM_BITS} bits; received bits={bits!r} in {len(tensor)} words"[:200])
             if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 16:
                 raise bad(f"Bloom filter of 1 to 16 probes; received k={k!r}"[:200])
-            return cls(dtype, rows, None, tensor.copy(), bits, k)
+            return cls(dtype, rows, None, tensor.copy(), bits, k, low, high)
         raise bad(f"of kind 'exact' or 'bloom'; received {kind!r}"[:200])

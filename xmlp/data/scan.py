@@ -82,6 +82,7 @@ def scan(source: Source, standardizer: Standardizer | None, *, seed: int | None 
         parts.append(moments(x))
         if fp is not None:
             fp.add(row_hashes(x, fp.dtype))
+            fp.widen(x)
         if standardizer is not None and standardizer.power:
             sample = _keep_sample(sample, x, chunk.first_row, sample_rng, sample_rows)
         only = x if n_chunks == 0 else None

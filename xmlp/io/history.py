@@ -6,10 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import DataError, NoInputError
+from ..errors import DataError, NoInputError, short_repr
 
 MAX_HISTORY = 8_000_000  # bytes: ~40 000 epochs of 10 metrics; plotting more is not readable anyway
 MAX_METRICS, MAX_NAME, MAX_VALUE = 100, 64, 1e100  # metrics per history, characters of a name, |value|
@@ -41,7 +42,44 @@ def read_history(path: Path) -> tuple[dict[str, list[float]], dict[str, Any]]:
             raise DataError(f"{path}: expected history.{key} to be {n} finite numbers (one per epoch, |x| <= "
                             f"{MAX_VALUE:g}); received something else")
     config = doc.get("config") if isinstance(doc.get("config"), dict) else {}
+    _check_config(path, config)
     return history, config
+
+
+_NUMBERS: dict[str, type] = {"initial_epoch": int, "batch_size": int}
+_OPTIMIZER: dict[str, type] = {"learning_rate": float, "momentum": float, "weight_decay": float, "nesterov": bool, "decoupled": bool}
+
+
+def _check_config(path: Path, config: dict[str, Any]) -> None:
+    """The settings ``xmlp plot`` reads from a history (the labels, a resumed run's first epoch):
+    each of the type xmlp writes, else one line naming it (a hand-edited file must not draw a
+    plot whose labels or epochs are wrong)."""
+    def bad(key: str, expected: str, value: Any) -> DataError:
+        return DataError(f"{path}: expected config.{key} to be {expected}; received {short_repr(value)}")
+
+    def fits(value: Any, kind: type) -> bool:
+        if kind is bool:
+            return isinstance(value, bool)
+        if kind is int:
+            return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    for key, kind in _NUMBERS.items():
+        if config.get(key) is not None and not fits(config[key], kind):
+            raise bad(key, "an integer >= 0", config[key])
+    if config.get("activation") is not None and not isinstance(config["activation"], str):
+        raise bad("activation", "a name", config["activation"])
+    layer = config.get("layer")
+    if layer is not None and not (isinstance(layer, list) and all(fits(w, int) for w in layer)):
+        raise bad("layer", "a list of layer widths", layer)
+    opt = config.get("optimizer")
+    if opt is None:
+        return
+    if not isinstance(opt, dict) or not isinstance(opt.get("name", ""), str):
+        raise bad("optimizer", "an optimizer's settings (name, learning_rate, …)", opt)
+    for key, kind in _OPTIMIZER.items():
+        if opt.get(key) is not None and not fits(opt[key], kind):
+            raise bad(f"optimizer.{key}", "true or false" if kind is bool else "a number", opt[key])
 
 
 def history_csv(history: dict[str, list[float]], first_epoch: int = 1) -> str:

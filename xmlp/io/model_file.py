@@ -64,8 +64,9 @@ def model_file_bytes(meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> by
     # 4 for layers other than Dense, 3 with a training state
     topology = meta.get("topology")
     layers = topology.get("layers") if isinstance(topology, dict) else None
-    kinds = {layer.get("kind") for layer in layers if isinstance(layer, dict)} if isinstance(layers, list) else set()
-    version = 5 if "fingerprint" in meta else 4 if kinds - {"Dense"} else 3 if "resume" in meta else 2
+    beyond_dense = isinstance(layers, list) and any(isinstance(layer, dict) and layer.get("kind") != "Dense"
+                                                    for layer in layers)
+    version = 5 if "fingerprint" in meta else 4 if beyond_dense else 3 if "resume" in meta else 2
     doc = {"format": FORMAT, "format_version": version, "xmlp_version": __version__, **meta}
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     out: bytes = safetensors.numpy.save(arrays, metadata={"xmlp": json.dumps(doc)})
@@ -91,9 +92,12 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
                 raise DataError(f"{name}: expected an xmlp model (safetensors); received {len(head)} bytes (truncated?)")
             (header_len,) = struct.unpack("<Q", head)
             # The 8-byte length is checked against the file before anything else is read.
-            if header_len > size - 8 or header_len > _MAX_HEADER:
+            if header_len > _MAX_HEADER and header_len <= size - 8:
+                raise DataError(f"{name}: expected an xmlp model whose JSON header is at most {_MAX_HEADER:,} bytes; "
+                                f"received one of {header_len:,} bytes")
+            if header_len > size - 8:
                 raise DataError(f"{name}: expected an xmlp model (safetensors); received a file whose header "
-                                "does not fit it (not a model, or truncated)")
+                                f"does not fit it ({header_len:,} bytes declared in a file of {size:,}: not a model, or truncated)")
             header_bytes = fh.read(header_len)
             header, meta = _metadata(name, header_bytes)
             _check_layout(name, meta, header, size - 8 - header_len)
@@ -162,12 +166,15 @@ def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -
         if not isinstance(layer, dict):
             raise bad(f"expected a description (a JSON object) for layers.{i}; received {_short(layer)}")
     classes = meta.get("classes")
-    if (not isinstance(classes, list) or not all(isinstance(c, (str, int, float)) for c in classes)
+    if (not isinstance(classes, list) or not classes
+            or not all(isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in classes)
             or len(set(map(str, classes))) != len(classes)):
         raise bad(f"expected {len(classes) if isinstance(classes, list) else 'the'} distinct class labels; received "
                   f"{_short(classes)}")
+    if not isinstance(meta.get("loss"), str):
+        raise bad(f"expected a loss name; received {_short(meta.get('loss'))}")
     method = meta.get("preprocess")
-    if method in _PREPROCESS and (method == "standardize" or version >= 2):
+    if isinstance(method, str) and method in _PREPROCESS and (method == "standardize" or version >= 2):
         for key in _PREPROCESS[method]:
             _check_tensor(name, tensors, key, (n_features,), "float64")
             expected.add(key)
@@ -183,6 +190,7 @@ def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -
             raise bad("expected a fingerprint tensor of uint64 words; received "
                       + ("none" if fp is None else f"{fp.dtype} of shape {tuple(fp.shape)}"))
         expected.add("fingerprint")
+        expected.update(k for k in ("fingerprint.low", "fingerprint.high") if k in tensors)
     for key, tensor in tensors.items():
         if key in expected:
             continue

@@ -146,10 +146,10 @@ def _fingerprint(model: Any, x: Any, partition: Partition | None) -> Fingerprint
     host = model.backend.to_numpy(x) if model.backend.holds(x) else np.asarray(x)
     fp = Fingerprint.of(host, model.dtype_name)
     if partition is not None and partition.sharded and partition.size > 1:
-        parts = partition.comm.allgather((fp.meta(), fp.tensors()["fingerprint"]))
+        parts = partition.comm.allgather((fp.meta(), fp.tensors()))
         fp = Fingerprint(model.dtype_name)
-        for meta, tensor in parts:
-            fp = fp.union(Fingerprint.from_file(meta, tensor, "a process's fingerprint"))
+        for meta, tensors in parts:
+            fp = fp.union(Fingerprint.from_file(meta, tensors, "a process's fingerprint"))
     return fp
 
 
@@ -187,7 +187,9 @@ def _continued(model: Any, y: Labels, n_rows: int, metric_names: list[str], opti
         if asked != state.optimizer_config:
             raise ValueError(f"expected the optimizer the model trained with to continue ({_describe(state.optimizer_config)}); "
                              f"received {_describe(asked)} (hint: leave optimizer and learning_rate out)")
-    if seed is not None and seed != model.seed:
+    # A state without a seed (saved by hand, or by a fit with seed=None) continues its own streams:
+    # there is no seed to check a call's against.
+    if seed is not None and model.seed is not None and seed != model.seed:
         raise ValueError(f"expected seed None or {model.seed} (the fit's, whose streams continue); received {seed}")
     return state
 

@@ -105,7 +105,10 @@ def restore(cls: type[M], meta: dict[str, Any], tensors: dict[str, np.ndarray], 
     model.seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
     if "fingerprint" in meta:
         try:
-            model.fingerprint = Fingerprint.from_file(meta["fingerprint"], tensors.get("fingerprint"), source)
+            model.fingerprint = Fingerprint.from_file(meta["fingerprint"], tensors, source)
+            if model.fingerprint.low is not None and len(model.fingerprint.low) != model.n_features:
+                raise ValueError(f"{source}: expected a training range of {model.n_features} features; received "
+                                 f"{len(model.fingerprint.low)}")
         except ValueError as exc:
             raise DataError(str(exc)) from None
     if "resume" in meta:
@@ -139,7 +142,7 @@ def _check_layer_tensors(source: str, model: Any, meta: dict[str, Any], tensors:
     declared = {f"{f'members.{k}.' if k else ''}layers.{i}.{key}" for k in range(len(model.members))
                 for i, layer_shapes in enumerate(shapes) for key in layer_shapes}
     extra = sorted(k for k in tensors if ".optimizer." not in f".{k}" and not k.startswith("preprocess.")
-                   and k not in declared and not (k == "fingerprint" and "fingerprint" in meta))
+                   and k not in declared and not (k.split(".")[0] == "fingerprint" and "fingerprint" in meta))
     if extra:
         raise DataError(f"{source}: expected only the tensors of the topology; received extra {extra[:5]!r}")
 

@@ -36,6 +36,7 @@ class Table:
     header: str | None = None
     newline: str = "\n"
     bom: bool = False
+    columns: str = ""  # which columns became the id, the label and the features (``Layout.describe``)
 
     @property
     def n_rows(self) -> int:
@@ -80,7 +81,7 @@ def read_exact(
                 reader.add(line)
     return Table(path=name, x=reader.array().astype(store or "float64", copy=False), labels=reader.labels(),
                  ids=reader.ids if lay.id_col is not None else None, feature_names=lay.names, line_numbers=reader.numbers,
-                 lines=reader.lines, header=lay.header_line, newline=newline, bom=bom)
+                 lines=reader.lines, header=lay.header_line, newline=newline, bom=bom, columns=lay.describe())
 
 
 class _RowReader:

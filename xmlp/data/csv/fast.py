@@ -203,4 +203,4 @@ def read_table(path: str | os.PathLike[str], *, n_features: int | None = None, l
     kept = (np.concatenate(ids) if ids else np.array([], dtype=str)) if keep_ids and lay.id_col is not None else None
     return exact.Table(path=name, x=x[:n], labels=y, ids=kept, feature_names=lay.names,
                          line_numbers=LineNumbers(lines[:n]), lines=[], header=lay.header_line,
-                         newline=reader.newline, bom=reader.bom)
+                         newline=reader.newline, bom=reader.bom, columns=lay.describe())

@@ -62,6 +62,23 @@ class Layout:
     def names(self) -> list[str] | None:
         return [self.header[c] for c in self.feature_cols] if self.header else None
 
+    def describe(self) -> str:
+        """Which columns became the id, the label and the features, in one line (files with a
+        header: the names decided it; without one the subject's layout, by position, did)."""
+        def col(c: int) -> str:
+            if self.header is None:
+                return f"column {c + 1}"
+            return f"{self.header[c]!r} (column {c + 1})" if self.header[c] else \
+                f"column {c + 1} (unnamed: a row index, as pandas' to_csv writes it)"
+
+        parts = [f"id {col(self.id_col)}" if self.id_col is not None else "no id column",
+                 f"label {col(self.label_col)}" if self.label_col is not None else "no label column"]
+        names = self.names
+        shown = ", ".join(repr(n) for n in names[:3]) + (", …" if len(names) > 3 else "") if names else \
+            f"columns {self.feature_cols[0] + 1}–{self.feature_cols[-1] + 1}"
+        parts.append(f"{len(self.feature_cols)} features ({shown})")
+        return ", ".join(parts)
+
 
 def head(name: str, rows: Iterator[Line], n_features: int | None, labels: str,
          feature_names: Sequence[str] | None) -> Layout:
@@ -117,6 +134,10 @@ def _layout(name: str, header: list[str] | None, first: tuple[int, str], width: 
     if header:
         lowered = [h.lower() for h in header]
         id_col = next((i for i, h in enumerate(lowered) if h in ID_NAMES), None)
+        if id_col is None and lowered[0] == "":
+            # pandas' DataFrame.to_csv(path) writes the row index first, under an empty name: a
+            # feature counting 0, 1, 2, … would leak the row order (label order, on sorted files).
+            id_col = 0
         label_col = next((i for i, h in enumerate(lowered) if h in LABEL_NAMES), None)
     else:
         cells = next(csv.reader([line]))
