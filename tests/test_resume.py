@@ -4,6 +4,7 @@ load,) 5 more == 10 epochs, bitwise — weights, optimizer state, per-epoch hist
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import numpy as np
@@ -428,3 +429,36 @@ def test_cli_resume_refuses_a_model_trained_on_a_streamed_file(cli, tmp_path, wd
     assert code == 78 and err.count("\n") == 1
     assert "expected a model trained on data read whole; received one trained on a streamed file" in err
     assert not (tmp_path / "s2").exists()
+
+
+def test_resume_goes_on_counting_early_stopping_patience(cli, tmp_path):
+    """A run stopped by hand at its best epoch and resumed stops where the uninterrupted run stops,
+    with the same weights: the saved best value and epochs-without-improvement carry over (a fresh
+    count would call the first resumed epoch an improvement and stop one epoch later)."""
+    from safetensors.numpy import load_file
+
+    opts = ["--early-stopping", "--patience", "3", "--no-refit", "--quiet", "--no-plots", "--optimizer", "adam",
+            "--learning-rate", "0.01"]
+    assert cli("train", "--epochs", "60", "--out", "whole", *opts)[0] == 0
+    whole = json.loads((tmp_path / "whole/history.json").read_text())["config"]
+    best = whole["best_epoch"]
+    assert whole["stopped_epoch"] == best + 3  # this recipe stops (at 8 here)
+    assert cli("train", "--epochs", str(best), "--out", "part", *opts)[0] == 0
+    part = json.loads((tmp_path / "part/history.json").read_text())["config"]
+    assert part["early_stopping_state"]["best_epoch"] == best and part["early_stopping_state"]["wait"] == 0
+    code, out, err = cli("train", "--resume", "part", "--epochs", "60", "--out", "rest", *opts)
+    assert code == 0, err
+    rest = json.loads((tmp_path / "rest/history.json").read_text())["config"]
+    assert (rest["stopped_epoch"], rest["best_epoch"]) == (whole["stopped_epoch"], best)
+    a, b = load_file(tmp_path / "whole/model.safetensors"), load_file(tmp_path / "rest/model.safetensors")
+    assert all(np.array_equal(a[k], b[k]) for k in a if k.startswith("layers."))
+
+
+def test_early_stopping_carry_checks_its_state():
+    from xmlp.training.callbacks import EarlyStopping
+
+    stopper = EarlyStopping("val_loss", patience=2)
+    with pytest.raises(ValueError, match="expected early stopping state of val_loss; received one of 'val_accuracy'"):
+        stopper.carry({"monitor": "val_accuracy", "best": 0.9, "best_epoch": 1, "wait": 0})
+    with pytest.raises(ValueError, match="expected an early stopping state"):
+        stopper.carry({"monitor": "val_loss", "best": float("nan"), "best_epoch": 1, "wait": 0})

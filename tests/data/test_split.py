@@ -40,3 +40,33 @@ def test_unstratified_and_counts():
         valid_count(569, 569)
     with pytest.raises(ValueError, match=r"expected a validation fraction in \(0, 1\); received 1.0"):
         valid_count(1.0, 569)
+
+
+def test_a_streamed_split_is_stratified_within_each_chunk():
+    from xmlp.data.sources import ChunkList
+    from xmlp.data.split import Split
+
+    rng = np.random.default_rng(5)
+    chunks = []
+    for k in range(200):  # 200 chunks of 50 rows: 45 of 'a', 4 of 'b', 1 of 'c' (rare)
+        labels = np.array(["a"] * 45 + ["b"] * 4 + ["c"])
+        rng.shuffle(labels)
+        chunks.append((rng.normal(size=(50, 2)) + k, labels))
+    source = ChunkList(chunks)
+    valid, train = Split(source, 0.2, 7, True), Split(source, 0.2, 7, False)
+    v = list(valid.chunks())
+    t = list(train.chunks())
+    for k, (vc, tc) in enumerate(zip(v, t)):
+        assert len(vc.labels) + len(tc.labels) == 50  # the two sides partition each chunk
+        for c, n in (("a", 45), ("b", 4)):
+            # floor or ceil of 0.2 * n: the class's share of the chunk, to within one row
+            assert int(np.sum(vc.labels == c)) in (int(0.2 * n), int(0.2 * n) + 1), (k, c)
+        assert not set(map(tuple, vc.x.tolist())) & set(map(tuple, tc.x.tolist()))
+    total = {c: sum(int(np.sum(vc.labels == c)) for vc in v) for c in "abc"}
+    # 'c' has one row a chunk: a chunk sends it to validation with probability 0.2, so 40 of 200 on
+    # average (binomial, sd 5.7); the bounds are 4 sd either way. 'a' is exact: 9 a chunk.
+    assert total["a"] == 9 * 200 and 800 * 0.2 - 40 <= total["b"] <= 800 * 0.2 + 40 and 17 <= total["c"] <= 63
+    # The same sides whatever order the chunks are read in (a shuffled epoch).
+    order = rng.permutation(200).tolist()
+    for k, chunk in zip(order, valid.chunks(order)):
+        np.testing.assert_array_equal(chunk.x, v[k].x)

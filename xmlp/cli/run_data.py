@@ -9,7 +9,7 @@ Streamed, when it is asked (``--stream``), or by itself when reading the file wh
 fit comfortably in memory (said in one line): the training rows stay a source
 (``csv.source.CsvSource``; a ``.parquet`` file: ``ParquetSource``) that every epoch reads again;
 the validation rows are held in memory: with ``--data``, a seeded random split (``split.Split``:
-each row to the validation side with probability ``--valid-size``, not stratified), with
+``--valid-size`` of each class of each chunk, stratified), with
 ``--valid`` that file. The first pass (rows checked, classes counted, preprocessing fitted) runs
 before anything is written; the fit reuses it. A CSV is parsed once: its rows are kept in a
 binary copy (``spill.Spilled``) that later passes read. A ``--refit`` streams the training and

@@ -99,7 +99,15 @@ def prepare(s: TrainSettings, out_dir: Path | None = None, data: Data | None = N
              if s.resume else build_model(s, n_classes, backend))
     if not run_data.streamed(data) and not (s.distributed == "sharded"):
         recipe.check_batches(s, model.layers, len(data.y_train), len(data.y_valid))
-    return Job(s, backend, data, out_dir or Path("runs"), s.make_optimizer(), model, s.make_early_stopping())
+    stopper = s.make_early_stopping()
+    if s.resume and stopper is not None:
+        carried = (model.metadata.get("training") or {}).get("early_stopping_state")
+        if isinstance(carried, dict) and carried.get("monitor") == stopper.monitor:
+            try:
+                stopper.carry(carried)
+            except ValueError as exc:
+                raise DataError(f"{s.resume}: {exc}") from None
+    return Job(s, backend, data, out_dir or Path("runs"), s.make_optimizer(), model, stopper)
 
 
 def run(job: Job, folder: Path | None = None) -> History:
@@ -141,6 +149,8 @@ def run(job: Job, folder: Path | None = None) -> History:
         folder.mkdir(parents=True, exist_ok=True)
     training = {**job.record(), "seed": model.seed, "epochs_run": history.epochs,
                 "stopped_epoch": history.stopped_epoch, "best_epoch": history.best_epoch, "initial_epoch": resumed}
+    if job.stopper is not None:  # a --resume goes on counting patience where this run stopped
+        training["early_stopping_state"] = job.stopper.state()
     final_metrics = {f"val_{k}": v for k, v in final.items() if k != "confusion"}
     if s.refit and sharded:
         print("> no refit in sharded mode (this process holds one shard): the saved model is the run's")

@@ -1,6 +1,6 @@
 """Splitting rows into a training and a validation part (host side): ``split_indices`` of rows in
 memory (stratified by default), ``Split``: one side of a seeded random split of a source read in
-chunks (not stratified)."""
+chunks (stratified within each chunk)."""
 
 from __future__ import annotations
 
@@ -56,9 +56,12 @@ def valid_count(valid_size: float | int, n: int) -> int:
 
 
 class Split(Source):
-    """One side of a seeded random split of ``source``: each row goes to the validation side with
-    probability ``fraction``, drawn by a generator of its own per chunk (seeded by (seed, chunk)),
-    so the split is the same whatever order the chunks are read in. Not stratified."""
+    """One side of a seeded random split of ``source``, stratified within each chunk: of a chunk's
+    n rows of a class, ``fraction`` · n go to the validation side (the fractional part rounded up
+    with that probability, so that no class is left out of it on average however few rows a chunk
+    holds), chosen by a generator of the chunk's own (seeded by (seed, chunk)): the split is the
+    same whatever order the chunks are read in, and each class's share is ``fraction`` to within
+    one row a chunk."""
 
     def __init__(self, source: Source, fraction: float, seed: int, validation: bool):
         self.source, self.fraction, self.seed, self.validation = source, fraction, seed, validation
@@ -68,12 +71,26 @@ class Split(Source):
     def read(self, k: int) -> Chunk:
         return self._side(k, self.source.read(k))
 
+    def validation_rows(self, k: int, labels: np.ndarray) -> np.ndarray:
+        """Which rows of chunk ``k`` (its ``labels``) are on the validation side (a boolean mask)."""
+        rng = np.random.default_rng([self.seed, k])
+        keys = rng.random(len(labels))  # a random order of the rows within each class
+        classes, codes, counts = np.unique(labels, return_inverse=True, return_counts=True)
+        wanted = self.fraction * counts
+        quota = np.floor(wanted).astype(np.int64) + (rng.random(len(classes)) < wanted - np.floor(wanted))
+        order = np.lexsort((keys, codes))  # by class, then by key
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        rank = np.empty(len(labels), dtype=np.int64)
+        rank[order] = np.arange(len(labels)) - starts[codes[order]]
+        mask: np.ndarray = rank < quota[codes]
+        return mask
+
     def chunks(self, order: Iterable[int] | None = None) -> Iterator[Chunk]:
         for k, chunk in zip(range(self.n_chunks) if order is None else order, self.source.chunks(order)):
             yield self._side(k, chunk)
 
     def _side(self, k: int, chunk: Chunk) -> Chunk:
-        keep = np.random.default_rng([self.seed, k]).random(len(chunk.labels)) < self.fraction
+        keep = self.validation_rows(k, np.asarray(chunk.labels))
         keep = keep if self.validation else ~keep
         lines = None if chunk.lines is None else [n for n, kept in zip(chunk.lines, keep) if kept]
         return Chunk(chunk.x[keep], chunk.labels[keep], chunk.first_row, lines)

@@ -3,6 +3,7 @@ report and the progress bar."""
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -101,12 +102,36 @@ class EarlyStopping(Callback):
         self.best_epoch: int | None = None
         self.wait = 0
         self.best_weights: Any = None
+        self._carried: dict[str, Any] | None = None
+
+    def state(self) -> dict[str, Any]:
+        """What a continued training needs to go on counting: the best value, its epoch, and the
+        epochs since (JSON-able; ``carry`` takes it back)."""
+        return {"monitor": self.monitor, "best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+    def carry(self, state: dict[str, Any]) -> None:
+        """Go on from a previous training's ``state()`` (``xmlp train --resume``): the next fit
+        starts with its best value and its count of epochs without improvement instead of afresh;
+        the weights it starts from stand for the best (the saved run ended on them, restored or not)."""
+        if state.get("monitor") != self.monitor:
+            raise ValueError(f"expected early stopping state of {self.monitor}; received one of {state.get('monitor')!r}")
+        best, epoch, wait = state.get("best"), state.get("best_epoch"), state.get("wait")
+        if not (best is None or (isinstance(best, (int, float)) and not isinstance(best, bool) and math.isfinite(best))) \
+                or not (epoch is None or (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0)) \
+                or not (isinstance(wait, int) and not isinstance(wait, bool) and wait >= 0):
+            raise ValueError(f"expected an early stopping state (best, best_epoch, wait); received {state!r}"[:300])
+        self._carried = {"best": best, "best_epoch": epoch, "wait": wait}
 
     def on_train_begin(self, model: Any, params: dict[str, Any]) -> None:
         check_monitor(self.monitor, params.get("metrics", ()), bool(params.get("validation")))
         self.maximize = metrics_mod.get(self.monitor).larger_is_better
         self.network = model.network
         self.best, self.best_epoch, self.wait, self.best_weights = None, None, 0, None
+        if self._carried is not None and self._carried["best"] is not None:
+            c, self._carried = self._carried, None
+            self.best, self.best_epoch, self.wait = float(c["best"]), c["best_epoch"], c["wait"]
+            if self.restore_best_weights:
+                self.best_weights = self.network.copy_params()
 
     def _improved(self, value: float) -> bool:
         if self.best is None:
