@@ -47,7 +47,7 @@ def tensors_sha256(path: Path) -> str:
 
     tensors = load_file(str(path))
     h = hashlib.sha256()
-    for key in sorted(set(tensors) - {"fingerprint"}):
+    for key in sorted(k for k in tensors if k.split(".")[0] != "fingerprint"):
         h.update(key.encode())
         h.update(tensors[key].tobytes())
     return h.hexdigest()

@@ -77,7 +77,7 @@ def fit(
     else:
         state = _fresh(model, x_in, y, metric_names, optimizer, learning_rate, seed, partition, classes, feature_names)
         state.schedules = [copy.deepcopy(lr_schedule) for _ in model.members]
-    if rows_fp is None:  # a source: its first pass hashed the rows
+    if fit_data.is_source(x_in):  # its first pass hashed the rows
         rows_fp = fit_data.first_pass(x_in, model.standardizer, model.seed, model.dtype_name).fingerprint
     old_fp = model.fingerprint if warm_start else None
     model.fingerprint = rows_fp if old_fp is None or rows_fp is None else old_fp.union(rows_fp)
@@ -140,11 +140,14 @@ def _fresh(model: Any, x_in: Any, y: Labels, metric_names: list[str], optimizer:
     return model.training_state  # type: ignore[no-any-return]
 
 
-def _fingerprint(model: Any, x: Any, partition: Partition | None) -> Fingerprint:
+def _fingerprint(model: Any, x: Any, partition: Partition | None) -> Fingerprint | None:
     """The fingerprint of the fit's rows: this process's, merged over the shards of a sharded
-    data-parallel fit (each process hashes its own rows; the merged set is the same on all)."""
-    host = model.backend.to_numpy(x) if model.backend.holds(x) else np.asarray(x)
-    fp = Fingerprint.of(host, model.dtype_name)
+    data-parallel fit (each process hashes its own rows; the merged set is the same on all).
+    None for rows already on the device: hashing them would copy them to the host, which a fit
+    from device arrays never does (``training_overlap`` then says it does not know)."""
+    if model.backend.holds(x):
+        return None
+    fp = Fingerprint.of(np.asarray(x), model.dtype_name)
     if partition is not None and partition.sharded and partition.size > 1:
         parts = partition.comm.allgather((fp.meta(), fp.tensors()))
         fp = Fingerprint(model.dtype_name)

@@ -260,7 +260,7 @@ class Sequential:
     def training_overlap(self, x: ArrayLike) -> int | None:
         """How many rows of ``x`` are rows this model was trained on (the same feature values in
         the model's dtype), from the fingerprint its fit kept; None for a model without one (never
-        fitted, or loaded from a file written without it). Beyond 10⁶ training rows the count
+        fitted, fitted on arrays already on the device, or loaded from a file written without it). Beyond 10⁶ training rows the count
         comes from a Bloom filter and may include a few false positives
         (``fingerprint.false_positive_rate``)."""
         if self.fingerprint is None:
