@@ -67,8 +67,9 @@ def test_binary_cross_entropy_is_the_subject_formula(backend):
 
 
 def test_unknown_loss_is_named():
-    with pytest.raises(ValueError, match="expected a loss among categoricalCrossentropy, binaryCrossentropy; received 'mse'"):
-        losses.get("mse")
+    with pytest.raises(ValueError, match="expected a loss among categoricalCrossentropy, binaryCrossentropy, mse, mae, "
+                                         "huber; received 'msle'"):
+        losses.get("msle")
 
 
 def test_log_softmax_is_exact_and_stable(backend64):

@@ -83,6 +83,10 @@ class LabelEncoder:
         self.classes = classes or [c.item() if hasattr(c, "item") else c for c in np.unique(np.asarray(y))]
         return self
 
+    @property
+    def fitted(self) -> bool:
+        return self.classes is not None
+
     def _fitted(self) -> list[Any]:
         if self.classes is None:
             raise RuntimeError("expected a fitted LabelEncoder; received one without classes")

@@ -66,7 +66,8 @@ def model_file_bytes(meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> by
     layers = topology.get("layers") if isinstance(topology, dict) else None
     beyond_dense = isinstance(layers, list) and any(isinstance(layer, dict) and layer.get("kind") != "Dense"
                                                     for layer in layers)
-    version = 5 if "fingerprint" in meta else 4 if beyond_dense else 3 if "resume" in meta else 2
+    version = (5 if "fingerprint" in meta or meta.get("task", "classification") != "classification"
+               else 4 if beyond_dense else 3 if "resume" in meta else 2)
     doc = {"format": FORMAT, "format_version": version, "xmlp_version": __version__, **meta}
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     out: bytes = safetensors.numpy.save(arrays, metadata={"xmlp": json.dumps(doc)})
@@ -165,7 +166,21 @@ def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -
     for i, layer in enumerate(layers):
         if not isinstance(layer, dict):
             raise bad(f"expected a description (a JSON object) for layers.{i}; received {_short(layer)}")
+    task = meta.get("task", "classification")
+    if task not in ("classification", "regression") or (task != "classification" and version < 5):
+        raise bad(f"expected task 'classification' or 'regression' (format 5); received {_short(task)}")
     classes = meta.get("classes")
+    if task == "regression":
+        n_out = layers[-1].get("units") if isinstance(layers[-1], dict) else None
+        if classes != [] or not isinstance(n_out, int) or isinstance(n_out, bool) or not 1 <= n_out <= 1_000_000:
+            raise bad(f"expected a regression without classes and with a Dense output layer; received classes "
+                      f"{_short(classes)} and output {_short(layers[-1])}")
+        for key in ("target.mean", "target.scale"):
+            _check_tensor(name, tensors, key, (n_out,), "float64")
+            expected.add(key)
+        if not (tensors["target.scale"] > 0).all() or float(np.abs(tensors["target.mean"]).max()) > 1e300:
+            raise bad("expected target.scale > 0 and a finite target.mean; received other values")
+        classes = ["-"]  # nothing more to check of them
     if (not isinstance(classes, list) or not classes
             or not all(isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in classes)
             or len(set(map(str, classes))) != len(classes)):

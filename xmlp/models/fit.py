@@ -36,7 +36,7 @@ def fit(
     learning_rate: float | None = None,
     optimizer: str | optimizers.Optimizer | None = None,
     seed: int | None = None,
-    metrics: Sequence[str] = ("accuracy",),
+    metrics: Sequence[str] | None = None,
     early_stopping: EarlyStopping | None = None,
     callbacks: Sequence[Callback] = (),
     verbose: bool = False,
@@ -57,12 +57,16 @@ def fit(
     check_positive_int("epochs", epochs)
     check_positive_int("batch_size", batch_size)
     input_noise = optimizers.Option(0.0).check("input_noise", input_noise)
-    metric_names = metrics_mod.check_names(metrics)
+    metric_names = metrics_mod.check_names(metrics_mod.DEFAULT_METRICS[model.task] if metrics is None else metrics,
+                                           model.task)
     clip_norm, clip_value = clipping.check(clip_norm, clip_value)
     if lr_schedule is not None and not isinstance(lr_schedule, schedules.Schedule):
         raise ValueError(f"expected lr_schedule to be a schedule (xmlp.StepDecay, ExponentialDecay, CosineDecay, "
                          f"ReduceOnPlateau) or None; received {lr_schedule!r}"[:300])
-    warm_start = warm_start and model.built and model.encoder.classes is not None  # never fitted: fresh
+    warm_start = warm_start and model.built and model.encoder.fitted  # never fitted: fresh
+    if fit_data.is_source(x) and model.task == "regression":
+        raise ValueError(f"expected arrays for a regression fit; received the data source {x.name} (streamed "
+                         "regression targets are not supported yet: read the rows into arrays)")
     if fit_data.is_source(x) and warm_start:
         raise ValueError(f"expected arrays to continue a training; received the data source {x.name} (hint: fit "
                          "from it without warm_start)")
@@ -96,7 +100,8 @@ def fit(
             trainer = Trainer(net, state.optimizers[k], metrics=metric_names, callbacks=callbacks if k == 0 else (),
                               partition=partition, noise=float(input_noise), noise_rng=state.noise[k],
                               dropout_rng=state.dropout[k], lr_schedule=state.schedules[k], clip_norm=clip_norm,
-                              clip_value=clip_value)
+                              clip_value=clip_value,
+                              target_scale=model.encoder.scale if model.task == "regression" else None)
             history = trainer.fit(model, data, val, epochs=epochs if first is None else first.kept_epochs,
                                   batch_size=batch_size, shuffle_rng=state.shuffle[k], params=params,
                                   initial_epoch=state.epochs)
@@ -215,9 +220,18 @@ def _sorted_classes(classes: Sequence[Any]) -> list[Any]:
 
 
 def fit_labels(model: Any, y: Labels, n_rows: int, metrics: Sequence[str], classes: Sequence[Any] | None = None) -> None:
-    """Learn the classes of ``y`` (or take ``classes``: agreed across shards) and check them."""
+    """Learn the classes of ``y`` (or take ``classes``: agreed across shards) and check them; a
+    regression's target scaling."""
     if len(y) != n_rows:
-        raise ValueError(f"expected {n_rows} labels (one per row); received {len(y)}")
+        raise ValueError(f"expected {n_rows} {'targets' if model.task == 'regression' else 'labels'} (one per row); "
+                         f"received {len(y)}")
+    if model.task == "regression":
+        model.encoder.fit(y)
+        if model.encoder.n_outputs != model.network.n_outputs:
+            raise ValueError(f"expected the output layer to have one unit per target ({model.encoder.n_outputs}); "
+                             f"received {model.network.n_outputs} units")
+        model.positive_class = None
+        return
     model.encoder = LabelEncoder(classes) if classes is not None else model.encoder.fit(y)
     n = len(model.classes)
     if n < 2:

@@ -175,3 +175,27 @@ def check_finite_rows(backend: backends.Backend, result: Any) -> Any:
         raise RowValueError(f"expected finite probabilities; received NaN or infinity for row {row} "
                             "(its values overflow this model's computation)", row, 0)
     return result
+
+
+def infer(model: Any, x: Any, batch_size: int, probabilities: bool, host: bool = False) -> Any:
+    """``model``'s inference in row chunks of ``batch_size``: logits (of a single network; an
+    ensemble's scores are the log of its averaged probabilities), or the output activation's
+    values (probabilities softmax(logits / temperature); a regression's scaled outputs), averaged
+    over an ensemble's members on the device. On the device for a device ``x`` unless ``host``."""
+    from ..nn.network import mean_probabilities
+
+    if not model.built:
+        raise RuntimeError("expected a trained model; received one that was never fitted")
+    data, on_device = features(model.backend, x, model.n_features)
+    single, out, keep = len(model.members) == 1, [], on_device and not host  # keep: answer on the device
+    with model.backend.activate():
+        for start in range(0, max(data.shape[0], 1), batch_size):
+            chunk = model._to_device(data[start : min(start + batch_size, data.shape[0]), :])
+            if single and not probabilities:
+                z = model.network.logits(chunk)
+            else:
+                z = mean_probabilities(model.members, chunk, model.temperature)
+                z = z if probabilities else model.xp.log(z)
+            out.append(z if keep else model.backend.to_numpy(z))
+        result = model.xp.concat(out, axis=0) if keep else np.concatenate(out, axis=0)
+    return check_finite_rows(model.backend, result) if probabilities else result  # never silently wrong

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..data.fingerprint import Fingerprint
 from ..data.preprocessing import Standardizer
+from ..data.targets import TargetScaler
 from ..errors import DataError
 from ..nn.layers import from_config
 from ..optim import optimizers
@@ -45,6 +46,8 @@ def file_data(model: Any, metadata: Mapping[str, Any] | None = None, include_opt
         tensors["preprocess.mean"], tensors["preprocess.scale"] = pre.mean, pre.scale
         if pre.lambdas is not None:
             tensors["preprocess.lambdas"] = pre.lambdas
+    if model.task == "regression":
+        tensors["target.mean"], tensors["target.scale"] = model.encoder.mean, model.encoder.scale
     meta = {
         "topology": model.network.config(),
         "dtype": model.dtype_name,
@@ -58,6 +61,11 @@ def file_data(model: Any, metadata: Mapping[str, Any] | None = None, include_opt
         "training": extra.get("training", {}),
         "metrics": extra.get("metrics", {}),
     }
+    if model.network.loss.config() != {"name": model.loss_name}:
+        meta["loss_config"] = model.network.loss.config()
+    if model.task == "regression":
+        meta["task"] = "regression"
+        meta["target"] = {"scaling": model.encoder.scaling, "flat": model.encoder.flat}
     state = model.training_state
     if include_optimizer and state is not None and state.optimizer_config["name"] in optimizers.OPTIMIZERS:
         meta["resume"], slots = state.file_data()
@@ -82,16 +90,24 @@ def restore(cls: type[M], meta: dict[str, Any], tensors: dict[str, np.ndarray], 
         except ValueError as exc:
             raise DataError(f"{source}: {exc} (in layers.{i})") from None
     try:
-        model: Any = cls(layers, loss=meta["loss"], backend=backend, dtype=meta["dtype"],  # type: ignore[call-arg]
-                         preprocess=meta.get("preprocess"), ensemble=meta.get("ensemble", 1))
-    except ValueError as exc:
+        model: Any = cls(layers, loss=meta.get("loss_config", meta["loss"]), backend=backend,  # type: ignore[call-arg]
+                         dtype=meta["dtype"], preprocess=meta.get("preprocess"), ensemble=meta.get("ensemble", 1))
+    except (ValueError, TypeError) as exc:
         raise DataError(f"{source}: {exc}") from None
+    if model.task != meta.get("task", "classification"):
+        raise DataError(f"{source}: expected a {meta.get('task', 'classification')} loss; received {model.loss_name}")
+    if model.task == "regression":
+        target: dict[str, Any] = meta["target"] if isinstance(meta.get("target"), dict) else {}
+        model.encoder = TargetScaler(tensors["target.mean"], tensors["target.scale"],
+                                     scaling=bool(target.get("scaling", True)))
+        model.encoder.flat = bool(target.get("flat", False))
     _check_layer_tensors(source, model, meta, tensors)
     if model.standardizer is not None:
         model.standardizer = Standardizer(tensors["preprocess.mean"], tensors["preprocess.scale"],
                                           tensors.get("preprocess.lambdas"))
-    model.encoder.classes = list(meta["classes"])
-    model.positive_class = meta.get("positive_class", model.classes[-1])
+    if model.task == "classification":
+        model.encoder.classes = list(meta["classes"])
+    model.positive_class = meta.get("positive_class", model.classes[-1] if model.classes else None)
     model.feature_names = meta.get("feature_names")
     model.temperature = float(meta.get("temperature", 1.0))
     model.metadata = {"training": meta.get("training", {}), "metrics": meta.get("metrics", {}),
@@ -123,7 +139,10 @@ def _check_layer_tensors(source: str, model: Any, meta: dict[str, Any], tensors:
     """Every tensor the rebuilt layers declare, of its shape, for every member (the file layer
     checked names, dtypes and finiteness); one output per class."""
     n_out, classes = model.network.n_outputs, meta["classes"]
-    if len(classes) != n_out:
+    if model.task == "regression":
+        if tensors["target.mean"].shape != (n_out,):
+            raise DataError(f"{source}: expected target.mean of shape ({n_out},); received {tensors['target.mean'].shape}")
+    elif len(classes) != n_out:
         text = repr(classes)
         raise DataError(f"{source}: expected {n_out} distinct class labels; received {len(classes)}: "
                         f"{text if len(text) <= 120 else text[:119] + '…'}")
@@ -141,7 +160,7 @@ def _check_layer_tensors(source: str, model: Any, meta: dict[str, Any], tensors:
                     raise DataError(f"{source}: expected running variances >= 0 in {name}; received a negative one")
     declared = {f"{f'members.{k}.' if k else ''}layers.{i}.{key}" for k in range(len(model.members))
                 for i, layer_shapes in enumerate(shapes) for key in layer_shapes}
-    extra = sorted(k for k in tensors if ".optimizer." not in f".{k}" and not k.startswith("preprocess.")
+    extra = sorted(k for k in tensors if ".optimizer." not in f".{k}" and not k.startswith(("preprocess.", "target."))
                    and k not in declared and not (k.split(".")[0] == "fingerprint" and "fingerprint" in meta))
     if extra:
         raise DataError(f"{source}: expected only the tensors of the topology; received extra {extra[:5]!r}")

@@ -43,6 +43,27 @@ def evaluate_probabilities(
     return out
 
 
+def evaluate_regression(out: np.ndarray, target: np.ndarray, scale: np.ndarray, loss: Any) -> dict[str, Any]:
+    """loss (the training loss, in the scaled units it minimises), and mse, rmse, mae, r2 in the
+    targets' units, each the uniform average over outputs (scikit-learn's values; R² of a
+    constant target None); ``out`` and ``target``: (rows, outputs) in the scaled units."""
+    from ..training.metrics import from_regression_sums, regression_sums
+
+    n = max(len(target), 1)
+    sums = (regression_sums(np, out, target) / n).tolist()
+    return {"loss": float(loss.value(np, out, target)) / n, **from_regression_sums(sums, 1.0, scale.tolist())}
+
+
+def evaluate_model(model: Any, out: Any, y: Any) -> dict[str, Any]:
+    """``Sequential.evaluate`` of its outputs ``out`` (probabilities, or a regression's scaled
+    outputs) for the true ``y``."""
+    if model.task == "regression":
+        return evaluate_regression(np.asarray(out, dtype=np.float64), model.encoder.one_hot(y), model.encoder.scale,
+                                   model.loss)
+    pos = model.classes.index(model.positive_class) if model.positive_class in model.classes else None
+    return evaluate_probabilities(out, model.encoder.indices(y), model.classes, pos)
+
+
 def shard_scores(model: Any, x: np.ndarray, y: np.ndarray, comm: Any) -> dict[str, Any]:
     """``model.evaluate`` of the rows of all shards: each process predicts its own (x, y), and
     the probabilities are gathered (in rank order) and scored together."""

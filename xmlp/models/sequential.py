@@ -14,9 +14,11 @@ from .. import backends
 from .._types import Array, ArrayLike, Labels
 from ..data.fingerprint import Fingerprint
 from ..data.preprocessing import LabelEncoder, Standardizer, as_features
+from ..data.targets import TargetScaler
 from ..io.model_file import read_model_file, write_model_file
+from ..nn import losses
 from ..nn.layer import Layer
-from ..nn.network import Network, mean_probabilities
+from ..nn.network import Network
 from ..optim import optimizers, schedules
 from ..training.callbacks import Callback, EarlyStopping, History
 from ..training.parallel import Partition
@@ -39,26 +41,32 @@ class Sequential:
 
     ``preprocess``: "standardize" (mean/std of the training rows), "yeo-johnson" (a per-column
     power transform fitted on the training rows, then standardisation) or None. ``ensemble``:
-    the number of networks trained with different seeds whose probabilities are averaged.
-    """
+    the number of networks trained with different seeds whose outputs are averaged. A
+    regression: a linear output ``Dense(n_outputs)`` and a regression ``loss`` ("mse", "mae",
+    "huber", ``xmlp.Huber(delta)``; ``task="regression"`` alone: "mse"); ``y`` is numbers, (rows,)
+    or (rows, outputs), standardised per output for the training (``target_scaling``; undone
+    by ``predict``); the metrics (mse, rmse, mae, r2) are in the targets' units."""
 
     def __init__(
         self,
         layers: Iterable[Layer],
         *,
-        loss: str = "categoricalCrossentropy",
+        loss: Any = None,
         backend: str | backends.Backend | None = None,
         dtype: str = "float32",
         preprocess: str | None = "standardize",
         ensemble: int = 1,
+        task: str | None = None,
+        target_scaling: bool = True,
     ):
         check_positive_int("ensemble", ensemble)
         self.backend = backends.get_backend(backend)
         # Member 0 is the network the layers build; the others are replicas of its topology.
-        self.network = Network(list(layers), loss, self.backend, dtype)
+        self.network = Network(list(layers), losses.for_task(task, loss), self.backend, dtype)
         self.members = [self.network] + [self.network.replica() for _ in range(ensemble - 1)]
         self.standardizer = Standardizer.for_method(preprocess)
-        self.encoder = LabelEncoder()
+        self.encoder: Any = (TargetScaler(scaling=target_scaling) if self.task == "regression"
+                             else LabelEncoder())  # a LabelEncoder or TargetScaler
         self.feature_names: list[str] | None = None
         self.positive_class: Any = None
         self.temperature = 1.0
@@ -68,8 +76,7 @@ class Sequential:
         self.metadata: dict[str, Any] = {}
         #: What continuing the training needs: optimizers, random streams, epochs run (None before a fit).
         self.training_state: TrainingState | None = None
-        #: The rows the weights were trained on (``xmlp.data.fingerprint``; None before a fit, or
-        #: for a model file written without one).
+        #: The rows the weights were trained on (``data.fingerprint``; None: unknown, or never fitted).
         self.fingerprint: Fingerprint | None = None
 
     # ----------------------------------------------------------------- structure and weights
@@ -79,6 +86,8 @@ class Sequential:
     dtype = property(lambda self: self.network.dtype)
     dtype_name = property(lambda self: self.network.dtype_name)
     loss_name = property(lambda self: self.network.loss.name)
+    #: "classification" or "regression": what the loss decides
+    task = property(lambda self: self.network.loss.task)
     n_features = property(lambda self: self.network.n_features)
     built = property(lambda self: self.network.built)
 
@@ -117,7 +126,7 @@ class Sequential:
         learning_rate: float | None = None,
         optimizer: str | optimizers.Optimizer | None = None,
         seed: int | None = None,
-        metrics: Sequence[str] = ("accuracy",),
+        metrics: Sequence[str] | None = None,
         early_stopping: EarlyStopping | None = None,
         callbacks: Sequence[Callback] = (),
         verbose: bool = False,
@@ -137,7 +146,8 @@ class Sequential:
         Each epoch draws one permutation on the host and sends it; batches are taken on the
         device; the host reads the epoch's losses and confusion counts once, at its end.
         ``optimizer``: a name or an ``Optimizer`` (default "sgd"); ``learning_rate`` defaults to the
-        optimizer's own (SGD 0.01, Adam 0.001, …).
+        optimizer's own (SGD 0.01, Adam 0.001, …). ``metrics``: reported each epoch (default
+        accuracy; a regression's r2).
         ``input_noise``: the std of Gaussian noise added to the (preprocessed) training inputs.
         An ensemble's first member trains with the callbacks (its history is returned); the
         others train silently for as many epochs as the first one kept. ``partition``: this
@@ -178,7 +188,7 @@ class Sequential:
         learning_rate: float | None = None,
         optimizer: str | optimizers.Optimizer | None = None,
         seed: int | None = None,
-        metrics: Sequence[str] = ("accuracy",),
+        metrics: Sequence[str] | None = None,
         callbacks: Sequence[Callback] = (),
         verbose: bool = False,
         feature_names: Sequence[str] | None = None,
@@ -210,36 +220,28 @@ class Sequential:
 
     def predict_proba(self, x: ArrayLike, batch_size: int = 65536) -> Any:
         """Class probabilities (n, n_classes), on the host (on the device for a device x)."""
+        self._classifier("predict_proba")
         return self._infer(x, batch_size, probabilities=True)
 
     def _infer(self, x: ArrayLike, batch_size: int, probabilities: bool, host: bool = False) -> Any:
-        """Inference in row chunks of ``batch_size``: logits (of a single network; an ensemble's
-        scores are the log of its averaged probabilities), or the probabilities
-        softmax(logits / temperature), averaged over an ensemble's members on the device."""
-        if not self.built:
-            raise RuntimeError("expected a trained model; received one that was never fitted")
-        data, on_device = inputs.features(self.backend, x, self.n_features)
-        single, out, keep = len(self.members) == 1, [], on_device and not host  # keep: answer on the device
-        with self.backend.activate():
-            for start in range(0, max(data.shape[0], 1), batch_size):
-                chunk = self._to_device(data[start : min(start + batch_size, data.shape[0]), :])
-                if single and not probabilities:
-                    z = self.network.logits(chunk)
-                else:
-                    z = mean_probabilities(self.members, chunk, self.temperature)
-                    z = z if probabilities else self.xp.log(z)
-                out.append(z if keep else self.backend.to_numpy(z))
-            result = self.xp.concat(out, axis=0) if keep else np.concatenate(out, axis=0)
-        return inputs.check_finite_rows(self.backend, result) if probabilities else result  # never silently wrong
+        return inputs.infer(self, x, batch_size, probabilities, host)
 
-    def predict(self, x: ArrayLike) -> list[Any]:
-        """Predicted class labels (the most probable class of each row)."""
+    def predict(self, x: ArrayLike) -> Any:
+        """Predicted class labels (the most probable class of each row); a regression's
+        predictions in the targets' units, (rows,) for targets given 1-D, else (rows, outputs)."""
+        if self.task == "regression":
+            return self.encoder.decode(self._infer(x, 65536, probabilities=True, host=True))
         proba = self._infer(x, 65536, probabilities=True, host=True)
         return [self.classes[i] for i in proba.argmax(axis=1).tolist()]
+
+    def _classifier(self, what: str) -> None:
+        if self.task != "classification":
+            raise ValueError(f"expected a classifier for {what}; received a {self.task} model (hint: predict)")
 
     def calibrate(self, x: ArrayLike, y: Labels) -> float:
         """Fit the softmax temperature T on held-out rows (never the test rows) by minimizing
         their cross-entropy; predictions become softmax(z / T). Returns T."""
+        self._classifier("calibrate")
         if len(self.members) > 1:
             raise ValueError(f"expected a single network to calibrate; received an ensemble of {len(self.members)} "
                              "(its averaged probabilities are calibrated by the averaging)")
@@ -247,22 +249,20 @@ class Sequential:
         return self.temperature
 
     def evaluate(self, x: ArrayLike, y: Labels) -> dict[str, Any]:
-        """loss, bce (two classes; of ``positive_class``), accuracy, precision, recall, f1, confusion,
-        and ``trained_rows``: how many of the rows the model was trained on (``training_overlap``;
-        None when unknown): scores of such rows are not a test estimate."""
-        from .scoring import evaluate_probabilities
+        """loss, bce (two classes; of ``positive_class``), accuracy, precision, recall, f1, confusion
+        (a regression: loss, mse, rmse, mae, r2 in the targets' units), and ``trained_rows``: how
+        many of the rows the model was trained on (``training_overlap``; None when unknown):
+        scores of such rows are not a test estimate."""
+        from .scoring import evaluate_model
 
-        pos = self.classes.index(self.positive_class) if self.positive_class in self.classes else None
-        scores = evaluate_probabilities(self._infer(x, 65536, True, host=True), self.encoder.indices(y), self.classes, pos)
-        scores["trained_rows"] = self.training_overlap(x)
-        return scores
+        return evaluate_model(self, self._infer(x, 65536, True, host=True), y) | {"trained_rows": self.training_overlap(x)}
 
     def training_overlap(self, x: ArrayLike) -> int | None:
         """How many rows of ``x`` are rows this model was trained on (the same feature values in
         the model's dtype), from the fingerprint its fit kept; None for a model without one (never
-        fitted, fitted on arrays already on the device, or loaded from a file written without it). Beyond 10⁶ training rows the count
-        comes from a Bloom filter and may include a few false positives
-        (``fingerprint.false_positive_rate``)."""
+        fitted, fitted on arrays already on the device, or loaded from a file written without it).
+        Beyond 10⁶ training rows the count comes from a Bloom filter and may include a few false
+        positives (``fingerprint.false_positive_rate``)."""
         if self.fingerprint is None:
             return None
         host = self.backend.to_numpy(x) if self.backend.holds(x) else as_features(x, self.n_features)

@@ -2,9 +2,18 @@
 
 ``log_softmax`` is the one stable log-softmax of the package (the softmax activation, the bce
 metric and temperature calibration use it; the fused loss writes the same arithmetic out).
+
+Each loss has the same face: ``output_activation`` (what the last Dense layer must apply),
+``task`` (``classification`` or ``regression``), ``forward_backward(xp, z, y, rows)`` → (the
+*summed* loss of the batch's rows, dL/dz of the batch's *mean* loss), ``value(xp, z, y)`` (the
+summed loss alone) and ``config()`` (its name and options, what a model file stores).
+Regression losses (``regression.py``) average over rows *and* outputs, as PyTorch's and Keras's
+default reduction ("mean").
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from .._registry import Registry
 from .._types import Array, Namespace
@@ -28,9 +37,13 @@ class SoftmaxCrossEntropy:
     """
 
     output_activation = "softmax"
+    task = "classification"
 
     def __init__(self, name: str = "categoricalCrossentropy"):
         self.name = name
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name}
 
     def __call__(self, xp: Namespace, z: Array, y: Array) -> tuple[Array, Array]:
         """(mean loss as a 0-d array, dL/dz) for logits z and one-hot targets y."""
@@ -81,11 +94,44 @@ LOSSES: Registry[str] = Registry("a loss")
 LOSSES.register("categoricalCrossentropy", "categoricalCrossentropy", aliases=("crossentropy",))
 # On a 2-unit softmax output the subject's binary cross-entropy is the same function.
 LOSSES.register("binaryCrossentropy", "binaryCrossentropy")
+LOSSES.register("mse", "mse", aliases=("meanSquaredError", "squared_error"))
+LOSSES.register("mae", "mae", aliases=("meanAbsoluteError", "absolute_error"))
+LOSSES.register("huber", "huber")
+#: the losses of a regression (a linear output); the others are classification's
+REGRESSION = ("mse", "mae", "huber")
 
 
 def canonical(name: object) -> str:
     return LOSSES.canonical(name)
 
 
-def get(name: object) -> SoftmaxCrossEntropy:
-    return SoftmaxCrossEntropy(canonical(name))
+def get(spec: Any) -> Any:
+    """A loss from its name (or alias), its ``config()`` dict, or a loss object (a fresh copy of it)."""
+    if isinstance(spec, dict):
+        options = {k: v for k, v in spec.items() if k != "name"}
+        name = canonical(spec.get("name"))
+    elif hasattr(spec, "forward_backward") and hasattr(spec, "config"):
+        return get(spec.config())
+    else:
+        name, options = canonical(spec), {}
+    if name in REGRESSION:
+        from .regression import REGRESSION_LOSSES
+
+        try:
+            return REGRESSION_LOSSES[name](**options)
+        except TypeError:
+            raise ValueError(f"expected the options of {name} (huber: delta); received {sorted(options)}") from None
+    if options:
+        raise ValueError(f"expected no options for {name}; received {sorted(options)}")
+    return SoftmaxCrossEntropy(name)
+
+
+def for_task(task: str | None, loss: Any) -> Any:
+    """The loss of a model asked for with ``task`` (None: the loss decides) and ``loss`` (None:
+    the task's default, "mse" or "categoricalCrossentropy"), checked to agree."""
+    if task not in (None, "classification", "regression"):
+        raise ValueError(f"expected task 'classification' or 'regression'; received {task!r}")
+    chosen = get(loss if loss is not None else "mse" if task == "regression" else "categoricalCrossentropy")
+    if task is not None and chosen.task != task:
+        raise ValueError(f"expected a {task} loss for task={task!r}; received {chosen.name} (a {chosen.task} loss)")
+    return chosen

@@ -23,7 +23,7 @@ class Network:
     Any layers (``layers.LAYERS``) may come before the output layer, which is a ``Dense`` with
     the loss's output activation (its logits feed the fused loss)."""
 
-    def __init__(self, layers: Sequence[Layer], loss: str, backend: backends.Backend, dtype: str):
+    def __init__(self, layers: Sequence[Layer], loss: Any, backend: backends.Backend, dtype: str):
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("expected at least one layer; received none")
@@ -33,7 +33,9 @@ class Network:
         if not isinstance(last, Dense) or out != self.loss.output_activation:
             raise ValueError(
                 f"expected a '{self.loss.output_activation}' output layer for {self.loss.name} (a Dense layer, "
-                f"last); received '{out}' (hint: Dense(n_classes, activation='softmax'))"
+                f"last); received '{out}' (hint: Dense({'n_outputs' if self.loss.task == 'regression' else 'n_classes'}, "
+                f"activation='{self.loss.output_activation}'))"
+                + ("; for a regression: loss='mse' or task='regression'" if out == "linear" else "")
             )
         self.backend = backend
         self.xp = backend.xp
@@ -58,7 +60,7 @@ class Network:
     def replica(self) -> "Network":
         """A network of the same topology and settings, with fresh (unbuilt) layers."""
         layers = [from_config(layer.config()) for layer in self.layers]
-        return Network(layers, self.loss.name, self.backend, self.dtype_name)
+        return Network(layers, self.loss.config(), self.backend, self.dtype_name)
 
     @property
     def built(self) -> bool:
@@ -125,7 +127,7 @@ class Network:
         """In-memory pickling (copies, joblib workers): the layer descriptions, the loss, the
         backend (pickled as its spec), the dtype and, once built, the weights as host arrays —
         never device arrays or namespaces. Model *files* are safetensors (``models.saving``)."""
-        return {"layers": [layer.config() for layer in self.layers], "loss": self.loss.name, "backend": self.backend,
+        return {"layers": [layer.config() for layer in self.layers], "loss": self.loss.config(), "backend": self.backend,
                 "dtype": self.dtype_name, "weights": self.get_weights() if self.built else None,
                 "n_features": self.n_features}
 

@@ -160,6 +160,9 @@ class ReduceOnPlateau(Schedule):
         if self.monitor not in logs:
             raise ValueError(f"expected ReduceOnPlateau to monitor one of {', '.join(sorted(logs))}; "
                              f"received {self.monitor!r}")
+        if logs[self.monitor] is None:  # undefined this epoch: not better
+            self.bad_epochs += 1
+            return
         value = float(logs[self.monitor])
         better = self.best is None or (value < self.best * (1.0 - self.threshold) if self.mode == "min"
                                        else value > self.best * (1.0 + self.threshold))

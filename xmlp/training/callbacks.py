@@ -36,7 +36,8 @@ class History:
 
     def append(self, logs: dict[str, float]) -> None:
         for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
+            # None: a metric undefined this epoch (R² of a constant target), never NaN
+            self.history.setdefault(key, []).append(None if value is None else float(value))
 
     def to_dict(self) -> dict[str, Any]:
         return {"history": self.history, "params": self.params,
@@ -133,7 +134,9 @@ class EarlyStopping(Callback):
             if self.restore_best_weights:
                 self.best_weights = self.network.copy_params()
 
-    def _improved(self, value: float) -> bool:
+    def _improved(self, value: float | None) -> bool:
+        if value is None:  # undefined (R² of a constant target): no improvement
+            return False
         if self.best is None:
             return True
         if self.maximize:
@@ -179,7 +182,8 @@ def epoch_line(epoch: int, epochs: int, logs: dict[str, float]) -> str:
         if not k.startswith("val_") and k != "loss":
             order += [k, f"val_{k}"]
     parts = [f"epoch {epoch:0{width}d}/{epochs}"]
-    parts += [f"{_SHORT.get(k, k)}: {logs[k]:.3g}" if k == "lr" else f"{_SHORT.get(k, k)}: {logs[k]:.4f}"
+    parts += [f"{_SHORT.get(k, k)}: n/a" if logs[k] is None else
+              f"{_SHORT.get(k, k)}: {logs[k]:.3g}" if k == "lr" else f"{_SHORT.get(k, k)}: {logs[k]:.4f}"
               for k in order if k in logs]  # a learning rate of 1e-5 is not 0.0000
     return " - ".join(parts)
 

@@ -1,4 +1,4 @@
-"""Classification metrics, and the layout of the one vector the host reads per epoch.
+"""Classification and regression metrics, and the layout of the one vector the host reads per epoch.
 
 The device side accumulates a confusion matrix (rows: true class, columns: predicted class) and
 the clipped cross-entropy sum; the host reads them once per epoch (``EpochVector``) and derives
@@ -10,12 +10,20 @@ Averaging: with two classes, precision/recall/F1 are those of the positive class
 scikit-learn's ``pos_label``); with more, they are the unweighted mean over *every trained
 class* (a class with no rows and no predictions counts as 0, scikit-learn's zero_division=0),
 whereas scikit-learn's ``average="macro"`` averages over the labels present in y_true and y_pred.
+
+Regression: the device accumulates, per output, the sums of e^2, |e|, y and y^2 (e = prediction -
+target, in the network's scaled units); the host turns them into ``mse``, ``rmse``, ``mae`` and
+``r2`` in the targets' own units, each averaged over the outputs with equal weights, as
+scikit-learn's ``multioutput="uniform_average"`` (so ``rmse`` is the mean of the outputs' RMSEs).
+R² of a constant target is undefined: None ("n/a"), never NaN (scikit-learn's force_finite
+would say 0 or 1).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from .._registry import Registry
 from .._types import Array, Namespace
@@ -29,8 +37,9 @@ class Metric:
     title: str
     larger_is_better: bool
     #: value from a confusion matrix and the positive class index; None for the bce metric,
-    #: which is accumulated on the device from the probabilities
+    #: which is accumulated on the device from the probabilities, and for regression's
     from_confusion: Callable[[Confusion, int], float] | None
+    task: str = "classification"
 
 
 def _per_class(cm: Confusion) -> list[tuple[float, float, float]]:
@@ -76,8 +85,14 @@ for _m in (
     Metric("f1", "F1", True, _averaged(2)),
     Metric("balanced_accuracy", "balanced accuracy", True, _balanced_accuracy),
     Metric("bce", "binary cross-entropy", False, None),
+    Metric("mse", "mean squared error", False, None, "regression"),
+    Metric("rmse", "root mean squared error", False, None, "regression"),
+    Metric("mae", "mean absolute error", False, None, "regression"),
+    Metric("r2", "R²", True, None, "regression"),
 ):
     METRICS.register(_m.name, _m)
+#: what a fit reports when no metrics are asked for
+DEFAULT_METRICS = {"classification": ("accuracy",), "regression": ("r2",)}
 #: The loss is reported beside the metrics (and is minimized); it is not chosen with --metrics.
 LOSS = Metric("loss", "loss (cross-entropy)", False, None)
 
@@ -88,12 +103,43 @@ def get(name: str) -> Metric:
     return LOSS if base == "loss" else METRICS.get(base)
 
 
-def check_names(names: Sequence[str]) -> list[str]:
-    """The canonical names of ``names`` (duplicates dropped), or a ValueError naming the unknown."""
-    unknown = [m for m in names if m not in METRICS]
+def names_of(task: str) -> list[str]:
+    return [n for n, m in METRICS.items() if m.task == task]
+
+
+def check_names(names: Sequence[str], task: str = "classification") -> list[str]:
+    """The canonical names of ``names`` (duplicates dropped), or a ValueError naming the unknown
+    (or those of another task)."""
+    known = names_of(task)
+    unknown = [m for m in names if m not in METRICS or METRICS.get(m).task != task]
     if unknown:
-        raise ValueError(f"expected metrics among {', '.join(METRICS.names)}; received {unknown}")
+        raise ValueError(f"expected metrics among {', '.join(known)} (a {task}); received {unknown}")
     return list(dict.fromkeys(METRICS.canonical(m) for m in names))
+
+
+def regression_sums(xp: Namespace, out: Array, y: Array, weight: Array | None = None) -> Array:
+    """Per output, the sums of e^2, |e|, y, y^2 (e = out - y), as one 1-D array of 4 x outputs;
+    ``weight`` (rows,) 0 or 1: only the rows this process computed."""
+    e = out - y
+    parts = (e * e, xp.abs(e), y, y * y)
+    if weight is not None:
+        parts = tuple(p * weight[:, None] for p in parts)
+    return xp.concat([xp.sum(p, axis=0) for p in parts])
+
+
+def from_regression_sums(sums: Sequence[float], n: float, scale: Sequence[float]) -> dict[str, Any]:
+    """mse, rmse, mae, r2 in the targets' units from ``regression_sums`` over ``n`` rows (each
+    sum divided by the rows already: means), outputs weighted equally."""
+    k = len(scale)
+    se, ae, sy, syy = (sums[i * k:(i + 1) * k] for i in range(4))
+    mse = [se[j] * scale[j] ** 2 for j in range(k)]
+    r2: list[float | None] = []
+    for j in range(k):
+        variance = syy[j] - sy[j] ** 2  # of the (scaled) targets, from their means
+        r2.append(1.0 - se[j] / variance if variance > 1e-12 * max(syy[j], 1e-300) else None)
+    return {"mse": sum(mse) / k, "rmse": sum(math.sqrt(max(m, 0.0)) for m in mse) / k,
+            "mae": sum(ae[j] * scale[j] for j in range(k)) / k,
+            "r2": None if any(r is None for r in r2) else sum(r2) / k}  # type: ignore[arg-type]
 
 
 def from_confusion(cm: Confusion, positive: int | None = None,
@@ -115,19 +161,25 @@ class EpochVector:
     """The layout of the vector the trainer reads from the device once per epoch: for the
     training part, then the validation part (if any): [mean loss, (bce), (C*C confusion)]."""
 
-    def __init__(self, metrics: Sequence[str], n_classes: int, validation: bool):
+    def __init__(self, metrics: Sequence[str], n_classes: int, validation: bool,
+                 target_scale: Sequence[float] | None = None):
         self.metrics = list(metrics)
         self.n_classes = n_classes
         self.parts = ["", "val_"] if validation else [""]
         self.bce = "bce" in self.metrics
         self.confusion = any(METRICS.get(m).from_confusion is not None for m in self.metrics)
+        #: a regression's outputs' scales (its metrics are in the targets' units), else None
+        self.target_scale = None if target_scale is None else [float(s) for s in target_scale]
+        self.regression = self.target_scale is not None and bool(self.metrics)
+        #: whether the trainer keeps each row's output for the epoch's metrics
+        self.records = self.confusion or self.regression
 
     def pack(self, xp: Namespace, loss: Array, cm: Array | None, bce: Array | None) -> Array:
         """One part's device values as one 1-D array (cm/bce only where the metrics need them)."""
         pieces = [xp.reshape(loss, (1,))]
         if self.bce:
             pieces.append(xp.reshape(bce, (1,)))
-        if self.confusion:
+        if self.records:  # the confusion counts, or a regression's sums
             pieces.append(xp.reshape(cm, (-1,)))
         return xp.concat(pieces)
 
@@ -146,6 +198,41 @@ class EpochVector:
                 flat = host[at : at + c * c]
                 at += c * c
                 values |= from_confusion([flat[r * c : (r + 1) * c] for r in range(c)])
+            elif self.regression:
+                assert self.target_scale is not None
+                size = 4 * len(self.target_scale)
+                values |= from_regression_sums(host[at : at + size], 1.0, self.target_scale)
+                at += size
             for m in self.metrics:
                 logs[prefix + m] = values[m]
         return logs
+
+
+class Records:
+    """Each row's output kept through an epoch (or a piece of it) for the epoch's metrics: the
+    predicted class (-1, never a class, where another process computed the row), or a
+    regression's outputs with a 0/1 weight; ``sums`` turns them into the confusion counts or the
+    regression sums against the rows' targets."""
+
+    def __init__(self, layout: EpochVector, xp: Namespace, n: int, n_outputs: int, dtype: Any, index_dtype: Any,
+                 device: Any):
+        self.layout, self.xp = layout, xp
+        if layout.confusion:
+            self.predicted = xp.full((n,), -1, dtype=index_dtype, device=device)
+        elif layout.regression:
+            self.outputs = xp.zeros((n, n_outputs), dtype=dtype, device=device)
+            self.seen = xp.zeros((n,), dtype=dtype, device=device)
+
+    def add(self, lo: int, hi: int, z: Array) -> None:
+        if self.layout.confusion:
+            self.predicted[lo:hi] = self.xp.argmax(z, axis=1)
+        elif self.layout.regression:
+            self.outputs[lo:hi, :] = z
+            self.seen[lo:hi] = 1.0
+
+    def sums(self, targets: Array, class_ids: Array) -> Array | None:
+        if self.layout.confusion:
+            return device_confusion(self.xp, self.predicted, targets, class_ids)
+        if self.layout.regression:
+            return regression_sums(self.xp, self.outputs, targets, self.seen)
+        return None

@@ -60,8 +60,10 @@ class Trainer:
                  callbacks: Sequence[Callback] = (), partition: parallel.Partition | None = None,
                  noise: float = 0.0, noise_rng: Any = None, dropout_rng: Any = None,
                  lr_schedule: schedules.Schedule | None = None, clip_norm: float | None = None,
-                 clip_value: float | None = None):
+                 clip_value: float | None = None, target_scale: Sequence[float] | None = None):
         self.noise, self.noise_rng, self.dropout_rng = noise, noise_rng, dropout_rng
+        #: a regression's target scales (its metrics are reported in the targets' units)
+        self.target_scale = target_scale
         self.schedule = lr_schedule
         self._clip = (GradientClipping(network.xp, network.layers, clip_norm, clip_value)
                       if clip_norm is not None or clip_value is not None else None)
@@ -80,7 +82,7 @@ class Trainer:
         """Train for up to ``epochs`` epochs, numbered from ``initial_epoch`` + 1 (the epochs run
         before a warm start); returns the history (also on early stop)."""
         net, xp, be, part = self.network, self.network.xp, self.network.backend, self.partition
-        layout = metrics_mod.EpochVector(self.metrics, net.n_outputs, validation is not None)
+        layout = metrics_mod.EpochVector(self.metrics, net.n_outputs, validation is not None, self.target_scale)
         class_ids = xp.arange(net.n_outputs, dtype=be.index_dtype, device=be.device)
         history = History(params=params)
         self._sync = parallel.GradientSync(net, part.comm).step  # one process: does nothing
@@ -156,9 +158,8 @@ class Trainer:
         budget = HOST_MASK_VALUES if be.host_memory else MASK_VALUES
         mask_rows = max(budget // max(width, 1) // batch_size, 1) * batch_size
         bce = None
-        if layout.confusion:  # each batch's predicted classes, in the epoch's order; counted at its end
-            # (-1, never a class, where another process computed the rows)
-            predicted = xp.full((n,), -1, dtype=be.index_dtype, device=be.device)
+        # each batch's predicted classes (or outputs), in the epoch's order; counted at its end
+        records = metrics_mod.Records(layout, xp, n, net.n_outputs, net.dtype, be.index_dtype, be.device)
         for b, (lo, hi, rows) in enumerate(self.partition.batches(n, batch_size)):
             xb, yb = net.gather(data, idx[lo:hi])  # one take: features and targets (views)
             if self.noise:
@@ -173,14 +174,13 @@ class Trainer:
                 net.use_masks([m[lo - mblock[0]:hi - mblock[0], :] for m in masks])
             loss, z, nll = self._step(xb, yb, rows, b, layout.bce)
             loss_sum += loss  # in place: a step allocates nothing on a fast backend
-            if layout.confusion:
-                predicted[lo:hi] = xp.argmax(z, axis=1)
+            records.add(lo, hi, z)
             if nll is not None:
                 bce = nll if bce is None else bce + nll
-        cm = None
-        if layout.confusion:
-            cm = metrics_mod.device_confusion(xp, predicted, xp.take(data[:, d:], idx, axis=0), class_ids)
+        cm = records.sums(xp.take(data[:, d:], idx, axis=0), class_ids) if layout.records else None
         n = self.partition.total_rows(n)
+        if layout.regression and cm is not None:
+            cm = cm / n
         return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
 
     def _train_pieces(self, feed: Any, batch_size: int, shuffle_rng: Any, layout: metrics_mod.EpochVector,
@@ -196,8 +196,7 @@ class Trainer:
         for piece, noise in feed.epoch(shuffle_rng, batch_size, self.noise, self.noise_rng, d):
             m = piece.shape[0]
             masks = self._masks(m) if width else []  # the piece's rows, in their order
-            if layout.confusion:
-                predicted = xp.full((m,), -1, dtype=be.index_dtype, device=be.device)
+            records = metrics_mod.Records(layout, xp, m, net.n_outputs, net.dtype, be.index_dtype, be.device)
             for lo in range(0, m, batch_size):
                 hi = min(lo + batch_size, m)
                 xb, yb = piece[lo:hi, :d], piece[lo:hi, d:]
@@ -207,15 +206,16 @@ class Trainer:
                     net.use_masks([mk[lo:hi, :] for mk in masks])
                 loss, z, nll = self._step(xb, yb, hi - lo, b, layout.bce)
                 loss_sum += loss
-                if layout.confusion:
-                    predicted[lo:hi] = xp.argmax(z, axis=1)
+                records.add(lo, hi, z)
                 if nll is not None:
                     bce = nll if bce is None else bce + nll
                 b += 1
-            if layout.confusion:
-                counts = metrics_mod.device_confusion(xp, predicted, piece[:, d:], class_ids)
+            if layout.records:
+                counts = records.sums(piece[:, d:], class_ids)
                 cm = counts if cm is None else cm + counts
         n = feed.n_rows
+        if layout.regression and cm is not None:
+            cm = cm / n
         return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
 
     def _step(self, xb: Array, yb: Array, rows: int, b: int, bce: bool) -> tuple[Array, Array, Array | None]:
@@ -263,10 +263,13 @@ class Trainer:
         for lo in range(0, max(part.shape[0], 1), SCORE_ROWS):  # in blocks: one block's logits at a time
             rows = part[lo:min(lo + SCORE_ROWS, part.shape[0]), :]
             z, y = net.logits(rows[:, :d]), rows[:, d:]
-            block = (net.loss.value(xp, z, y), metrics_mod.device_confusion(xp, xp.argmax(z, axis=1), y, class_ids) if layout.confusion else None,
-                     losses.clipped_nll_sum(xp, z, y) if layout.bce else None)
+            records = (metrics_mod.device_confusion(xp, xp.argmax(z, axis=1), y, class_ids) if layout.confusion
+                       else metrics_mod.regression_sums(xp, z, y) if layout.regression else None)
+            block = (net.loss.value(xp, z, y), records, losses.clipped_nll_sum(xp, z, y) if layout.bce else None)
             sums = [b if a is None else a + b for a, b in zip(sums, block)]
         loss, cm, bce = sums
+        if layout.regression and cm is not None:
+            cm = cm / n
         return layout.pack(xp, loss / n, cm, None if bce is None else bce / n)
 
 

@@ -1,0 +1,79 @@
+"""Regression losses on a linear output, fused with their gradient like the classification loss:
+each returns the batch's summed loss (over rows, of each row's mean over the outputs) and dL/dz
+of the batch's mean loss (over rows and outputs: the divisor ``rows * outputs`` lives here).
+
+- ``MeanSquaredError``: l = (z - y)^2, dl/dz = 2 (z - y) (PyTorch ``mse_loss``, Keras ``mse``;
+  scikit-learn's MLPRegressor minimises half of it, so its gradients are half of these).
+- ``MeanAbsoluteError``: l = |z - y|, dl/dz = sign(z - y), 0 at 0 (PyTorch ``l1_loss``).
+- ``Huber(delta)``: l = (z - y)^2 / 2 where |z - y| <= delta, else delta (|z - y| - delta / 2);
+  dl/dz = clip(z - y, -delta, delta) (PyTorch ``huber_loss``, Keras ``Huber``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .._types import Array, Namespace
+
+
+class _Regression:
+    output_activation = "linear"
+    task = "regression"
+    name = ""
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    def check_classes(self, n_classes: int) -> None:
+        """No classes to check: a regression has targets."""
+
+    def elementwise(self, xp: Namespace, e: Array) -> tuple[Array, Array]:
+        """(l(e), dl/de) of the residual e = z - y, elementwise."""
+        raise NotImplementedError
+
+    def forward_backward(self, xp: Namespace, z: Array, y: Array, rows: int | None = None) -> tuple[Array, Array]:
+        """(summed loss over the rows of each row's mean over outputs, dL/dz of the batch's mean
+        over rows and outputs; ``rows``: the batch's rows on all processes)."""
+        k = z.shape[1]
+        loss, slope = self.elementwise(xp, z - y)
+        return xp.sum(loss) * (1.0 / k), slope * (1.0 / ((rows or z.shape[0]) * k))
+
+    def value(self, xp: Namespace, z: Array, y: Array) -> Array:
+        return self.forward_backward(xp, z, y)[0]
+
+
+class MeanSquaredError(_Regression):
+    name = "mse"
+
+    def elementwise(self, xp: Namespace, e: Array) -> tuple[Array, Array]:
+        return e * e, e * 2.0
+
+
+class MeanAbsoluteError(_Regression):
+    name = "mae"
+
+    def elementwise(self, xp: Namespace, e: Array) -> tuple[Array, Array]:
+        return xp.abs(e), xp.sign(e)
+
+
+class Huber(_Regression):
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0):
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not math.isfinite(delta) or delta <= 0:
+            raise ValueError(f"expected huber's delta to be a number > 0; received {delta!r}")
+        self.delta = float(delta)
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "delta": self.delta}
+
+    def elementwise(self, xp: Namespace, e: Array) -> tuple[Array, Array]:
+        d = self.delta
+        a = xp.abs(e)
+        quadratic = a <= d
+        loss = xp.where(quadratic, e * e * 0.5, (a - 0.5 * d) * d)
+        return loss, xp.clip(e, -d, d)
+
+
+REGRESSION_LOSSES: dict[str, Any] = {"mse": MeanSquaredError, "mae": MeanAbsoluteError, "huber": Huber}
