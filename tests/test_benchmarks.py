@@ -78,3 +78,11 @@ def test_stream_bench_small():
                 "streamed CSV (parsed once)"):
         assert f"\n{row} " in out
     assert "peak RSS MiB" in out and "5,000 rows x 30 features" in out
+
+
+@pytest.mark.slow
+def test_bench_regression_prints_every_model():
+    out = run("bench_regression.py", "--seeds", "0", "--folds", "2")
+    for row in ("xmlp MLPRegressor() (defaults)", "sklearn MLPRegressor(max_iter=2000)", "sklearn, scaled X and y",
+                "sklearn early_stopping=True", "RidgeCV"):
+        assert f"\n{row} " in out

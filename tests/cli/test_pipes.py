@@ -122,7 +122,7 @@ def test_binary_data_is_refused_on_a_terminal(monkeypatch, tmp_path):
 
 
 def test_predicted_probabilities_round_trip_their_dtype():
-    from xmlp.cli.commands import probability_text
+    from xmlp.cli.predict import probability_text
 
     p32 = np.array([[3e-9, 1 - 3e-9], [0.1, 0.9], [1.4e-45, 1.0]], dtype=np.float32)
     back = np.array([[float(t) for t in row] for row in probability_text(p32)], dtype=np.float32)

@@ -23,10 +23,10 @@ from .commands import (
     cmd_devices,
     cmd_export,
     cmd_plot,
-    cmd_predict,
     cmd_split,
 )
 from .options import add_train_options, backend_options, int_at_least, valid_size
+from .predict import cmd_predict
 from .runs import train_all
 from .settings import train_settings
 

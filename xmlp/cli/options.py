@@ -97,7 +97,16 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--weights_initializer", "--weights-initializer", "--init", dest="weights_initializer",
                    type=_one_of(initializers.INITIALIZERS), metavar=_choices(initializers.INITIALIZERS))
     t.add_argument("--loss", type=_one_of(losses.LOSSES), metavar=_choices(losses.LOSSES),
-                   help="both are softmax cross-entropy (default: binaryCrossentropy for two classes)")
+                   help="the cross-entropies are softmax cross-entropy (default: binaryCrossentropy for two "
+                        "classes); mse, mae, huber: a regression (default mse)")
+    t.add_argument("--task", choices=["classification", "regression"],
+                   help="classification (labels; the default) or regression (numeric targets; --loss mse|mae|huber "
+                        "implies it)")
+    t.add_argument("--target", metavar="NAME",
+                   help="the header's column that holds the labels or targets (default: diagnosis/label/class/"
+                        "target/y, or column 2 of a file without a header)")
+    t.add_argument("--huber-delta", "--huber_delta", dest="huber_delta", type=_number(optimizers.Option(0.0, strict=True)),
+                   help="--loss huber: its delta, in standardised target units (default 1.0)")
     t.add_argument("--preprocess", type=_one_of(preprocessing), metavar=_choices(preprocessing),
                    help="per-feature transform fitted on the training rows: yeo-johnson (power transform, then "
                         "standardisation), standardize, or none")

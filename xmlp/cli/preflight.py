@@ -30,6 +30,7 @@ def check_classes(where: str, labels: np.ndarray, line_numbers: Sequence[int] | 
     typed "m" among "M" and "B" would otherwise silently make a three-class model)."""
     check_two_classes(where, labels)
     names, counts = np.unique(labels, return_counts=True)
+    _not_numbers(where, names)
     text = ", ".join(f"{n} {c}" for n, c in zip(names.tolist(), counts.tolist()))
     for n, c in zip(names.tolist(), counts.tolist()):
         if c < MIN_CLASS_ROWS:
@@ -38,6 +39,22 @@ def check_classes(where: str, labels: np.ndarray, line_numbers: Sequence[int] | 
             raise DataError(f"{where}: expected at least {MIN_CLASS_ROWS} rows of each class; received {c} of class "
                             f"{n!r} (first at {at}; classes: {text}) — a mistyped label?")
     return text
+
+
+NUMERIC_CLASSES = 50  # distinct numbers as labels beyond which the file is taken for a regression's
+
+
+def _not_numbers(where: str, names: np.ndarray) -> None:
+    """Labels that are numbers with a fraction, or more than ``NUMERIC_CLASSES`` distinct numbers,
+    are a regression's targets, not classes: say so instead of "too few rows of class 151.0"."""
+    try:
+        values = np.asarray(names, dtype=np.float64)
+    except ValueError:
+        return
+    if len(values) > NUMERIC_CLASSES or np.any(values != np.round(values)):
+        example = next((str(n) for n, v in zip(names.tolist(), values) if v != round(v)), str(names[0]))
+        raise DataError(f"{where}: expected class labels; received {len(values)} distinct numbers (such as "
+                        f"{example!r}), a regression's targets (hint: --task regression)")
 
 
 def check_run_folder(out_dir: Path, s: TrainSettings) -> None:

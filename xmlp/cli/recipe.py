@@ -9,9 +9,17 @@ from typing import Any, Mapping
 
 from ..errors import DataError, UsageError
 from ..nn import layers as layers_mod
+from ..nn import losses
 from ..nn.layers import BatchNorm, Layer
 from ..optim import clipping
-from ..optim.schedules import CosineDecay, ExponentialDecay, ReduceOnPlateau, Schedule, StepDecay
+from ..optim.schedules import (
+    CosineDecay,
+    ExponentialDecay,
+    ReduceOnPlateau,
+    Schedule,
+    StepDecay,
+)
+from ..training import metrics
 
 SCHEDULE_NAMES = ("none", "step", "exponential", "cosine", "plateau")
 NORM_NAMES = ("none", "batch", "layer")
@@ -120,3 +128,23 @@ def _with_initializer(config: dict[str, Any], initializer: str) -> dict[str, Any
     if config.get("kind") == "Dense":
         config.setdefault("kernel_initializer", initializer)
     return config
+
+
+def check_task(s: Any) -> None:
+    """The settings of a regression (``--task regression``, or a regression ``--loss``) agree:
+    its losses and metrics, and none of what only a classification has."""
+    if s.task == "regression" and s.loss is not None and s.loss not in losses.REGRESSION:
+        raise UsageError(f"expected a regression loss ({', '.join(losses.REGRESSION)}) with --task regression; "
+                         f"received --loss {s.loss}")
+    if s.task == "classification" and s.loss in losses.REGRESSION:
+        raise UsageError(f"expected a classification loss with --task classification; received --loss {s.loss} "
+                         "(hint: --task regression)")
+    try:
+        metrics.check_names(s.metrics, "regression" if s.regression else "classification")
+    except ValueError as exc:
+        raise UsageError(f"--metrics: {exc}") from None
+    if s.regression and s.stream:
+        raise UsageError("expected --stream with a classification; received a regression (streamed regression "
+                         "targets are not supported yet: the rows are read whole)")
+    if s.regression and s.calibrate:
+        raise UsageError("expected --calibrate with a classification; received a regression (no probabilities)")

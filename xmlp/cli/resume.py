@@ -51,15 +51,19 @@ def resumed_model(s: TrainSettings, backend: backends.Backend, n_features: int, 
     if model.feature_names is not None and feature_names is not None:
         check("the features", list(model.feature_names), list(feature_names),
               "resume on the data the model was trained on")
-    check("classes", [str(c) for c in model.classes], sorted({str(c) for c in classes}),
-          "resume on the data the model was trained on")
+    check("--task", model.task, "regression" if s.regression else "classification", "give the model's --task")
+    if model.task == "classification":
+        check("classes", [str(c) for c in model.classes], sorted({str(c) for c in classes}),
+              "resume on the data the model was trained on")
+    check("--target", training.get("target"), s.target, "give the model's --target")
     check("--dtype", model.dtype_name, s.dtype, "give the model's --dtype")
     method = model.standardizer.method if model.standardizer is not None else "none"
     check("--preprocess", method, s.preprocess, "give the model's --preprocess")
     check("--ensemble", len(model.members), s.ensemble, "give the model's --ensemble")
-    check("--loss", model.loss_name, losses.get(s.loss or ("binaryCrossentropy" if len(model.classes) == 2
-                                                            else "categoricalCrossentropy")).name,
-          "give the model's --loss")
+    default_loss = "mse" if s.regression else "binaryCrossentropy" if len(model.classes) == 2 else "categoricalCrossentropy"
+    check("--loss", model.network.loss.config(),
+          losses.get({"name": "huber", "delta": s.huber_delta} if s.loss == "huber" else s.loss or default_loss).config(),
+          "give the model's --loss (and --huber-delta)")
     if model.seed is not None:  # (a model saved through the API may not know it)
         check("--seed", model.seed, s.seed, "give the model's --seed: it draws the split and the random streams")
     # How the rows were split: the same split or validation rows would leak into training.

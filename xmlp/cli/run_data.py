@@ -37,7 +37,8 @@ from ..data.split import Split, split_indices
 from ..datasets import load_wdbc
 from ..errors import DataError, UsageError
 from ..models import fit_data
-from .preflight import MIN_CLASS_ROWS, _available_memory, check_classes
+from .preflight import MIN_CLASS_ROWS, _available_memory
+from .preflight import check_classes as preflight_check_classes
 from .settings import TrainSettings
 
 
@@ -58,10 +59,16 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
     """The training and validation rows the settings name (files, or the embedded data split).
     ``shard`` = (rank, processes): only this process's rows of each part (files: only those
     rows are parsed; the class checks across shards are the caller's)."""
-    if shard is None and (streamed := _streamed(s)) is not None:  # a file too large to read whole
+    if shard is None and not s.regression and (streamed := _streamed(s)) is not None:  # too large to read whole
         return streamed
     def read(path: str, **kw: Any) -> Any:  # training never needs the ids; big files are read in the model's dtype
-        return read_table(path, labels="required", dtype=s.dtype, keep_ids=False, store=store_dtype(path, s.dtype), **kw)
+        table = read_table(path, labels="required", dtype=s.dtype, keep_ids=False, store=store_dtype(path, s.dtype),
+                           label_name=s.target, **kw)
+        if s.regression:
+            table.labels = numeric_targets(table)
+        return table
+
+    check_classes = _no_classes if s.regression else preflight_check_classes
 
     owned = not s.refit  # rows read from a file become the model input in place (a --refit run needs them after)
     if s.train:
@@ -69,7 +76,7 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
         if shard is None:
             check_classes(train.path, train.y, train.line_numbers)
         if s.valid:
-            classes = sorted(set(np.unique(train.y).tolist())) if shard is None else None
+            classes = sorted(set(np.unique(train.y).tolist())) if shard is None and not s.regression else None
             valid = read(s.valid, n_features=train.x.shape[1], classes=classes, part=shard)
             return Data(train.x, train.y, valid.x, valid.y, train.feature_names, f"{train.path} + {valid.path}",
                         columns=train.columns)
@@ -84,11 +91,11 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
         tr, va = split_indices(y, s.valid_size, np.random.default_rng(s.seed))
     except ValueError as exc:
         raise UsageError(f"--valid-size: {exc}") from None
-    if len(np.unique(y[tr])) < 2:
+    if not s.regression and len(np.unique(y[tr])) < 2:
         raise DataError(f"{what}: expected at least two classes in the training part; received one")
     if shard is not None:  # an in-memory source: this process keeps its rows of each part
         tr, va = tr[slice(*shard_range(len(tr), *shard))], va[slice(*shard_range(len(va), *shard))]
-    x_train, x_valid = split_rows(x, tr, va, len(np.unique(y[tr])) if owned else None)
+    x_train, x_valid = split_rows(x, tr, va, (1 if s.regression else len(np.unique(y[tr]))) if owned else None)
     return Data(x_train, y[tr], x_valid, y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s.seed})",
                 columns=columns)
 
@@ -173,7 +180,34 @@ def streamed(d: Any) -> bool:
     return fit_data.is_source(d.x_train)
 
 
+def numeric_targets(table: Any) -> np.ndarray:
+    """A regression's target column as float64, or a DataError at the FILE:LINE of the first
+    value that is not a finite number (with the hint that labels are a classification)."""
+    try:
+        out = np.asarray(table.labels, dtype=np.float64)
+        if np.isfinite(out).all():
+            return out
+    except ValueError:
+        pass
+    for i, value in enumerate(np.asarray(table.labels).tolist()):
+        try:
+            if np.isfinite(float(value)):
+                continue
+        except ValueError:
+            pass
+        raise DataError(f"{table.path}:{table.line_numbers[i]}: expected a finite number as the regression target; "
+                        f"received {value!r} (hint: labels are a classification: --task classification)")
+    raise DataError(f"{table.path}: expected finite regression targets")
+
+
+def _no_classes(*args: Any) -> str:
+    return ""  # a regression has targets, not classes
+
+
 def n_classes(d: Any) -> int:
+    """The classes of the training part (the output layer's units); a regression's: 1 (one target)."""
+    if not streamed(d) and np.asarray(d.y_train).dtype.kind == "f":
+        return 1
     return len(d.x_train.classes) if streamed(d) else len(np.unique(d.y_train))
 
 
@@ -185,7 +219,7 @@ def rows_in_memory(d: Any, s: TrainSettings) -> int:
 def classes_line(d: Any) -> str:
     if streamed(d):
         return ", ".join(f"{n} {c}" for n, c in zip(d.x_train.classes, d.x_train.class_counts))
-    return check_classes("training part", d.y_train, None)
+    return preflight_check_classes("training part", d.y_train, None)
 
 
 def fit_options(s: TrainSettings) -> dict[str, Any]:

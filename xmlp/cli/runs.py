@@ -68,6 +68,11 @@ def resolve_backend(device: str | None, library: str | None) -> backends.Backend
 
 def build_model(s: TrainSettings, n_classes: int, backend: backends.Backend) -> Sequential:
     layers = recipe.hidden_layers(s)
+    if s.regression:  # one linear output per target (one: the --target column)
+        loss: Any = {"name": "huber", "delta": s.huber_delta} if s.loss == "huber" else (s.loss or "mse")
+        return Sequential([*layers, Dense(1, "linear", kernel_initializer=s.weights_initializer)], loss=loss,
+                          task="regression", backend=backend, dtype=s.dtype, ensemble=s.ensemble,
+                          preprocess=None if s.preprocess == "none" else s.preprocess)
     layers.append(Dense(n_classes, "softmax", kernel_initializer=s.weights_initializer))
     loss = losses.get(s.loss or ("binaryCrossentropy" if n_classes == 2 else "categoricalCrossentropy"))
     try:
@@ -122,7 +127,10 @@ def run(job: Job, folder: Path | None = None) -> History:
         detail(f"columns       : {d.columns}")
     detail(f"x_train shape : {d.x_train.shape}")
     detail(f"x_valid shape : {d.x_valid.shape}")
-    if not sharded:
+    if s.regression:
+        detail(f"target        : mean {float(np.mean(d.y_train)):.6g}, std {float(np.std(d.y_train)):.6g} "
+               f"({len(d.y_train)} training rows)")
+    elif not sharded:
         detail(f"classes       : {run_data.classes_line(d)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # an old file without state: prepare printed a note
@@ -167,13 +175,21 @@ def run(job: Job, folder: Path | None = None) -> History:
         paths = plot_history(history.history, folder, show=s.show, best_epoch=history.best_epoch,
                              first_epoch=resumed + 1)
         detail(f"> learning curves: {', '.join(str(out_dir / p.name) for p in paths)}")
-    loss_name = "binary cross-entropy" if "bce" in final else "cross-entropy"
     saved = (f" (the run on the training rows; the saved model '{out_dir / 'model.safetensors'}' was refit on "
              f"{training['refit']['rows']} rows, validation included)" if isinstance(training.get("refit"), dict)
              else f" (the saved model '{out_dir / 'model.safetensors'}')")
-    print(f"trained on {job.backend} ({s.dtype}) in {history.epochs} epochs - validation {loss_name}: "
-          f"{final.get('bce', final['loss']):.4f} - validation accuracy: {final['accuracy']:.4f}{saved}")
+    print(f"trained on {job.backend} ({s.dtype}) in {history.epochs} epochs - {summary_scores(final)}{saved}")
     return history
+
+
+def summary_scores(final: dict[str, Any]) -> str:
+    """The validation scores of the summary line: the subject's BCE and accuracy, or a regression's."""
+    if "r2" in final:
+        r2 = "n/a" if final["r2"] is None else f"{final['r2']:.4f}"
+        return (f"validation rmse: {final['rmse']:.6g} - validation mae: {final['mae']:.6g} - "
+                f"validation r2: {r2}")
+    loss_name = "binary cross-entropy" if "bce" in final else "cross-entropy"
+    return f"validation {loss_name}: {final.get('bce', final['loss']):.4f} - validation accuracy: {final['accuracy']:.4f}"
 
 
 def refit(job: Job, epochs: int, say: Any = print) -> tuple[Sequential, dict[str, int]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import DataError, NoInputError, UsageError
+from ..nn import losses
 from ..optim import optimizers
 from ..training import callbacks
 from . import recipe
@@ -94,6 +95,14 @@ class TrainSettings:
     lr_monitor: str = "val_loss"  # plateau: the watched value
     clip_norm: float | None = None  # clip the global L2 norm of the gradients
     clip_value: float | None = None  # clip each gradient value to [-v, v]
+    #: "classification" (labels) or "regression" (numeric targets); None: what --loss implies
+    task: str | None = None
+    target: str | None = None  # the header's column holding the labels or targets
+    huber_delta: float = 1.0  # --loss huber: its delta (in standardised target units)
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression" or (self.task is None and self.loss in losses.REGRESSION)
 
     @classmethod
     def from_options(cls, values: Mapping[str, Any]) -> "TrainSettings":
@@ -107,6 +116,8 @@ class TrainSettings:
         kwargs["optimizer_options"] = {k: v for k, v in values.items() if k in opt_names and v is not None}
         if kwargs.get("resume") and "refit" not in kwargs:
             kwargs["refit"] = False  # a resumed run continues the saved model itself
+        if (kwargs.get("task") == "regression" or kwargs.get("loss") in losses.REGRESSION) and "metrics" not in kwargs:
+            kwargs["metrics"] = ("r2",)  # a regression's default report
         settings = cls(**kwargs)
         settings.check()
         recipe.check(settings, values)
@@ -129,6 +140,7 @@ class TrainSettings:
         if self.resume and self.stream:
             raise UsageError("expected --resume on data read whole; received --stream (continuing a streamed "
                              "training is not offered yet; hint: leave --stream out)")
+        recipe.check_task(self)
         if self.calibrate and (self.refit or self.ensemble > 1):
             raise UsageError("expected --calibrate with --no-refit and --ensemble 1; received --calibrate with "
                              + ("--refit (the refit model has seen the validation rows the temperature is fitted on)"

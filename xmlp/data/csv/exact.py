@@ -58,6 +58,7 @@ def read_exact(
     classes: Sequence[str] | None = None,
     dtype: str = "float64",
     feature_names: Sequence[str] | None = None,
+    label_name: str | None = None,
     keep_lines: bool = False,
     part: tuple[int, int] | None = None,
     store: str | None = None,
@@ -73,7 +74,7 @@ def read_exact(
     with open_input(path) as fh:
         bom, newline = sniff(fh)
         rows = (line for line in read_lines(fh, name) if line.text.strip())
-        lay = head(name, rows, n_features, labels, feature_names)
+        lay = head(name, rows, n_features, labels, feature_names, label_name)
         reader = _RowReader(name, lay.feature_cols, lay.label_col, lay.id_col, lay.width, dtype, classes, keep_lines)
         lo, hi = part_rows(path, name, lay.header is not None, part)
         for i, line in enumerate(itertools.chain([lay.first], rows)):

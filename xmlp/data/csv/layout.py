@@ -81,7 +81,7 @@ class Layout:
 
 
 def head(name: str, rows: Iterator[Line], n_features: int | None, labels: str,
-         feature_names: Sequence[str] | None) -> Layout:
+         feature_names: Sequence[str] | None, label_name: str | None = None) -> Layout:
     """The layout, from the non-blank ``rows`` of a file (consumed up to its first data row)."""
     first = next(rows, None)
     if first is None:
@@ -94,7 +94,7 @@ def head(name: str, rows: Iterator[Line], n_features: int | None, labels: str,
         if first is None:
             raise DataError(f"{name}: expected data rows after the header line; received none")
     width = len(header) if header else len(cells(name, first))
-    id_col, label_col = _layout(name, header, (first.number, first.text), width, n_features, labels)
+    id_col, label_col = _layout(name, header, (first.number, first.text), width, n_features, labels, label_name)
     feature_cols = _feature_columns(name, header, first.number, width, (id_col, label_col), n_features, feature_names)
     return Layout(header_line, header, width, id_col, label_col, feature_cols, first)
 
@@ -128,9 +128,21 @@ def _feature_columns(name: str, header: list[str] | None, lineno: int, width: in
 
 
 def _layout(name: str, header: list[str] | None, first: tuple[int, str], width: int, n_features: int | None,
-            labels: str) -> tuple[int | None, int | None]:
-    """(id column or None, label column or None)."""
+            labels: str, label_name: str | None = None) -> tuple[int | None, int | None]:
+    """(id column or None, label column or None); ``label_name``: the header's column that holds
+    the labels or targets (``xmlp train --target``), instead of the usual names."""
     lineno, line = first
+    if label_name is not None:
+        if not header or label_name not in header:
+            raise DataError(f"{name}:1: expected a column named {_short(label_name)} (--target); received "
+                            + ("a file without a header line" if not header else
+                               f"a header without it ({', '.join(map(repr, header[:6]))}{', …' if len(header) > 6 else ''})"))
+        named = header.index(label_name)
+        lowered = [h.lower() for h in header]
+        id_named = next((i for i, h in enumerate(lowered) if h in ID_NAMES and i != named), None)
+        if id_named is None and lowered[0] == "" and named != 0:
+            id_named = 0
+        return id_named, (None if labels == "forbidden" else named)
     if header:
         lowered = [h.lower() for h in header]
         id_col = next((i for i, h in enumerate(lowered) if h in ID_NAMES), None)

@@ -237,6 +237,7 @@ def test_without_scikit_learn_the_import_names_the_extra(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "sklearn", None)
-    monkeypatch.delitem(sys.modules, "xmlp.sklearn")
+    for name in [m for m in sys.modules if m == "xmlp.sklearn" or m.startswith("xmlp.sklearn.")]:
+        monkeypatch.delitem(sys.modules, name)
     with pytest.raises(ImportError, match=r"expected scikit-learn >= 1.6 for xmlp.sklearn.*\[sklearn\]'"):
         importlib.import_module("xmlp.sklearn")

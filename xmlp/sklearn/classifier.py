@@ -1,21 +1,4 @@
-"""scikit-learn's face of xmlp: :class:`MLPClassifier`, a scikit-learn estimator around a
-:class:`xmlp.Sequential` (``pip install 'xmlp[sklearn]'``; ``import xmlp`` never imports
-scikit-learn).
-
-It follows scikit-learn's conventions — the constructor only stores its parameters; ``fit``
-returns ``self``; what it learns ends in ``_``; ``predict`` returns an array of labels — so it
-works in ``Pipeline``, ``cross_val_score`` and ``GridSearchCV`` (also with ``n_jobs``: fitted
-and unfitted estimators pickle in memory; model *files* stay safetensors, ``model_.save``).
-
-**Array API in, Array API out.** With ``sklearn.set_config(array_api_dispatch=True)`` (which
-scikit-learn only allows with ``SCIPY_ARRAY_API=1`` set before SciPy is imported), PyTorch, CuPy
-and array-api-strict inputs train on their own library and device when ``backend`` and
-``device`` are left at None: the features stay there (checks, standardisation and batches run
-on the device), only the labels are encoded on the host, and ``predict_proba``/``predict``
-answer in the input's namespace, on its device. Without dispatch, inputs become NumPy arrays
-(scikit-learn's rule) and the model runs on ``backend``/``device`` (default: ``XMLP_DEVICE``,
-else NumPy).
-"""
+"""``MLPClassifier``: scikit-learn's face of an xmlp classifier (see ``xmlp.sklearn``)."""
 
 from __future__ import annotations
 
@@ -25,24 +8,16 @@ from typing import Any
 
 import numpy as np
 
-from . import backends
-from .optim import optimizers
-
-try:
-    from sklearn import get_config
-    from sklearn.base import BaseEstimator, ClassifierMixin
-    from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import check_is_fitted, validate_data
-except ImportError as exc:
-    raise ImportError(f"expected scikit-learn >= 1.6 for xmlp.sklearn; received an environment without it ({exc}) "
-                      f"(hint: {backends.install_hint('sklearn', 'scikit-learn>=1.6')})") from exc
-from ._types import Array, ArrayLike, Labels
-from .data.split import split_indices
-from .models.sequential import Sequential
-from .nn.layers import Dense, hidden_stack
-from .optim.schedules import Schedule
-from .training.callbacks import EarlyStopping
+from .. import backends
+from .._types import Array, ArrayLike, Labels
+from ..data.split import split_indices
+from ..models.sequential import Sequential
+from ..nn.layers import Dense, hidden_stack
+from ..optim import optimizers
+from ..optim.schedules import Schedule
+from ..training.callbacks import EarlyStopping
+from ._common import (BaseEstimator, ClassifierMixin, _as_input, _host, _rows, _seed, check_classification_targets,
+                      check_is_fitted, get_config, validate_data)
 
 
 class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # untyped bases
@@ -245,28 +220,3 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_")
 
-
-def _host(a: Any) -> np.ndarray:
-    """A host NumPy copy of an array of any supported library (labels, or data for NumPy)."""
-    return a if isinstance(a, np.ndarray) else backends.for_array(a).to_numpy(a)
-
-
-def _as_input(backend: backends.Backend, X: Any) -> Any:
-    """``X`` as the model takes it: itself when ``backend`` holds it (on its device), else a host array."""
-    return X if backend.holds(X) else _host(X)
-
-
-def _rows(backend: backends.Backend, x: Any, rows: np.ndarray) -> Any:
-    if isinstance(x, np.ndarray):
-        return x[rows]
-    return backend.xp.take(x, backend.asarray(rows, backend.index_dtype), axis=0)
-
-
-def _seed(random_state: Any) -> int:
-    """The seed of a scikit-learn ``random_state``: fresh OS entropy for None (kept in
-    ``model_.seed``, so the fit can be replayed), the int itself, or one draw from a ``RandomState``."""
-    if random_state is None:
-        return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
-    if isinstance(random_state, numbers.Integral):
-        return int(random_state)
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))

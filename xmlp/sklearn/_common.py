@@ -1,0 +1,50 @@
+"""What the estimators share: scikit-learn's import (an environment without it is one clear
+error with the install hint), and the conversions between scikit-learn's inputs and a model's."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from .. import backends
+
+try:  # every scikit-learn name the estimators use, here: the first one missing is this one error
+    from sklearn import get_config
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as exc:
+    raise ImportError(f"expected scikit-learn >= 1.6 for xmlp.sklearn; received an environment without it ({exc}) "
+                      f"(hint: {backends.install_hint('sklearn', 'scikit-learn>=1.6')})") from exc
+
+__all__ = ["BaseEstimator", "ClassifierMixin", "RegressorMixin", "check_classification_targets", "check_is_fitted",
+           "check_random_state", "get_config", "validate_data"]
+
+
+def _host(a: Any) -> np.ndarray:
+    """A host NumPy copy of an array of any supported library (labels, or data for NumPy)."""
+    return a if isinstance(a, np.ndarray) else backends.for_array(a).to_numpy(a)
+
+
+def _as_input(backend: backends.Backend, X: Any) -> Any:
+    """``X`` as the model takes it: itself when ``backend`` holds it (on its device), else a host array."""
+    return X if backend.holds(X) else _host(X)
+
+
+def _rows(backend: backends.Backend, x: Any, rows: np.ndarray) -> Any:
+    if isinstance(x, np.ndarray):
+        return x[rows]
+    return backend.xp.take(x, backend.asarray(rows, backend.index_dtype), axis=0)
+
+
+def _seed(random_state: Any) -> int:
+    """The seed of a scikit-learn ``random_state``: fresh OS entropy for None (kept in
+    ``model_.seed``, so the fit can be replayed), the int itself, or one draw from a ``RandomState``."""
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
