@@ -20,6 +20,7 @@ from .models.sequential import Sequential, load_model
 from .nn.activations import ELU, LeakyReLU
 from .nn.layers import Activation, BatchNorm, Dense, Dropout, Layer, LayerNorm
 from .nn.network import Network
+from .nn.regression import Huber, MeanAbsoluteError, MeanSquaredError
 from .optim import schedules  # noqa: F401 (xmlp.schedules, the issue's public name)
 from .optim.optimizers import SGD, Adam, Optimizer, RMSprop
 from .optim.schedules import (
@@ -47,9 +48,12 @@ __all__ = [
     "EarlyStopping",
     "ExponentialDecay",
     "History",
+    "Huber",
     "Layer",
     "LayerNorm",
     "LeakyReLU",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
     "Network",
     "NpySource",
     "Optimizer",

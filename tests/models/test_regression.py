@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import xmlp
-from xmlp.nn.regression import Huber
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +52,7 @@ def test_multi_output_metrics_average_the_outputs_as_scikit_learn(diabetes):
 
     x, y = diabetes
     targets = np.stack([y, x[:, 2] * 1000 + 5], axis=1)  # two outputs of very different scales
-    model = _model(out=2, loss=Huber(1.5))
+    model = _model(out=2, loss=xmlp.Huber(1.5))
     model.fit(x, targets, epochs=20, batch_size=32, optimizer="adam", learning_rate=0.01, seed=1)
     pred = model.predict(x)
     assert pred.shape == (442, 2)
@@ -89,7 +88,7 @@ def test_the_model_file_keeps_the_task_the_loss_and_the_scaling(tmp_path, diabet
     from xmlp.io.model_file import read_model_file
 
     x, y = diabetes
-    model = _model(loss=Huber(0.5), ensemble=2)
+    model = _model(loss=xmlp.Huber(0.5), ensemble=2)
     model.fit(x, y, epochs=3, seed=0)
     model.save(tmp_path / "r.safetensors")
     meta, tensors = read_model_file(tmp_path / "r.safetensors")

@@ -45,6 +45,8 @@ class _Regression:
 
 
 class MeanSquaredError(_Regression):
+    """``loss="mse"``: the mean of (z - y)^2 over rows and outputs; dL/dz = 2 (z - y) / (rows * outputs)."""
+
     name = "mse"
 
     def elementwise(self, xp: Namespace, e: Array) -> tuple[Array, Array]:
@@ -52,6 +54,8 @@ class MeanSquaredError(_Regression):
 
 
 class MeanAbsoluteError(_Regression):
+    """``loss="mae"``: the mean of |z - y|; dL/dz = sign(z - y) / (rows * outputs), 0 at z = y."""
+
     name = "mae"
 
     def elementwise(self, xp: Namespace, e: Array) -> tuple[Array, Array]:
@@ -59,6 +63,9 @@ class MeanAbsoluteError(_Regression):
 
 
 class Huber(_Regression):
+    """``loss=xmlp.Huber(delta)`` (``"huber"``: delta 1): (z - y)^2 / 2 within ``delta`` of the
+    target, delta (|z - y| - delta / 2) beyond; dL/dz = clip(z - y, -delta, delta) / (rows * outputs)."""
+
     name = "huber"
 
     def __init__(self, delta: float = 1.0):
