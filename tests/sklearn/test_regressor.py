@@ -82,3 +82,22 @@ def test_early_stopping_reports_validation_r2(diabetes):
     reg = MLPRegressor(early_stopping=True, patience=3, epochs=200, random_state=0).fit(x, y)
     assert reg.n_iter_ < 200 and len(reg.validation_scores_) == reg.n_iter_
     assert all(-1 < s < 1 for s in reg.validation_scores_)
+
+
+def test_scikit_learns_parameter_names_are_taken(diabetes):
+    """A drop-in for sklearn.neural_network: its names map to xmlp's (alpha: its gradient alpha W / batch)."""
+    from xmlp.sklearn import MLPClassifier
+
+    x, y = diabetes
+    reg = MLPRegressor((8,), max_iter=3, solver="sgd", learning_rate_init=0.001, alpha=0.32, activation="identity",
+                       learning_rate="constant", batch_size=32, random_state=0).fit(x, y)
+    assert reg.n_iter_ == 3 and reg.model_.layers[0].activation.name == "linear"
+    assert reg.model_.training_state.optimizers[0].config() == {"name": "sgd", "learning_rate": 0.001,
+                                                                "weight_decay": 0.01, "decoupled": False}
+    clf = MLPClassifier(max_iter=2, activation="logistic").fit(x, y > 140)
+    assert clf.n_iter_ == 2 and clf.model_.layers[0].activation.name == "sigmoid"
+    with pytest.raises(ValueError, match="expected solver 'sgd' or 'adam'"):
+        MLPRegressor(solver="lbfgs").fit(x, y)
+    with pytest.raises(ValueError, match="expected learning_rate a number, None or 'constant'; received 'adaptive'"):
+        MLPRegressor(learning_rate="adaptive").fit(x, y)
+    assert reg.get_params()["max_iter"] == 3  # a parameter like any other: clone and GridSearchCV keep it

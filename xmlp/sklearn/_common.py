@@ -48,3 +48,37 @@ def _seed(random_state: Any) -> int:
     if isinstance(random_state, numbers.Integral):
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+#: scikit-learn's MLP parameter names, and xmlp's they stand for (``resolved``)
+SKLEARN_NAMES = {"max_iter": "epochs", "learning_rate_init": "learning_rate", "solver": "optimizer",
+                 "n_iter_no_change": "patience", "alpha": "weight_decay"}
+_ACTIVATIONS = {"logistic": "sigmoid", "identity": "linear"}
+
+
+def resolved(est: Any) -> dict[str, Any]:
+    """The training parameters of ``est`` in xmlp's terms, its scikit-learn-named parameters
+    (``max_iter``, ``learning_rate_init``, ``solver``, ``n_iter_no_change``, ``alpha``, and
+    ``activation="logistic"|"identity"``, ``learning_rate="constant"``) taking precedence where
+    given. ``alpha`` is scikit-learn's L2 term, whose gradient is alpha * W / batch size: the
+    weight decay alpha / batch_size."""
+    out = {ours: getattr(est, ours) for ours in SKLEARN_NAMES.values()}
+    for theirs, ours in SKLEARN_NAMES.items():
+        value = getattr(est, theirs, None)
+        if value is None:
+            continue
+        if theirs == "alpha":
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
+                raise ValueError(f"expected alpha to be a number >= 0; received {value!r}")
+            value = float(value) / est.batch_size
+        if theirs == "solver" and value not in ("sgd", "adam"):
+            raise ValueError(f"expected solver 'sgd' or 'adam' (xmlp trains by minibatch steps; optimizer= offers "
+                             f"more); received {value!r}")
+        out[ours] = value
+    if isinstance(out["learning_rate"], str):  # scikit-learn's learning_rate is the schedule's name
+        if out["learning_rate"] != "constant":
+            raise ValueError(f"expected learning_rate a number, None or 'constant'; received {out['learning_rate']!r} "
+                             "(hint: lr_schedule=xmlp.ExponentialDecay(...) or ReduceOnPlateau(...))")
+        out["learning_rate"] = getattr(est, "learning_rate_init", None)
+    out["activation"] = _ACTIVATIONS.get(est.activation, est.activation)
+    return out

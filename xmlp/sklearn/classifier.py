@@ -16,8 +16,19 @@ from ..nn.layers import Dense, hidden_stack
 from ..optim import optimizers
 from ..optim.schedules import Schedule
 from ..training.callbacks import EarlyStopping
-from ._common import (BaseEstimator, ClassifierMixin, _as_input, _host, _rows, _seed, check_classification_targets,
-                      check_is_fitted, get_config, validate_data)
+from ._common import (
+    BaseEstimator,
+    ClassifierMixin,
+    _as_input,
+    _host,
+    _rows,
+    _seed,
+    check_classification_targets,
+    check_is_fitted,
+    get_config,
+    resolved,
+    validate_data,
+)
 
 
 class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # untyped bases
@@ -56,6 +67,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
       trained, the parameter stays as set), None for a constant rate; ``clip_norm``: clip the
       gradients' global L2 norm (None: no clipping).
 
+    scikit-learn's own names are taken too, for a drop-in replacement of
+    ``sklearn.neural_network.MLPClassifier``: ``max_iter`` (epochs), ``learning_rate_init``,
+    ``solver`` ("sgd" or "adam"), ``n_iter_no_change`` (patience), ``alpha`` (its L2 term: weight
+    decay alpha / batch_size, the same gradient), ``activation="logistic"|"identity"`` (sigmoid,
+    linear) and ``learning_rate="constant"``; where given they win over xmlp's names.
+
     Fitted attributes: ``classes_``, ``n_features_in_``, ``feature_names_in_`` (inputs with
     column names), ``loss_curve_`` (training loss per epoch), ``validation_scores_`` (validation
     accuracy per epoch with early stopping, else None), ``n_iter_`` (epochs run) and ``model_``
@@ -83,7 +100,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
                  patience: int = 10, kernel_initializer: str = "heUniform", random_state: Any = None,
                  backend: str | None = None, device: str | None = None, dtype: str = "float32",
                  warm_start: bool = False, verbose: bool = False, dropout: float = 0.0, norm: str | None = None,
-                 lr_schedule: Schedule | None = None, clip_norm: float | None = None):
+                 lr_schedule: Schedule | None = None, clip_norm: float | None = None,
+                 max_iter: int | None = None, alpha: float | None = None, solver: str | None = None,
+                 learning_rate_init: float | None = None, n_iter_no_change: int | None = None):
         self.hidden_layer_sizes, self.activation, self.optimizer = hidden_layer_sizes, activation, optimizer
         self.learning_rate, self.weight_decay, self.epochs = learning_rate, weight_decay, epochs
         self.batch_size, self.preprocess, self.input_noise = batch_size, preprocess, input_noise
@@ -92,6 +111,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
         self.backend, self.device, self.dtype = backend, device, dtype
         self.warm_start, self.verbose = warm_start, verbose
         self.dropout, self.norm, self.lr_schedule, self.clip_norm = dropout, norm, lr_schedule, clip_norm
+        # scikit-learn's names of the same parameters (see _common.resolved)
+        self.max_iter, self.alpha, self.solver = max_iter, alpha, solver
+        self.learning_rate_init, self.n_iter_no_change = learning_rate_init, n_iter_no_change
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -135,9 +157,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
 
     def _train(self, X: Any, y_host: np.ndarray, classes: np.ndarray, *, warm: bool, incremental: bool) -> "MLPClassifier":
         """A new ``Sequential`` (not ``warm``) or the fitted one, trained ``epochs`` epochs or one (``incremental``)."""
+        p = resolved(self)
         sizes = (self.hidden_layer_sizes,) if isinstance(self.hidden_layer_sizes, numbers.Integral) \
             else tuple(self.hidden_layer_sizes)
-        structure = (sizes, self.activation, self.kernel_initializer, self.preprocess, self.ensemble, self.dtype,
+        structure = (sizes, p["activation"], self.kernel_initializer, self.preprocess, self.ensemble, self.dtype,
                      self.backend, self.device, self.dropout, self.norm)
         if warm and structure != self._structure:
             raise ValueError(f"expected the parameters that shaped the fitted model {self._structure} to continue it; "
@@ -146,7 +169,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
             model, seed = self.model_, self.model_.seed
         else:
             seed = _seed(self.random_state)
-            layers = hidden_stack(sizes, self.activation, norm=self.norm, dropout=self.dropout,
+            layers = hidden_stack(sizes, p["activation"], norm=self.norm, dropout=self.dropout,
                                   kernel_initializer=self.kernel_initializer)
             model = Sequential([*layers, Dense(len(classes), "softmax", kernel_initializer=self.kernel_initializer)],
                                backend=self._resolve_backend(X), dtype=self.dtype, preprocess=self.preprocess,
@@ -158,9 +181,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
             train, valid = split_indices(y_host, self.validation_fraction, np.random.default_rng(seed))
             validation = (_rows(backend, x, valid), y_host[valid])
             x, y_host = _rows(backend, x, train), y_host[train]
-            stopper = EarlyStopping("val_loss", patience=self.patience)
+            stopper = EarlyStopping("val_loss", patience=p["patience"])
         names = getattr(self, "feature_names_in_", None)
-        opt = optimizers.get(self.optimizer, learning_rate=self.learning_rate, weight_decay=self.weight_decay)
+        opt = optimizers.get(p["optimizer"], learning_rate=p["learning_rate"], weight_decay=p["weight_decay"])
         schedule = None if self.lr_schedule is None else copy.deepcopy(self.lr_schedule)  # the parameter stays as set
         common: dict[str, Any] = dict(batch_size=self.batch_size, optimizer=opt, seed=seed, input_noise=self.input_noise,
                                       verbose=bool(self.verbose), lr_schedule=schedule, clip_norm=self.clip_norm,
@@ -168,7 +191,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
         if incremental:
             history = model.partial_fit(x, y_host, classes=None if warm else classes.tolist(), **common)
         else:
-            history = model.fit(x, y_host, validation_data=validation, epochs=self.epochs, early_stopping=stopper,
+            history = model.fit(x, y_host, validation_data=validation, epochs=p["epochs"], early_stopping=stopper,
                                 warm_start=warm, **common)
         losses = list(history.history["loss"])
         scores = list(history.history["val_accuracy"]) if stopper is not None else None

@@ -16,8 +16,18 @@ from ..nn.layers import Dense, hidden_stack
 from ..optim import optimizers
 from ..optim.schedules import Schedule
 from ..training.callbacks import EarlyStopping
-from ._common import (BaseEstimator, RegressorMixin, _as_input, _host, _rows, _seed, check_is_fitted, get_config,
-                      validate_data)
+from ._common import (
+    BaseEstimator,
+    RegressorMixin,
+    _as_input,
+    _host,
+    _rows,
+    _seed,
+    check_is_fitted,
+    get_config,
+    resolved,
+    validate_data,
+)
 
 
 class MLPRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # untyped bases
@@ -41,6 +51,9 @@ class MLPRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # unty
     batches of 32 — were chosen on scikit-learn's diabetes data (5-fold CV on two shuffles) and
     confirmed on a third (benchmarks/README.md, "Regression defaults").
 
+    scikit-learn's own names (``max_iter``, ``learning_rate_init``, ``solver``, ``n_iter_no_change``,
+    ``alpha``, ``activation="logistic"|"identity"``, ``learning_rate="constant"``) as ``MLPClassifier``'s.
+
     Fitted attributes: ``n_outputs_``, ``n_features_in_``, ``feature_names_in_``, ``loss_curve_``,
     ``validation_scores_`` (validation R² per epoch with early stopping, else None), ``n_iter_``,
     ``model_``. ``predict`` returns (n_samples,) for a 1-D ``y``, else (n_samples, n_outputs).
@@ -61,7 +74,9 @@ class MLPRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # unty
                  patience: int = 10, kernel_initializer: str = "heUniform", random_state: Any = None,
                  backend: str | None = None, device: str | None = None, dtype: str = "float32",
                  warm_start: bool = False, verbose: bool = False, dropout: float = 0.0, norm: str | None = None,
-                 lr_schedule: Schedule | None = None, clip_norm: float | None = None):
+                 lr_schedule: Schedule | None = None, clip_norm: float | None = None,
+                 max_iter: int | None = None, alpha: float | None = None, solver: str | None = None,
+                 learning_rate_init: float | None = None, n_iter_no_change: int | None = None):
         self.hidden_layer_sizes, self.activation, self.loss = hidden_layer_sizes, activation, loss
         self.huber_delta, self.target_scaling, self.optimizer = huber_delta, target_scaling, optimizer
         self.learning_rate, self.weight_decay, self.epochs = learning_rate, weight_decay, epochs
@@ -71,6 +86,9 @@ class MLPRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # unty
         self.backend, self.device, self.dtype = backend, device, dtype
         self.warm_start, self.verbose = warm_start, verbose
         self.dropout, self.norm, self.lr_schedule, self.clip_norm = dropout, norm, lr_schedule, clip_norm
+        # scikit-learn's names of the same parameters (see _common.resolved)
+        self.max_iter, self.alpha, self.solver = max_iter, alpha, solver
+        self.learning_rate_init, self.n_iter_no_change = learning_rate_init, n_iter_no_change
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -91,10 +109,11 @@ class MLPRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # unty
         return self._train(X, _host(y).astype(np.float64), warm=not first, incremental=True)
 
     def _train(self, X: Any, y: np.ndarray, *, warm: bool, incremental: bool) -> "MLPRegressor":
+        p = resolved(self)
         sizes = (self.hidden_layer_sizes,) if isinstance(self.hidden_layer_sizes, numbers.Integral) \
             else tuple(self.hidden_layer_sizes)
         n_out = 1 if y.ndim == 1 else y.shape[1]
-        structure = (sizes, self.activation, self.loss, self.huber_delta, self.target_scaling, self.kernel_initializer,
+        structure = (sizes, p["activation"], self.loss, self.huber_delta, self.target_scaling, self.kernel_initializer,
                      self.preprocess, self.ensemble, self.dtype, self.backend, self.device, self.dropout, self.norm, n_out)
         if warm and structure != self._structure:
             raise ValueError(f"expected the parameters and targets that shaped the fitted model {self._structure} to "
@@ -103,7 +122,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # unty
             model, seed = self.model_, self.model_.seed
         else:
             seed = _seed(self.random_state)
-            layers = hidden_stack(sizes, self.activation, norm=self.norm, dropout=self.dropout,
+            layers = hidden_stack(sizes, p["activation"], norm=self.norm, dropout=self.dropout,
                                   kernel_initializer=self.kernel_initializer)
             loss: Any = {"name": "huber", "delta": self.huber_delta} if self.loss == "huber" else self.loss
             model = Sequential([*layers, Dense(n_out, "linear", kernel_initializer=self.kernel_initializer)],
@@ -120,9 +139,9 @@ class MLPRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # unty
                                          stratify=False)
             validation = (_rows(model.backend, x, valid), y[valid])
             x, y = _rows(model.backend, x, train), y[train]
-            stopper = EarlyStopping("val_loss", patience=self.patience)
+            stopper = EarlyStopping("val_loss", patience=p["patience"])
         names = getattr(self, "feature_names_in_", None)
-        opt = optimizers.get(self.optimizer, learning_rate=self.learning_rate, weight_decay=self.weight_decay)
+        opt = optimizers.get(p["optimizer"], learning_rate=p["learning_rate"], weight_decay=p["weight_decay"])
         schedule = None if self.lr_schedule is None else copy.deepcopy(self.lr_schedule)
         common: dict[str, Any] = dict(batch_size=self.batch_size, optimizer=opt, seed=seed, input_noise=self.input_noise,
                                       verbose=bool(self.verbose), lr_schedule=schedule, clip_norm=self.clip_norm,
@@ -130,7 +149,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # unty
         if incremental:
             history = model.partial_fit(x, y, **common)
         else:
-            history = model.fit(x, y, validation_data=validation, epochs=self.epochs, early_stopping=stopper,
+            history = model.fit(x, y, validation_data=validation, epochs=p["epochs"], early_stopping=stopper,
                                 warm_start=warm, **common)
         losses = list(history.history["loss"])
         scores: list[float | None] | None = list(history.history["val_r2"]) if stopper is not None else None
