@@ -180,3 +180,24 @@ def test_torch_sequential_of_every_layer_kind_equals_xmlp(toolkit, wdbc):
         proba = torch.softmax(net(features) / weights.temperature, dim=1).numpy()
     # float32 both sides; torch's kernels sum in another order: ~1e-7 per value
     np.testing.assert_allclose(proba, toolkit.predict_proba(x), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("ensemble", [1, 3])
+def test_onnx_of_a_regression_equals_xmlps_predictions(ensemble):
+    """Linear outputs, their mean over members, and the target scaling undone in float64."""
+    pytest.importorskip("onnx", reason="onnx not installed (pip install 'xmlp[onnx]')")
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed (CI installs it with the test extra)")
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    x, y = sklearn_datasets.load_diabetes(return_X_y=True)
+    model = xmlp.Sequential([xmlp.Dense(8, "tanh"), xmlp.BatchNorm(), xmlp.Dense(2, "linear")], task="regression",
+                            preprocess="yeo-johnson", ensemble=ensemble)
+    targets = np.stack([y, x[:, 0] * 100 + 7], axis=1)
+    model.fit(x, targets, epochs=3, seed=0)
+    session = ort.InferenceSession(to_onnx(model).SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(["predictions"], {"x": x.astype(np.float32)})[0]
+    want = model.predict(x)
+    # float32 layers on both sides (~1e-7 relative per output, of values up to ~300): 1e-6 of the
+    # largest prediction, as the classification export's 1e-6 of a probability.
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
+    with pytest.raises(ValueError, match="expected a classifier for the PyTorch export; received a regression"):
+        torch_sequential(model)

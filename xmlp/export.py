@@ -150,6 +150,9 @@ def to_onnx(model: Any) -> Any:
         x = g.op("Sub", [x, g.const("preprocess.mean", pre.mean)], "centred")
         x = g.op("Div", [x, g.const("preprocess.scale", pre.scale)], "scaled")
         x = g.op("Cast", [x], "features", to=elem)
+    h = g.helper
+    if model.task == "regression":
+        return _finish(model, g, _onnx_regression(g, model, x, elem), elem)
     temperature = g.const("temperature", np.asarray(model.temperature, dtype=model.dtype_name))
     outputs = []
     for k, net in enumerate(model.members):
@@ -159,9 +162,29 @@ def to_onnx(model: Any) -> Any:
         outputs.append(g.op("Softmax", [z], "probabilities" if single else f"members.{k}.probabilities", axis=1))
     if len(outputs) > 1:
         g.op("Mean", outputs, "probabilities")
+    return _finish(model, g, h.make_tensor_value_info("probabilities", elem, ["n", len(model.classes)]), elem)
+
+
+def _onnx_regression(g: _Graph, model: Any, x: str, elem: Any) -> Any:
+    """A regression's outputs: each member's linear outputs, their mean, and the target scaling
+    undone in float64 (``Mul`` by target.scale, ``Add`` target.mean): ``predictions`` (n, outputs)."""
+    from onnx import TensorProto
+
+    outputs = [_onnx_layers(g, net, x, f"members.{k}." if k else "") for k, net in enumerate(model.members)]
+    z = g.op("Mean", outputs, "outputs.mean") if len(outputs) > 1 else outputs[0]
+    z = g.op("Cast", [z], "scaled64", to=TensorProto.DOUBLE)
+    z = g.op("Mul", [z, g.const("target.scale", model.encoder.scale)], "unscaled")
+    z = g.op("Add", [z, g.const("target.mean", model.encoder.mean)], "predictions64")
+    g.op("Cast", [z], "predictions", to=elem)
+    return g.helper.make_tensor_value_info("predictions", elem, ["n", model.network.n_outputs])
+
+
+def _finish(model: Any, g: _Graph, output: Any, elem: Any) -> Any:
+    import onnx
+
     h = g.helper
-    graph = h.make_graph(g.nodes, "xmlp", [h.make_tensor_value_info("x", elem, ["n", model.n_features])],
-                         [h.make_tensor_value_info("probabilities", elem, ["n", len(model.classes)])], g.constants)
+    graph = h.make_graph(g.nodes, "xmlp", [h.make_tensor_value_info("x", elem, ["n", model.n_features])], [output],
+                         g.constants)
     proto = h.make_model(graph, opset_imports=[h.make_opsetid("", OPSET)], producer_name="xmlp",
                          producer_version=__version__)
     proto.ir_version = 8  # the IR of opset 17: runtimes of that age accept it
@@ -188,6 +211,9 @@ class TorchWeights(NamedTuple):
 
 def _torch_plan(model: Any, member: int) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
     """The modules of ``torch_sequential`` in order: (torch.nn class name, arguments, tensors)."""
+    if model.task != "classification":
+        raise ValueError("expected a classifier for the PyTorch export; received a regression, whose outputs are "
+                         "standardised targets (hint: to_onnx exports it, scaling included)")
     net = model.members[member]
     plan: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
 

@@ -159,5 +159,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     sizes = " -> ".join([str(model.n_features)] + [str(l.units) for l in model.layers if l.kind == "Dense"])
     where = "standard output" if args.out == STDOUT else repr(args.out)
     _say(writes_stdout(args.out))(f"> wrote {where} (ONNX opset 17; {sizes}; input x: float rows of {model.n_features} features; "
-          f"output probabilities of {', '.join(map(str, model.classes))})")
+          + (f"output predictions of {model.network.n_outputs} target(s))" if model.task == "regression" else
+             f"output probabilities of {', '.join(map(str, model.classes))})"))
     return 0
