@@ -170,3 +170,20 @@ class _Rank(Communicator):
         super().__init__()
         self.rank, self.size = rank, size
 
+
+
+def test_two_processes_reproduce_one_regression(wdbc):
+    """A regression in exact mode: the per-row outputs each process computed (the others weigh 0)
+    sum to the one process's metrics; weights as one process's, to RTOL (see above)."""
+    x, _, _ = wdbc
+    target = x[:, 0] * 3.0 + x[:, 1]  # a numeric target from the data itself
+
+    def fit(partition=None):
+        model = Sequential([Dense(16, "tanh"), Dense(1, "linear")], task="regression", dtype="float64")
+        model.fit(x[:450], target[:450], validation_data=(x[450:], target[450:]), epochs=4, batch_size=16, seed=5,
+                  metrics=["mse", "rmse", "mae", "r2"], partition=partition, optimizer="adam")
+        return model
+
+    one = fit()
+    for model in ThreadGroup(2).run(lambda comm: fit(Partition(comm))):
+        _assert_same(model, one)

@@ -146,5 +146,8 @@ def check_task(s: Any) -> None:
     if s.regression and s.stream:
         raise UsageError("expected --stream with a classification; received a regression (streamed regression "
                          "targets are not supported yet: the rows are read whole)")
+    if s.regression and s.distributed == "sharded":
+        raise UsageError("expected --distributed exact with a regression; received sharded (the target scaling is "
+                         "not merged across shards yet)")
     if s.regression and s.calibrate:
         raise UsageError("expected --calibrate with a classification; received a regression (no probabilities)")

@@ -64,6 +64,9 @@ def fit(
         raise ValueError(f"expected lr_schedule to be a schedule (xmlp.StepDecay, ExponentialDecay, CosineDecay, "
                          f"ReduceOnPlateau) or None; received {lr_schedule!r}"[:300])
     warm_start = warm_start and model.built and model.encoder.fitted  # never fitted: fresh
+    if partition is not None and partition.sharded and model.task == "regression":
+        raise ValueError("expected exact data parallelism for a regression; received sharded mode (each shard would "
+                         "scale its own targets: the scaling is not merged across shards yet)")
     if fit_data.is_source(x) and model.task == "regression":
         raise ValueError(f"expected arrays for a regression fit; received the data source {x.name} (streamed "
                          "regression targets are not supported yet: read the rows into arrays)")
