@@ -3,6 +3,7 @@ error with the install hint), and the conversions between scikit-learn's inputs 
 
 from __future__ import annotations
 
+import copy
 import numbers
 from typing import Any
 
@@ -82,3 +83,65 @@ def resolved(est: Any) -> dict[str, Any]:
         out["learning_rate"] = getattr(est, "learning_rate_init", None)
     out["activation"] = _ACTIVATIONS.get(est.activation, est.activation)
     return out
+
+
+def hidden_sizes(est: Any) -> tuple[int, ...]:
+    """``hidden_layer_sizes`` as a tuple (scikit-learn takes an int for one layer)."""
+    sizes = est.hidden_layer_sizes
+    return (int(sizes),) if isinstance(sizes, numbers.Integral) else tuple(sizes)
+
+
+def resolve_backend(est: Any, X: Any) -> Any:
+    """The estimator's backend: the input's own under array-API dispatch (backend and device left
+    at None), else ``backend``/``device`` (default ``XMLP_DEVICE``, else NumPy)."""
+    if est.backend is None and est.device is None and get_config()["array_api_dispatch"]:
+        return backends.for_array(X)
+    return backends.get_backend(est.device, library=est.backend)
+
+
+def train(est: Any, model: Any, x: Any, y: np.ndarray, seed: int | None, *, warm: bool, incremental: bool,
+          stratify: bool, score: str, **extra: Any) -> tuple[list[float], list[Any] | None, int]:
+    """One ``fit`` (``epochs`` epochs, with early stopping's held-out part when asked) or one
+    ``partial_fit`` epoch of ``model`` for the estimator ``est``; returns (the epochs' training
+    losses, the validation ``score`` per epoch with early stopping else None, the epochs run).
+    ``extra``: what the model's partial_fit or fit takes besides (``classes=``, ``metrics=``)."""
+    from ..data.split import split_indices
+    from ..optim import optimizers
+    from ..training.callbacks import EarlyStopping
+
+    p = resolved(est)
+    validation, stopper = None, None
+    if est.early_stopping and not incremental:  # the same split on a warm start: the same seed
+        if len(y) < 2:
+            raise ValueError(f"expected at least 2 samples for early_stopping (a training and a validation part); "
+                             f"received {len(y)} sample")
+        part, valid = split_indices(y if stratify else np.zeros(len(y)), est.validation_fraction,
+                                    np.random.default_rng(seed), stratify=stratify)
+        validation = (_rows(model.backend, x, valid), y[valid])
+        x, y = _rows(model.backend, x, part), y[part]
+        stopper = EarlyStopping("val_loss", patience=p["patience"])
+    names = getattr(est, "feature_names_in_", None)
+    opt = optimizers.get(p["optimizer"], learning_rate=p["learning_rate"], weight_decay=p["weight_decay"])
+    schedule = None if est.lr_schedule is None else copy.deepcopy(est.lr_schedule)  # the parameter stays as set
+    common: dict[str, Any] = dict(batch_size=est.batch_size, optimizer=opt, seed=seed, input_noise=est.input_noise,
+                                  verbose=bool(est.verbose), lr_schedule=schedule, clip_norm=est.clip_norm,
+                                  feature_names=None if names is None else [str(n) for n in names], **extra)
+    if incremental:
+        common.pop("validation_data", None)
+        history = model.partial_fit(x, y, **common)
+    else:
+        common.pop("classes", None)
+        history = model.fit(x, y, validation_data=validation, epochs=p["epochs"], early_stopping=stopper,
+                            warm_start=warm, **common)
+    scores = list(history.history[f"val_{score}"]) if stopper is not None else None
+    return list(history.history["loss"]), scores, history.epochs
+
+
+def account(est: Any, losses: list[float], scores: list[Any] | None, epochs: int, warm: bool) -> None:
+    """The fitted curves: a warm start's accumulate, a fresh fit's start over."""
+    if warm:
+        est.loss_curve_ += losses
+        est.validation_scores_ = (est.validation_scores_ or []) + scores if scores is not None else None
+        est.n_iter_ += epochs
+    else:
+        est.loss_curve_, est.validation_scores_, est.n_iter_ = losses, scores, epochs

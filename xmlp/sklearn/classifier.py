@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import copy
-import numbers
 from typing import Any
 
 import numpy as np
 
 from .. import backends
-from .._types import Array, ArrayLike, Labels
-from ..data.split import split_indices
+from .._types import ArrayLike, Labels
 from ..models.sequential import Sequential
 from ..nn.layers import Dense, hidden_stack
-from ..optim import optimizers
 from ..optim.schedules import Schedule
-from ..training.callbacks import EarlyStopping
 from ._common import (
     BaseEstimator,
     ClassifierMixin,
     _as_input,
     _host,
-    _rows,
     _seed,
+    account,
     check_classification_targets,
     check_is_fitted,
     get_config,
+    hidden_sizes,
+    resolve_backend,
     resolved,
+    train,
     validate_data,
 )
 
@@ -157,9 +155,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
 
     def _train(self, X: Any, y_host: np.ndarray, classes: np.ndarray, *, warm: bool, incremental: bool) -> "MLPClassifier":
         """A new ``Sequential`` (not ``warm``) or the fitted one, trained ``epochs`` epochs or one (``incremental``)."""
-        p = resolved(self)
-        sizes = (self.hidden_layer_sizes,) if isinstance(self.hidden_layer_sizes, numbers.Integral) \
-            else tuple(self.hidden_layer_sizes)
+        p, sizes = resolved(self), hidden_sizes(self)
         structure = (sizes, p["activation"], self.kernel_initializer, self.preprocess, self.ensemble, self.dtype,
                      self.backend, self.device, self.dropout, self.norm)
         if warm and structure != self._structure:
@@ -172,43 +168,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
             layers = hidden_stack(sizes, p["activation"], norm=self.norm, dropout=self.dropout,
                                   kernel_initializer=self.kernel_initializer)
             model = Sequential([*layers, Dense(len(classes), "softmax", kernel_initializer=self.kernel_initializer)],
-                               backend=self._resolve_backend(X), dtype=self.dtype, preprocess=self.preprocess,
+                               backend=resolve_backend(self, X), dtype=self.dtype, preprocess=self.preprocess,
                                ensemble=self.ensemble)
-        backend = model.backend
-        x = _as_input(backend, X)
-        validation, stopper = None, None
-        if self.early_stopping and not incremental:  # the same split on a warm start: the same seed
-            train, valid = split_indices(y_host, self.validation_fraction, np.random.default_rng(seed))
-            validation = (_rows(backend, x, valid), y_host[valid])
-            x, y_host = _rows(backend, x, train), y_host[train]
-            stopper = EarlyStopping("val_loss", patience=p["patience"])
-        names = getattr(self, "feature_names_in_", None)
-        opt = optimizers.get(p["optimizer"], learning_rate=p["learning_rate"], weight_decay=p["weight_decay"])
-        schedule = None if self.lr_schedule is None else copy.deepcopy(self.lr_schedule)  # the parameter stays as set
-        common: dict[str, Any] = dict(batch_size=self.batch_size, optimizer=opt, seed=seed, input_noise=self.input_noise,
-                                      verbose=bool(self.verbose), lr_schedule=schedule, clip_norm=self.clip_norm,
-                                      feature_names=None if names is None else [str(n) for n in names])
-        if incremental:
-            history = model.partial_fit(x, y_host, classes=None if warm else classes.tolist(), **common)
-        else:
-            history = model.fit(x, y_host, validation_data=validation, epochs=p["epochs"], early_stopping=stopper,
-                                warm_start=warm, **common)
-        losses = list(history.history["loss"])
-        scores = list(history.history["val_accuracy"]) if stopper is not None else None
-        if warm:
-            self.loss_curve_ += losses
-            self.validation_scores_ = (self.validation_scores_ or []) + scores if scores is not None else None
-            self.n_iter_ += history.epochs
-        else:
+        curves = train(self, model, _as_input(model.backend, X), y_host, seed, warm=warm, incremental=incremental,
+                       stratify=True, score="accuracy", classes=None if warm else classes.tolist())
+        if not warm:
             self.model_, self.classes_, self._structure = model, classes, structure
-            self.loss_curve_, self.validation_scores_, self.n_iter_ = losses, scores, history.epochs
             self._fit_input = backends.for_array(X).spec
+        account(self, *curves, warm)
         return self
-
-    def _resolve_backend(self, X: Array) -> backends.Backend:
-        if self.backend is None and self.device is None and get_config()["array_api_dispatch"]:
-            return backends.for_array(X)
-        return backends.get_backend(self.device, library=self.backend)
 
     # ----------------------------------------------------------------- inference
     def predict_proba(self, X: ArrayLike) -> Any:

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import copy
-import numbers
 from typing import Any
 
 import numpy as np
 
 from .. import backends
 from .._types import ArrayLike
-from ..data.split import split_indices
 from ..models.sequential import Sequential
 from ..nn.layers import Dense, hidden_stack
-from ..optim import optimizers
 from ..optim.schedules import Schedule
-from ..training.callbacks import EarlyStopping
 from ._common import (
     BaseEstimator,
     RegressorMixin,
     _as_input,
     _host,
-    _rows,
     _seed,
+    account,
     check_is_fitted,
     get_config,
+    hidden_sizes,
+    resolve_backend,
     resolved,
+    train,
     validate_data,
 )
 
@@ -109,9 +107,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # unty
         return self._train(X, _host(y).astype(np.float64), warm=not first, incremental=True)
 
     def _train(self, X: Any, y: np.ndarray, *, warm: bool, incremental: bool) -> "MLPRegressor":
-        p = resolved(self)
-        sizes = (self.hidden_layer_sizes,) if isinstance(self.hidden_layer_sizes, numbers.Integral) \
-            else tuple(self.hidden_layer_sizes)
+        p, sizes = resolved(self), hidden_sizes(self)
         n_out = 1 if y.ndim == 1 else y.shape[1]
         structure = (sizes, p["activation"], self.loss, self.huber_delta, self.target_scaling, self.kernel_initializer,
                      self.preprocess, self.ensemble, self.dtype, self.backend, self.device, self.dropout, self.norm, n_out)
@@ -127,45 +123,14 @@ class MLPRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # unty
             loss: Any = {"name": "huber", "delta": self.huber_delta} if self.loss == "huber" else self.loss
             model = Sequential([*layers, Dense(n_out, "linear", kernel_initializer=self.kernel_initializer)],
                                loss=loss, task="regression", target_scaling=self.target_scaling,
-                               backend=self._resolve_backend(X), dtype=self.dtype, preprocess=self.preprocess,
+                               backend=resolve_backend(self, X), dtype=self.dtype, preprocess=self.preprocess,
                                ensemble=self.ensemble)
-        x = _as_input(model.backend, X)
-        validation, stopper = None, None
-        if self.early_stopping and not incremental:
-            if len(y) < 2:
-                raise ValueError(f"expected at least 2 samples for early_stopping (a training and a validation part); "
-                                 f"received {len(y)} sample")
-            train, valid = split_indices(np.zeros(len(y)), self.validation_fraction, np.random.default_rng(seed),
-                                         stratify=False)
-            validation = (_rows(model.backend, x, valid), y[valid])
-            x, y = _rows(model.backend, x, train), y[train]
-            stopper = EarlyStopping("val_loss", patience=p["patience"])
-        names = getattr(self, "feature_names_in_", None)
-        opt = optimizers.get(p["optimizer"], learning_rate=p["learning_rate"], weight_decay=p["weight_decay"])
-        schedule = None if self.lr_schedule is None else copy.deepcopy(self.lr_schedule)
-        common: dict[str, Any] = dict(batch_size=self.batch_size, optimizer=opt, seed=seed, input_noise=self.input_noise,
-                                      verbose=bool(self.verbose), lr_schedule=schedule, clip_norm=self.clip_norm,
-                                      feature_names=None if names is None else [str(n) for n in names], metrics=["r2"])
-        if incremental:
-            history = model.partial_fit(x, y, **common)
-        else:
-            history = model.fit(x, y, validation_data=validation, epochs=p["epochs"], early_stopping=stopper,
-                                warm_start=warm, **common)
-        losses = list(history.history["loss"])
-        scores: list[float | None] | None = list(history.history["val_r2"]) if stopper is not None else None
-        if warm:
-            self.loss_curve_ += losses
-            self.validation_scores_ = (self.validation_scores_ or []) + scores if scores is not None else None
-            self.n_iter_ += history.epochs
-        else:
+        curves = train(self, model, _as_input(model.backend, X), y, seed, warm=warm, incremental=incremental,
+                       stratify=False, score="r2", metrics=["r2"])
+        if not warm:
             self.model_, self.n_outputs_, self._structure = model, n_out, structure
-            self.loss_curve_, self.validation_scores_, self.n_iter_ = losses, scores, history.epochs
+        account(self, *curves, warm)
         return self
-
-    def _resolve_backend(self, X: Any) -> backends.Backend:
-        if self.backend is None and self.device is None and get_config()["array_api_dispatch"]:
-            return backends.for_array(X)
-        return backends.get_backend(self.device, library=self.backend)
 
     def predict(self, X: ArrayLike) -> Any:
         """Predictions in the targets' units: (n_samples,) for a 1-D ``y``, else (n_samples, n_outputs)."""
