@@ -24,11 +24,12 @@ from xmlp.sklearn import MLPRegressor  # noqa: E402
 # rows predicted together (the BLAS kernel depends on it); the check wants 1e-7 absolute. In
 # float64 (the second estimator) the check passes.
 SUBSET = {"check_methods_subset_invariance": "float32 outputs differ in the last bit with the batch's row count"}
+WEIGHTS = {"check_sample_weight_equivalence_on_dense_data": "minibatch descent on shuffled rows: see test_classifier.py"}
 ESTIMATORS = [MLPRegressor(random_state=0), MLPRegressor(dtype="float64", epochs=30, random_state=0),
               MLPRegressor(early_stopping=True, loss="huber", ensemble=2, epochs=20, random_state=0)]
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: {} if est.dtype == "float64" else SUBSET)
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: WEIGHTS | ({} if est.dtype == "float64" else SUBSET))
 def test_scikit_learn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -101,3 +102,21 @@ def test_scikit_learns_parameter_names_are_taken(diabetes):
     with pytest.raises(ValueError, match="expected learning_rate a number, None or 'constant'; received 'adaptive'"):
         MLPRegressor(learning_rate="adaptive").fit(x, y)
     assert reg.get_params()["max_iter"] == 3  # a parameter like any other: clone and GridSearchCV keep it
+
+
+def test_sample_weight_reaches_the_loss(diabetes):
+    """Full batches: integer weights give the estimator duplicated rows' weights (as Sequential's)."""
+    x, y = diabetes
+    x, y = x[:60], y[:60]
+    w = np.random.default_rng(1).integers(0, 3, 60)
+    params = dict(hidden_layer_sizes=(4,), epochs=3, batch_size=1000, preprocess=None, target_scaling=False,
+                  dtype="float64", random_state=0)
+    a = MLPRegressor(**params).fit(x, y, sample_weight=w)
+    rows = np.repeat(np.arange(60), w)
+    b = MLPRegressor(**params).fit(x[rows], y[rows])
+    # float64, full batch: the same sum in another order (see tests/models/test_weights.py)
+    np.testing.assert_allclose(a.predict(x), b.predict(x), rtol=1e-12)
+    from xmlp.sklearn import MLPClassifier
+
+    clf = MLPClassifier((4,), epochs=2, class_weight="balanced", random_state=0).fit(x, y > 150)
+    assert clf.n_iter_ == 2 and clf.get_params()["class_weight"] == "balanced"

@@ -50,6 +50,8 @@ def fit(
     lr_schedule: schedules.Schedule | None = None,
     clip_norm: float | None = None,
     clip_value: float | None = None,
+    sample_weight: Any = None,
+    class_weight: Any = None,
 ) -> History:
     """Train ``model`` (a ``Sequential``): from fresh weights, or with ``warm_start`` from its
     weights, optimizer state and random streams (a model that was never fitted starts fresh);
@@ -88,6 +90,7 @@ def fit(
         rows_fp = fit_data.first_pass(x_in, model.standardizer, model.seed, model.dtype_name).fingerprint
     old_fp = model.fingerprint if warm_start else None
     model.fingerprint = rows_fp if old_fp is None or rows_fp is None else old_fp.union(rows_fp)
+    weights = fit_data.row_weights(model, y, x_in, sample_weight, class_weight, partition)
     opt = state.optimizers[0]
     if state.schedules[0] is not None:
         schedules.check_span(state.schedules[0], state.epochs, epochs, opt.initial_learning_rate)
@@ -96,14 +99,15 @@ def fit(
               "lr_schedule": state.schedule_config, "clip_norm": clip_norm, "clip_value": clip_value}
     validation_data = fit_data.validation_rows(validation_data)
     with model.backend.activate():
-        data = fit_data.training_data(model, x_in, y, chunk_rows=chunk_rows, shuffle_buffer=shuffle_buffer)
+        data = fit_data.training_data(model, x_in, y, chunk_rows=chunk_rows, shuffle_buffer=shuffle_buffer,
+                                      weights=weights)
         val = model._to_device(*validation_data) if validation_data is not None else None
         first: History | None = None
         for k, net in enumerate(model.members):
             trainer = Trainer(net, state.optimizers[k], metrics=metric_names, callbacks=callbacks if k == 0 else (),
                               partition=partition, noise=float(input_noise), noise_rng=state.noise[k],
                               dropout_rng=state.dropout[k], lr_schedule=state.schedules[k], clip_norm=clip_norm,
-                              clip_value=clip_value,
+                              clip_value=clip_value, weighted=weights is not None,
                               target_scale=model.encoder.scale if model.task == "regression" else None)
             history = trainer.fit(model, data, val, epochs=epochs if first is None else first.kept_epochs,
                                   batch_size=batch_size, shuffle_rng=state.shuffle[k], params=params,

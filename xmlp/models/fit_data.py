@@ -16,6 +16,7 @@ from ..data import feeds
 from ..data.preprocessing import Standardizer, model_input
 from ..data.scan import Scan, scan
 from ..data.sources import DEFAULT_CHUNK_ROWS, Source
+from . import inputs
 
 #: the [X | Y] array goes to the device whole when it takes at most this share of the GPU's free
 #: memory (the rest holds the network, the optimizer's slots and a batch's activations)
@@ -55,7 +56,7 @@ def first_pass(source: Source, standardizer: Standardizer | None, seed: int | No
 
 
 def training_data(model: Any, x: Any, y: Any, *, chunk_rows: int | None = None,
-                  shuffle_buffer: int = feeds.DEFAULT_BUFFER_ROWS) -> Any:
+                  shuffle_buffer: int = feeds.DEFAULT_BUFFER_ROWS, weights: np.ndarray | None = None) -> Any:
     """The training rows as the trainer takes them: one device array [X | Y] when it fits on the
     device (the usual case), else a feed: host rows sent in chunks (``HostFeed``), or a source's
     chunks (``SourceFeed``)."""
@@ -63,10 +64,13 @@ def training_data(model: Any, x: Any, y: Any, *, chunk_rows: int | None = None,
     if is_source(x):
         return feeds.SourceFeed(backend, x, x.n_rows, model.standardizer, model.encoder, dtype,
                                 chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS, buffer_rows=shuffle_buffer)
-    width = x.shape[1] + len(model.classes)
+    targets = model.encoder.one_hot(y)
+    if weights is not None:  # the weight of each row, as a last column (the trainer splits it off)
+        targets = np.column_stack([targets, weights])
+    width = x.shape[1] + targets.shape[1]
     if chunk_rows is None and (backend.holds(x) or fits_on_device(backend, x.shape[0] * width * np.dtype(dtype).itemsize)):
-        return model._to_device(x, y)
-    host = model_input(x, model.n_features, model.standardizer, dtype, model.encoder.one_hot(y))
+        return inputs.to_device(backend, x, model.n_features, model.standardizer, dtype, targets)
+    host = model_input(x, model.n_features, model.standardizer, dtype, targets)
     return feeds.HostFeed(backend, host, dtype, chunk_rows or DEFAULT_CHUNK_ROWS)
 
 
@@ -84,3 +88,43 @@ def validation_rows(data: Any) -> Any:
         return data
     parts = list(data.chunks())
     return np.concatenate([p.x for p in parts]), np.concatenate([p.labels for p in parts])
+
+
+def row_weights(model: Any, y: Any, x: Any, sample_weight: Any, class_weight: Any, partition: Any) -> np.ndarray | None:
+    """Each training row's weight: ``sample_weight`` times its class's ``class_weight``
+    ("balanced": n / (classes * rows of the class), scikit-learn's; or {label: weight}, others 1);
+    None for neither. Finite, >= 0, not all 0 — else a ValueError naming what was found."""
+    if sample_weight is None and class_weight is None:
+        return None
+    if is_source(x) or (partition is not None and partition.size > 1):
+        raise ValueError("expected sample_weight and class_weight with arrays in one process; received "
+                         + ("a data source" if is_source(x) else f"{partition.size} processes") + " (not supported yet)")
+    n = len(y)
+    w = np.ones(n)
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        if w.shape != (n,):
+            raise ValueError(f"expected sample_weight of shape ({n},), one per row; received {np.shape(sample_weight)}")
+    if class_weight is not None:
+        if model.task != "classification":
+            raise ValueError(f"expected class_weight with a classification; received a {model.task} model "
+                             "(hint: sample_weight)")
+        codes = model.encoder.indices(y)
+        counts = np.bincount(codes, minlength=len(model.classes))
+        if class_weight == "balanced":
+            per_class = n / (len(model.classes) * np.maximum(counts, 1))
+        elif isinstance(class_weight, dict):
+            unknown = [c for c in class_weight if c not in model.classes]
+            if unknown:
+                raise ValueError(f"expected class_weight labels among {model.classes}; received {unknown[0]!r}")
+            per_class = np.array([float(class_weight.get(c, 1.0)) for c in model.classes])
+        else:
+            raise ValueError(f"expected class_weight 'balanced', a dict {{label: weight}} or None; received "
+                             f"{class_weight!r}"[:200])
+        w = w * per_class[codes]
+    if not np.isfinite(w).all() or (w < 0).any():
+        bad = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
+        raise ValueError(f"expected finite weights >= 0; received {float(w[bad])!r} (row {bad})")
+    if not w.sum() > 0:
+        raise ValueError("expected weights that are not all 0; received only zeros")
+    return w

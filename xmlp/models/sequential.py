@@ -139,6 +139,8 @@ class Sequential:
         lr_schedule: schedules.Schedule | None = None,
         clip_norm: float | None = None,
         clip_value: float | None = None,
+        sample_weight: Any = None,
+        class_weight: Any = None,
     ) -> History:
         """Train from fresh weights (a second call starts over), or with ``warm_start`` continue
         for ``epochs`` more epochs; returns the per-epoch metrics (also ``history``).
@@ -170,13 +172,10 @@ class Sequential:
         the gradient's global L2 norm (``torch.nn.utils.clip_grad_norm_``); ``clip_value``: clip each
         gradient value (``clip_grad_value_``); one or the other. ``Dropout`` layers draw their
         masks from the fit's seeded dropout stream (the same masks on every backend).
-        """
-        return fit(self, x, y, validation_data=validation_data, epochs=epochs, batch_size=batch_size,
-                           learning_rate=learning_rate, optimizer=optimizer, seed=seed, metrics=metrics,
-                           early_stopping=early_stopping, callbacks=callbacks, verbose=verbose,
-                           feature_names=feature_names, input_noise=input_noise, partition=partition,
-                           warm_start=warm_start, chunk_rows=chunk_rows, shuffle_buffer=shuffle_buffer,
-                           lr_schedule=lr_schedule, clip_norm=clip_norm, clip_value=clip_value)
+        ``sample_weight`` (per row) times ``class_weight`` ("balanced" or {label: w}): a batch's
+        loss is sum w l / sum w (NumPy's average; Keras divides by the rows instead)."""
+        options = {k: v for k, v in locals().items() if k not in ("self", "x", "y")}  # every keyword, as given
+        return fit(self, x, y, **options)
 
     def partial_fit(
         self,

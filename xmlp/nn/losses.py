@@ -17,6 +17,7 @@ from typing import Any
 
 from .._registry import Registry
 from .._types import Array, Namespace
+from .regression import REGRESSION_LOSSES, weight_sum
 
 # Probabilities are clipped to [EPS, 1 - EPS] in the subject's binary cross-entropy so that a
 # confident wrong prediction costs -log(1e-15) ~ 34.5 instead of infinity.
@@ -63,6 +64,15 @@ class SoftmaxCrossEntropy:
         total = xp.sum(y * (xp.log(se) - s))
         grad = (e / se - y) * (1.0 / (rows or z.shape[0]))
         return total, grad
+
+    def weighted(self, xp: Namespace, z: Array, y: Array, w: Array) -> tuple[Array, Array]:
+        """(sum_i w_i l_i, dL/dz of the batch's weighted mean sum_i w_i l_i / sum_i w_i): rows with
+        ``sample_weight`` (a batch whose weights are all 0 has a zero gradient)."""
+        s = z - xp.max(z, axis=1, keepdims=True)
+        e = xp.exp(s)
+        se = xp.sum(e, axis=1, keepdims=True)
+        rows = xp.sum(y * (xp.log(se) - s), axis=1)
+        return xp.sum(w * rows), (e / se - y) * (w / weight_sum(xp, w))[:, None]
 
     def buffers(self, xp: Namespace, z: Array) -> tuple[Array, ...]:
         """The buffers of the backend's fused kernel (``kernels.softmax_cross_entropy``, which
@@ -115,8 +125,6 @@ def get(spec: Any) -> Any:
     else:
         name, options = canonical(spec), {}
     if name in REGRESSION:
-        from .regression import REGRESSION_LOSSES
-
         try:
             return REGRESSION_LOSSES[name](**options)
         except TypeError:

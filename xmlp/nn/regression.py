@@ -17,6 +17,12 @@ from typing import Any
 from .._types import Array, Namespace
 
 
+def weight_sum(xp: Namespace, w: Array) -> Array:
+    """sum(w), or 1 where it is 0 (every weight 0: every gradient term is 0, not 0/0)."""
+    total = xp.sum(w)
+    return total + xp.astype(total == 0, total.dtype)
+
+
 class _Regression:
     output_activation = "linear"
     task = "regression"
@@ -38,6 +44,12 @@ class _Regression:
         k = z.shape[1]
         loss, slope = self.elementwise(xp, z - y)
         return xp.sum(loss) * (1.0 / k), slope * (1.0 / ((rows or z.shape[0]) * k))
+
+    def weighted(self, xp: Namespace, z: Array, y: Array, w: Array) -> tuple[Array, Array]:
+        """(sum_i w_i l_i, dL/dz of sum_i w_i l_i / sum_i w_i), l_i a row's mean over outputs."""
+        k = z.shape[1]
+        loss, slope = self.elementwise(xp, z - y)
+        return xp.sum(w * xp.sum(loss, axis=1)) * (1.0 / k), slope * (w / (weight_sum(xp, w) * k))[:, None]
 
     def value(self, xp: Namespace, z: Array, y: Array) -> Array:
         """The summed loss alone (validation, evaluate)."""

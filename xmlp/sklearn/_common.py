@@ -16,12 +16,16 @@ try:  # every scikit-learn name the estimators use, here: the first one missing 
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.utils import check_random_state
     from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import check_is_fitted, validate_data
+    from sklearn.utils.validation import (
+        _check_sample_weight,
+        check_is_fitted,
+        validate_data,
+    )
 except ImportError as exc:
     raise ImportError(f"expected scikit-learn >= 1.6 for xmlp.sklearn; received an environment without it ({exc}) "
                       f"(hint: {backends.install_hint('sklearn', 'scikit-learn>=1.6')})") from exc
 
-__all__ = ["BaseEstimator", "ClassifierMixin", "RegressorMixin", "check_classification_targets", "check_is_fitted",
+__all__ = ["_check_sample_weight", "BaseEstimator", "ClassifierMixin", "RegressorMixin", "check_classification_targets", "check_is_fitted",
            "check_random_state", "get_config", "validate_data"]
 
 
@@ -100,7 +104,8 @@ def resolve_backend(est: Any, X: Any) -> Any:
 
 
 def train(est: Any, model: Any, x: Any, y: np.ndarray, seed: int | None, *, warm: bool, incremental: bool,
-          stratify: bool, score: str, **extra: Any) -> tuple[list[float], list[Any] | None, int]:
+          stratify: bool, score: str, sample_weight: np.ndarray | None = None,
+          **extra: Any) -> tuple[list[float], list[Any] | None, int]:
     """One ``fit`` (``epochs`` epochs, with early stopping's held-out part when asked) or one
     ``partial_fit`` epoch of ``model`` for the estimator ``est``; returns (the epochs' training
     losses, the validation ``score`` per epoch with early stopping else None, the epochs run).
@@ -119,6 +124,7 @@ def train(est: Any, model: Any, x: Any, y: np.ndarray, seed: int | None, *, warm
                                     np.random.default_rng(seed), stratify=stratify)
         validation = (_rows(model.backend, x, valid), y[valid])
         x, y = _rows(model.backend, x, part), y[part]
+        sample_weight = None if sample_weight is None else sample_weight[part]
         stopper = EarlyStopping("val_loss", patience=p["patience"])
     names = getattr(est, "feature_names_in_", None)
     opt = optimizers.get(p["optimizer"], learning_rate=p["learning_rate"], weight_decay=p["weight_decay"])
@@ -132,7 +138,8 @@ def train(est: Any, model: Any, x: Any, y: np.ndarray, seed: int | None, *, warm
     else:
         common.pop("classes", None)
         history = model.fit(x, y, validation_data=validation, epochs=p["epochs"], early_stopping=stopper,
-                            warm_start=warm, **common)
+                            warm_start=warm, sample_weight=sample_weight,
+                            class_weight=getattr(est, "class_weight", None), **common)
     scores = list(history.history[f"val_{score}"]) if stopper is not None else None
     return list(history.history["loss"]), scores, history.epochs
 

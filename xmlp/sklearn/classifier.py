@@ -15,6 +15,7 @@ from ._common import (
     BaseEstimator,
     ClassifierMixin,
     _as_input,
+    _check_sample_weight,
     _host,
     _seed,
     account,
@@ -78,8 +79,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
 
     ``partial_fit(X, y, classes=…)`` trains one epoch at a time (``classes`` on the first call,
     as scikit-learn's), keeping the weights, optimizer state and preprocessing of the first call;
-    ``loss_curve_`` and ``n_iter_`` accumulate over ``partial_fit`` and warm-started fits. Not
-    offered: ``sample_weight``, ``class_weight``, multi-label targets.
+    ``loss_curve_`` and ``n_iter_`` accumulate over ``partial_fit`` and warm-started fits.
+    ``class_weight``: None, "balanced" or {label: weight}, times ``fit``'s ``sample_weight`` (a
+    batch's loss is sum w l / sum w). Not offered: multi-label targets.
     """
 
     # Fitted attributes (set by fit and partial_fit; absent before).
@@ -100,7 +102,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
                  warm_start: bool = False, verbose: bool = False, dropout: float = 0.0, norm: str | None = None,
                  lr_schedule: Schedule | None = None, clip_norm: float | None = None,
                  max_iter: int | None = None, alpha: float | None = None, solver: str | None = None,
-                 learning_rate_init: float | None = None, n_iter_no_change: int | None = None):
+                 learning_rate_init: float | None = None, n_iter_no_change: int | None = None,
+                 class_weight: Any = None):
         self.hidden_layer_sizes, self.activation, self.optimizer = hidden_layer_sizes, activation, optimizer
         self.learning_rate, self.weight_decay, self.epochs = learning_rate, weight_decay, epochs
         self.batch_size, self.preprocess, self.input_noise = batch_size, preprocess, input_noise
@@ -112,6 +115,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
         # scikit-learn's names of the same parameters (see _common.resolved)
         self.max_iter, self.alpha, self.solver = max_iter, alpha, solver
         self.learning_rate_init, self.n_iter_no_change = learning_rate_init, n_iter_no_change
+        self.class_weight = class_weight
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -119,9 +123,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
         return tags
 
     # ----------------------------------------------------------------- training
-    def fit(self, X: ArrayLike, y: Labels) -> "MLPClassifier":
+    def fit(self, X: ArrayLike, y: Labels, sample_weight: Any = None) -> "MLPClassifier":
         """Train on features ``X`` (n_samples, n_features) and labels ``y``: from fresh weights,
         or with ``warm_start`` (once fitted) for ``epochs`` more epochs from the fitted model;
+        ``sample_weight``: each row's weight in its batch's loss (times ``class_weight``'s);
         returns ``self``."""
         warm = bool(self.warm_start) and hasattr(self, "model_")
         X, y = validate_data(self, X, y, reset=not warm)
@@ -133,7 +138,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
         if warm and set(classes.tolist()) != set(self.classes_.tolist()):
             raise ValueError(f"expected y with the classes of the previous fit ({self.classes_.tolist()}) to warm-start; "
                              f"received {classes.tolist()} (hint: warm_start=False starts over)")
-        return self._train(X, y_host, classes, warm=warm, incremental=False)
+        weights = None if sample_weight is None else _host(_check_sample_weight(sample_weight, X))
+        return self._train(X, y_host, classes, warm=warm, incremental=False, sample_weight=weights)
 
     def partial_fit(self, X: ArrayLike, y: Labels, classes: Any = None) -> "MLPClassifier":
         """One epoch over ``X, y``, continuing from the fitted model (its weights, optimizer
@@ -153,7 +159,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
             raise ValueError(f"expected at least two classes; received {wanted.tolist()}")
         return self._train(X, _host(y), self.classes_ if wanted is None else wanted, warm=not first, incremental=True)
 
-    def _train(self, X: Any, y_host: np.ndarray, classes: np.ndarray, *, warm: bool, incremental: bool) -> "MLPClassifier":
+    def _train(self, X: Any, y_host: np.ndarray, classes: np.ndarray, *, warm: bool, incremental: bool,
+               sample_weight: np.ndarray | None = None) -> "MLPClassifier":
         """A new ``Sequential`` (not ``warm``) or the fitted one, trained ``epochs`` epochs or one (``incremental``)."""
         p, sizes = resolved(self), hidden_sizes(self)
         structure = (sizes, p["activation"], self.kernel_initializer, self.preprocess, self.ensemble, self.dtype,
@@ -171,7 +178,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
                                backend=resolve_backend(self, X), dtype=self.dtype, preprocess=self.preprocess,
                                ensemble=self.ensemble)
         curves = train(self, model, _as_input(model.backend, X), y_host, seed, warm=warm, incremental=incremental,
-                       stratify=True, score="accuracy", classes=None if warm else classes.tolist())
+                       stratify=True, score="accuracy", classes=None if warm else classes.tolist(),
+                       sample_weight=sample_weight)
         if not warm:
             self.model_, self.classes_, self._structure = model, classes, structure
             self._fit_input = backends.for_array(X).spec

@@ -15,6 +15,7 @@ from ._common import (
     BaseEstimator,
     RegressorMixin,
     _as_input,
+    _check_sample_weight,
     _host,
     _seed,
     account,
@@ -93,12 +94,14 @@ class MLPRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # unty
         tags.target_tags.multi_output = True
         return tags
 
-    def fit(self, X: ArrayLike, y: ArrayLike) -> "MLPRegressor":
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: Any = None) -> "MLPRegressor":
         """Train on features ``X`` and numeric targets ``y`` (n_samples,) or (n_samples, n_outputs):
-        from fresh weights, or with ``warm_start`` for ``epochs`` more epochs; returns ``self``."""
+        from fresh weights, or with ``warm_start`` for ``epochs`` more epochs; ``sample_weight``:
+        each row's weight in its batch's loss (sum w l / sum w); returns ``self``."""
         warm = bool(self.warm_start) and hasattr(self, "model_")
         X, y = validate_data(self, X, y, reset=not warm, y_numeric=True, multi_output=True)
-        return self._train(X, _host(y).astype(np.float64), warm=warm, incremental=False)
+        weights = None if sample_weight is None else _host(_check_sample_weight(sample_weight, X))
+        return self._train(X, _host(y).astype(np.float64), warm=warm, incremental=False, sample_weight=weights)
 
     def partial_fit(self, X: ArrayLike, y: ArrayLike) -> "MLPRegressor":
         """One epoch over ``X, y``, continuing from the fitted model. Returns ``self``."""
@@ -106,7 +109,8 @@ class MLPRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # unty
         X, y = validate_data(self, X, y, reset=first, y_numeric=True, multi_output=True)
         return self._train(X, _host(y).astype(np.float64), warm=not first, incremental=True)
 
-    def _train(self, X: Any, y: np.ndarray, *, warm: bool, incremental: bool) -> "MLPRegressor":
+    def _train(self, X: Any, y: np.ndarray, *, warm: bool, incremental: bool,
+               sample_weight: np.ndarray | None = None) -> "MLPRegressor":
         p, sizes = resolved(self), hidden_sizes(self)
         n_out = 1 if y.ndim == 1 else y.shape[1]
         structure = (sizes, p["activation"], self.loss, self.huber_delta, self.target_scaling, self.kernel_initializer,
@@ -126,7 +130,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # unty
                                backend=resolve_backend(self, X), dtype=self.dtype, preprocess=self.preprocess,
                                ensemble=self.ensemble)
         curves = train(self, model, _as_input(model.backend, X), y, seed, warm=warm, incremental=incremental,
-                       stratify=False, score="r2", metrics=["r2"])
+                       stratify=False, score="r2", metrics=["r2"], sample_weight=sample_weight)
         if not warm:
             self.model_, self.n_outputs_, self._structure = model, n_out, structure
         account(self, *curves, warm)

@@ -60,8 +60,12 @@ class Trainer:
                  callbacks: Sequence[Callback] = (), partition: parallel.Partition | None = None,
                  noise: float = 0.0, noise_rng: Any = None, dropout_rng: Any = None,
                  lr_schedule: schedules.Schedule | None = None, clip_norm: float | None = None,
-                 clip_value: float | None = None, target_scale: Sequence[float] | None = None):
+                 clip_value: float | None = None, target_scale: Sequence[float] | None = None,
+                 weighted: bool = False):
         self.noise, self.noise_rng, self.dropout_rng = noise, noise_rng, dropout_rng
+        #: whether the data's last column is each row's sample weight (one process only)
+        self.weighted = weighted
+        self._weight_sum: Any = None
         #: a regression's target scales (its metrics are reported in the targets' units)
         self.target_scale = target_scale
         self.schedule = lr_schedule
@@ -151,6 +155,7 @@ class Trainer:
         n, d = data.shape[0], net.n_inputs
         idx = be.asarray(shuffle_rng.permutation(n), be.index_dtype)
         loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
+        self._weight_sum = xp.zeros((), dtype=net.dtype, device=be.device)  # the epoch's sum of weights
         noise: Any = None  # the input noise of the epoch's rows block[0]:block[1]
         block = mblock = (0, 0)
         masks: list[Any] = []  # the Dropout layers' masks of the rows mblock[0]:mblock[1]
@@ -177,11 +182,13 @@ class Trainer:
             records.add(lo, hi, z)
             if nll is not None:
                 bce = nll if bce is None else bce + nll
-        cm = records.sums(xp.take(data[:, d:], idx, axis=0), class_ids) if layout.records else None
+        k = net.n_outputs
+        cm = records.sums(xp.take(data[:, d:d + k], idx, axis=0), class_ids) if layout.records else None
         n = self.partition.total_rows(n)
         if layout.regression and cm is not None:
             cm = cm / n
-        return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
+        return layout.pack(xp, loss_sum / (self._weight_sum if self.weighted else n), cm,
+                           None if bce is None else bce / n)
 
     def _train_pieces(self, feed: Any, batch_size: int, shuffle_rng: Any, layout: metrics_mod.EpochVector,
                       class_ids: Array) -> Array:
@@ -190,6 +197,7 @@ class Trainer:
         net = self.network
         xp, be, d = net.xp, net.backend, net.n_inputs
         loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
+        self._weight_sum = xp.zeros((), dtype=net.dtype, device=be.device)  # the epoch's sum of weights
         bce = cm = None
         b = 0
         width = net.random_width()
@@ -211,18 +219,25 @@ class Trainer:
                     bce = nll if bce is None else bce + nll
                 b += 1
             if layout.records:
-                counts = records.sums(piece[:, d:], class_ids)
+                counts = records.sums(piece[:, d:d + net.n_outputs], class_ids)
                 cm = counts if cm is None else cm + counts
         n = feed.n_rows
         if layout.regression and cm is not None:
             cm = cm / n
-        return layout.pack(xp, loss_sum / n, cm, None if bce is None else bce / n)
+        return layout.pack(xp, loss_sum / (self._weight_sum if self.weighted else n), cm,
+                           None if bce is None else bce / n)
 
     def _step(self, xb: Array, yb: Array, rows: int, b: int, bce: bool) -> tuple[Array, Array, Array | None]:
         """One training step on a batch: forward/backward, the gradient sum over processes (one
         process: nothing), the update, the batch callbacks. Returns (summed loss, logits, the
         batch's clipped BCE sum when ``bce``)."""
-        loss, z = self.network.train_step(xb, yb, rows)
+        k = self.network.n_outputs
+        if self.weighted:  # [targets | weight]: the last column weighs the row in the batch's loss
+            wb, yb = yb[:, k], yb[:, :k]
+            loss, z = self.network.train_step(xb, yb, rows, weights=wb)
+            self._weight_sum += self.network.xp.sum(wb)
+        else:
+            loss, z = self.network.train_step(xb, yb, rows)
         self._sync()
         if self._clip is not None:
             self._clip()
