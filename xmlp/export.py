@@ -267,12 +267,13 @@ def torch_sequential(model: Any, member: int = 0) -> Any:
     """A ``torch.nn.Sequential`` (Linear, activation, …, Linear; ``Dropout``, ``BatchNorm1d``,
     ``LayerNorm`` where the model has those layers) returning the logits, with the weights of the
     model (of one member of an ensemble) loaded, in evaluation mode."""
+    _check(model, member)
+    plan = _torch_plan(model, member)  # (a model it cannot export is refused before torch is needed)
     import torch
 
-    _check(model, member)
     dtype = getattr(torch, model.dtype_name)
     modules: list[Any] = []
-    for name, args, _ in _torch_plan(model, member):
+    for name, args, _ in plan:
         cls = getattr(torch.nn, name)
         if name == "Linear":
             modules.append(cls(*args, dtype=dtype))
