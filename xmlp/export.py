@@ -159,7 +159,9 @@ def to_onnx(model: Any) -> Any:
         prefix = f"members.{k}." if k else ""
         z = g.op("Div", [_onnx_layers(g, net, x, prefix), temperature], f"{prefix}logits")
         single = len(model.members) == 1
-        outputs.append(g.op("Softmax", [z], "probabilities" if single else f"members.{k}.probabilities", axis=1))
+        name = "probabilities" if single else f"members.{k}.probabilities"
+        # one softmax over the classes; multi-label: one sigmoid per label
+        outputs.append(g.op("Sigmoid", [z], name) if model.task == "multilabel" else g.op("Softmax", [z], name, axis=1))
     if len(outputs) > 1:
         g.op("Mean", outputs, "probabilities")
     return _finish(model, g, h.make_tensor_value_info("probabilities", elem, ["n", len(model.classes)]), elem)

@@ -85,3 +85,36 @@ class TargetScaler:
         """Network outputs back in the targets' units; 1-D for a single output given 1-D."""
         out: np.ndarray = np.asarray(z, dtype=np.float64) * self.scale + self.mean
         return out[:, 0] if self.flat and out.shape[1] == 1 else out
+
+
+class IndicatorEncoder:
+    """Multi-label targets: a 0/1 indicator matrix (rows, labels), as scikit-learn takes them;
+    ``classes``: the labels' names (0 … k-1 unless given). The face of ``LabelEncoder``."""
+
+    def __init__(self, classes: Any = None):
+        self.classes: list[Any] | None = None if classes is None else list(classes)
+
+    @property
+    def fitted(self) -> bool:
+        return self.classes is not None
+
+    def _matrix(self, y: Any) -> np.ndarray:
+        arr = np.asarray(y)
+        if arr.ndim != 2 or arr.dtype.kind not in "biuf" or not np.isin(arr, (0, 1)).all():
+            raise ValueError(f"expected multi-label targets: a 0/1 indicator matrix (rows, labels); received "
+                             f"{'shape ' + str(arr.shape) if arr.ndim != 2 else 'values other than 0 and 1'}")
+        if self.classes is not None and arr.shape[1] != len(self.classes):
+            raise ValueError(f"expected {len(self.classes)} label columns (as the model was trained); received "
+                             f"{arr.shape[1]}")
+        return arr.astype(np.float64)
+
+    def fit(self, y: Any) -> "IndicatorEncoder":
+        self.classes = None
+        self.classes = list(range(self._matrix(y).shape[1]))
+        return self
+
+    def one_hot(self, y: Any) -> np.ndarray:
+        return self._matrix(y)
+
+    def indices(self, y: Any) -> np.ndarray:
+        raise ValueError("expected single-label targets for class indices; received a multi-label model")

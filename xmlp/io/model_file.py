@@ -167,8 +167,8 @@ def _validate(name: str, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -
         if not isinstance(layer, dict):
             raise bad(f"expected a description (a JSON object) for layers.{i}; received {_short(layer)}")
     task = meta.get("task", "classification")
-    if task not in ("classification", "regression") or (task != "classification" and version < 5):
-        raise bad(f"expected task 'classification' or 'regression' (format 5); received {_short(task)}")
+    if task not in ("classification", "regression", "multilabel") or (task != "classification" and version < 5):
+        raise bad(f"expected task 'classification', 'regression' or 'multilabel' (format 5); received {_short(task)}")
     classes = meta.get("classes")
     if task == "regression":
         n_out = layers[-1].get("units") if isinstance(layers[-1], dict) else None

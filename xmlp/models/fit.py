@@ -15,6 +15,7 @@ import numpy as np
 from .._types import ArrayLike, Labels
 from ..data.fingerprint import Fingerprint
 from ..data.preprocessing import LabelEncoder, Standardizer
+from ..data.targets import IndicatorEncoder
 from ..optim import clipping, optimizers, schedules
 from ..training import metrics as metrics_mod
 from ..training.callbacks import Callback, EarlyStopping, EpochPrinter, History
@@ -232,6 +233,14 @@ def fit_labels(model: Any, y: Labels, n_rows: int, metrics: Sequence[str], class
     if len(y) != n_rows:
         raise ValueError(f"expected {n_rows} {'targets' if model.task == 'regression' else 'labels'} (one per row); "
                          f"received {len(y)}")
+    if model.task == "multilabel":
+        model.encoder = IndicatorEncoder(classes) if classes is not None else model.encoder.fit(y)
+        model.encoder.one_hot(y)  # checked: a 0/1 matrix of the labels' width
+        if len(model.classes) != model.network.n_outputs:
+            raise ValueError(f"expected the output layer to have one unit per label ({len(model.classes)}); "
+                             f"received {model.network.n_outputs} units")
+        model.positive_class, model.temperature = None, 1.0
+        return
     if model.task == "regression":
         model.encoder.fit(y)
         if model.encoder.n_outputs != model.network.n_outputs:

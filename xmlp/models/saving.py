@@ -63,8 +63,9 @@ def file_data(model: Any, metadata: Mapping[str, Any] | None = None, include_opt
     }
     if model.network.loss.config() != {"name": model.loss_name}:
         meta["loss_config"] = model.network.loss.config()
+    if model.task != "classification":
+        meta["task"] = model.task
     if model.task == "regression":
-        meta["task"] = "regression"
         meta["target"] = {"scaling": model.encoder.scaling, "flat": model.encoder.flat}
     state = model.training_state
     if include_optimizer and state is not None and state.optimizer_config["name"] in optimizers.OPTIMIZERS:
@@ -105,7 +106,7 @@ def restore(cls: type[M], meta: dict[str, Any], tensors: dict[str, np.ndarray], 
     if model.standardizer is not None:
         model.standardizer = Standardizer(tensors["preprocess.mean"], tensors["preprocess.scale"],
                                           tensors.get("preprocess.lambdas"))
-    if model.task == "classification":
+    if model.task != "regression":  # a classification's classes, or a multi-label model's labels
         model.encoder.classes = list(meta["classes"])
     model.positive_class = meta.get("positive_class", model.classes[-1] if model.classes else None)
     model.feature_names = meta.get("feature_names")

@@ -60,6 +60,15 @@ def evaluate_model(model: Any, out: Any, y: Any) -> dict[str, Any]:
     if model.task == "regression":
         return evaluate_regression(np.asarray(out, dtype=np.float64), model.encoder.one_hot(y), model.encoder.scale,
                                    model.loss)
+    if model.task == "multilabel":
+        from ..training.metrics import from_multilabel_sums, multilabel_sums
+
+        proba, target = np.asarray(out, dtype=np.float64), model.encoder.one_hot(y)
+        n, k = max(len(target), 1), target.shape[1]
+        sums = (multilabel_sums(np, (proba > 0.5).astype(np.float64), target) / n).tolist()
+        p = np.clip(proba, EPS, 1.0 - EPS)  # the loss of the probabilities (clipped as the subject's BCE)
+        loss = float(-np.mean(target * np.log(p) + (1.0 - target) * np.log(1.0 - p)))
+        return {"loss": loss, **from_multilabel_sums(sums, k)}
     pos = model.classes.index(model.positive_class) if model.positive_class in model.classes else None
     return evaluate_probabilities(out, model.encoder.indices(y), model.classes, pos)
 

@@ -14,7 +14,7 @@ from .. import backends
 from .._types import Array, ArrayLike, Labels
 from ..data.fingerprint import Fingerprint
 from ..data.preprocessing import LabelEncoder, Standardizer, as_features
-from ..data.targets import TargetScaler
+from ..data.targets import IndicatorEncoder, TargetScaler
 from ..io.model_file import read_model_file, write_model_file
 from ..nn import losses
 from ..nn.layer import Layer
@@ -65,8 +65,8 @@ class Sequential:
         self.network = Network(list(layers), losses.for_task(task, loss), self.backend, dtype)
         self.members = [self.network] + [self.network.replica() for _ in range(ensemble - 1)]
         self.standardizer = Standardizer.for_method(preprocess)
-        self.encoder: Any = (TargetScaler(scaling=target_scaling) if self.task == "regression"
-                             else LabelEncoder())  # a LabelEncoder or TargetScaler
+        self.encoder: Any = (TargetScaler(scaling=target_scaling) if self.task == "regression" else
+                             IndicatorEncoder() if self.task == "multilabel" else LabelEncoder())
         self.feature_names: list[str] | None = None
         self.positive_class: Any = None
         self.temperature = 1.0
@@ -228,13 +228,15 @@ class Sequential:
     def predict(self, x: ArrayLike) -> Any:
         """Predicted class labels (the most probable class of each row); a regression's
         predictions in the targets' units, (rows,) for targets given 1-D, else (rows, outputs)."""
-        if self.task == "regression":
-            return self.encoder.decode(self._infer(x, 65536, probabilities=True, host=True))
         proba = self._infer(x, 65536, probabilities=True, host=True)
+        if self.task == "regression":
+            return self.encoder.decode(proba)
+        if self.task == "multilabel":  # each label whose probability passes 0.5
+            return (proba > 0.5).astype(np.int64)
         return [self.classes[i] for i in proba.argmax(axis=1).tolist()]
 
     def _classifier(self, what: str) -> None:
-        if self.task != "classification":
+        if self.task == "regression" or (self.task == "multilabel" and what == "calibrate"):
             raise ValueError(f"expected a classifier for {what}; received a {self.task} model (hint: predict)")
 
     def calibrate(self, x: ArrayLike, y: Labels) -> float:
@@ -258,10 +260,9 @@ class Sequential:
 
     def training_overlap(self, x: ArrayLike) -> int | None:
         """How many rows of ``x`` are rows this model was trained on (the same feature values in
-        the model's dtype), from the fingerprint its fit kept; None for a model without one (never
-        fitted, fitted on arrays already on the device, or loaded from a file written without it).
-        Beyond 10⁶ training rows the count comes from a Bloom filter and may include a few false
-        positives (``fingerprint.false_positive_rate``)."""
+        the model's dtype) by the fingerprint its fit kept (None: unknown — never fitted, fitted on
+        device arrays, or a file without one; beyond 10⁶ rows a Bloom filter's count, see
+        ``fingerprint.false_positive_rate``)."""
         if self.fingerprint is None:
             return None
         host = self.backend.to_numpy(x) if self.backend.holds(x) else as_features(x, self.n_features)

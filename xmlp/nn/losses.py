@@ -17,6 +17,7 @@ from typing import Any
 
 from .._registry import Registry
 from .._types import Array, Namespace
+from .multilabel import SigmoidCrossEntropy
 from .regression import REGRESSION_LOSSES, weight_sum
 
 # Probabilities are clipped to [EPS, 1 - EPS] in the subject's binary cross-entropy so that a
@@ -107,6 +108,7 @@ LOSSES.register("binaryCrossentropy", "binaryCrossentropy")
 LOSSES.register("mse", "mse", aliases=("meanSquaredError", "squared_error"))
 LOSSES.register("mae", "mae", aliases=("meanAbsoluteError", "absolute_error"))
 LOSSES.register("huber", "huber")
+LOSSES.register("sigmoidCrossentropy", "sigmoidCrossentropy", aliases=("binaryCrossentropyWithLogits",))
 #: the losses of a regression (a linear output); the others are classification's
 REGRESSION = ("mse", "mae", "huber")
 
@@ -124,6 +126,8 @@ def get(spec: Any) -> Any:
         return get(spec.config())
     else:
         name, options = canonical(spec), {}
+    if name == "sigmoidCrossentropy" and not options:
+        return SigmoidCrossEntropy()
     if name in REGRESSION:
         try:
             return REGRESSION_LOSSES[name](**options)
@@ -137,9 +141,10 @@ def get(spec: Any) -> Any:
 def for_task(task: str | None, loss: Any) -> Any:
     """The loss of a model asked for with ``task`` (None: the loss decides) and ``loss`` (None:
     the task's default, "mse" or "categoricalCrossentropy"), checked to agree."""
-    if task not in (None, "classification", "regression"):
-        raise ValueError(f"expected task 'classification' or 'regression'; received {task!r}")
-    chosen = get(loss if loss is not None else "mse" if task == "regression" else "categoricalCrossentropy")
+    if task not in (None, "classification", "regression", "multilabel"):
+        raise ValueError(f"expected task 'classification', 'regression' or 'multilabel'; received {task!r}")
+    default = {"regression": "mse", "multilabel": "sigmoidCrossentropy"}.get(task or "", "categoricalCrossentropy")
+    chosen = get(loss if loss is not None else default)
     if task is not None and chosen.task != task:
         raise ValueError(f"expected a {task} loss for task={task!r}; received {chosen.name} (a {chosen.task} loss)")
     return chosen

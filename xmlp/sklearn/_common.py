@@ -15,10 +15,11 @@ try:  # every scikit-learn name the estimators use, here: the first one missing 
     from sklearn import get_config
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.multiclass import check_classification_targets, type_of_target
     from sklearn.utils.validation import (
         _check_sample_weight,
         check_is_fitted,
+        column_or_1d,
         validate_data,
     )
 except ImportError as exc:
@@ -26,7 +27,7 @@ except ImportError as exc:
                       f"(hint: {backends.install_hint('sklearn', 'scikit-learn>=1.6')})") from exc
 
 __all__ = ["_check_sample_weight", "BaseEstimator", "ClassifierMixin", "RegressorMixin", "check_classification_targets", "check_is_fitted",
-           "check_random_state", "get_config", "validate_data"]
+           "check_random_state", "column_or_1d", "get_config", "type_of_target", "validate_data"]
 
 
 def _host(a: Any) -> np.ndarray:

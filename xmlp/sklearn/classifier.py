@@ -21,11 +21,13 @@ from ._common import (
     account,
     check_classification_targets,
     check_is_fitted,
+    column_or_1d,
     get_config,
     hidden_sizes,
     resolve_backend,
     resolved,
     train,
+    type_of_target,
     validate_data,
 )
 
@@ -81,7 +83,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
     as scikit-learn's), keeping the weights, optimizer state and preprocessing of the first call;
     ``loss_curve_`` and ``n_iter_`` accumulate over ``partial_fit`` and warm-started fits.
     ``class_weight``: None, "balanced" or {label: weight}, times ``fit``'s ``sample_weight`` (a
-    batch's loss is sum w l / sum w). Not offered: multi-label targets.
+    batch's loss is sum w l / sum w). An indicator matrix ``y`` (0/1, one column per label) trains
+    a multi-label model: one sigmoid per label, ``classes_`` = 0 … labels-1, ``predict`` the 0/1
+    matrix, ``score`` the subset accuracy.
     """
 
     # Fitted attributes (set by fit and partial_fit; absent before).
@@ -120,6 +124,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.array_api_support = True
+        tags.classifier_tags.multi_label = True
         return tags
 
     # ----------------------------------------------------------------- training
@@ -129,9 +134,21 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
         ``sample_weight``: each row's weight in its batch's loss (times ``class_weight``'s);
         returns ``self``."""
         warm = bool(self.warm_start) and hasattr(self, "model_")
-        X, y = validate_data(self, X, y, reset=not warm)
+        X, y = validate_data(self, X, y, reset=not warm, multi_output=True)
         check_classification_targets(y)
         y_host = _host(y)
+        if y_host.ndim == 2 and y_host.shape[1] == 1:  # a column of labels: scikit-learn's warning, then 1-D
+            y_host = column_or_1d(y_host, warn=True)
+        if y_host.ndim == 2 and y_host.shape[1] > 1:  # an indicator matrix: one sigmoid per label
+            if type_of_target(y_host) != "multilabel-indicator":
+                raise ValueError(f"expected labels, or a multi-label 0/1 indicator matrix; received y of type "
+                                 f"{type_of_target(y_host)!r}")
+            classes = np.arange(y_host.shape[1])
+            if warm and len(classes) != len(self.classes_):
+                raise ValueError(f"expected y with the {len(self.classes_)} labels of the previous fit to warm-start; "
+                                 f"received {len(classes)}")
+            weights = None if sample_weight is None else _host(_check_sample_weight(sample_weight, X))
+            return self._train(X, y_host, classes, warm=warm, incremental=False, sample_weight=weights)
         classes = np.unique(y_host)
         if len(classes) < 2:
             raise ValueError(f"expected at least two classes in y; received one class only ({classes[0]!r})")
@@ -163,8 +180,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
                sample_weight: np.ndarray | None = None) -> "MLPClassifier":
         """A new ``Sequential`` (not ``warm``) or the fitted one, trained ``epochs`` epochs or one (``incremental``)."""
         p, sizes = resolved(self), hidden_sizes(self)
+        multilabel = y_host.ndim == 2
         structure = (sizes, p["activation"], self.kernel_initializer, self.preprocess, self.ensemble, self.dtype,
-                     self.backend, self.device, self.dropout, self.norm)
+                     self.backend, self.device, self.dropout, self.norm, multilabel)
         if warm and structure != self._structure:
             raise ValueError(f"expected the parameters that shaped the fitted model {self._structure} to continue it; "
                              f"received {structure} (hint: warm_start=False, or a new estimator, starts over)")
@@ -174,12 +192,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
             seed = _seed(self.random_state)
             layers = hidden_stack(sizes, p["activation"], norm=self.norm, dropout=self.dropout,
                                   kernel_initializer=self.kernel_initializer)
-            model = Sequential([*layers, Dense(len(classes), "softmax", kernel_initializer=self.kernel_initializer)],
+            output = Dense(len(classes), "sigmoid" if multilabel else "softmax", kernel_initializer=self.kernel_initializer)
+            model = Sequential([*layers, output], task="multilabel" if multilabel else None,
                                backend=resolve_backend(self, X), dtype=self.dtype, preprocess=self.preprocess,
                                ensemble=self.ensemble)
         curves = train(self, model, _as_input(model.backend, X), y_host, seed, warm=warm, incremental=incremental,
-                       stratify=True, score="accuracy", classes=None if warm else classes.tolist(),
-                       sample_weight=sample_weight)
+                       stratify=not multilabel, score="subset_accuracy" if multilabel else "accuracy",
+                       classes=None if warm else classes.tolist(), sample_weight=sample_weight,
+                       **({"metrics": ["subset_accuracy"]} if multilabel else {}))
         if not warm:
             self.model_, self.classes_, self._structure = model, classes, structure
             self._fit_input = backends.for_array(X).spec
@@ -193,8 +213,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # un
         return self._proba(X, "predict_proba")
 
     def predict(self, X: ArrayLike) -> Any:
-        """The most probable class of each row, as an array of labels (of ``classes_``)."""
+        """The most probable class of each row, as an array of labels (of ``classes_``); multi-label:
+        the 0/1 indicator matrix of the labels whose probability passes 0.5."""
         proba = self._proba(X, "predict")
+        if self.model_.task == "multilabel":
+            out = _host(proba) > 0.5
+            return out.astype(np.int64) if isinstance(proba, np.ndarray) else backends.for_array(proba).asarray(out)
         if isinstance(proba, np.ndarray):
             return self.classes_[np.argmax(proba, axis=1)]
         holder = backends.for_array(proba)

@@ -89,10 +89,14 @@ for _m in (
     Metric("rmse", "root mean squared error", False, None, "regression"),
     Metric("mae", "mean absolute error", False, None, "regression"),
     Metric("r2", "R²", True, None, "regression"),
+    Metric("hamming_loss", "Hamming loss", False, None, "multilabel"),
+    Metric("subset_accuracy", "subset accuracy", True, None, "multilabel"),
+    Metric("f1_micro", "F1 (micro)", True, None, "multilabel"),
+    Metric("f1_macro", "F1 (macro)", True, None, "multilabel"),
 ):
     METRICS.register(_m.name, _m)
 #: what a fit reports when no metrics are asked for
-DEFAULT_METRICS = {"classification": ("accuracy",), "regression": ("r2",)}
+DEFAULT_METRICS = {"classification": ("accuracy",), "regression": ("r2",), "multilabel": ("hamming_loss",)}
 #: The loss is reported beside the metrics (and is minimized); it is not chosen with --metrics.
 LOSS = Metric("loss", "loss (cross-entropy)", False, None)
 
@@ -125,6 +129,28 @@ def regression_sums(xp: Namespace, out: Array, y: Array, weight: Array | None = 
     if weight is not None:
         parts = tuple(p * weight[:, None] for p in parts)
     return xp.concat([xp.sum(p, axis=0) for p in parts])
+
+
+def multilabel_sums(xp: Namespace, predicted: Array, y: Array, weight: Array | None = None) -> Array:
+    """Per label the true positives, false positives and false negatives of 0/1 ``predicted``
+    against indicator ``y``, then the rows predicted exactly: one 1-D array of 3 x labels + 1;
+    ``weight`` (rows,) 0 or 1: only the rows this process computed."""
+    w = weight[:, None] if weight is not None else 1.0
+    tp, fp, fn = predicted * y * w, predicted * (1.0 - y) * w, (1.0 - predicted) * y * w
+    exact = xp.astype(xp.all(predicted == y, axis=1), y.dtype)
+    if weight is not None:
+        exact = exact * weight
+    return xp.concat([xp.sum(tp, axis=0), xp.sum(fp, axis=0), xp.sum(fn, axis=0), xp.reshape(xp.sum(exact), (1,))])
+
+
+def from_multilabel_sums(sums: Sequence[float], k: int) -> dict[str, float]:
+    """hamming_loss, subset_accuracy, f1_micro, f1_macro (scikit-learn's; an F1 of a label never
+    predicted nor present is 0, its zero_division) from ``multilabel_sums`` divided by the rows."""
+    tp, fp, fn = (sums[i * k:(i + 1) * k] for i in range(3))
+    f1 = [2 * t / (2 * t + p + n) if 2 * t + p + n else 0.0 for t, p, n in zip(tp, fp, fn)]
+    micro = 2 * sum(tp) / (2 * sum(tp) + sum(fp) + sum(fn)) if 2 * sum(tp) + sum(fp) + sum(fn) else 0.0
+    return {"hamming_loss": (sum(fp) + sum(fn)) / k, "subset_accuracy": sums[3 * k], "f1_micro": micro,
+            "f1_macro": sum(f1) / k}
 
 
 def from_regression_sums(sums: Sequence[float], n: float, scale: Sequence[float]) -> dict[str, Any]:
@@ -162,7 +188,7 @@ class EpochVector:
     training part, then the validation part (if any): [mean loss, (bce), (C*C confusion)]."""
 
     def __init__(self, metrics: Sequence[str], n_classes: int, validation: bool,
-                 target_scale: Sequence[float] | None = None):
+                 target_scale: Sequence[float] | None = None, multilabel: bool = False):
         self.metrics = list(metrics)
         self.n_classes = n_classes
         self.parts = ["", "val_"] if validation else [""]
@@ -171,8 +197,10 @@ class EpochVector:
         #: a regression's outputs' scales (its metrics are in the targets' units), else None
         self.target_scale = None if target_scale is None else [float(s) for s in target_scale]
         self.regression = self.target_scale is not None and bool(self.metrics)
+        self.multilabel = multilabel and bool(self.metrics)
+        self.confusion = self.confusion and not multilabel
         #: whether the trainer keeps each row's output for the epoch's metrics
-        self.records = self.confusion or self.regression
+        self.records = self.confusion or self.regression or self.multilabel
 
     def pack(self, xp: Namespace, loss: Array, cm: Array | None, bce: Array | None) -> Array:
         """One part's device values as one 1-D array (cm/bce only where the metrics need them)."""
@@ -203,6 +231,9 @@ class EpochVector:
                 size = 4 * len(self.target_scale)
                 values |= from_regression_sums(host[at : at + size], 1.0, self.target_scale)
                 at += size
+            elif self.multilabel:
+                values |= from_multilabel_sums(host[at : at + 3 * c + 1], c)
+                at += 3 * c + 1
             for m in self.metrics:
                 logs[prefix + m] = values[m]
         return logs
@@ -219,7 +250,7 @@ class Records:
         self.layout, self.xp = layout, xp
         if layout.confusion:
             self.predicted = xp.full((n,), -1, dtype=index_dtype, device=device)
-        elif layout.regression:
+        elif layout.regression or layout.multilabel:
             self.outputs = xp.zeros((n, n_outputs), dtype=dtype, device=device)
             self.seen = xp.zeros((n,), dtype=dtype, device=device)
 
@@ -229,10 +260,15 @@ class Records:
         elif self.layout.regression:
             self.outputs[lo:hi, :] = z
             self.seen[lo:hi] = 1.0
+        elif self.layout.multilabel:  # the labels predicted: sigmoid(z) > 0.5, i.e. z > 0
+            self.outputs[lo:hi, :] = self.xp.astype(z > 0, z.dtype)
+            self.seen[lo:hi] = 1.0
 
     def sums(self, targets: Array, class_ids: Array) -> Array | None:
         if self.layout.confusion:
             return device_confusion(self.xp, self.predicted, targets, class_ids)
         if self.layout.regression:
             return regression_sums(self.xp, self.outputs, targets, self.seen)
+        if self.layout.multilabel:
+            return multilabel_sums(self.xp, self.outputs, targets, self.seen)
         return None

@@ -86,7 +86,8 @@ class Trainer:
         """Train for up to ``epochs`` epochs, numbered from ``initial_epoch`` + 1 (the epochs run
         before a warm start); returns the history (also on early stop)."""
         net, xp, be, part = self.network, self.network.xp, self.network.backend, self.partition
-        layout = metrics_mod.EpochVector(self.metrics, net.n_outputs, validation is not None, self.target_scale)
+        layout = metrics_mod.EpochVector(self.metrics, net.n_outputs, validation is not None, self.target_scale,
+                                         multilabel=net.loss.task == "multilabel")
         class_ids = xp.arange(net.n_outputs, dtype=be.index_dtype, device=be.device)
         history = History(params=params)
         self._sync = parallel.GradientSync(net, part.comm).step  # one process: does nothing
@@ -185,7 +186,7 @@ class Trainer:
         k = net.n_outputs
         cm = records.sums(xp.take(data[:, d:d + k], idx, axis=0), class_ids) if layout.records else None
         n = self.partition.total_rows(n)
-        if layout.regression and cm is not None:
+        if (layout.regression or layout.multilabel) and cm is not None:
             cm = cm / n
         return layout.pack(xp, loss_sum / (self._weight_sum if self.weighted else n), cm,
                            None if bce is None else bce / n)
@@ -222,7 +223,7 @@ class Trainer:
                 counts = records.sums(piece[:, d:d + net.n_outputs], class_ids)
                 cm = counts if cm is None else cm + counts
         n = feed.n_rows
-        if layout.regression and cm is not None:
+        if (layout.regression or layout.multilabel) and cm is not None:
             cm = cm / n
         return layout.pack(xp, loss_sum / (self._weight_sum if self.weighted else n), cm,
                            None if bce is None else bce / n)
@@ -279,11 +280,12 @@ class Trainer:
             rows = part[lo:min(lo + SCORE_ROWS, part.shape[0]), :]
             z, y = net.logits(rows[:, :d]), rows[:, d:]
             records = (metrics_mod.device_confusion(xp, xp.argmax(z, axis=1), y, class_ids) if layout.confusion
-                       else metrics_mod.regression_sums(xp, z, y) if layout.regression else None)
+                       else metrics_mod.regression_sums(xp, z, y) if layout.regression
+                       else metrics_mod.multilabel_sums(xp, xp.astype(z > 0, z.dtype), y) if layout.multilabel else None)
             block = (net.loss.value(xp, z, y), records, losses.clipped_nll_sum(xp, z, y) if layout.bce else None)
             sums = [b if a is None else a + b for a, b in zip(sums, block)]
         loss, cm, bce = sums
-        if layout.regression and cm is not None:
+        if (layout.regression or layout.multilabel) and cm is not None:
             cm = cm / n
         return layout.pack(xp, loss / n, cm, None if bce is None else bce / n)
 
