@@ -71,6 +71,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     backend = resolve_backend(args.device, args.backend)
     path = Path(args.model) / "model.safetensors" if Path(args.model).is_dir() else Path(args.model)
     model = load_model(path, backend=backend)
+    if model.task == "multilabel":
+        raise UsageError(f"{path}: expected a classification or regression model; received a multi-label one "
+                         "(xmlp predict reads one label column; use model.predict in Python, or its ONNX export)")
     regression = model.task == "regression"
     classes = [str(c) for c in model.classes]
     for out in (args.out, args.metrics_json):
