@@ -75,6 +75,8 @@ def test_a_named_target_and_huber(cli, tmp_path, diabetes_csv):
                                                                   "--task regression"),
     (["--task", "regression", "--stream"], 2, "expected --stream with a classification; received a regression"),
     (["--task", "regression", "--calibrate", "--no-refit"], 2, "expected --calibrate with a classification"),
+    (["--loss", "sigmoidCrossentropy"], 2, "--loss: expected a classification or regression loss; received "
+                                           "sigmoidCrossentropy, the multi-label loss"),
 ])
 def test_regression_mistakes_are_one_line(cli, tmp_path, diabetes_csv, argv, code, message):
     got, out, err = cli("train", "--data", "diabetes.csv", *argv, "--out", "r")

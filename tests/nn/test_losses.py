@@ -68,7 +68,7 @@ def test_binary_cross_entropy_is_the_subject_formula(backend):
 
 def test_unknown_loss_is_named():
     with pytest.raises(ValueError, match="expected a loss among categoricalCrossentropy, binaryCrossentropy, mse, mae, "
-                                         "huber; received 'msle'"):
+                                         "huber, sigmoidCrossentropy; received 'msle'"):
         losses.get("msle")
 
 

@@ -133,6 +133,9 @@ def _with_initializer(config: dict[str, Any], initializer: str) -> dict[str, Any
 def check_task(s: Any) -> None:
     """The settings of a regression (``--task regression``, or a regression ``--loss``) agree:
     its losses and metrics, and none of what only a classification has."""
+    if s.loss == "sigmoidCrossentropy":
+        raise UsageError("--loss: expected a classification or regression loss; received sigmoidCrossentropy, the "
+                         "multi-label loss (multi-label training is in Python only so far: task='multilabel')")
     if s.task == "regression" and s.loss is not None and s.loss not in losses.REGRESSION:
         raise UsageError(f"expected a regression loss ({', '.join(losses.REGRESSION)}) with --task regression; "
                          f"received --loss {s.loss}")
