@@ -43,8 +43,11 @@ def test_balanced_accuracy_is_the_mean_recall():
 
 def test_each_metric_carries_its_direction_and_title():
     assert [m for m in metrics.METRICS.names] == ["accuracy", "precision", "recall", "f1", "balanced_accuracy", "bce",
-                                                  "mse", "rmse", "mae", "r2"]
+                                                  "mse", "rmse", "mae", "r2",
+                                                  "hamming_loss", "subset_accuracy", "f1_micro", "f1_macro"]
     assert metrics.names_of("regression") == ["mse", "rmse", "mae", "r2"] and metrics.get("val_r2").larger_is_better
+    assert metrics.names_of("multilabel") == ["hamming_loss", "subset_accuracy", "f1_micro", "f1_macro"]
+    assert not metrics.get("hamming_loss").larger_is_better and metrics.get("f1_macro").larger_is_better
     assert not any(metrics.get(m).larger_is_better for m in ("mse", "rmse", "mae"))
     assert all(metrics.get(m).larger_is_better for m in ("accuracy", "precision", "recall", "f1"))
     assert not metrics.get("bce").larger_is_better and not metrics.get("val_loss").larger_is_better
