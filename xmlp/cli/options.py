@@ -34,6 +34,12 @@ def _number(option: optimizers.Option) -> Callable[[str], float]:
     return parse
 
 
+def column(text: str) -> str | int:
+    """A column named on the command line: digits are a 0-based index (a header never holds a
+    number: a line with one is data), anything else a header name."""
+    return int(text) if text.isascii() and text.isdigit() else text
+
+
 def valid_size(text: str) -> float | int:
     """A fraction in (0, 1) ("0.2"), or a whole number of rows ("100")."""
     text = text.strip()
@@ -102,9 +108,12 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--task", choices=["classification", "regression"],
                    help="classification (labels; the default) or regression (numeric targets; --loss mse|mae|huber "
                         "implies it)")
-    t.add_argument("--target", metavar="NAME",
-                   help="the header's column that holds the labels or targets (default: diagnosis/label/class/"
-                        "target/y, or column 2 of a file without a header)")
+    t.add_argument("--target", metavar="NAME|INDEX", type=column,
+                   help="the column that holds the labels or targets: a header name, or an index counted from 0 "
+                        "(default: diagnosis/label/class/target/y, or column 2 of a file without a header)")
+    t.add_argument("--id", metavar="NAME|INDEX", type=column,
+                   help="the column that holds the row ids (any text; never a feature), carried to xmlp predict's "
+                        "output (default: a column named id, pandas' unnamed index, or column 1 without a header)")
     t.add_argument("--huber-delta", "--huber_delta", dest="huber_delta", type=_number(optimizers.Option(0.0, strict=True)),
                    help="--loss huber: its delta, in standardised target units (default 1.0)")
     t.add_argument("--preprocess", type=_one_of(preprocessing), metavar=_choices(preprocessing),

@@ -61,6 +61,11 @@ def range_warning(model: Any, x: np.ndarray) -> str | None:
             "their predictions extrapolate")
 
 
+def _column(recorded: Any) -> str | int | None:
+    """A column the training record names (``--target``/``--id``), or None (a model's record is data)."""
+    return recorded if isinstance(recorded, (str, int)) and not isinstance(recorded, bool) else None
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..models.sequential import load_model
     from .run_data import numeric_targets
@@ -79,10 +84,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for out in (args.out, args.metrics_json):
         if out:
             check_output_file(out, [args.data, path], force=args.force)
-    target = (model.metadata.get("training") or {}).get("target")  # the column the model learned from
+    training = model.metadata.get("training") or {}
+    target, id_column = training.get("target"), training.get("id")  # the columns the model learned from
     table = read_table(args.data, n_features=model.n_features, labels="optional", classes=None if regression else classes,
                        dtype=model.dtype_name, feature_names=model.feature_names,
-                       label_name=target if isinstance(target, str) else None)
+                       label_name=_column(target), id_name=_column(id_column))
     if regression and table.labels is not None:
         table.labels = numeric_targets(table)
     try:

@@ -63,7 +63,7 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
         return streamed
     def read(path: str, **kw: Any) -> Any:  # training never needs the ids; big files are read in the model's dtype
         table = read_table(path, labels="required", dtype=s.dtype, keep_ids=False, store=store_dtype(path, s.dtype),
-                           label_name=s.target, **kw)
+                           label_name=s.target, id_name=s.id, **kw)
         if s.regression:
             table.labels = numeric_targets(table)
         return table
@@ -128,9 +128,13 @@ def wanted(s: TrainSettings) -> str | None:
 
 def open_source(path: str, s: TrainSettings) -> Source:
     if path.lower().endswith(".parquet"):
-        return ParquetSource(path)
+        if isinstance(s.target, int) or s.id is not None:
+            raise UsageError(f"--target/--id: expected a column name for a Parquet file (its id columns are those "
+                             f"named id); received {'--id' if s.id is not None else f'the index {s.target}'}")
+        return ParquetSource(path, label_column=s.target)
     # parsed once: later passes read a binary copy (the data's float size, in the temporary folder)
-    return Spilled(CsvSource(path, chunk_rows=s.chunk_rows or DEFAULT_CHUNK_ROWS, dtype=s.dtype))
+    return Spilled(CsvSource(path, chunk_rows=s.chunk_rows or DEFAULT_CHUNK_ROWS, dtype=s.dtype,
+                             label_name=s.target, id_name=s.id))
 
 
 def _streamed(s: TrainSettings) -> Data | None:
@@ -145,7 +149,7 @@ def _streamed(s: TrainSettings) -> Data | None:
     whole = open_source(str(s.data or s.train), s)
     if s.valid:
         valid = read_exact(s.valid, n_features=whole.n_features, labels="required", dtype=s.dtype,
-                           feature_names=whole.feature_names)
+                           feature_names=whole.feature_names, label_name=s.target, id_name=s.id)
         train: Source = whole
         x_valid, y_valid, what = valid.x, valid.y, f"{whole.name} + {valid.path} (streamed)"
     else:

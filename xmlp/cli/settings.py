@@ -97,7 +97,8 @@ class TrainSettings:
     clip_value: float | None = None  # clip each gradient value to [-v, v]
     #: "classification" (labels) or "regression" (numeric targets); None: what --loss implies
     task: str | None = None
-    target: str | None = None  # the header's column holding the labels or targets
+    target: str | int | None = None  # the column holding the labels or targets: a header name or a 0-based index
+    id: str | int | None = None  # the column holding the row ids (any text), carried to predictions
     huber_delta: float = 1.0  # --loss huber: its delta (in standardised target units)
 
     @property

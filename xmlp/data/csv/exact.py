@@ -19,7 +19,7 @@ from ...errors import DataError
 from ...errors import short_repr as _short
 from ..shards import part_rows
 from ..textlines import Line, input_name, open_input, read_lines, sniff
-from .layout import BLANK, MAX_CELL, NUMBER, cells, head
+from .layout import BLANK, MAX_CELL, NUMBER, cells, head, is_number
 
 
 @dataclass
@@ -58,7 +58,8 @@ def read_exact(
     classes: Sequence[str] | None = None,
     dtype: str = "float64",
     feature_names: Sequence[str] | None = None,
-    label_name: str | None = None,
+    label_name: str | int | None = None,
+    id_name: str | int | None = None,
     keep_lines: bool = False,
     part: tuple[int, int] | None = None,
     store: str | None = None,
@@ -66,7 +67,8 @@ def read_exact(
     """Parse ``path`` as a stream. ``labels``: "required", "optional" or "forbidden"; ``classes``:
     the only labels allowed (a model's); ``n_features``: the width to expect (a model's);
     ``feature_names``: a model's feature names — a file with a header is then read by column name
-    (in any order); values must fit ``dtype``. ``keep_lines`` keeps each row's text (for split).
+    (in any order); ``label_name`` / ``id_name``: the label (or target) and id columns, by header
+    name or 0-based index (``xmlp train --target/--id``); values must fit ``dtype``. ``keep_lines`` keeps each row's text (for split).
     ``part`` = (k, of): parse only the k-th of ``of`` contiguous parts of the data rows (a
     process's shard; the layout is still decided from the file's first rows). ``store``: the dtype
     of ``x`` (float64 by default). The exact reader: ``csv.fast`` is the fast one."""
@@ -74,7 +76,7 @@ def read_exact(
     with open_input(path) as fh:
         bom, newline = sniff(fh)
         rows = (line for line in read_lines(fh, name) if line.text.strip())
-        lay = head(name, rows, n_features, labels, feature_names, label_name)
+        lay = head(name, rows, n_features, labels, feature_names, label_name, id_name)
         reader = _RowReader(name, lay.feature_cols, lay.label_col, lay.id_col, lay.width, dtype, classes, keep_lines)
         lo, hi = part_rows(path, name, lay.header is not None, part)
         for i, line in enumerate(itertools.chain([lay.first], rows)):
@@ -109,8 +111,16 @@ class _RowReader:
         if len(row_cells) != self.width:
             raise DataError(f"{self.name}:{line.number}: expected {self.width} fields; received {len(row_cells)}")
         row = self.n % self.BLOCK
-        for k, c in enumerate(self.feature_cols):
-            self.block[row, k] = _number(self.name, line.number, c, row_cells[c], self.limit, self.dtype)
+        try:
+            for k, c in enumerate(self.feature_cols):
+                self.block[row, k] = _number(self.name, line.number, c, row_cells[c], self.limit, self.dtype)
+        except DataError as exc:
+            if self.n or is_number(row_cells[c]) or not row_cells[c].strip(BLANK):
+                raise
+            # text in a feature column of the first row: a column of ids or labels the layout did not place
+            text = str(exc).split(" (a CSV number")[0]
+            raise DataError(f"{text} (hint: if column {c + 1} holds row ids or labels, xmlp train names it: --id {c} or --target {c}, "
+                            "counted from 0, or by its header name)") from None
         if self.label_col is not None:
             self.ys.append(self._label(line.number, row_cells[self.label_col].strip()))
         if self.id_col is not None:

@@ -50,7 +50,7 @@ class Reader:
     def __init__(self, path: str | os.PathLike[str], *, n_features: int | None = None, labels: str = "required",
                  classes: Sequence[str] | None = None, dtype: str = "float64",
                  feature_names: Sequence[str] | None = None, keep_ids: bool = False, engine_name: str | None = None,
-                 label_name: str | None = None,
+                 label_name: str | int | None = None, id_name: str | int | None = None,
                  block_bytes: int | None = None):
         self.path, self.name, self.dtype = path, input_name(path), dtype
         self.block_bytes = block_bytes or BLOCK_BYTES
@@ -69,7 +69,7 @@ class Reader:
                     if line.text.strip():
                         yield line
 
-            self.layout: Layout = head(self.name, rows(), n_features, labels, feature_names, label_name)
+            self.layout: Layout = head(self.name, rows(), n_features, labels, feature_names, label_name, id_name)
         self.spec = Spec(self.layout, engine(engine_name), float(np.finfo(dtype).max), allowed, keep_ids)
         self.offset, self.first_line = starts[self.layout.first.number], self.layout.first.number
 
@@ -167,14 +167,14 @@ class NotRegular(Exception):
 
 def read_table(path: str | os.PathLike[str], *, n_features: int | None = None, labels: str = "required",
                classes: Sequence[str] | None = None, dtype: str = "float64", feature_names: Sequence[str] | None = None,
-               label_name: str | None = None,
+               label_name: str | int | None = None, id_name: str | int | None = None,
                keep_lines: bool = False, part: tuple[int, int] | None = None, store: str | None = None,
                keep_ids: bool = True, engine_name: str | None = None) -> exact.Table:
     """``exact.read_exact`` (same arguments, same result, same errors), fast: the final array
     of dtype ``store`` (float64 by default) is allocated once and filled block by block; labels
     travel as class indices; ``keep_ids=False`` drops the ids (training does not need them)."""
     args = dict(n_features=n_features, labels=labels, classes=classes, dtype=dtype, feature_names=feature_names,
-                label_name=label_name)
+                label_name=label_name, id_name=id_name)
     if keep_lines or engine(engine_name) == "exact":
         return exact.read_exact(path, keep_lines=keep_lines, part=part, store=store, **args)  # type: ignore[arg-type]
     try:

@@ -81,7 +81,8 @@ class Layout:
 
 
 def head(name: str, rows: Iterator[Line], n_features: int | None, labels: str,
-         feature_names: Sequence[str] | None, label_name: str | None = None) -> Layout:
+         feature_names: Sequence[str] | None, label_name: str | int | None = None,
+         id_name: str | int | None = None) -> Layout:
     """The layout, from the non-blank ``rows`` of a file (consumed up to its first data row)."""
     first = next(rows, None)
     if first is None:
@@ -94,7 +95,7 @@ def head(name: str, rows: Iterator[Line], n_features: int | None, labels: str,
         if first is None:
             raise DataError(f"{name}: expected data rows after the header line; received none")
     width = len(header) if header else len(cells(name, first))
-    id_col, label_col = _layout(name, header, (first.number, first.text), width, n_features, labels, label_name)
+    id_col, label_col = _layout(name, header, (first.number, first.text), width, n_features, labels, label_name, id_name)
     feature_cols = _feature_columns(name, header, first.number, width, (id_col, label_col), n_features, feature_names)
     return Layout(header_line, header, width, id_col, label_col, feature_cols, first)
 
@@ -127,22 +128,56 @@ def _feature_columns(name: str, header: list[str] | None, lineno: int, width: in
     return columns
 
 
+def _column(name: str, header: list[str] | None, width: int, given: str | int, option: str,
+            required: bool) -> int | None:
+    """The column ``given`` names (``--target``/``--id``): a header name or a 0-based index; None
+    where it is absent and not ``required`` (a file to predict on may lack the target)."""
+    if isinstance(given, int):
+        if 0 <= given < width:
+            return given
+        if not required:
+            return None
+        raise DataError(f"{name}:1: expected {option} to be a 0-based column index below {width} (the file's "
+                        f"fields); received {given}")
+    if not header or given not in header:
+        if not required:
+            return None
+        shown = ", ".join(map(repr, header[:6])) + (", …" if header and len(header) > 6 else "") if header else ""
+        raise DataError(f"{name}:1: expected a column named {_short(given)} ({option}); received "
+                        + (f"a header without it ({shown})" if header else
+                           f"a file without a header line (hint: {option} N names column N, counted from 0)"))
+    if header.count(given) > 1:
+        raise DataError(f"{name}:1: expected one column named {_short(given)} ({option}); received "
+                        f"{header.count(given)}, in columns {', '.join(str(i + 1) for i, h in enumerate(header) if h == given)}")
+    return header.index(given)
+
+
 def _layout(name: str, header: list[str] | None, first: tuple[int, str], width: int, n_features: int | None,
-            labels: str, label_name: str | None = None) -> tuple[int | None, int | None]:
-    """(id column or None, label column or None); ``label_name``: the header's column that holds
-    the labels or targets (``xmlp train --target``), instead of the usual names."""
+            labels: str, label_name: str | int | None = None,
+            id_name: str | int | None = None) -> tuple[int | None, int | None]:
+    """(id column or None, label column or None). ``label_name`` / ``id_name``: the columns that
+    hold the labels or targets (``xmlp train --target``) and the row ids (``--id``), by header name
+    or 0-based index, instead of the usual names and places."""
     lineno, line = first
-    if label_name is not None:
-        if not header or label_name not in header:
-            raise DataError(f"{name}:1: expected a column named {_short(label_name)} (--target); received "
-                            + ("a file without a header line" if not header else
-                               f"a header without it ({', '.join(map(repr, header[:6]))}{', …' if len(header) > 6 else ''})"))
-        named = header.index(label_name)
-        lowered = [h.lower() for h in header]
-        id_named = next((i for i, h in enumerate(lowered) if h in ID_NAMES and i != named), None)
-        if id_named is None and lowered[0] == "" and named != 0:
-            id_named = 0
-        return id_named, (None if labels == "forbidden" else named)
+    if label_name is not None or id_name is not None:
+        id_col = None if id_name is None else _column(name, header, width, id_name, "--id", labels == "required")
+        if label_name is None:
+            label_col = _layout(name, header, first, width, n_features, labels)[1]  # the usual label column
+        else:
+            label_col = _column(name, header, width, label_name, "--target", labels == "required")
+        if label_col is not None and label_col == id_col:
+            raise DataError(f"{name}:1: expected --id and --target to name different columns; received column "
+                            f"{label_col + 1} for both")
+        if id_name is None:  # the usual id: a column named "id", pandas' unnamed index, or the subject's first
+            lowered = [h.lower() for h in header] if header else None
+            id_col = next((i for i, h in enumerate(lowered) if h in ID_NAMES and i != label_col), None) if lowered \
+                else (0 if label_col != 0 else None)
+            if id_col is None and lowered and lowered[0] == "" and label_col != 0:
+                id_col = 0
+        if (labels == "optional" and header is None and n_features is not None and label_col is not None
+                and width == n_features + (id_col is not None)):  # a file to predict on, without its target column
+            label_col = None
+        return id_col, (None if labels == "forbidden" else label_col)
     if header:
         lowered = [h.lower() for h in header]
         id_col = next((i for i, h in enumerate(lowered) if h in ID_NAMES), None)

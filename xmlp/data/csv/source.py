@@ -36,13 +36,14 @@ class CsvSource(Source):
     must fit it; ``feature_names`` / ``n_features``: a model's, as ``exact.read_exact`` takes them."""
 
     def __init__(self, path: str | os.PathLike[str], *, chunk_rows: int = DEFAULT_CHUNK_ROWS, dtype: str = "float64",
-                 feature_names: Sequence[str] | None = None, n_features: int | None = None):
+                 feature_names: Sequence[str] | None = None, n_features: int | None = None,
+                 label_name: str | int | None = None, id_name: str | int | None = None):
         if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
             raise ValueError(f"expected chunk_rows to be an integer >= 1; received {chunk_rows!r}")
         self.name, self.dtype = str(path), dtype
         try:
             self._reader = Reader(path, n_features=n_features, labels="required", dtype=dtype,
-                                  feature_names=feature_names)
+                                  feature_names=feature_names, label_name=label_name, id_name=id_name)
         except NotRegular:
             raise DataError(f"{self.name}: expected a regular file to stream (read again every epoch); received "
                             "a pipe or device (hint: train from it without streaming, or copy it to a file)") from None
