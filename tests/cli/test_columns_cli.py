@@ -114,3 +114,85 @@ def test_a_target_named_twice_in_the_header_is_refused(cli, tmp_path):
     code, out, err = cli("train", "--data", "twice.csv", "--target", "y", "--out", "r", *FAST)
     assert (code, err) == (65, "xmlp: error: twice.csv:1: expected one column named 'y' (--target); received 2, in "
                                "columns 1, 3\n")
+
+
+@pytest.fixture
+def weighted_csv(tmp_path):
+    """A header with an id, a weight column (integers 1–3), three features and the label last."""
+    rng = np.random.default_rng(0)
+    y = np.arange(200) % 2
+    x = rng.normal(size=(200, 3)) + y[:, None]
+    w = rng.integers(1, 4, size=200)
+    with open(tmp_path / "w.csv", "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["id", "w", "a", "b", "c", "label"])
+        for i in range(200):
+            out.writerow([f"r{i}", w[i], *(f"{v:.6f}" for v in x[i]), y[i]])
+    return w
+
+
+def test_a_weight_column_reaches_the_loss_and_is_never_a_feature(cli, tmp_path, weighted_csv, monkeypatch):
+    from xmlp.models.sequential import Sequential
+
+    seen, fit = [], Sequential.fit
+
+    def spy(self, x, y, **kw):
+        seen.append((np.asarray(x).shape, kw.get("sample_weight"), kw.get("class_weight")))
+        return fit(self, x, y, **kw)
+
+    monkeypatch.setattr(Sequential, "fit", spy)
+    code, out, err = cli("train", "--data", "w.csv", "--sample-weight", "w", "--class-weight", "1=0.5", "--out", "r",
+                         *FAST[:-1])
+    assert code == 0, err
+    assert out.splitlines()[0] == ("columns       : id 'id' (column 1), label 'label' (column 6), weight 'w' (column 2), "
+                                   "3 features ('a', 'b', 'c')")
+    (run_shape, run_w, run_cw), (refit_shape, refit_w, refit_cw) = seen
+    assert run_shape == (160, 3) and refit_shape == (200, 3) and run_cw == refit_cw == {"1": 0.5}
+    # the run trains on the training part's weights, the refit on every row's (training part first)
+    assert sorted(refit_w.tolist()) == sorted(weighted_csv.astype(float).tolist()) and refit_w.dtype == np.float64
+    assert refit_w[:160].tolist() == run_w.tolist()
+    from xmlp.io.model_file import read_model_file
+
+    meta, _ = read_model_file(tmp_path / "r/model.safetensors")
+    assert meta["feature_names"] == ["a", "b", "c"] and meta["training"]["sample_weight"] == "w"
+    code, out, err = cli("predict", "r", "w.csv", "--metrics-json", "m.json")  # the weight column is skipped
+    assert code == 0, err
+    assert json.loads((tmp_path / "m.json").read_text())["rows"] == 200
+    rows = (tmp_path / "w.csv").read_text().splitlines()
+    (tmp_path / "now.csv").write_text("\n".join(",".join(r.split(",")[:1] + r.split(",")[2:]) for r in rows) + "\n")
+    code, out, err = cli("predict", "r", "now.csv", "--out", "p.csv")  # …and may be absent
+    assert code == 0, err
+    assert (tmp_path / "p.csv").read_text().splitlines()[1].startswith("r0,")
+
+
+@pytest.mark.parametrize("edit, argv, code, message", [
+    (("r5,", "r5,-1,"), [], 65, "w.csv:7: expected a row weight >= 0 (--sample-weight); received -1.0"),
+    (("r5,", "r5,x,"), [], 65, "w.csv:7:2: expected a number; received 'x'"),
+    (None, ["--class-weight", "7=2"], 65, "--class-weight: expected labels among 0, 1; received '7'"),
+    (None, ["--class-weight", "1=-2"], 2, "argument --class-weight/--class_weight: expected 'balanced' or "
+                                          "LABEL=WEIGHT,… with weights >= 0; received '1=-2' (see 'xmlp train --help')"),
+    (None, ["--task", "regression", "--class-weight", "balanced"], 2, "expected --class-weight with a classification; "
+                                                                      "received a regression (hint: --sample-weight COLUMN weighs rows)"),
+    (None, ["--stream"], 2, "expected --sample-weight/--class-weight on data read whole in one process; received "
+                            "--stream (weights are not supported there yet)"),
+    (None, ["--id", "w"], 65, "w.csv:1: expected --sample-weight to name a column of its own; received column 2, the id"),
+])
+def test_bad_weights_are_one_line(cli, tmp_path, weighted_csv, edit, argv, code, message):
+    path = tmp_path / "w.csv"
+    if edit is not None:
+        import re
+
+        path.write_text(re.sub(r"^r5,[^,]*,", edit[1], path.read_text(), flags=re.M))
+    got = cli("train", "--data", "w.csv", "--sample-weight", "w", *argv, "--out", "r", *FAST)
+    assert got[0] == code and got[2] == f"xmlp: error: {message}\n", got[2]
+    assert not (tmp_path / "r").exists()
+
+
+def test_all_zero_weights_are_refused(cli, tmp_path, weighted_csv):
+    import re
+
+    path = tmp_path / "w.csv"
+    path.write_text(re.sub(r"^(r\d+),\d,", r"\1,0,", path.read_text(), flags=re.M))
+    code, out, err = cli("train", "--data", "w.csv", "--sample-weight", "1", "--out", "r", *FAST)
+    assert (code, err) == (65, "xmlp: error: w.csv: expected row weights (--sample-weight) that are not all 0; "
+                               "received only zeros\n")

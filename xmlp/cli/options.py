@@ -4,6 +4,7 @@ optimizer flags from the registries) and the value parsers the command line shar
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any, Callable
 
 from .._registry import Registry
@@ -38,6 +39,23 @@ def column(text: str) -> str | int:
     """A column named on the command line: digits are a 0-based index (a header never holds a
     number: a line with one is data), anything else a header name."""
     return int(text) if text.isascii() and text.isdigit() else text
+
+
+def class_weight(text: str) -> str | dict[str, float]:
+    """``balanced``, or ``LABEL=WEIGHT,…`` (labels as the file writes them; others weigh 1)."""
+    if text == "balanced":
+        return text
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        label, sep, weight = part.rpartition("=")
+        try:
+            value = float(weight)
+        except ValueError:
+            value = -1.0
+        if not sep or not label or not math.isfinite(value) or value < 0:
+            raise argparse.ArgumentTypeError(f"expected 'balanced' or LABEL=WEIGHT,… with weights >= 0; received {text!r}")
+        out[label] = value
+    return out
 
 
 def valid_size(text: str) -> float | int:
@@ -114,6 +132,12 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--id", metavar="NAME|INDEX", type=column,
                    help="the column that holds the row ids (any text; never a feature), carried to xmlp predict's "
                         "output (default: a column named id, pandas' unnamed index, or column 1 without a header)")
+    t.add_argument("--sample-weight", "--sample_weight", dest="sample_weight", metavar="NAME|INDEX", type=column,
+                   help="the column of row weights (>= 0; never a feature): the training loss is sum w l / sum w "
+                        "(validation scores stay unweighted)")
+    t.add_argument("--class-weight", "--class_weight", dest="class_weight", metavar="balanced|LABEL=W,…",
+                   type=class_weight, help="weigh each class's rows: balanced (n / (classes x rows of the class), "
+                                           "scikit-learn's) or LABEL=W pairs; times --sample-weight")
     t.add_argument("--huber-delta", "--huber_delta", dest="huber_delta", type=_number(optimizers.Option(0.0, strict=True)),
                    help="--loss huber: its delta, in standardised target units (default 1.0)")
     t.add_argument("--preprocess", type=_one_of(preprocessing), metavar=_choices(preprocessing),

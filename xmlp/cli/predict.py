@@ -85,10 +85,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if out:
             check_output_file(out, [args.data, path], force=args.force)
     training = model.metadata.get("training") or {}
-    target, id_column = training.get("target"), training.get("id")  # the columns the model learned from
+    # the columns the model learned from; a weight column is never a feature (scores stay unweighted)
+    target, id_column, weight = training.get("target"), training.get("id"), training.get("sample_weight")
     table = read_table(args.data, n_features=model.n_features, labels="optional", classes=None if regression else classes,
                        dtype=model.dtype_name, feature_names=model.feature_names,
-                       label_name=_column(target), id_name=_column(id_column))
+                       label_name=_column(target), id_name=_column(id_column), weight_name=_column(weight))
     if regression and table.labels is not None:
         table.labels = numeric_targets(table)
     try:

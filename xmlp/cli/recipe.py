@@ -152,5 +152,14 @@ def check_task(s: Any) -> None:
     if s.regression and s.distributed == "sharded":
         raise UsageError("expected --distributed exact with a regression; received sharded (the target scaling is "
                          "not merged across shards yet)")
+    if s.regression and s.class_weight is not None:
+        raise UsageError("expected --class-weight with a classification; received a regression (hint: --sample-weight "
+                         "COLUMN weighs rows)")
+    if (s.sample_weight is not None or s.class_weight is not None) and (s.stream or s.distributed):
+        raise UsageError(f"expected --sample-weight/--class-weight on data read whole in one process; received "
+                         f"{'--stream' if s.stream else '--distributed'} (weights are not supported there yet)")
+    if s.sample_weight is not None and not (s.data or s.train):
+        raise UsageError("expected --data or --train with --sample-weight; received the embedded data (no weight "
+                         "column)")
     if s.regression and s.calibrate:
         raise UsageError("expected --calibrate with a classification; received a regression (no probabilities)")

@@ -57,6 +57,7 @@ def resumed_model(s: TrainSettings, backend: backends.Backend, n_features: int, 
               "resume on the data the model was trained on")
     check("--target", training.get("target"), s.target, "give the model's --target")
     check("--id", training.get("id"), s.id, "give the model's --id")
+    check("--sample-weight", training.get("sample_weight"), s.sample_weight, "give the model's --sample-weight")
     check("--dtype", model.dtype_name, s.dtype, "give the model's --dtype")
     method = model.standardizer.method if model.standardizer is not None else "none"
     check("--preprocess", method, s.preprocess, "give the model's --preprocess")

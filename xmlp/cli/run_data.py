@@ -52,6 +52,8 @@ class Data:
     source: str  # where the rows came from, for the record
     stream: Any = None  # streamed from --data: the whole file's source (what a refit trains on)
     columns: str = ""  # which columns of the training file became the id, the label and the features
+    w_train: np.ndarray | None = None  # the rows' weights (--sample-weight), else None
+    w_valid: np.ndarray | None = None
 
 
 
@@ -63,9 +65,11 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
         return streamed
     def read(path: str, **kw: Any) -> Any:  # training never needs the ids; big files are read in the model's dtype
         table = read_table(path, labels="required", dtype=s.dtype, keep_ids=False, store=store_dtype(path, s.dtype),
-                           label_name=s.target, id_name=s.id, **kw)
+                           label_name=s.target, id_name=s.id, weight_name=s.sample_weight, **kw)
         if s.regression:
             table.labels = numeric_targets(table)
+        if table.weights is not None:
+            check_weights(table)
         return table
 
     check_classes = _no_classes if s.regression else preflight_check_classes
@@ -79,14 +83,14 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
             classes = sorted(set(np.unique(train.y).tolist())) if shard is None and not s.regression else None
             valid = read(s.valid, n_features=train.x.shape[1], classes=classes, part=shard)
             return Data(train.x, train.y, valid.x, valid.y, train.feature_names, f"{train.path} + {valid.path}",
-                        columns=train.columns)
-        x, y, names, what, columns = train.x, train.y, train.feature_names, train.path, train.columns
+                        columns=train.columns, w_train=train.weights, w_valid=valid.weights)
+        x, y, names, what, columns, w = train.x, train.y, train.feature_names, train.path, train.columns, train.weights
     elif s.data:
         table = read(s.data)
         check_classes(table.path, table.y, table.line_numbers)
-        x, y, names, what, columns = table.x, table.y, table.feature_names, table.path, table.columns
+        x, y, names, what, columns, w = table.x, table.y, table.feature_names, table.path, table.columns, table.weights
     else:
-        (x, y, names), what, owned, columns = load_wdbc(), "embedded WDBC data", False, ""
+        (x, y, names), what, owned, columns, w = load_wdbc(), "embedded WDBC data", False, "", None
     try:
         tr, va = split_indices(y, s.valid_size, np.random.default_rng(s.seed))
     except ValueError as exc:
@@ -97,7 +101,28 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
         tr, va = tr[slice(*shard_range(len(tr), *shard))], va[slice(*shard_range(len(va), *shard))]
     x_train, x_valid = split_rows(x, tr, va, (1 if s.regression else len(np.unique(y[tr]))) if owned else None)
     return Data(x_train, y[tr], x_valid, y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s.seed})",
-                columns=columns)
+                columns=columns, w_train=None if w is None else w[tr], w_valid=None if w is None else w[va])
+
+
+def check_class_weight(s: TrainSettings, d: Data) -> None:
+    """Every label ``--class-weight`` names is a class of the training rows."""
+    if isinstance(s.class_weight, dict):
+        classes = sorted(set(np.unique(d.y_train).tolist()))
+        unknown = [c for c in s.class_weight if c not in classes]
+        if unknown:
+            raise DataError(f"--class-weight: expected labels among {', '.join(map(str, classes))[:200]}; received "
+                            f"{unknown[0]!r}")
+
+
+def check_weights(table: Any) -> None:
+    """Row weights (``--sample-weight``) are >= 0 and not all 0: else a DataError at the first bad row."""
+    w = table.weights
+    if (w < 0).any():
+        i = int(np.flatnonzero(w < 0)[0])
+        raise DataError(f"{table.path}:{table.line_numbers[i]}: expected a row weight >= 0 (--sample-weight); "
+                        f"received {float(w[i])!r}")
+    if not w.sum() > 0:
+        raise DataError(f"{table.path}: expected row weights (--sample-weight) that are not all 0; received only zeros")
 
 
 
@@ -227,7 +252,14 @@ def classes_line(d: Any) -> str:
 
 
 def fit_options(s: TrainSettings) -> dict[str, Any]:
-    return {"chunk_rows": s.chunk_rows, "shuffle_buffer": s.shuffle_buffer}
+    return {"chunk_rows": s.chunk_rows, "shuffle_buffer": s.shuffle_buffer, "class_weight": s.class_weight}
+
+
+def weights(d: Data, refit: bool = False) -> dict[str, Any]:
+    """The ``sample_weight`` of the training rows (of a refit: training + validation), if any."""
+    if d.w_train is None:
+        return {}
+    return {"sample_weight": np.concatenate([d.w_train, d.w_valid]) if refit else d.w_train}
 
 
 def all_rows(d: Any) -> tuple[Any, Any]:

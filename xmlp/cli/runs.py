@@ -98,6 +98,7 @@ def prepare(s: TrainSettings, out_dir: Path | None = None, data: Data | None = N
     if out_dir is not None:
         check_run_folder(out_dir, s)
     data = data if data is not None else training_data(s)
+    run_data.check_class_weight(s, data)
     n_classes = n_classes or run_data.n_classes(data)
     check_memory(s, data.x_train.shape[1], n_classes, run_data.rows_in_memory(data, s))
     model = (resumed_model(s, backend, data.x_train.shape[1], np.unique(data.y_train), data.feature_names)
@@ -139,7 +140,7 @@ def run(job: Job, folder: Path | None = None) -> History:
             optimizer=job.optimizer, seed=s.seed, metrics=s.metrics, early_stopping=job.stopper,
             callbacks=[] if s.quiet or comm.rank else [ProgressBar()], verbose=not s.quiet,
             feature_names=d.feature_names, input_noise=s.input_noise, partition=job.partition,
-            warm_start=bool(s.resume), **run_data.fit_options(s), **recipe.fit_options(s))
+            warm_start=bool(s.resume), **run_data.fit_options(s), **run_data.weights(d), **recipe.fit_options(s))
     resumed = history.params["initial_epoch"]  # epochs run before a --resume
     if comm.rank != 0 and not sharded:
         return history
@@ -200,7 +201,7 @@ def refit(job: Job, epochs: int, say: Any = print) -> tuple[Sequential, dict[str
     model = build_model(s, len(job.model.classes), job.backend)
     model.fit(x, y, epochs=epochs, batch_size=s.batch_size, optimizer=s.make_optimizer(), seed=s.seed,
               metrics=(), feature_names=d.feature_names, input_noise=s.input_noise, **run_data.fit_options(s),
-              **recipe.fit_options(s))
+              **run_data.weights(d, refit=True), **recipe.fit_options(s))
     rows = len(y) if y is not None else x.n_rows
     say(f"> refit on {rows} rows (training + validation) for {epochs} epochs: the saved model; "
         "the curves and validation scores come from the run above")

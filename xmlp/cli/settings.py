@@ -99,6 +99,8 @@ class TrainSettings:
     task: str | None = None
     target: str | int | None = None  # the column holding the labels or targets: a header name or a 0-based index
     id: str | int | None = None  # the column holding the row ids (any text), carried to predictions
+    sample_weight: str | int | None = None  # the column of row weights (the training loss is sum w l / sum w)
+    class_weight: str | dict[str, float] | None = None  # "balanced" or {label: weight}, times the row weights
     huber_delta: float = 1.0  # --loss huber: its delta (in standardised target units)
 
     @property

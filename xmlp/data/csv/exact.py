@@ -19,7 +19,7 @@ from ...errors import DataError
 from ...errors import short_repr as _short
 from ..shards import part_rows
 from ..textlines import Line, input_name, open_input, read_lines, sniff
-from .layout import BLANK, MAX_CELL, NUMBER, cells, head, is_number
+from .layout import BLANK, MAX_CELL, NUMBER, Layout, cells, head, is_number
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Table:
     newline: str = "\n"
     bom: bool = False
     columns: str = ""  # which columns became the id, the label and the features (``Layout.describe``)
+    weights: np.ndarray | None = None  # the ``weight_name`` column's values (float64), when one was named
 
     @property
     def n_rows(self) -> int:
@@ -60,6 +61,7 @@ def read_exact(
     feature_names: Sequence[str] | None = None,
     label_name: str | int | None = None,
     id_name: str | int | None = None,
+    weight_name: str | int | None = None,
     keep_lines: bool = False,
     part: tuple[int, int] | None = None,
     store: str | None = None,
@@ -76,15 +78,25 @@ def read_exact(
     with open_input(path) as fh:
         bom, newline = sniff(fh)
         rows = (line for line in read_lines(fh, name) if line.text.strip())
-        lay = head(name, rows, n_features, labels, feature_names, label_name, id_name)
+        lay = head(name, rows, n_features, labels, feature_names, label_name, id_name, weight_name)
         reader = _RowReader(name, lay.feature_cols, lay.label_col, lay.id_col, lay.width, dtype, classes, keep_lines)
         lo, hi = part_rows(path, name, lay.header is not None, part)
         for i, line in enumerate(itertools.chain([lay.first], rows)):
             if lo <= i < hi:
                 reader.add(line)
-    return Table(path=name, x=reader.array().astype(store or "float64", copy=False), labels=reader.labels(),
-                 ids=reader.ids if lay.id_col is not None else None, feature_names=lay.names, line_numbers=reader.numbers,
-                 lines=reader.lines, header=lay.header_line, newline=newline, bom=bom, columns=lay.describe())
+    x, weights = weights_off(reader.array().astype(store or "float64", copy=False), lay)
+    return Table(path=name, x=x, labels=reader.labels(), ids=reader.ids if lay.id_col is not None else None,
+                 feature_names=lay.names, line_numbers=reader.numbers, lines=reader.lines, header=lay.header_line,
+                 newline=newline, bom=bom, columns=lay.describe(), weights=weights)
+
+
+def weights_off(x: np.ndarray, lay: Layout) -> tuple[np.ndarray, np.ndarray | None]:
+    """The features and the row weights (float64) of an array read with a weight column, its last
+    (finite numbers, as every value the reader accepts)."""
+    if lay.weight_col is None:
+        return x, None
+    weights = x[:, -1].astype(np.float64)
+    return np.ascontiguousarray(x[:, :-1]), weights
 
 
 class _RowReader:

@@ -51,7 +51,7 @@ class Reader:
                  classes: Sequence[str] | None = None, dtype: str = "float64",
                  feature_names: Sequence[str] | None = None, keep_ids: bool = False, engine_name: str | None = None,
                  label_name: str | int | None = None, id_name: str | int | None = None,
-                 block_bytes: int | None = None):
+                 weight_name: str | int | None = None, block_bytes: int | None = None):
         self.path, self.name, self.dtype = path, input_name(path), dtype
         self.block_bytes = block_bytes or BLOCK_BYTES
         allowed = None if classes is None else {str(c) for c in classes}
@@ -69,7 +69,8 @@ class Reader:
                     if line.text.strip():
                         yield line
 
-            self.layout: Layout = head(self.name, rows(), n_features, labels, feature_names, label_name, id_name)
+            self.layout: Layout = head(self.name, rows(), n_features, labels, feature_names, label_name, id_name,
+                                       weight_name)
         self.spec = Spec(self.layout, engine(engine_name), float(np.finfo(dtype).max), allowed, keep_ids)
         self.offset, self.first_line = starts[self.layout.first.number], self.layout.first.number
 
@@ -168,13 +169,13 @@ class NotRegular(Exception):
 def read_table(path: str | os.PathLike[str], *, n_features: int | None = None, labels: str = "required",
                classes: Sequence[str] | None = None, dtype: str = "float64", feature_names: Sequence[str] | None = None,
                label_name: str | int | None = None, id_name: str | int | None = None,
-               keep_lines: bool = False, part: tuple[int, int] | None = None, store: str | None = None,
+               weight_name: str | int | None = None, keep_lines: bool = False, part: tuple[int, int] | None = None, store: str | None = None,
                keep_ids: bool = True, engine_name: str | None = None) -> exact.Table:
     """``exact.read_exact`` (same arguments, same result, same errors), fast: the final array
     of dtype ``store`` (float64 by default) is allocated once and filled block by block; labels
     travel as class indices; ``keep_ids=False`` drops the ids (training does not need them)."""
     args = dict(n_features=n_features, labels=labels, classes=classes, dtype=dtype, feature_names=feature_names,
-                label_name=label_name, id_name=id_name)
+                label_name=label_name, id_name=id_name, weight_name=weight_name)
     if keep_lines or engine(engine_name) == "exact":
         return exact.read_exact(path, keep_lines=keep_lines, part=part, store=store, **args)  # type: ignore[arg-type]
     try:
@@ -204,6 +205,7 @@ def read_table(path: str | os.PathLike[str], *, n_features: int | None = None, l
         n += r
     y = None if codes is None else np.array(list(found))[codes[:n]]
     kept = (np.concatenate(ids) if ids else np.array([], dtype=str)) if keep_ids and lay.id_col is not None else None
-    return exact.Table(path=name, x=x[:n], labels=y, ids=kept, feature_names=lay.names,
+    features, weights = exact.weights_off(x[:n], lay)
+    return exact.Table(path=name, x=features, labels=y, ids=kept, feature_names=lay.names,
                          line_numbers=LineNumbers(lines[:n]), lines=[], header=lay.header_line,
-                         newline=reader.newline, bom=reader.bom, columns=lay.describe())
+                         newline=reader.newline, bom=reader.bom, columns=lay.describe(), weights=weights)

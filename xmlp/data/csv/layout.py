@@ -55,12 +55,17 @@ class Layout:
     width: int
     id_col: int | None
     label_col: int | None
-    feature_cols: list[int]
+    feature_cols: list[int]  # read as numbers, in this order: the features, then the weight column (if any)
     first: Line
+    weight_col: int | None = None  # the column of row weights (``--sample-weight``): the last one read
+
+    @property
+    def features(self) -> list[int]:
+        return self.feature_cols[:-1] if self.weight_col is not None else self.feature_cols
 
     @property
     def names(self) -> list[str] | None:
-        return [self.header[c] for c in self.feature_cols] if self.header else None
+        return [self.header[c] for c in self.features] if self.header else None
 
     def describe(self) -> str:
         """Which columns became the id, the label and the features, in one line (files with a
@@ -73,16 +78,18 @@ class Layout:
 
         parts = [f"id {col(self.id_col)}" if self.id_col is not None else "no id column",
                  f"label {col(self.label_col)}" if self.label_col is not None else "no label column"]
-        names = self.names
+        if self.weight_col is not None:
+            parts.append(f"weight {col(self.weight_col)}")
+        names, features = self.names, self.features
         shown = ", ".join(repr(n) for n in names[:3]) + (", …" if len(names) > 3 else "") if names else \
-            f"columns {self.feature_cols[0] + 1}–{self.feature_cols[-1] + 1}"
-        parts.append(f"{len(self.feature_cols)} features ({shown})")
+            f"columns {features[0] + 1}–{features[-1] + 1}"
+        parts.append(f"{len(features)} features ({shown})")
         return ", ".join(parts)
 
 
 def head(name: str, rows: Iterator[Line], n_features: int | None, labels: str,
          feature_names: Sequence[str] | None, label_name: str | int | None = None,
-         id_name: str | int | None = None) -> Layout:
+         id_name: str | int | None = None, weight_name: str | int | None = None) -> Layout:
     """The layout, from the non-blank ``rows`` of a file (consumed up to its first data row)."""
     first = next(rows, None)
     if first is None:
@@ -96,8 +103,15 @@ def head(name: str, rows: Iterator[Line], n_features: int | None, labels: str,
             raise DataError(f"{name}: expected data rows after the header line; received none")
     width = len(header) if header else len(cells(name, first))
     id_col, label_col = _layout(name, header, (first.number, first.text), width, n_features, labels, label_name, id_name)
-    feature_cols = _feature_columns(name, header, first.number, width, (id_col, label_col), n_features, feature_names)
-    return Layout(header_line, header, width, id_col, label_col, feature_cols, first)
+    weight_col = None if weight_name is None else _column(name, header, width, weight_name, "--sample-weight",
+                                                          labels == "required")
+    if weight_col is not None and weight_col in (id_col, label_col):
+        raise DataError(f"{name}:1: expected --sample-weight to name a column of its own; received column "
+                        f"{weight_col + 1}, the {'id' if weight_col == id_col else 'label'}")
+    feature_cols = _feature_columns(name, header, first.number, width, (id_col, label_col, weight_col), n_features,
+                                    feature_names)
+    read = feature_cols + ([weight_col] if weight_col is not None else [])  # the weights: read last, split off
+    return Layout(header_line, header, width, id_col, label_col, read, first, weight_col)
 
 
 def _feature_columns(name: str, header: list[str] | None, lineno: int, width: int, special: tuple[int | None, ...],
