@@ -91,3 +91,17 @@ def test_labels_given_to_a_regression_name_the_line(cli, tmp_path):
     code, out, err = cli("train", "--data", "d.csv", "--task", "regression", "--out", "r")
     assert code == 65 and err == ("xmlp: error: d.csv:1: expected a finite number as the regression target; received "
                                   "'M' (hint: labels are a classification: --task classification)\n")
+
+
+def test_a_regression_split_is_random_not_stratified_on_the_targets(cli, tmp_path):
+    """Every target distinct (a price, a dose): a split stratified on them could put none of the rows
+    in the validation part (a class of one keeps its training row); the split is a random 20 %."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + rng.normal(size=100) * 0.1  # 100 distinct floats
+    lines = ["a,b,c,target"] + [",".join(f"{v:.9g}" for v in (*row, t)) for row, t in zip(x, y)]
+    (tmp_path / "distinct.csv").write_text("\n".join(lines) + "\n")
+    code, out, err = cli("train", "--data", "distinct.csv", "--task", "regression", "--epochs", "2", "--no-plots",
+                         "--out", "r")
+    assert code == 0, err
+    assert "x_train shape : (80, 3)" in out and "x_valid shape : (20, 3)" in out

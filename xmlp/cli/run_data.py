@@ -92,7 +92,9 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
     else:
         (x, y, names), what, owned, columns, w = load_wdbc(), "embedded WDBC data", False, "", None
     try:
-        tr, va = split_indices(y, s.valid_size, np.random.default_rng(s.seed))
+        # a regression's split is random: stratifying on float targets would keep every row whose value
+        # occurs once (most of them) out of the validation part
+        tr, va = split_indices(y, s.valid_size, np.random.default_rng(s.seed), stratify=not s.regression)
     except ValueError as exc:
         raise UsageError(f"--valid-size: {exc}") from None
     if not s.regression and len(np.unique(y[tr])) < 2:
