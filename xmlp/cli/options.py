@@ -123,12 +123,13 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--loss", type=_one_of(losses.LOSSES), metavar=_choices(losses.LOSSES),
                    help="the cross-entropies are softmax cross-entropy (default: binaryCrossentropy for two "
                         "classes); mse, mae, huber: a regression (default mse)")
-    t.add_argument("--task", choices=["classification", "regression"],
-                   help="classification (labels; the default) or regression (numeric targets; --loss mse|mae|huber "
-                        "implies it)")
-    t.add_argument("--target", metavar="NAME|INDEX", type=column,
-                   help="the column that holds the labels or targets: a header name, or an index counted from 0 "
-                        "(default: diagnosis/label/class/target/y, or column 2 of a file without a header)")
+    t.add_argument("--task", choices=["classification", "regression", "multilabel"],
+                   help="classification (labels; the default), regression (numeric targets; --loss mse|mae|huber "
+                        "implies it) or multilabel (0/1 columns named by --target, one sigmoid each)")
+    t.add_argument("--target", metavar="NAME|INDEX", type=column, nargs="+",
+                   help="the column(s) that hold the labels or targets: header names, or indices counted from 0 "
+                        "(default: diagnosis/label/class/target/y, or column 2 of a file without a header); several: "
+                        "a regression's outputs or the labels of a multilabel task")
     t.add_argument("--id", metavar="NAME|INDEX", type=column,
                    help="the column that holds the row ids (any text; never a feature), carried to xmlp predict's "
                         "output (default: a column named id, pandas' unnamed index, or column 1 without a header)")

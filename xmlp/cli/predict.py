@@ -76,10 +76,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     backend = resolve_backend(args.device, args.backend)
     path = Path(args.model) / "model.safetensors" if Path(args.model).is_dir() else Path(args.model)
     model = load_model(path, backend=backend)
-    if model.task == "multilabel":
-        raise UsageError(f"{path}: expected a classification or regression model; received a multi-label one "
-                         "(xmlp predict reads one label column; use model.predict in Python, or its ONNX export)")
-    regression = model.task == "regression"
+    regression, multilabel = model.task == "regression", model.task == "multilabel"
     classes = [str(c) for c in model.classes]
     for out in (args.out, args.metrics_json):
         if out:
@@ -87,10 +84,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     training = model.metadata.get("training") or {}
     # the columns the model learned from; a weight column is never a feature (scores stay unweighted)
     target, id_column, weight = training.get("target"), training.get("id"), training.get("sample_weight")
-    table = read_table(args.data, n_features=model.n_features, labels="optional", classes=None if regression else classes,
-                       dtype=model.dtype_name, feature_names=model.feature_names,
-                       label_name=_column(target), id_name=_column(id_column), weight_name=_column(weight))
-    if regression and table.labels is not None:
+    targets = [t for t in target if _column(t) is not None] if isinstance(target, list) else None  # numeric targets
+    table = read_table(args.data, n_features=model.n_features, labels="optional",
+                       classes=classes if model.task == "classification" else None, dtype=model.dtype_name,
+                       feature_names=model.feature_names, label_name=targets or _column(target),
+                       id_name=_column(id_column), weight_name=_column(weight))
+    if table.targets is not None:
+        table.labels = table.targets
+    elif regression and table.labels is not None:
         table.labels = numeric_targets(table)
     try:
         native = model.predict(table.x) if regression else model.predict_proba(table.x)
@@ -104,11 +105,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
                  range_warning(model, np.asarray(table.x, dtype=np.float64))):
         if note:
             print(note, file=sys.stderr)
-    rows = _rows(native, classes, regression)
+    rows = _rows(native, classes, model.task)
+    names = [str(t) for t in targets] if targets and len(targets) == model.network.n_outputs else \
+        [f"prediction_{j}" for j in range(model.network.n_outputs)] if regression else classes
     if args.out:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        columns = ["prediction"] if regression else ["prediction"] + [f"p_{c}" for c in classes]
+        columns = (["prediction"] if model.network.n_outputs == 1 else names) if regression else \
+            names + [f"p_{c}" for c in names] if multilabel else ["prediction"] + [f"p_{c}" for c in classes]
         writer.writerow((["id"] if table.ids is not None else []) + columns)
         for i in range(table.n_rows):
             writer.writerow(([table.ids[i]] if table.ids is not None else []) + rows[i])
@@ -121,7 +125,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if not args.out:
             for i in range(min(table.n_rows, 10)):
                 name = table.ids[i] if table.ids is not None else str(i)
-                print(f"{name}: {rows[i][0]}" + ("" if regression else f" ({np.max(native[i]):.4f})"))
+                if multilabel:  # the labels predicted (probability > 0.5), with their probabilities
+                    print(f"{name}: " + (" ".join(f"{n} ({p:.4f})" for n, p in zip(names, native[i]) if p > 0.5)
+                                         or "(no label)"))
+                else:
+                    print(f"{name}: {', '.join(rows[i][:max(1, len(rows[i]) if regression else 1)])}"
+                          + ("" if regression else f" ({np.max(native[i]):.4f})"))
             if table.n_rows > 10:
                 print(f"… {table.n_rows - 10} more (use --out FILE for all)")
         return 0
@@ -134,16 +143,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.metrics_json:
         doc = {"model": str(path), "data": table.path, "rows": table.n_rows, "trained_rows": trained, **scores}
         atomic_write(args.metrics_json, json.dumps(doc, indent=2) + "\n")
-    for text in (_regression_lines(scores) if regression else _classification_lines(scores, classes, model)):
+    for text in (_regression_lines(scores) if regression else _multilabel_lines(scores) if multilabel else
+                 _classification_lines(scores, classes, model)):
         say(text)
     return 0
 
 
-def _rows(native: Any, classes: list[str], regression: bool) -> list[list[str]]:
-    """Each row's prediction (and, classifying, its probabilities), as the text --out writes."""
-    if regression:
+def _rows(native: Any, classes: list[str], task: str) -> list[list[str]]:
+    """Each row's prediction(s) (and, classifying, the probabilities), as the text --out writes;
+    multi-label: 0/1 per label (probability > 0.5), then each label's probability."""
+    if task == "regression":
         values = np.asarray(native, dtype=np.float64).reshape(len(native), -1)
         return [[repr(float(v)) for v in row] for row in values]
+    if task == "multilabel":
+        return [[str(int(p > 0.5)) for p in row] + texts for row, texts in zip(native, probability_text(native))]
     predicted = [classes[i] for i in np.asarray(native).argmax(axis=1)]
     return [[p, *texts] for p, texts in zip(predicted, probability_text(native))]
 
@@ -151,6 +164,12 @@ def _rows(native: Any, classes: list[str], regression: bool) -> list[list[str]]:
 def _regression_lines(scores: dict[str, Any]) -> list[str]:
     r2 = "n/a" if scores["r2"] is None else f"{scores['r2']:.4f}"
     return [f"mse: {scores['mse']:.6g} - rmse: {scores['rmse']:.6g} - mae: {scores['mae']:.6g} - r2: {r2}"]
+
+
+def _multilabel_lines(scores: dict[str, Any]) -> list[str]:
+    return [f"binary cross-entropy (mean over labels): {scores['loss']:.4f}",
+            f"hamming loss: {scores['hamming_loss']:.4f} - subset accuracy: {scores['subset_accuracy']:.4f} - "
+            f"f1 (micro): {scores['f1_micro']:.4f} - f1 (macro): {scores['f1_macro']:.4f}"]
 
 
 def _classification_lines(scores: dict[str, Any], classes: list[str], model: Any) -> list[str]:

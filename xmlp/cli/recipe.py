@@ -130,12 +130,38 @@ def _with_initializer(config: dict[str, Any], initializer: str) -> dict[str, Any
     return config
 
 
+def task_defaults(kwargs: dict[str, Any]) -> None:
+    """What the task changes in the settings given (argparse dests), in place: one ``--target``
+    stays a name or an index (several, or a multilabel task's: a list, read as numbers); a
+    regression reports r2 and a multilabel task its Hamming loss and subset accuracy by default."""
+    if isinstance(kwargs.get("target"), (list, tuple)):
+        many = len(kwargs["target"]) > 1 or kwargs.get("task") == "multilabel"
+        kwargs["target"] = list(kwargs["target"]) if many else kwargs["target"][0]
+    regression = kwargs.get("task") == "regression" or (kwargs.get("task") is None and kwargs.get("loss") in losses.REGRESSION)
+    if "metrics" not in kwargs and (regression or kwargs.get("task") == "multilabel"):
+        kwargs["metrics"] = ("r2",) if regression else ("hamming_loss", "subset_accuracy")
+
+
 def check_task(s: Any) -> None:
     """The settings of a regression (``--task regression``, or a regression ``--loss``) agree:
     its losses and metrics, and none of what only a classification has."""
-    if s.loss == "sigmoidCrossentropy":
+    multilabel = s.task == "multilabel"
+    if s.loss == "sigmoidCrossentropy" and not multilabel:
         raise UsageError("--loss: expected a classification or regression loss; received sigmoidCrossentropy, the "
-                         "multi-label loss (multi-label training is in Python only so far: task='multilabel')")
+                         "multi-label loss (hint: --task multilabel --target LABEL…)")
+    if multilabel and s.loss not in (None, "sigmoidCrossentropy"):
+        raise UsageError(f"expected --loss sigmoidCrossentropy (or none) with --task multilabel; received --loss {s.loss}")
+    if multilabel and not isinstance(s.target, list):
+        raise UsageError("expected --target with the 0/1 label columns with --task multilabel; received none "
+                         "(hint: --target A B C, by header name or index)")
+    if isinstance(s.target, list) and s.task_name == "classification":
+        raise UsageError(f"expected one --target column for a classification; received {len(s.target)} (hint: "
+                         "--task regression for several outputs, --task multilabel for 0/1 labels)")
+    if multilabel and (s.stream or s.distributed == "sharded" or s.calibrate or s.class_weight is not None):
+        raise UsageError("expected --task multilabel without --stream, --distributed sharded, --calibrate and "
+                         "--class-weight; received " + next(f for f, on in (
+                             ("--stream", s.stream), ("--distributed sharded", s.distributed == "sharded"),
+                             ("--calibrate", s.calibrate), ("--class-weight", s.class_weight is not None)) if on))
     if s.task == "regression" and s.loss is not None and s.loss not in losses.REGRESSION:
         raise UsageError(f"expected a regression loss ({', '.join(losses.REGRESSION)}) with --task regression; "
                          f"received --loss {s.loss}")
@@ -143,7 +169,7 @@ def check_task(s: Any) -> None:
         raise UsageError(f"expected a classification loss with --task classification; received --loss {s.loss} "
                          "(hint: --task regression)")
     try:
-        metrics.check_names(s.metrics, "regression" if s.regression else "classification")
+        metrics.check_names(s.metrics, s.task_name)
     except ValueError as exc:
         raise UsageError(f"--metrics: {exc}") from None
     if s.regression and s.stream:

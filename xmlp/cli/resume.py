@@ -51,7 +51,7 @@ def resumed_model(s: TrainSettings, backend: backends.Backend, n_features: int, 
     if model.feature_names is not None and feature_names is not None:
         check("the features", list(model.feature_names), list(feature_names),
               "resume on the data the model was trained on")
-    check("--task", model.task, "regression" if s.regression else "classification", "give the model's --task")
+    check("--task", model.task, s.task_name, "give the model's --task")
     if model.task == "classification":
         check("classes", [str(c) for c in model.classes], sorted({str(c) for c in classes}),
               "resume on the data the model was trained on")
@@ -62,7 +62,8 @@ def resumed_model(s: TrainSettings, backend: backends.Backend, n_features: int, 
     method = model.standardizer.method if model.standardizer is not None else "none"
     check("--preprocess", method, s.preprocess, "give the model's --preprocess")
     check("--ensemble", len(model.members), s.ensemble, "give the model's --ensemble")
-    default_loss = "mse" if s.regression else "binaryCrossentropy" if len(model.classes) == 2 else "categoricalCrossentropy"
+    default_loss = "mse" if s.regression else "sigmoidCrossentropy" if s.task == "multilabel" else \
+        "binaryCrossentropy" if len(model.classes) == 2 else "categoricalCrossentropy"
     check("--loss", model.network.loss.config(),
           losses.get({"name": "huber", "delta": s.huber_delta} if s.loss == "huber" else s.loss or default_loss).config(),
           "give the model's --loss (and --huber-delta)")

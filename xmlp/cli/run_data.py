@@ -61,18 +61,21 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
     """The training and validation rows the settings name (files, or the embedded data split).
     ``shard`` = (rank, processes): only this process's rows of each part (files: only those
     rows are parsed; the class checks across shards are the caller's)."""
-    if shard is None and not s.regression and (streamed := _streamed(s)) is not None:  # too large to read whole
+    classifying = s.task_name == "classification"
+    if shard is None and classifying and (streamed := _streamed(s)) is not None:  # too large to read whole
         return streamed
     def read(path: str, **kw: Any) -> Any:  # training never needs the ids; big files are read in the model's dtype
         table = read_table(path, labels="required", dtype=s.dtype, keep_ids=False, store=store_dtype(path, s.dtype),
                            label_name=s.target, id_name=s.id, weight_name=s.sample_weight, **kw)
-        if s.regression:
+        if table.targets is not None:  # several targets, or a multilabel task's 0/1 columns: read as numbers
+            table.labels = check_indicators(table) if s.task == "multilabel" else table.targets
+        elif s.regression:
             table.labels = numeric_targets(table)
         if table.weights is not None:
             check_weights(table)
         return table
 
-    check_classes = _no_classes if s.regression else preflight_check_classes
+    check_classes = preflight_check_classes if classifying else _no_classes
 
     owned = not s.refit  # rows read from a file become the model input in place (a --refit run needs them after)
     if s.train:
@@ -80,7 +83,7 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
         if shard is None:
             check_classes(train.path, train.y, train.line_numbers)
         if s.valid:
-            classes = sorted(set(np.unique(train.y).tolist())) if shard is None and not s.regression else None
+            classes = sorted(set(np.unique(train.y).tolist())) if shard is None and classifying else None
             valid = read(s.valid, n_features=train.x.shape[1], classes=classes, part=shard)
             return Data(train.x, train.y, valid.x, valid.y, train.feature_names, f"{train.path} + {valid.path}",
                         columns=train.columns, w_train=train.weights, w_valid=valid.weights)
@@ -94,14 +97,15 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
     try:
         # a regression's split is random: stratifying on float targets would keep every row whose value
         # occurs once (most of them) out of the validation part
-        tr, va = split_indices(y, s.valid_size, np.random.default_rng(s.seed), stratify=not s.regression)
+        tr, va = split_indices(y, s.valid_size, np.random.default_rng(s.seed), stratify=classifying)
     except ValueError as exc:
         raise UsageError(f"--valid-size: {exc}") from None
-    if not s.regression and len(np.unique(y[tr])) < 2:
+    if classifying and len(np.unique(y[tr])) < 2:
         raise DataError(f"{what}: expected at least two classes in the training part; received one")
     if shard is not None:  # an in-memory source: this process keeps its rows of each part
         tr, va = tr[slice(*shard_range(len(tr), *shard))], va[slice(*shard_range(len(va), *shard))]
-    x_train, x_valid = split_rows(x, tr, va, (1 if s.regression else len(np.unique(y[tr]))) if owned else None)
+    outputs = len(np.unique(y[tr])) if classifying else (y.shape[1] if y.ndim == 2 else 1)
+    x_train, x_valid = split_rows(x, tr, va, outputs if owned else None)
     return Data(x_train, y[tr], x_valid, y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s.seed})",
                 columns=columns, w_train=None if w is None else w[tr], w_valid=None if w is None else w[va])
 
@@ -114,6 +118,17 @@ def check_class_weight(s: TrainSettings, d: Data) -> None:
         if unknown:
             raise DataError(f"--class-weight: expected labels among {', '.join(map(str, classes))[:200]}; received "
                             f"{unknown[0]!r}")
+
+
+def check_indicators(table: Any) -> np.ndarray:
+    """A multilabel task's targets: 0 or 1 in every row and column, else a DataError at the first other value."""
+    y = table.targets
+    bad = np.argwhere((y != 0) & (y != 1))
+    if len(bad):
+        i, j = bad[0]
+        raise DataError(f"{table.path}:{table.line_numbers[i]}: expected 0 or 1 in the label columns (--task multilabel); "
+                        f"received {float(y[i, j])!r} in label {j + 1}")
+    return np.asarray(y)
 
 
 def check_weights(table: Any) -> None:
@@ -158,10 +173,10 @@ def open_source(path: str, s: TrainSettings) -> Source:
         if isinstance(s.target, int) or s.id is not None:
             raise UsageError(f"--target/--id: expected a column name for a Parquet file (its id columns are those "
                              f"named id); received {'--id' if s.id is not None else f'the index {s.target}'}")
-        return ParquetSource(path, label_column=s.target)
+        return ParquetSource(path, label_column=s.target if isinstance(s.target, str) else None)
     # parsed once: later passes read a binary copy (the data's float size, in the temporary folder)
     return Spilled(CsvSource(path, chunk_rows=s.chunk_rows or DEFAULT_CHUNK_ROWS, dtype=s.dtype,
-                             label_name=s.target, id_name=s.id))
+                             label_name=None if isinstance(s.target, list) else s.target, id_name=s.id))
 
 
 def _streamed(s: TrainSettings) -> Data | None:
@@ -237,8 +252,8 @@ def _no_classes(*args: Any) -> str:
 
 def n_classes(d: Any) -> int:
     """The classes of the training part (the output layer's units); a regression's: 1 (one target)."""
-    if not streamed(d) and np.asarray(d.y_train).dtype.kind == "f":
-        return 1
+    if not streamed(d) and np.asarray(d.y_train).dtype.kind == "f":  # targets: one output per column
+        return int(d.y_train.shape[1]) if d.y_train.ndim == 2 else 1
     return len(d.x_train.classes) if streamed(d) else len(np.unique(d.y_train))
 
 

@@ -68,10 +68,12 @@ def resolve_backend(device: str | None, library: str | None) -> backends.Backend
 
 def build_model(s: TrainSettings, n_classes: int, backend: backends.Backend) -> Sequential:
     layers = recipe.hidden_layers(s)
-    if s.regression:  # one linear output per target (one: the --target column)
+    if s.task_name != "classification":  # one linear output per target, or one sigmoid per label
         loss: Any = {"name": "huber", "delta": s.huber_delta} if s.loss == "huber" else (s.loss or "mse")
-        return Sequential([*layers, Dense(1, "linear", kernel_initializer=s.weights_initializer)], loss=loss,
-                          task="regression", backend=backend, dtype=s.dtype, ensemble=s.ensemble,
+        out = Dense(n_classes, "linear", kernel_initializer=s.weights_initializer) if s.regression else \
+            Dense(n_classes, "sigmoid", kernel_initializer=s.weights_initializer)
+        return Sequential([*layers, out], loss=loss if s.regression else "sigmoidCrossentropy", task=s.task_name,
+                          backend=backend, dtype=s.dtype, ensemble=s.ensemble,
                           preprocess=None if s.preprocess == "none" else s.preprocess)
     layers.append(Dense(n_classes, "softmax", kernel_initializer=s.weights_initializer))
     loss = losses.get(s.loss or ("binaryCrossentropy" if n_classes == 2 else "categoricalCrossentropy"))
@@ -128,9 +130,12 @@ def run(job: Job, folder: Path | None = None) -> History:
         detail(f"columns       : {d.columns}")
     detail(f"x_train shape : {d.x_train.shape}")
     detail(f"x_valid shape : {d.x_valid.shape}")
-    if s.regression:
+    if s.task == "multilabel":
+        shares = ", ".join(f"{m:.0%}" for m in np.mean(d.y_train, axis=0)[:10])
+        detail(f"labels        : {d.y_train.shape[1]}, positive in {shares} of the {len(d.y_train)} training rows")
+    elif s.regression:
         detail(f"target        : mean {float(np.mean(d.y_train)):.6g}, std {float(np.std(d.y_train)):.6g} "
-               f"({len(d.y_train)} training rows)")
+               f"({len(d.y_train)} training rows" + (f", {d.y_train.shape[1]} targets)" if d.y_train.ndim == 2 else ")"))
     elif not sharded:
         detail(f"classes       : {run_data.classes_line(d)}")
     with warnings.catch_warnings():
@@ -185,6 +190,9 @@ def run(job: Job, folder: Path | None = None) -> History:
 
 def summary_scores(final: dict[str, Any]) -> str:
     """The validation scores of the summary line: the subject's BCE and accuracy, or a regression's."""
+    if "hamming_loss" in final:
+        return (f"validation hamming loss: {final['hamming_loss']:.4f} - validation subset accuracy: "
+                f"{final['subset_accuracy']:.4f} - validation f1 (micro): {final['f1_micro']:.4f}")
     if "r2" in final:
         r2 = "n/a" if final["r2"] is None else f"{final['r2']:.4f}"
         return (f"validation rmse: {final['rmse']:.6g} - validation mae: {final['mae']:.6g} - "
@@ -198,7 +206,7 @@ def refit(job: Job, epochs: int, say: Any = print) -> tuple[Sequential, dict[str
     the training + validation rows, for as many epochs as the validation run kept."""
     s, d = job.settings, job.data
     x, y = run_data.all_rows(d)
-    model = build_model(s, len(job.model.classes), job.backend)
+    model = build_model(s, job.model.network.n_outputs if s.regression else len(job.model.classes), job.backend)
     model.fit(x, y, epochs=epochs, batch_size=s.batch_size, optimizer=s.make_optimizer(), seed=s.seed,
               metrics=(), feature_names=d.feature_names, input_noise=s.input_noise, **run_data.fit_options(s),
               **run_data.weights(d, refit=True), **recipe.fit_options(s))

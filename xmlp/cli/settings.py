@@ -95,9 +95,8 @@ class TrainSettings:
     lr_monitor: str = "val_loss"  # plateau: the watched value
     clip_norm: float | None = None  # clip the global L2 norm of the gradients
     clip_value: float | None = None  # clip each gradient value to [-v, v]
-    #: "classification" (labels) or "regression" (numeric targets); None: what --loss implies
-    task: str | None = None
-    target: str | int | None = None  # the column holding the labels or targets: a header name or a 0-based index
+    task: str | None = None  # classification, regression or multilabel; None: what --loss implies
+    target: str | int | list[str | int] | None = None  # label/target column(s); a list: numeric targets
     id: str | int | None = None  # the column holding the row ids (any text), carried to predictions
     sample_weight: str | int | None = None  # the column of row weights (the training loss is sum w l / sum w)
     class_weight: str | dict[str, float] | None = None  # "balanced" or {label: weight}, times the row weights
@@ -106,6 +105,9 @@ class TrainSettings:
     @property
     def regression(self) -> bool:
         return self.task == "regression" or (self.task is None and self.loss in losses.REGRESSION)
+
+    task_name = property(lambda self: "multilabel" if self.task == "multilabel" else
+                         "regression" if self.regression else "classification")
 
     @classmethod
     def from_options(cls, values: Mapping[str, Any]) -> "TrainSettings":
@@ -119,8 +121,7 @@ class TrainSettings:
         kwargs["optimizer_options"] = {k: v for k, v in values.items() if k in opt_names and v is not None}
         if kwargs.get("resume") and "refit" not in kwargs:
             kwargs["refit"] = False  # a resumed run continues the saved model itself
-        if (kwargs.get("task") == "regression" or kwargs.get("loss") in losses.REGRESSION) and "metrics" not in kwargs:
-            kwargs["metrics"] = ("r2",)  # a regression's default report
+        recipe.task_defaults(kwargs)
         settings = cls(**kwargs)
         settings.check()
         recipe.check(settings, values)

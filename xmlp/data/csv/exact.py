@@ -38,6 +38,7 @@ class Table:
     bom: bool = False
     columns: str = ""  # which columns became the id, the label and the features (``Layout.describe``)
     weights: np.ndarray | None = None  # the ``weight_name`` column's values (float64), when one was named
+    targets: np.ndarray | None = None  # numeric targets (rows, k) in float64, when ``label_name`` was a list
 
     @property
     def n_rows(self) -> int:
@@ -59,7 +60,7 @@ def read_exact(
     classes: Sequence[str] | None = None,
     dtype: str = "float64",
     feature_names: Sequence[str] | None = None,
-    label_name: str | int | None = None,
+    label_name: str | int | Sequence[str | int] | None = None,
     id_name: str | int | None = None,
     weight_name: str | int | None = None,
     keep_lines: bool = False,
@@ -84,19 +85,21 @@ def read_exact(
         for i, line in enumerate(itertools.chain([lay.first], rows)):
             if lo <= i < hi:
                 reader.add(line)
-    x, weights = weights_off(reader.array().astype(store or "float64", copy=False), lay)
+    x, targets, weights = split_off(reader.array().astype(store or "float64", copy=False), lay)
     return Table(path=name, x=x, labels=reader.labels(), ids=reader.ids if lay.id_col is not None else None,
                  feature_names=lay.names, line_numbers=reader.numbers, lines=reader.lines, header=lay.header_line,
-                 newline=newline, bom=bom, columns=lay.describe(), weights=weights)
+                 newline=newline, bom=bom, columns=lay.describe(), weights=weights, targets=targets)
 
 
-def weights_off(x: np.ndarray, lay: Layout) -> tuple[np.ndarray, np.ndarray | None]:
-    """The features and the row weights (float64) of an array read with a weight column, its last
-    (finite numbers, as every value the reader accepts)."""
-    if lay.weight_col is None:
-        return x, None
-    weights = x[:, -1].astype(np.float64)
-    return np.ascontiguousarray(x[:, :-1]), weights
+def split_off(x: np.ndarray, lay: Layout) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(features, numeric targets, row weights) of an array read with the layout's target and
+    weight columns after the features (float64; finite, as every value the reader accepts)."""
+    n = len(lay.features)
+    if n == x.shape[1]:
+        return x, None, None
+    targets = x[:, n : n + len(lay.target_cols)].astype(np.float64) if lay.target_cols else None
+    weights = x[:, -1].astype(np.float64) if lay.weight_col is not None else None
+    return np.ascontiguousarray(x[:, :n]), targets, weights
 
 
 class _RowReader:

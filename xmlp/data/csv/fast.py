@@ -50,7 +50,7 @@ class Reader:
     def __init__(self, path: str | os.PathLike[str], *, n_features: int | None = None, labels: str = "required",
                  classes: Sequence[str] | None = None, dtype: str = "float64",
                  feature_names: Sequence[str] | None = None, keep_ids: bool = False, engine_name: str | None = None,
-                 label_name: str | int | None = None, id_name: str | int | None = None,
+                 label_name: str | int | Sequence[str | int] | None = None, id_name: str | int | None = None,
                  weight_name: str | int | None = None, block_bytes: int | None = None):
         self.path, self.name, self.dtype = path, input_name(path), dtype
         self.block_bytes = block_bytes or BLOCK_BYTES
@@ -168,7 +168,7 @@ class NotRegular(Exception):
 
 def read_table(path: str | os.PathLike[str], *, n_features: int | None = None, labels: str = "required",
                classes: Sequence[str] | None = None, dtype: str = "float64", feature_names: Sequence[str] | None = None,
-               label_name: str | int | None = None, id_name: str | int | None = None,
+               label_name: str | int | Sequence[str | int] | None = None, id_name: str | int | None = None,
                weight_name: str | int | None = None, keep_lines: bool = False, part: tuple[int, int] | None = None, store: str | None = None,
                keep_ids: bool = True, engine_name: str | None = None) -> exact.Table:
     """``exact.read_exact`` (same arguments, same result, same errors), fast: the final array
@@ -205,7 +205,8 @@ def read_table(path: str | os.PathLike[str], *, n_features: int | None = None, l
         n += r
     y = None if codes is None else np.array(list(found))[codes[:n]]
     kept = (np.concatenate(ids) if ids else np.array([], dtype=str)) if keep_ids and lay.id_col is not None else None
-    features, weights = exact.weights_off(x[:n], lay)
+    features, targets, weights = exact.split_off(x[:n], lay)
     return exact.Table(path=name, x=features, labels=y, ids=kept, feature_names=lay.names,
                          line_numbers=LineNumbers(lines[:n]), lines=[], header=lay.header_line,
-                         newline=reader.newline, bom=reader.bom, columns=lay.describe(), weights=weights)
+                         newline=reader.newline, bom=reader.bom, columns=lay.describe(), weights=weights,
+                         targets=targets)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
-from typing import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence, cast
 
 from ...errors import DataError
 from ...errors import short_repr as _short
@@ -55,13 +55,14 @@ class Layout:
     width: int
     id_col: int | None
     label_col: int | None
-    feature_cols: list[int]  # read as numbers, in this order: the features, then the weight column (if any)
+    feature_cols: list[int]  # read as numbers, in this order: the features, the numeric targets, the weights
     first: Line
     weight_col: int | None = None  # the column of row weights (``--sample-weight``): the last one read
+    target_cols: list[int] = field(default_factory=list)  # numeric targets (several, or multi-label), read as numbers
 
     @property
     def features(self) -> list[int]:
-        return self.feature_cols[:-1] if self.weight_col is not None else self.feature_cols
+        return self.feature_cols[: len(self.feature_cols) - len(self.target_cols) - (self.weight_col is not None)]
 
     @property
     def names(self) -> list[str] | None:
@@ -78,6 +79,8 @@ class Layout:
 
         parts = [f"id {col(self.id_col)}" if self.id_col is not None else "no id column",
                  f"label {col(self.label_col)}" if self.label_col is not None else "no label column"]
+        if self.target_cols:
+            parts[1] = f"targets {', '.join(col(c) for c in self.target_cols)}"
         if self.weight_col is not None:
             parts.append(f"weight {col(self.weight_col)}")
         names, features = self.names, self.features
@@ -88,9 +91,11 @@ class Layout:
 
 
 def head(name: str, rows: Iterator[Line], n_features: int | None, labels: str,
-         feature_names: Sequence[str] | None, label_name: str | int | None = None,
+         feature_names: Sequence[str] | None, label_name: str | int | Sequence[str | int] | None = None,
          id_name: str | int | None = None, weight_name: str | int | None = None) -> Layout:
-    """The layout, from the non-blank ``rows`` of a file (consumed up to its first data row)."""
+    """The layout, from the non-blank ``rows`` of a file (consumed up to its first data row).
+    ``label_name`` a list: numeric target columns (several outputs, or multi-label indicators),
+    read as numbers after the features."""
     first = next(rows, None)
     if first is None:
         raise DataError(f"{name}: expected CSV rows; received an empty file")
@@ -102,16 +107,49 @@ def head(name: str, rows: Iterator[Line], n_features: int | None, labels: str,
         if first is None:
             raise DataError(f"{name}: expected data rows after the header line; received none")
     width = len(header) if header else len(cells(name, first))
-    id_col, label_col = _layout(name, header, (first.number, first.text), width, n_features, labels, label_name, id_name)
+    if isinstance(label_name, (list, tuple)):
+        (id_col, targets), label_col = _targets(name, header, width, list(label_name), labels, id_name), None
+    else:
+        one = cast("str | int | None", label_name)  # not a list: one column, or None
+        (id_col, label_col), targets = _layout(name, header, (first.number, first.text), width, n_features, labels,
+                                               one, id_name), []
     weight_col = None if weight_name is None else _column(name, header, width, weight_name, "--sample-weight",
                                                           labels == "required")
-    if weight_col is not None and weight_col in (id_col, label_col):
+    if weight_col is not None and weight_col in (id_col, label_col, *targets):
         raise DataError(f"{name}:1: expected --sample-weight to name a column of its own; received column "
                         f"{weight_col + 1}, the {'id' if weight_col == id_col else 'label'}")
-    feature_cols = _feature_columns(name, header, first.number, width, (id_col, label_col, weight_col), n_features,
-                                    feature_names)
-    read = feature_cols + ([weight_col] if weight_col is not None else [])  # the weights: read last, split off
-    return Layout(header_line, header, width, id_col, label_col, read, first, weight_col)
+    if (targets and labels == "optional" and header is None and n_features is not None
+            and width < n_features + len(targets) + (id_col is not None) + (weight_col is not None)):
+        targets = []  # a file to predict on, without its target columns
+    feature_cols = _feature_columns(name, header, first.number, width, (id_col, label_col, weight_col, *targets),
+                                    n_features, feature_names)
+    read = feature_cols + targets + ([weight_col] if weight_col is not None else [])  # read last, split off
+    return Layout(header_line, header, width, id_col, label_col, read, first, weight_col, targets)
+
+
+def _targets(name: str, header: list[str] | None, width: int, given: list[str | int], labels: str,
+             id_name: str | int | None) -> tuple[int | None, list[int]]:
+    """(id column, numeric target columns) of ``--target A B …``: all present, distinct, not the id;
+    none where a file to predict on lacks one (``labels`` "optional") or with ``labels`` "forbidden"."""
+    required = labels == "required"
+    found = [_column(name, header, width, g, "--target", required) for g in given]
+    cols = [c for c in found if c is not None]
+    for c in cols:
+        if cols.count(c) > 1:
+            raise DataError(f"{name}:1: expected distinct --target columns; received column {c + 1} twice")
+    if id_name is not None:
+        id_col = _column(name, header, width, id_name, "--id", required)
+    elif header:
+        lowered = [h.lower() for h in header]
+        id_col = next((i for i, h in enumerate(lowered) if h in ID_NAMES and i not in cols), None)
+        if id_col is None and lowered[0] == "" and 0 not in cols:
+            id_col = 0  # pandas' unnamed row index
+    else:
+        id_col = 0 if 0 not in cols else None  # the subject's layout: the id first
+    if id_col is not None and id_col in cols:
+        raise DataError(f"{name}:1: expected --id and --target to name different columns; received column "
+                        f"{id_col + 1} for both")
+    return id_col, (cols if len(cols) == len(given) and labels != "forbidden" else [])
 
 
 def _feature_columns(name: str, header: list[str] | None, lineno: int, width: int, special: tuple[int | None, ...],
