@@ -129,8 +129,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                     print(f"{name}: " + (" ".join(f"{n} ({p:.4f})" for n, p in zip(names, native[i]) if p > 0.5)
                                          or "(no label)"))
                 else:
-                    print(f"{name}: {', '.join(rows[i][:max(1, len(rows[i]) if regression else 1)])}"
-                          + ("" if regression else f" ({np.max(native[i]):.4f})"))
+                    shown = rows[i] if regression else rows[i][:1]  # every target, or the predicted label
+                    print(f"{name}: {', '.join(shown)}" + ("" if regression else f" ({np.max(native[i]):.4f})"))
             if table.n_rows > 10:
                 print(f"… {table.n_rows - 10} more (use --out FILE for all)")
         return 0

@@ -129,12 +129,13 @@ class _RowReader:
         try:
             for k, c in enumerate(self.feature_cols):
                 self.block[row, k] = _number(self.name, line.number, c, row_cells[c], self.limit, self.dtype)
-        except DataError as exc:
-            if self.n or is_number(row_cells[c]) or not row_cells[c].strip(BLANK):
+        except DataError:
+            cell = row_cells[c].strip(BLANK)
+            if self.n or is_number(cell) or not cell or len(cell) > MAX_CELL or cell.lower().lstrip("+-") in NONFINITE:
                 raise
             # text in a feature column of the first row: a column of ids or labels the layout did not place
-            text = str(exc).split(" (a CSV number")[0]
-            raise DataError(f"{text} (hint: if column {c + 1} holds row ids or labels, xmlp train names it: --id {c} or --target {c}, "
+            raise DataError(f"{self.name}:{line.number}:{c + 1}: expected a number; received {_short(cell)} (hint: if "
+                            f"column {c + 1} holds row ids or labels, xmlp train names it: --id {c} or --target {c}, "
                             "counted from 0, or by its header name)") from None
         if self.label_col is not None:
             self.ys.append(self._label(line.number, row_cells[self.label_col].strip()))
@@ -166,6 +167,9 @@ class _RowReader:
         return np.array(self.ys) if self.label_col is not None else None
 
 
+NONFINITE = ("nan", "inf", "infinity")
+
+
 def _number(name: str, lineno: int, col: int, cell: str, limit: float, dtype: str) -> float:
     text = cell.strip(BLANK)
     where = f"{name}:{lineno}:{col + 1}"
@@ -175,7 +179,7 @@ def _number(name: str, lineno: int, col: int, cell: str, limit: float, dtype: st
         raise DataError(f"{where}: expected a number of at most {MAX_CELL} characters; received {len(text):,}: "
                         f"{_short(text)}")
     if not NUMBER.fullmatch(text):
-        if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        if text.lower().lstrip("+-") in NONFINITE:
             raise DataError(f"{where}: expected a finite number; received {text!r}")
         hint = " (a CSV number has ASCII digits, a sign, a point and an exponent only)" if any(
             ch.isdigit() for ch in text) else ""

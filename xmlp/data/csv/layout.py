@@ -137,15 +137,7 @@ def _targets(name: str, header: list[str] | None, width: int, given: list[str | 
     for c in cols:
         if cols.count(c) > 1:
             raise DataError(f"{name}:1: expected distinct --target columns; received column {c + 1} twice")
-    if id_name is not None:
-        id_col = _column(name, header, width, id_name, "--id", required)
-    elif header:
-        lowered = [h.lower() for h in header]
-        id_col = next((i for i, h in enumerate(lowered) if h in ID_NAMES and i not in cols), None)
-        if id_col is None and lowered[0] == "" and 0 not in cols:
-            id_col = 0  # pandas' unnamed row index
-    else:
-        id_col = 0 if 0 not in cols else None  # the subject's layout: the id first
+    id_col = _column(name, header, width, id_name, "--id", required) if id_name is not None else _usual_id(header, cols)
     if id_col is not None and id_col in cols:
         raise DataError(f"{name}:1: expected --id and --target to name different columns; received column "
                         f"{id_col + 1} for both")
@@ -204,6 +196,20 @@ def _column(name: str, header: list[str] | None, width: int, given: str | int, o
     return header.index(given)
 
 
+def _usual_id(header: list[str] | None, taken: list[int]) -> int | None:
+    """The id column when none is named, never one of ``taken`` (the label or targets): a header
+    column named id, else pandas' unnamed first column; without a header, the subject's first."""
+    if not header:
+        return 0 if 0 not in taken else None
+    lowered = [h.lower() for h in header]
+    named = next((i for i, h in enumerate(lowered) if h in ID_NAMES and i not in taken), None)
+    if named is None and lowered[0] == "" and 0 not in taken:
+        # pandas' DataFrame.to_csv(path) writes the row index first, under an empty name: a
+        # feature counting 0, 1, 2, … would leak the row order (label order, on sorted files).
+        return 0
+    return named
+
+
 def _layout(name: str, header: list[str] | None, first: tuple[int, str], width: int, n_features: int | None,
             labels: str, label_name: str | int | None = None,
             id_name: str | int | None = None) -> tuple[int | None, int | None]:
@@ -220,23 +226,15 @@ def _layout(name: str, header: list[str] | None, first: tuple[int, str], width: 
         if label_col is not None and label_col == id_col:
             raise DataError(f"{name}:1: expected --id and --target to name different columns; received column "
                             f"{label_col + 1} for both")
-        if id_name is None:  # the usual id: a column named "id", pandas' unnamed index, or the subject's first
-            lowered = [h.lower() for h in header] if header else None
-            id_col = next((i for i, h in enumerate(lowered) if h in ID_NAMES and i != label_col), None) if lowered \
-                else (0 if label_col != 0 else None)
-            if id_col is None and lowered and lowered[0] == "" and label_col != 0:
-                id_col = 0
+        if id_name is None:
+            id_col = _usual_id(header, [] if label_col is None else [label_col])
         if (labels == "optional" and header is None and n_features is not None and label_col is not None
                 and width == n_features + (id_col is not None)):  # a file to predict on, without its target column
             label_col = None
         return id_col, (None if labels == "forbidden" else label_col)
     if header:
         lowered = [h.lower() for h in header]
-        id_col = next((i for i, h in enumerate(lowered) if h in ID_NAMES), None)
-        if id_col is None and lowered[0] == "":
-            # pandas' DataFrame.to_csv(path) writes the row index first, under an empty name: a
-            # feature counting 0, 1, 2, … would leak the row order (label order, on sorted files).
-            id_col = 0
+        id_col = _usual_id(header, [])
         label_col = next((i for i, h in enumerate(lowered) if h in LABEL_NAMES), None)
     else:
         cells = next(csv.reader([line]))
