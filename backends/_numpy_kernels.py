@@ -75,6 +75,8 @@ class NumpyKernels:
     # transpose (SYRK); the core uses it on its own buffers only.
     dot: Callable[..., Any] = staticmethod(np.dot)
     column_sums: Callable[..., Any] = staticmethod(functools.partial(_add_reduce, axis=0))  # (g, out=buffer)
+    # an ensemble stack's bias gradients: (K, B, n) -> (K, 1, n), each member's column sums
+    member_sums: Callable[..., Any] = staticmethod(functools.partial(_add_reduce, axis=1, keepdims=True))
 
     @staticmethod
     def take_rows(data: Any, idx: Any, out: Any) -> Any:

@@ -17,6 +17,7 @@ from ..data.fingerprint import Fingerprint
 from ..data.preprocessing import LabelEncoder, Standardizer
 from ..data.targets import IndicatorEncoder
 from ..optim import clipping, optimizers, schedules
+from ..training import batched
 from ..training import metrics as metrics_mod
 from ..training.callbacks import Callback, EarlyStopping, EpochPrinter, History
 from ..training.parallel import Partition
@@ -104,7 +105,17 @@ def fit(
                                       weights=weights)
         val = model._to_device(*validation_data) if validation_data is not None else None
         first: History | None = None
-        for k, net in enumerate(model.members):
+        stack = batched.stack_for(model.members, data, partition or Partition(), weights is not None,
+                                  state.schedules[0], state.optimizers)
+        if stack is not None:  # every member in one step (the same results as the loop below)
+            first = batched.BatchedTrainer(
+                stack, state.optimizers, metrics=metric_names, callbacks=callbacks, partition=partition,
+                noise=float(input_noise), noise_rngs=state.noise, dropout_rngs=state.dropout,
+                lr_schedule=state.schedules[0], clip_norm=clip_norm, clip_value=clip_value,
+                target_scale=model.encoder.scale if model.task == "regression" else None,
+            ).fit(model, data, val, epochs=epochs, batch_size=batch_size, shuffle_rng=state.shuffle, params=params,
+                  initial_epoch=state.epochs)
+        for k, net in enumerate(model.members if stack is None else ()):
             trainer = Trainer(net, state.optimizers[k], metrics=metric_names, callbacks=callbacks if k == 0 else (),
                               partition=partition, noise=float(input_noise), noise_rng=state.noise[k],
                               dropout_rng=state.dropout[k], lr_schedule=state.schedules[k], clip_norm=clip_norm,

@@ -32,11 +32,6 @@ NOISE_ROWS = SCORE_ROWS = 65536
 MASK_VALUES, HOST_MASK_VALUES = 1 << 22, 1 << 18
 
 
-def check_finite(logs: dict[str, float]) -> bool:
-    """Whether the epoch's losses are finite (a NaN weight makes them NaN)."""
-    return all(math.isfinite(logs[k]) for k in ("loss", "val_loss") if k in logs)
-
-
 class Trainer:
     """Runs epochs of minibatch training of ``network`` with ``optimizer``.
 
@@ -121,16 +116,17 @@ class Trainer:
                               else self._train_epoch(data, batch_size, shuffle_rng, layout, class_ids))
                 parts = [train_part] + ([self._score(validation, n_valid, layout, class_ids)]
                                         if validation is not None else [])
-                epoch_vector = part.comm.allreduce_(xp.concat(parts))  # sums over processes (one: as is)
-                logs = layout.unpack(be.to_numpy(epoch_vector).tolist())  # the epoch's one read
+                epoch_vector = part.comm.allreduce_(xp.concat(parts + self._extra))  # sums over processes
+                host = be.to_numpy(epoch_vector).tolist()  # the epoch's one read
+                logs = layout.unpack(host)
                 if self.schedule is not None:
                     logs["lr"] = self.optimizer.learning_rate  # Keras's key
                 history.append(logs)
-                if not check_finite(logs):  # the same reduced values on every process: all stop
+                bad = self._diverged(logs, host)
+                if bad is not None:  # the same reduced values on every process: all stop
                     net.restore_params(last_good)
-                    bad = next(k for k in ("loss", "val_loss") if k in logs and not math.isfinite(logs[k]))
                     kept = f"the weights of epoch {epoch - 1}" if epoch > 1 else "its initial weights"
-                    raise TrainingDiverged(f"expected a finite {bad}; received {logs[bad]} at epoch {epoch} "
+                    raise TrainingDiverged(f"expected a finite {bad[0]}; received {bad[1]} at epoch {epoch} "
                                            f"(the model keeps {kept}; hint: lower the learning rate, or use "
                                            "--dtype float64)")
                 if self.schedule is not None:
@@ -146,6 +142,12 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_train_end(history)
         return history
+
+    _extra: list[Array] = []  # device values read after the epoch's parts (a stack's members' losses)
+
+    def _diverged(self, logs: dict[str, float], host: list[float]) -> tuple[str, float] | None:
+        """The epoch's first loss that is not finite (name, value), or None."""
+        return next(((k, logs[k]) for k in ("loss", "val_loss") if k in logs and not math.isfinite(logs[k])), None)
 
     def _train_epoch(self, data: Array, batch_size: int, shuffle_rng: Any,
                      layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
@@ -251,15 +253,14 @@ class Trainer:
     def _noise(self, n: int, d: int) -> Array:
         """Input noise for the next ``n`` rows of the epoch's order, sent in one transfer (a block
         of at most ``NOISE_ROWS`` rows: transfers per epoch bounded by blocks, host memory by one)."""
-        be = self.network.backend
-        return be.asarray(self.noise_rng.standard_normal((n, d)) * self.noise, self.network.dtype)
+        return self.network.backend.asarray(self.noise_rng.standard_normal((n, d)) * self.noise, self.network.dtype)
 
     def _masks(self, rows: int) -> list[Array]:
         """The Dropout layers' masks of the next ``rows`` rows of the epoch, drawn on the host and
         sent (one transfer per layer per block)."""
-        net = self.network
         if self.dropout_rng is None:
             raise ValueError("expected a dropout stream (dropout_rng) for a network with Dropout layers; received none")
+        net = self.network
         return [net.backend.asarray(m, net.dtype) for m in net.host_masks(self.dropout_rng, rows)]
 
     def _check_batches(self, n: int, batch_size: int) -> None:
