@@ -44,6 +44,14 @@ def test_bench_mnist_small():
     assert memory["peak"] >= memory["before"] > 0
 
 
+@pytest.mark.slow
+def test_bench_ensemble_small():
+    out = run("bench_ensemble.py", "--repeats", "1", "--epochs", "2", "--members", "1", "3", "--commands", "0")
+    for row in ("xmlp K=1 (one network) ", "xmlp K=3 stacked ", "xmlp K=3 one after another "):
+        assert f"\n{row}" in out
+    assert "# reference (ratio 1.00): xmlp K=1 (one network)" in out
+
+
 def test_bench_gpu_skips_cleanly_without_cuda():
     out = run("bench_gpu.py", "--rows", "1000", "--batches", "250", "--repeats", "1")
     assert "batch" in out and "250" in out

@@ -144,3 +144,27 @@ def test_resume_refuses_another_schedule_clipping_or_layers(cli, tmp_path):
                            "activation=tanh) Dropout(rate=0.2) (the model's); received Dense(units=24, activation=tanh) "
                            "Dropout(rate=0.3)") in err
     assert not (tmp_path / "more").exists()
+
+
+def test_the_refit_rule_follows_the_row_count_unless_asked():
+    from types import SimpleNamespace
+
+    from xmlp.cli import recipe
+
+    auto, on, off = (SimpleNamespace(refit=v) for v in (None, True, False))
+    n = recipe.REFIT_MAX_ROWS
+    assert recipe.refits(auto, n) and not recipe.refits(auto, n + 1)
+    assert recipe.refits(on, 10 * n) and not recipe.refits(off, 10)
+
+
+def test_a_large_data_set_is_not_refit_by_default_and_says_so(cli, tmp_path, monkeypatch):
+    from xmlp.cli import recipe
+
+    monkeypatch.setattr(recipe, "REFIT_MAX_ROWS", 500)  # the embedded 569 rows stand for a large file
+    code, out, err = cli("train", *QUIET, "--out", "big")
+    assert code == 0, err
+    assert "> no refit: 569 rows (above 500, 25 % more rows do not change the model measurably; --refit forces one)" in out
+    assert _kinds(tmp_path / "big/model.safetensors")[1]["training"]["refit"] is False
+    code, out, err = cli("train", *QUIET, "--refit", "--out", "forced")
+    assert code == 0, err
+    assert _kinds(tmp_path / "forced/model.safetensors")[1]["training"]["refit"] == {"rows": 569, "epochs": 4}

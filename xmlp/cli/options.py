@@ -148,7 +148,8 @@ def add_train_options(t: argparse.ArgumentParser) -> None:
                    help="std of Gaussian noise added to the (preprocessed) training inputs")
     t.add_argument("--refit", action=argparse.BooleanOptionalAction,
                    help="after the run that draws the validation curves, train the saved model again on "
-                        "training + validation rows with the same settings")
+                        "training + validation rows with the same settings (default: on up to 10,000 rows, "
+                        "where 25%% more rows still improve the model)")
     t.add_argument("--ensemble", type=int_at_least(1), metavar="K",
                    help="train K networks with different seeds and average their probabilities")
     t.add_argument("--epochs", type=int_at_least(1))

@@ -49,7 +49,7 @@ def check(s: Any, given: Mapping[str, Any]) -> None:
                              "(the [[layers]] list says every hidden layer)")
     if s.lr_schedule == "exponential" and s.gamma is None:
         raise UsageError("expected --gamma with --lr-schedule exponential (lr0 * gamma^epoch); received none")
-    if s.lr_schedule == "plateau" and s.refit:
+    if s.lr_schedule == "plateau" and s.refit is not False:
         raise UsageError("expected --no-refit with --lr-schedule plateau; received --refit (the default; the refit trains on the "
                          "validation rows, and has none to watch; hint: add --no-refit)")
     try:
@@ -116,7 +116,7 @@ def check_batches(s: Any, layers: Any, n_train: int, n_valid: int) -> None:
     if not any(isinstance(layer, BatchNorm) for layer in layers):
         return
     counts = [("training rows", n_train)] + ([("training + validation rows (the refit)", n_train + n_valid)]
-                                             if s.refit else [])
+                                             if refits(s, n_train + n_valid) else [])
     for what, n in counts:
         if n % s.batch_size == 1:
             good = next(b for b in range(s.batch_size + 1, 2 * s.batch_size + 3) if all(m % b != 1 for _, m in counts))
@@ -189,3 +189,16 @@ def check_task(s: Any) -> None:
                          "column)")
     if s.regression and s.calibrate:
         raise UsageError("expected --calibrate with a classification; received a regression (no probabilities)")
+
+
+#: Above this many training + validation rows ``xmlp train`` does not refit unless asked
+#: (``--refit``): 25 % more rows than the run's no longer change the model's test loss beyond
+#: its run-to-run spread, while the refit doubles the training time and holds a second copy of
+#: the data (measured: benchmarks/refit_rows.py, table in benchmarks/README.md).
+REFIT_MAX_ROWS = 10_000
+
+
+def refits(s: Any, rows: int) -> bool:
+    """Whether a run of ``rows`` training + validation rows refits: as ``--refit`` / ``--no-refit``
+    say, else (the default) up to ``REFIT_MAX_ROWS`` rows."""
+    return bool(s.refit) if s.refit is not None else rows <= REFIT_MAX_ROWS

@@ -39,6 +39,7 @@ from ..errors import DataError, UsageError
 from ..models import fit_data
 from .preflight import MIN_CLASS_ROWS, _available_memory
 from .preflight import check_classes as preflight_check_classes
+from .recipe import refits
 from .settings import TrainSettings
 
 
@@ -77,7 +78,7 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
 
     check_classes = preflight_check_classes if classifying else _no_classes
 
-    owned = not s.refit  # rows read from a file become the model input in place (a --refit run needs them after)
+    owned = True  # rows read from a file become the model input in place (unless a refit needs them after)
     if s.train:
         train = read(s.train, part=shard)
         if shard is None:
@@ -105,6 +106,7 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
     if shard is not None:  # an in-memory source: this process keeps its rows of each part
         tr, va = tr[slice(*shard_range(len(tr), *shard))], va[slice(*shard_range(len(va), *shard))]
     outputs = len(np.unique(y[tr])) if classifying else (y.shape[1] if y.ndim == 2 else 1)
+    owned = owned and not refits(s, len(y))
     x_train, x_valid = split_rows(x, tr, va, outputs if owned else None)
     return Data(x_train, y[tr], x_valid, y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s.seed})",
                 columns=columns, w_train=None if w is None else w[tr], w_valid=None if w is None else w[va])
@@ -288,3 +290,9 @@ def all_rows(d: Any) -> tuple[Any, Any]:
     train, xv, yv = d.x_train, d.x_valid, d.y_valid
     return ChunkList(lambda: itertools.chain(((c.x, c.labels) for c in train.chunks()), [(xv, yv)]),
                      feature_names=train.feature_names, name=train.name), None
+
+
+def total_rows(d: Data) -> int:
+    """Training + validation rows of a run (a streamed training part: its rows counted by the first pass)."""
+    n_train = len(d.y_train) if d.y_train is not None else int(getattr(d.x_train, "n_rows", None) or 0)
+    return n_train + (len(d.y_valid) if d.y_valid is not None else 0)

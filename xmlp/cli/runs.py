@@ -166,10 +166,15 @@ def run(job: Job, folder: Path | None = None) -> History:
     if job.stopper is not None:  # a --resume goes on counting patience where this run stopped
         training["early_stopping_state"] = job.stopper.state()
     final_metrics = {f"val_{k}": v for k, v in final.items() if k != "confusion"}
-    if s.refit and sharded:
+    rows = run_data.total_rows(d)
+    if recipe.refits(s, rows) and sharded:
         print("> no refit in sharded mode (this process holds one shard): the saved model is the run's")
-    elif s.refit:
+    elif recipe.refits(s, rows):
         model, training["refit"] = refit(job, history.kept_epochs, detail)
+    elif s.refit is None:  # the record says what happened: no refit
+        training["refit"] = False
+        print(f"> no refit: {rows:,} rows (above {recipe.REFIT_MAX_ROWS:,}, 25 % more rows do not change the model "
+               "measurably; --refit forces one): the saved model is the run's")
     detail(f"> saving model '{out_dir / 'model.safetensors'}' to disk...")
     model.save(folder / "model.safetensors", metadata={"training": training, "metrics": final_metrics})
     record = {**history.to_dict(), "config": training, "final": final_metrics, "name": out_dir.name}

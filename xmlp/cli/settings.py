@@ -53,7 +53,7 @@ class TrainSettings:
     decoupled_weight_decay: bool = False
     decay_bias: bool = True
     input_noise: float = 0.2
-    refit: bool = True
+    refit: bool | None = None  # None: refit up to recipe.REFIT_MAX_ROWS rows (recipe.refits)
     ensemble: int = 1
     early_stopping: bool = False
     patience: int = 10
@@ -145,10 +145,10 @@ class TrainSettings:
             raise UsageError("expected --resume on data read whole; received --stream (continuing a streamed "
                              "training is not offered yet; hint: leave --stream out)")
         recipe.check_task(self)
-        if self.calibrate and (self.refit or self.ensemble > 1):
+        if self.calibrate and (self.refit is not False or self.ensemble > 1):
             raise UsageError("expected --calibrate with --no-refit and --ensemble 1; received --calibrate with "
                              + ("--refit (the refit model has seen the validation rows the temperature is fitted on)"
-                                if self.refit else f"--ensemble {self.ensemble} (averaged members are not rescaled)"))
+                                if self.refit is not False else f"--ensemble {self.ensemble} (averaged members are not rescaled)"))
         try:
             optimizers.check_options(self.optimizer, self.optimizer_options, flag="--")
             self.make_early_stopping()

@@ -90,10 +90,15 @@ class Fingerprint:
             self.exact = np.zeros(0, dtype=np.uint64)
 
     @classmethod
-    def of(cls, x: Any, dtype: str) -> Fingerprint:
+    def of(cls, x: Any, dtype: str, chunk: int = 1 << 16) -> Fingerprint:
+        """The fingerprint of the rows of a host array, hashed in blocks of ``chunk`` rows (a
+        row's hash is its own: the same hashes as at once, in bounded extra memory)."""
         out = cls(dtype)
-        out.add(row_hashes(x, dtype), len(x))
-        out.widen(x)
+        x = np.asarray(x)
+        blocks = [x[a:a + chunk] for a in range(0, len(x), chunk)] or [x]
+        out.add(np.concatenate([row_hashes(b, dtype) for b in blocks]), len(x))
+        for b in blocks:
+            out.widen(b)
         return out
 
     def widen(self, x: Any) -> None:

@@ -35,6 +35,13 @@ SAMPLE_ROWS = 10_000
 
 def _yj(x: np.ndarray, lam: float) -> np.ndarray:
     """The transform of a 1-D array for one λ, in the stable expm1/log1p forms."""
+    if x.size and float(x.min()) >= 0:  # one-signed (measurements): the same operations, without masks
+        out: np.ndarray = np.log1p(x)
+        if abs(lam) >= 1e-12:
+            out *= lam
+            np.expm1(out, out=out)
+            out /= lam
+        return out
     out = np.empty(x.shape, dtype=np.float64)
     pos = x >= 0
     lp, ln = np.log1p(x[pos]), np.log1p(-x[~pos])
@@ -47,6 +54,15 @@ def transform(x: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
     """The per-column transform of a (rows, columns) array. Values of the training range stay
     finite; far outside it a large λ can overflow to inf (the caller checks finiteness)."""
     x = np.asarray(x, dtype=np.float64)
+    lambdas = np.asarray(lambdas, dtype=np.float64)
+    if x.size and (np.abs(lambdas) >= 1e-12).all() and (x.min(axis=0) >= 0).all():
+        # every column one-signed (measurements): _yj's operations on the whole block at once
+        with np.errstate(over="ignore", invalid="ignore"):
+            out: np.ndarray = np.log1p(x)
+            out *= lambdas
+            np.expm1(out, out=out)
+            out /= lambdas
+        return out
     with np.errstate(over="ignore", invalid="ignore"):
         return np.column_stack([_yj(x[:, j], float(lam)) for j, lam in enumerate(lambdas)]) if x.size else x.copy()
 

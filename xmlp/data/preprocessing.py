@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._types import Labels
-from . import power
+from . import power, shards
 
 METHODS = ("standardize", "yeo-johnson")
 
@@ -45,23 +45,19 @@ class Standardizer:
         return power.transform(x, self.lambdas) if self.lambdas is not None else x
 
     def fit(self, x: np.ndarray, chunk: int = 8192) -> "Standardizer":
-        """(λ, then) mean and population std in float64, two passes over row chunks (a float32
-        data set is never copied whole to float64)."""
+        """(λ, then) mean and population std in float64: each row chunk transformed once, its
+        moments merged (Chan et al., ``shards.merge``; a float32 data set is never copied whole
+        to float64). One chunk (up to 8192 rows) gives the bits of the two-pass formula."""
         x = np.asarray(x)
         if self.power:
             self.lambdas = power.fit(x)
-        n = x.shape[0]
-        total = np.zeros(x.shape[1])
-        for start in range(0, n, chunk):
-            total += self._power(x[start : start + chunk]).sum(axis=0, dtype=np.float64)
-        self.mean = total / n
-        squares = np.zeros(x.shape[1])
-        for start in range(0, n, chunk):
-            squares += ((self._power(x[start : start + chunk]) - self.mean) ** 2).sum(axis=0)
-        std = np.sqrt(squares / n)
+        d, parts = x.shape[1], []
+        for start in range(0, x.shape[0], chunk):
+            y = self._power(x[start : start + chunk])
+            mean = (np.zeros(d) + y.sum(axis=0, dtype=np.float64)) / y.shape[0]
+            parts.append((y.shape[0], mean, np.zeros(d) + ((y - mean) ** 2).sum(axis=0)))
         # A column with std below 1e-12 x its magnitude carries no information, only rounding.
-        tiny = std <= 1e-12 * np.maximum(np.abs(self.mean), 1.0)
-        self.scale = np.where(tiny, 1.0, std)
+        self.mean, self.scale = shards.scaling(shards.merge(parts))
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:

@@ -26,7 +26,13 @@ def split_indices(
     if not stratify:
         perm = rng.permutation(n)
         return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
-    classes, inverse = np.unique(labels, return_inverse=True)
+    if labels.dtype.kind == "U" and labels.dtype.itemsize == 4 and labels.ndim == 1:
+        # one-character labels (the subject's M/B): their code points sort as the strings do,
+        # and NumPy sorts integers ~10x faster than strings (the same classes and inverse)
+        codes, inverse = np.unique(labels.view(np.uint32), return_inverse=True)
+        classes = codes.view("U1")
+    else:
+        classes, inverse = np.unique(labels, return_inverse=True)
     counts = np.bincount(inverse)
     exact = counts * (n_valid / n)
     take = np.floor(exact).astype(int)
@@ -38,8 +44,9 @@ def split_indices(
         rows = np.flatnonzero(inverse == k)
         valid.append(rng.permutation(rows)[: take[k]])
     valid_idx = np.sort(np.concatenate(valid))
-    train_idx = np.setdiff1d(np.arange(n), valid_idx)
-    return train_idx, valid_idx
+    keep = np.ones(n, dtype=bool)
+    keep[valid_idx] = False
+    return np.flatnonzero(keep), valid_idx  # (np.setdiff1d(arange(n), valid_idx), without its sort)
 
 
 def valid_count(valid_size: float | int, n: int) -> int:
