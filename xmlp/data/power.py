@@ -93,21 +93,48 @@ def log_likelihood(x: np.ndarray, lam: float) -> float:
     return -0.5 * x.size * lv + (lam - 1.0) * float(np.sum(np.sign(x) * np.log1p(np.abs(x))))
 
 
-def _scan(x: np.ndarray, lams: np.ndarray) -> np.ndarray:
-    """log_likelihood at every λ of the scan; one array computation for one-signed columns
-    (the usual case: measurements), one call per λ otherwise."""
-    nonneg, neg = bool(np.all(x >= 0)), bool(np.all(x < 0))
-    if not (nonneg or neg):
-        return np.array([log_likelihood(x, float(lam)) for lam in lams])
-    c = lams if nonneg else 2.0 - lams
-    u = c[:, None] * np.log1p(np.abs(x))[None, :]
-    m = u.max(axis=1)
+class _Column:
+    """One column being fitted, with what every likelihood evaluation of it shares computed once
+    (log1p|x|, the Jacobian term's sum, its sign): ``llf`` is ``log_likelihood`` bit for bit."""
+
+    def __init__(self, x: np.ndarray):
+        self.x = x
+        self.nonneg, self.neg = bool(np.all(x >= 0)), bool(np.all(x < 0))
+        self.lx = np.log1p(np.abs(x))
+        self.jacobian = float(np.sum(np.sign(x) * self.lx))
+
+    def llf(self, lam: float) -> float:
+        if (self.nonneg and abs(lam) >= 1e-12) or (self.neg and abs(lam - 2.0) >= 1e-12):
+            c = lam if self.nonneg else 2.0 - lam  # _log_var's scaled form
+            u = c * self.lx
+            m = float(u.max())
+            v = float(np.var(np.expm1(u - m)))
+            lv = 2.0 * m + math.log(v) - 2.0 * math.log(abs(c)) if v > 0 else -math.inf
+        else:
+            lv = _log_var(self.x, lam)
+        if not math.isfinite(lv):
+            return -math.inf
+        return -0.5 * self.x.size * lv + (lam - 1.0) * self.jacobian
+
+
+def _scan(col: _Column, lams: np.ndarray, block: int = 16) -> np.ndarray:
+    """log_likelihood at every λ of the scan; array computations over ``block`` λ at a time
+    (a block's matrix stays in the CPU's cache) for one-signed columns (the usual case:
+    measurements), one call per λ otherwise."""
+    if not (col.nonneg or col.neg):
+        return np.array([col.llf(float(lam)) for lam in lams])
+    c = lams if col.nonneg else 2.0 - lams
+    log_var = np.empty(len(lams))
     with np.errstate(divide="ignore"):
-        log_var = 2.0 * m + np.log(np.var(np.expm1(u - m[:, None]), axis=1)) - 2.0 * np.log(np.abs(c))
-    f = -0.5 * x.size * log_var + (lams - 1.0) * float(np.sum(np.sign(x) * np.log1p(np.abs(x))))
+        for a in range(0, len(lams), block):
+            u = c[a:a + block, None] * col.lx[None, :]
+            m = u.max(axis=1)
+            log_var[a:a + block] = 2.0 * m + np.log(np.var(np.expm1(u - m[:, None]), axis=1)) \
+                - 2.0 * np.log(np.abs(c[a:a + block]))
+    f = -0.5 * col.x.size * log_var + (lams - 1.0) * col.jacobian
     # c = 0 (λ = 0 or 2) is the log form, where the scaled formula divides by zero: direct.
     for k in np.flatnonzero((np.abs(c) < 1e-12) | ~np.isfinite(f)):
-        f[k] = log_likelihood(x, float(lams[k]))
+        f[k] = col.llf(float(lams[k]))
     out: np.ndarray = f
     return out
 
@@ -120,20 +147,21 @@ def _fit_column(x: np.ndarray, xtol: float = 1e-10) -> float:
     hi = min(BOUND, 700.0 / pmax) if pmax > 0 else BOUND
     lo = max(-BOUND, 2.0 - 700.0 / nmax) if nmax > 0 else -BOUND
     lams = np.sinh(np.linspace(math.asinh(lo), math.asinh(hi), GRID))
-    f = _scan(x, lams)
+    col = _Column(x)  # (log_likelihood of x with its shared parts computed once)
+    f = _scan(col, lams)
     i = int(np.argmax(f))
     a, b = float(lams[max(i - 1, 0)]), float(lams[min(i + 1, GRID - 1)])
     c, d = b - _GOLD * (b - a), a + _GOLD * (b - a)
-    fc, fd = log_likelihood(x, c), log_likelihood(x, d)
+    fc, fd = col.llf(c), col.llf(d)
     while b - a > xtol * (1.0 + abs(c)):
         if fc >= fd:
             b, d, fd = d, c, fc
             c = b - _GOLD * (b - a)
-            fc = log_likelihood(x, c)
+            fc = col.llf(c)
         else:
             a, c, fc = c, d, fd
             d = a + _GOLD * (b - a)
-            fd = log_likelihood(x, d)
+            fd = col.llf(d)
     return max((fc, c), (fd, d), (f[i], float(lams[i])))[1]
 
 
