@@ -245,6 +245,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--parsers", nargs="+", default=None, help=f"among: {', '.join(PARSERS)}")
     parser.add_argument("--no-train", action="store_true", help="parse tables only")
+    parser.add_argument("--train-cases", nargs="+", default=None, help=f"among: {', '.join(TRAIN_CASES)}")
     parser.add_argument("--no-parse", action="store_true", help="training tables only")
     parser.add_argument("--tmp", default=None, help="folder for the temporary files (default: the system's)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
@@ -279,7 +280,7 @@ def main() -> None:
                       f"others --batch-size 256 --preprocess standardize --no-refit (read, standardise, one epoch; "
                       f"{args.repeats} repeats); training arrays [X | one-hot Y] "
                       f"{training_mib(rows):,.0f} MiB")
-                train_peaks[rows] = run_table("train", list(TRAIN_CASES), path, args.repeats, None)
+                train_peaks[rows] = run_table("train", args.train_cases or list(TRAIN_CASES), path, args.repeats, None)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     growth("parse", parse_peaks, lambda n: n * FEATURES * 4 / 2**20, "the float32 result")

@@ -204,3 +204,15 @@ def test_the_row_hash_equals_a_plain_python_reference(dtype):
     rows = np.random.default_rng(3).normal(size=(20, 9)).astype(dtype)
     assert row_hashes(rows, dtype).tolist() == [_reference_hash(r.tolist(), dtype) for r in rows]
     assert _reference_hash([1.0, 2.0, 3.0], dtype) == (PINNED_32 if dtype == "float32" else PINNED_64)
+
+
+def test_hashing_in_blocks_gives_the_fingerprint_of_one_block():
+    """Fingerprint.of hashes 65,536 rows at a time (bounded memory): a row's hash is its own, so
+    any block size gives the same hashes, counts and training range."""
+    x = np.random.default_rng(3).normal(size=(1000, 7)).astype(np.float32)
+    whole, blocks = Fingerprint.of(x, "float32", chunk=1 << 20), Fingerprint.of(x, "float32", chunk=97)
+    assert blocks.rows == whole.rows == 1000
+    np.testing.assert_array_equal(blocks.exact, whole.exact)
+    np.testing.assert_array_equal(blocks.exact, np.unique(row_hashes(x, "float32")))
+    np.testing.assert_array_equal(blocks.low, x.min(axis=0).astype(np.float64))
+    np.testing.assert_array_equal(blocks.high, x.max(axis=0).astype(np.float64))

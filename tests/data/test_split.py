@@ -70,3 +70,13 @@ def test_a_streamed_split_is_stratified_within_each_chunk():
     order = rng.permutation(200).tolist()
     for k, chunk in zip(order, valid.chunks(order)):
         np.testing.assert_array_equal(chunk.x, v[k].x)
+
+
+def test_one_letter_labels_split_as_any_other_labels():
+    """The code-point fast path for one-character labels gives the indices the general path gives."""
+    labels = np.where(np.random.default_rng(0).random(5000) > 0.37, "M", "B")
+    fast = split_indices(labels, 0.2, np.random.default_rng(9))
+    general = split_indices(labels.astype(object), 0.2, np.random.default_rng(9))
+    for a, b in zip(fast, general):
+        np.testing.assert_array_equal(a, b)
+    assert len(fast[1]) == 1000 and np.intersect1d(*fast).size == 0

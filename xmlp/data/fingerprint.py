@@ -103,10 +103,10 @@ class Fingerprint:
 
     def widen(self, x: Any) -> None:
         """Take in the training range of more rows (host, rows × features)."""
-        values = np.asarray(x, dtype=self.dtype).astype(np.float64)
+        values = np.asarray(x, dtype=self.dtype)  # (its min and max, then widened: exact, without a float64 copy)
         if not values.shape[0]:
             return
-        self._range(values.min(axis=0), values.max(axis=0))
+        self._range(values.min(axis=0).astype(np.float64), values.max(axis=0).astype(np.float64))
 
     def _range(self, low: np.ndarray | None, high: np.ndarray | None) -> None:
         if low is None or high is None:
