@@ -153,3 +153,31 @@ def test_a_member_that_diverges_stops_the_fit_and_keeps_the_last_good_weights(sp
         for wa, wb in zip(net.get_weights(), before):
             for key in wa:
                 np.testing.assert_array_equal(wa[key], wb[key])
+
+
+def test_a_first_layer_layernorm_trains_in_the_stack(split, monkeypatch):
+    """Its scale and shift get their gradients although nothing below needs its input gradient."""
+    data = _data(split)
+    layers = lambda: [xmlp.LayerNorm(), xmlp.Dense(8, "tanh"), xmlp.Dense(2, "softmax")]  # noqa: E731
+    runs = [_fit("numpy", data, stacked, monkeypatch, layers=layers, optimizer=xmlp.Adam(0.01, weight_decay=0.01),
+                 epochs=2) for stacked in (True, False)]
+    assert_same_fit(*runs)
+    assert not np.allclose(runs[0][0].members[1].get_weights()[0]["weight"], 1.0)  # it moved
+
+
+def test_a_custom_optimizer_or_a_sharded_partition_trains_member_by_member(split):
+    class NormSGD(xmlp.SGD):  # not element-wise: it must see each parameter alone
+        def _update(self, p, g, state):
+            p -= self.learning_rate * g / (self.xp.sqrt(self.xp.sum(g * g)) + 1e-12)
+
+    model = xmlp.Sequential([xmlp.Dense(8), xmlp.Dense(2, "softmax")], ensemble=2)
+    x, y = _data(split)[:2]
+    model.fit(x, y, epochs=1, seed=1, optimizer=NormSGD(0.1))
+    opts = model.training_state.optimizers
+    part = xmlp.training.parallel.Partition()
+    assert _REAL(model.members, np.zeros((4, 4)), part, False, None, opts) is None
+    plain = xmlp.Sequential([xmlp.Dense(8), xmlp.Dense(2, "softmax")], ensemble=2)
+    plain.fit(x, y, epochs=1, seed=1)
+    sharded = xmlp.training.parallel.Partition(shard_rows=[(len(y), 0)])
+    assert _REAL(plain.members, np.zeros((4, 4)), part, False, None, plain.training_state.optimizers) is not None
+    assert _REAL(plain.members, np.zeros((4, 4)), sharded, False, None, plain.training_state.optimizers) is None

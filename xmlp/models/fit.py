@@ -107,7 +107,7 @@ def fit(
         first: History | None = None
         stack = batched.stack_for(model.members, data, partition or Partition(), weights is not None,
                                   state.schedules[0], state.optimizers)
-        if stack is not None:  # every member in one step (the same results as the loop below)
+        if stack is not None:  # every member in one step (the loop's results to rounding; see BatchedTrainer)
             first = batched.BatchedTrainer(
                 stack, state.optimizers, metrics=metric_names, callbacks=callbacks, partition=partition,
                 noise=float(input_noise), noise_rngs=state.noise, dropout_rngs=state.dropout,

@@ -240,15 +240,16 @@ class Stack:
             self.grads[(i, "weight")][...] = xp.matmul(xp.matrix_transpose(inp), grad)
             self.grads[(i, "bias")][...] = xp.sum(grad, axis=1, keepdims=True)
             return xp.matmul(grad, xp.matrix_transpose(self.params[(i, "weight")])) if input_grad else None
-        if not input_grad:  # (a first layer with no parameters: nothing below needs a gradient)
+        if isinstance(layer, LayerNorm):  # its parameters' gradients first: also as the first layer
+            xhat, invstd = extra
+            self.grads[(i, "weight")][...] = xp.sum(grad * xhat, axis=1, keepdims=True)
+            self.grads[(i, "bias")][...] = xp.sum(grad, axis=1, keepdims=True)
+        if not input_grad:  # the first layer: nothing below needs its input gradient
             return None
         if isinstance(layer, Activation):
             return layer.activation.backward(xp, grad, extra)
         if isinstance(layer, Dropout):
             return grad if extra is None else grad * extra
-        xhat, invstd = extra
-        self.grads[(i, "weight")][...] = xp.sum(grad * xhat, axis=1, keepdims=True)
-        self.grads[(i, "bias")][...] = xp.sum(grad, axis=1, keepdims=True)
         g = grad * self.params[(i, "weight")]
         return (g - xp.mean(g, axis=-1, keepdims=True) - xhat * xp.mean(g * xhat, axis=-1, keepdims=True)) * invstd
 

@@ -33,7 +33,11 @@ class BatchedTrainer(Trainer):
     """``BatchedTrainer(stack, member_optimizers, noise_rngs=…, dropout_rngs=…, …)``: ``Trainer``'s
     options, with one optimizer, noise stream and dropout stream per member; ``fit`` takes one
     shuffling stream per member and leaves every member's weights and optimizer state as K
-    separate fits would."""
+    separate fits would (to rounding), with two differences: after early stopping every member
+    has run to the first member's stop (its weights those of the best epoch, its optimizer and
+    streams those of the stop, as the first member's always were), and a member that diverges
+    stops all of them at the epoch before. Callbacks see the members' weights at each epoch's end
+    (``model.members``); ``model.network`` is the stack while it trains."""
 
     def __init__(self, stack: Stack, optimizers: Sequence[Any], *, noise_rngs: Sequence[Any] = (),
                  dropout_rngs: Sequence[Any] = (), clip_norm: float | None = None, clip_value: float | None = None,
@@ -130,6 +134,9 @@ class BatchedTrainer(Trainer):
     def _member_masks(self, rows: int) -> list[Array]:
         """Each Dropout layer's (K, rows, width) masks: member k's drawn from its own stream."""
         net: Stack = self.network  # type: ignore[assignment]
+        if len(self.dropout_rngs) != net.k:
+            raise ValueError(f"expected a dropout stream per member ({net.k}) for a network with Dropout layers; "
+                             f"received {len(self.dropout_rngs)}")
         drawn = [member.host_masks(rng, rows) for member, rng in zip(net.members, self.dropout_rngs)]
         return [net.xp.stack([net.backend.asarray(m[j], net.dtype) for m in drawn]) for j in range(len(drawn[0]))]
 
@@ -163,15 +170,17 @@ def _batch_major(xp: Any, idx: Array, batch_size: int) -> Array:
 def stack_for(members: Sequence[Any], data: Any, partition: Any, weighted: bool, schedule: Any,
               optimizers: Sequence[Any] = ()) -> Stack | None:
     """A stack of an ensemble's built members where one can train them all at once, else None
-    (the members then train one after another, with the same results): one process, device rows
-    (not a feed), no sample weights, a schedule that does not watch each member's own logs,
-    members whose optimizers are at the same step, and layers the stack has
-    (``nn.stack.unstackable``)."""
+    (the members then train one after another): one process, not sharded, device rows (not a
+    feed), no sample weights, a schedule that does not watch each member's own logs, xmlp's own
+    optimizers (element-wise updates: a subclass's ``_update`` may not be, and would see every
+    member's parameters as one) at the same step, and layers the stack has (``nn.stack.unstackable``)."""
+    from ..optim.optimizers import SGD, Adam, RMSprop
     from ..optim.schedules import ReduceOnPlateau
 
-    if len(members) < 2 or hasattr(data, "epoch") or partition.size > 1 or weighted \
+    if len(members) < 2 or hasattr(data, "epoch") or partition.size > 1 or partition.sharded or weighted \
             or isinstance(schedule, ReduceOnPlateau) or unstackable(members) is not None \
-            or len({opt.iterations for opt in optimizers}) > 1:
+            or len({opt.iterations for opt in optimizers}) > 1 \
+            or any(type(opt) not in (SGD, RMSprop, Adam) for opt in optimizers):
         return None
     stack = Stack(members)
     return stack if stack.aliases() else None
