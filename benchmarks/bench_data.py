@@ -127,41 +127,34 @@ DEFAULT_PARSERS = [name for name in PARSERS if name != "xmlp exact reader"]
 
 
 # ------------------------------------------------------------------ training (one per child process)
-def train_in_memory(path: str, *extra: str) -> float:
-    """``xmlp train`` at batch 256, one epoch, in memory: its wall time (read included). Plain
-    standardisation and no refit: the Yeo-Johnson λ search and the refit's second training are
-    costs of their own, not of reading and holding the data."""
+def _timed_train(path: str, *argv: str) -> float:
+    """The wall time of one ``xmlp train --data path --epochs 1 … argv`` (read included), in a
+    temporary run folder."""
     from xmlp.cli import main
 
     out = tempfile.mkdtemp(prefix="bench-run-")
     try:
         t0 = time.perf_counter()
-        code = main(["train", "--data", path, "--epochs", "1", "--batch-size", "256", "--out", out + "/run",
-                     "--preprocess", "standardize", "--no-refit", "--quiet", "--no-plots", *extra])
+        code = main(["train", "--data", path, "--epochs", "1", "--out", out + "/run", "--quiet", "--no-plots", *argv])
         took = time.perf_counter() - t0
         if code != 0:
             raise SystemExit(f"xmlp train failed: {code}")
         return took
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def train_in_memory(path: str, *extra: str) -> float:
+    """``xmlp train`` at batch 256, one epoch, in memory. Plain standardisation and no refit: the
+    Yeo-Johnson λ search and the refit's second training are costs of their own, not of reading
+    and holding the data."""
+    return _timed_train(path, "--batch-size", "256", "--preprocess", "standardize", "--no-refit", *extra)
 
 
 def train_defaults(path: str) -> float:
     """``xmlp train --data FILE --epochs 1 --batch-size 1024`` with every other default (Yeo-Johnson,
-    input noise, the refit rule): what a big-data user runs first. Its wall time, read included."""
-    from xmlp.cli import main
-
-    out = tempfile.mkdtemp(prefix="bench-run-")
-    try:
-        t0 = time.perf_counter()
-        code = main(["train", "--data", path, "--epochs", "1", "--batch-size", "1024", "--out", out + "/run",
-                     "--quiet", "--no-plots"])
-        took = time.perf_counter() - t0
-        if code != 0:
-            raise SystemExit(f"xmlp train failed: {code}")
-        return took
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+    input noise, the refit rule): what a big-data user runs first."""
+    return _timed_train(path, "--batch-size", "1024")
 
 
 #: name -> function(path) -> seconds. The streaming sources add theirs here (e.g. "xmlp train, streaming").
