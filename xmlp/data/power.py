@@ -24,6 +24,7 @@ rows by default). Smaller data — WDBC's 569 rows — is fitted on every row, e
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -33,15 +34,20 @@ GRID = 241
 SAMPLE_ROWS = 10_000
 
 
+def _nonnegative(x: np.ndarray, lam: Any) -> np.ndarray:
+    """((1 + x)^λ − 1) / λ of values x ≥ 0 (λ a number, or one per column, none 0), as expm1 and
+    log1p in place: the masked form's operations, element for element."""
+    out: np.ndarray = np.log1p(x)
+    out *= lam
+    np.expm1(out, out=out)
+    out /= lam
+    return out
+
+
 def _yj(x: np.ndarray, lam: float) -> np.ndarray:
     """The transform of a 1-D array for one λ, in the stable expm1/log1p forms."""
     if x.size and float(x.min()) >= 0:  # one-signed (measurements): the same operations, without masks
-        out: np.ndarray = np.log1p(x)
-        if abs(lam) >= 1e-12:
-            out *= lam
-            np.expm1(out, out=out)
-            out /= lam
-        return out
+        return _nonnegative(x, lam) if abs(lam) >= 1e-12 else np.log1p(x)
     out = np.empty(x.shape, dtype=np.float64)
     pos = x >= 0
     lp, ln = np.log1p(x[pos]), np.log1p(-x[~pos])
@@ -56,13 +62,8 @@ def transform(x: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     lambdas = np.asarray(lambdas, dtype=np.float64)
     if x.size and (np.abs(lambdas) >= 1e-12).all() and (x.min(axis=0) >= 0).all():
-        # every column one-signed (measurements): _yj's operations on the whole block at once
-        with np.errstate(over="ignore", invalid="ignore"):
-            out: np.ndarray = np.log1p(x)
-            out *= lambdas
-            np.expm1(out, out=out)
-            out /= lambdas
-        return out
+        with np.errstate(over="ignore", invalid="ignore"):  # every column x >= 0: the whole block at once
+            return _nonnegative(x, lambdas)
     with np.errstate(over="ignore", invalid="ignore"):
         return np.column_stack([_yj(x[:, j], float(lam)) for j, lam in enumerate(lambdas)]) if x.size else x.copy()
 

@@ -126,10 +126,8 @@ class BatchedTrainer(Trainer):
         return layout.pack(xp, net.loss.value(xp, z, y) / n, cm, bce)
 
     def _member_noise(self, rows: int, d: int) -> Array:
-        """(K, rows, d) input noise of the next rows: member k's from its own stream, as ``_noise``."""
-        net = self.network
-        return net.xp.stack([net.backend.asarray(rng.standard_normal((rows, d)) * self.noise, net.dtype)
-                             for rng in self.noise_rngs])
+        """(K, rows, d) input noise of the next rows: member k's from its own stream (``_noise``)."""
+        return self.network.xp.stack([self._noise(rows, d, rng) for rng in self.noise_rngs])
 
     def _member_masks(self, rows: int) -> list[Array]:
         """Each Dropout layer's (K, rows, width) masks: member k's drawn from its own stream."""
@@ -137,8 +135,8 @@ class BatchedTrainer(Trainer):
         if len(self.dropout_rngs) != net.k:
             raise ValueError(f"expected a dropout stream per member ({net.k}) for a network with Dropout layers; "
                              f"received {len(self.dropout_rngs)}")
-        drawn = [member.host_masks(rng, rows) for member, rng in zip(net.members, self.dropout_rngs)]
-        return [net.xp.stack([net.backend.asarray(m[j], net.dtype) for m in drawn]) for j in range(len(drawn[0]))]
+        drawn = [self._masks(rows, member, rng) for member, rng in zip(net.members, self.dropout_rngs)]
+        return [net.xp.stack([m[j] for m in drawn]) for j in range(len(drawn[0]))]
 
     def _score(self, part: Array, n: int, layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
         """The first member's validation part, packed; every member's summed loss beside it."""

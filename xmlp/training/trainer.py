@@ -250,18 +250,18 @@ class Trainer:
             cb.on_batch_end(b)
         return loss, z, nll
 
-    def _noise(self, n: int, d: int) -> Array:
-        """Input noise for the next ``n`` rows of the epoch's order, sent in one transfer (a block
-        of at most ``NOISE_ROWS`` rows: transfers per epoch bounded by blocks, host memory by one)."""
-        return self.network.backend.asarray(self.noise_rng.standard_normal((n, d)) * self.noise, self.network.dtype)
+    def _noise(self, n: int, d: int, rng: Any = None) -> Array:
+        """Input noise for the next ``n`` rows of the epoch's order (from ``rng``, default the
+        noise stream), sent in one transfer (a block of at most ``NOISE_ROWS`` rows)."""
+        rng = self.noise_rng if rng is None else rng
+        return self.network.backend.asarray(rng.standard_normal((n, d)) * self.noise, self.network.dtype)
 
-    def _masks(self, rows: int) -> list[Array]:
-        """The Dropout layers' masks of the next ``rows`` rows of the epoch, drawn on the host and
-        sent (one transfer per layer per block)."""
-        if self.dropout_rng is None:
+    def _masks(self, rows: int, net: Any = None, rng: Any = None) -> list[Array]:
+        """``net``'s (the trained network's) Dropout masks of the next ``rows`` rows, from ``rng`` (the dropout stream)."""
+        net, rng = net or self.network, self.dropout_rng if rng is None else rng
+        if rng is None:
             raise ValueError("expected a dropout stream (dropout_rng) for a network with Dropout layers; received none")
-        net = self.network
-        return [net.backend.asarray(m, net.dtype) for m in net.host_masks(self.dropout_rng, rows)]
+        return [net.backend.asarray(m, net.dtype) for m in net.host_masks(rng, rows)]
 
     def _check_batches(self, n: int, batch_size: int) -> None:
         """BatchNorm needs >= 2 rows in every batch (the global batch's, in data parallelism)."""
