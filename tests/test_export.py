@@ -199,5 +199,49 @@ def test_onnx_of_a_regression_equals_xmlps_predictions(ensemble):
     # float32 layers on both sides (~1e-7 relative per output, of values up to ~300): 1e-6 of the
     # largest prediction, as the classification export's 1e-6 of a probability.
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
-    with pytest.raises(ValueError, match="expected a classifier for the PyTorch export; received a regression"):
-        torch_sequential(model)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
+@pytest.mark.parametrize("scaling", [True, False])
+def test_torch_sequential_of_a_regression_equals_xmlps_predictions(scaling):
+    """The network's standardised outputs, unscaled with the weights' target vectors, averaged
+    over the members: xmlp's predictions."""
+    import torch
+
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    x, y = sklearn_datasets.load_diabetes(return_X_y=True)
+    targets = np.stack([y, x[:, 0] * 100 + 7], axis=1)
+    model = xmlp.Sequential([xmlp.Dense(8, "tanh"), xmlp.BatchNorm(), xmlp.Dense(2, "linear")], task="regression",
+                            preprocess="yeo-johnson", ensemble=2, target_scaling=scaling)
+    model.fit(x, targets, epochs=3, seed=0, optimizer="adam")  # (SGD diverges on unscaled targets of ~150)
+    features = torch.from_numpy(model.standardizer.transform(x)).float()
+    outs = []
+    for k in range(2):
+        w = to_torch_state_dict(model, k)
+        with torch.no_grad():
+            outs.append(torch_sequential(model, k)(features).double() * w.target_scale + w.target_mean)
+    assert [type(m).__name__ for m in torch_sequential(model)][-1] == "Linear"  # no output activation
+    assert w.target_mean.dtype == torch.float64 and tuple(w.target_scale.shape) == (2,)
+    if not scaling:
+        assert w.target_mean.tolist() == [0.0, 0.0] and w.target_scale.tolist() == [1.0, 1.0]
+    want = model.predict(x)
+    # float32 layers on both sides (~1e-7 relative per output, of values up to ~300): 1e-6 of the
+    # largest prediction, as for ONNX above
+    np.testing.assert_allclose(torch.stack(outs).mean(0).numpy(), want, rtol=0, atol=1e-6 * np.abs(want).max())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
+def test_torch_sequential_of_a_multilabel_model_equals_xmlps_probabilities(wdbc):
+    import torch
+
+    x = wdbc[0]
+    labels = np.stack([x[:, 0] > 14, x[:, 1] > 19, x[:, 2] > 90], axis=1).astype(int)
+    model = xmlp.Sequential([xmlp.Dense(10, "relu"), xmlp.Dense(3, "sigmoid")], task="multilabel")
+    model.fit(x, labels, epochs=3, seed=0)
+    w = to_torch_state_dict(model)
+    assert w.target_mean is None and w.target_scale is None
+    features = ((torch.from_numpy(x) - w.mean) / w.scale).float()
+    with torch.no_grad():
+        proba = torch.sigmoid(torch_sequential(model)(features) / w.temperature).numpy()
+    # float32 both sides, the same operations in another order: ~1e-7 per probability
+    np.testing.assert_allclose(proba, model.predict_proba(x), rtol=0, atol=1e-6)

@@ -21,6 +21,13 @@
   statistics (``BatchNormalization`` in inference mode; ``nn.BatchNorm1d``), LayerNorm is ONNX's
   ``LayerNormalization`` and ``nn.LayerNorm``; GELU (tanh), SiLU and softplus are written out in
   ONNX as xmlp computes them.
+
+Other tasks: a multi-label model's ONNX output ``probabilities`` is one sigmoid per label (torch:
+``torch.sigmoid(net(features) / temperature)``); a regression's ONNX output is ``predictions``
+(n, outputs) in the targets' units, and its ``torch_sequential`` returns the network's outputs in
+the standardised units it learned: ``net(features) * target_scale + target_mean`` (the weights'
+``target_scale`` and ``target_mean``, float64; 1 and 0 with ``target_scaling=False``) are the
+predictions, averaged over the members of an ensemble.
 """
 
 import json
@@ -208,14 +215,13 @@ class TorchWeights(NamedTuple):
     mean: Any  #: float64 tensor (n_features,), or None without preprocessing: (T(x) - mean) / scale
     scale: Any  #: float64 tensor (n_features,), or None
     lambdas: Any  #: float64 tensor of the Yeo-Johnson λ per feature (T), or None (T is the identity)
-    temperature: float  #: divide the logits by this before the softmax
+    temperature: float  #: divide the logits by this before the softmax (multi-label: the sigmoid)
+    target_mean: Any = None  #: a regression's float64 tensor (outputs,): predictions = out * target_scale + target_mean
+    target_scale: Any = None  #: a regression's float64 tensor (outputs,); None for a classifier
 
 
 def _torch_plan(model: Any, member: int) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
     """The modules of ``torch_sequential`` in order: (torch.nn class name, arguments, tensors)."""
-    if model.task != "classification":
-        raise ValueError("expected a classifier for the PyTorch export; received a regression, whose outputs are "
-                         "standardised targets (hint: to_onnx exports it, scaling included)")
     net = model.members[member]
     plan: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
 
@@ -262,13 +268,17 @@ def to_torch_state_dict(model: Any, member: int = 0) -> TorchWeights:
         value = getattr(pre, name, None) if pre is not None else None
         return None if value is None else torch.from_numpy(np.array(value, dtype=np.float64))
 
-    return TorchWeights(state, vector("mean"), vector("scale"), vector("lambdas"), float(model.temperature))
+    target = model.encoder if model.task == "regression" else None
+    return TorchWeights(state, vector("mean"), vector("scale"), vector("lambdas"), float(model.temperature),
+                        *(torch.from_numpy(np.array(v, dtype=np.float64)) for v in
+                          ((target.mean, target.scale) if target is not None else ())))
 
 
 def torch_sequential(model: Any, member: int = 0) -> Any:
     """A ``torch.nn.Sequential`` (Linear, activation, …, Linear; ``Dropout``, ``BatchNorm1d``,
-    ``LayerNorm`` where the model has those layers) returning the logits, with the weights of the
-    model (of one member of an ensemble) loaded, in evaluation mode."""
+    ``LayerNorm`` where the model has those layers) returning the logits (a regression: its
+    standardised outputs; see the module's text), with the weights of the model (of one member
+    of an ensemble) loaded, in evaluation mode."""
     _check(model, member)
     plan = _torch_plan(model, member)  # (a model it cannot export is refused before torch is needed)
     import torch
