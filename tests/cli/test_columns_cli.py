@@ -173,8 +173,8 @@ def test_a_weight_column_reaches_the_loss_and_is_never_a_feature(cli, tmp_path, 
                                           "LABEL=WEIGHT,… with weights >= 0; received '1=-2' (see 'xmlp train --help')"),
     (None, ["--task", "regression", "--class-weight", "balanced"], 2, "expected --class-weight with a classification; "
                                                                       "received a regression (hint: --sample-weight COLUMN weighs rows)"),
-    (None, ["--stream"], 2, "expected --sample-weight/--class-weight on data read whole in one process; received "
-                            "--stream (weights are not supported there yet)"),
+    (None, ["--stream"], 2, "expected --sample-weight/--class-weight on data read whole; received --stream (weights "
+                            "of streamed rows are not supported yet)"),
     (None, ["--id", "w"], 65, "w.csv:1: expected --sample-weight to name a column of its own; received column 2, the id"),
 ])
 def test_bad_weights_are_one_line(cli, tmp_path, weighted_csv, edit, argv, code, message):

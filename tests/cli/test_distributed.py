@@ -229,3 +229,25 @@ def test_require_mpi_turns_the_skip_into_a_failure():
     env.pop("XMLP_REQUIRE_MPI")
     out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env)
     assert out.returncode == 0 and "1 skipped" in out.stdout, out.stdout
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_weighted_rows_over_two_processes_reproduce_one(mpiexec, tmp_path, task):
+    """--sample-weight (and --class-weight) in exact mode: the weighted mean over each global batch
+    (its Σ w summed with the gradients), as one process computes it, to RTOL (see above)."""
+    rng = np.random.default_rng(0)
+    y = np.arange(300) % 2
+    x = rng.normal(size=(300, 4)) + y[:, None]
+    w = rng.uniform(0.0, 3.0, size=300)
+    target = y if task == "classification" else x @ [1.0, -2.0, 0.5, 3.0]
+    rows = [["id", "w", "a", "b", "c", "d", "label"]]
+    rows += [[f"r{i}", f"{w[i]:.4f}", *(f"{v:.6f}" for v in x[i]), f"{target[i]:.6f}" if task == "regression"
+              else str(target[i])] for i in range(300)]
+    (tmp_path / "w.csv").write_text("\n".join(",".join(map(str, r)) for r in rows) + "\n")
+    args = ["train", "--data", "w.csv", "--sample-weight", "w", "--epochs", 4, "--dtype", "float64", "--no-plots",
+            "--no-refit", "--task", task, *(["--class-weight", "balanced"] if task == "classification" else [])]
+    one_process(*args, "--out", "one", cwd=tmp_path)
+    out, _ = mpiexec_run(mpiexec, *args, "--out", "two", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    two, _ = assert_runs_equal(tmp_path / "two", tmp_path / "one", RTOL)
+    assert two["config"]["processes"]["mode"] == "exact"

@@ -131,13 +131,25 @@ def test_gradient_sync_without_aliasing_views(split, monkeypatch):
     one = _fit(split, epochs=2)
     original = GradientSync.__init__
 
-    def no_alias(self, network, comm):
-        original(self, network, comm)
+    def no_alias(self, network, comm, weighted=False):
+        original(self, network, comm, weighted)
         self.aliased = False
 
+    xt, yt, _, _ = split
+    w = np.linspace(0.0, 2.0, len(yt))
+    weighted = _model()
+    weighted.fit(xt, yt, epochs=2, seed=3, sample_weight=w)
     monkeypatch.setattr(GradientSync, "__init__", no_alias)
     for model in ThreadGroup(2).run(lambda comm: _fit(split, Partition(comm), epochs=2)):
         _assert_same(model, one)
+
+    def fit_weighted(comm):
+        model = _model()
+        model.fit(xt, yt, epochs=2, seed=3, sample_weight=w, partition=Partition(comm))
+        return model
+
+    for model in ThreadGroup(2).run(fit_weighted):  # the weights' sum scales the copied-back gradients too
+        _assert_same(model, weighted)
 
 
 def test_sharded_fit_reaches_the_single_process_accuracy(split):
@@ -187,3 +199,52 @@ def test_two_processes_reproduce_one_regression(wdbc):
     one = fit()
     for model in ThreadGroup(2).run(lambda comm: fit(Partition(comm))):
         _assert_same(model, one)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "strict:device1"])
+def test_weighted_exact_mode_reproduces_one_process(split, backend):
+    """Sample and class weights in exact mode: each process's gradient of Σ wℓ over its slice, the
+    slices' Σ w in the same all-reduce, the sum divided by the global batch's Σ w: one process's
+    weighted mean, to RTOL (see above); one more all-reduce per epoch (the loss's Σ w)."""
+    xt, yt, xv, yv = split
+    w = np.random.default_rng(0).uniform(0.0, 3.0, len(yt))
+    w[:40] = 0.0  # whole slices of zero weight: their share of the sum is 0, not 0/0
+
+    def fit(partition=None):
+        model = _model(backend)
+        model.fit(xt, yt, validation_data=(xv, yv), epochs=3, seed=3, optimizer="adam", partition=partition,
+                  sample_weight=w, class_weight="balanced", metrics=["accuracy"])
+        return model
+
+    one = fit()
+    for model, stats in ThreadGroup(2).run(lambda comm: (fit(Partition(comm)), comm.stats)):
+        _assert_same(model, one)
+        assert stats.allreduce == 3 * (-(-len(yt) // 8) + 2)
+
+
+def test_weighted_sharded_full_batches_equal_one_process(split):
+    """Sharded mode, one batch of every row per step: the step's gradient is the weighted mean over
+    all shards' rows (the global Σ w), so W shards train as one process on all rows; "balanced"
+    class weights count every shard's rows."""
+    xt, yt, _, _ = split
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(yt))
+    kw = dict(epochs=4, batch_size=len(yt), seed=3, optimizer="adam", metrics=[], class_weight="balanced")
+    one = _model()
+    one.fit(xt, yt, sample_weight=w, **kw)
+    parts = [shard_range(len(yt), r, 2) for r in range(2)]
+    merged = scaling(merge(moments(xt[slice(*p)]) for p in parts))
+    rows = [(b - a, 0) for a, b in parts]
+
+    def work(comm):
+        a, b = parts[comm.rank]
+        model = _model()
+        model.fit(xt[a:b], yt[a:b], sample_weight=w[a:b],
+                  partition=Partition(comm, shard_rows=rows, classes=["B", "M"], scaling=merged), **kw)
+        return model
+
+    for model in ThreadGroup(2).run(work):
+        # the same rows and weights in one step; the sums in another order, and merged moments
+        # instead of one pass for the standardisation (~1e-16 relative): RTOL
+        np.testing.assert_allclose(model.history.history["loss"], one.history.history["loss"], rtol=RTOL)
+        for wa, wb in zip(model.get_weights(), one.get_weights()):
+            np.testing.assert_allclose(wa["weight"], wb["weight"], rtol=RTOL, atol=1e-15)

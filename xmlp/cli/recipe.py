@@ -181,9 +181,9 @@ def check_task(s: Any) -> None:
     if s.regression and s.class_weight is not None:
         raise UsageError("expected --class-weight with a classification; received a regression (hint: --sample-weight "
                          "COLUMN weighs rows)")
-    if (s.sample_weight is not None or s.class_weight is not None) and (s.stream or s.distributed):
-        raise UsageError(f"expected --sample-weight/--class-weight on data read whole in one process; received "
-                         f"{'--stream' if s.stream else '--distributed'} (weights are not supported there yet)")
+    if (s.sample_weight is not None or s.class_weight is not None) and s.stream:
+        raise UsageError("expected --sample-weight/--class-weight on data read whole; received --stream (weights of "
+                         "streamed rows are not supported yet)")
     if s.sample_weight is not None and not (s.data or s.train):
         raise UsageError("expected --data or --train with --sample-weight; received the embedded data (no weight "
                          "column)")

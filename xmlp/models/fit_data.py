@@ -96,9 +96,9 @@ def row_weights(model: Any, y: Any, x: Any, sample_weight: Any, class_weight: An
     None for neither. Finite, >= 0, not all 0 — else a ValueError naming what was found."""
     if sample_weight is None and class_weight is None:
         return None
-    if is_source(x) or (partition is not None and partition.size > 1):
-        raise ValueError("expected sample_weight and class_weight with arrays in one process; received "
-                         + ("a data source" if is_source(x) else f"{partition.size} processes") + " (not supported yet)")
+    if is_source(x):
+        raise ValueError("expected sample_weight and class_weight with arrays; received a data source (not supported "
+                         "yet)")
     n = len(y)
     w = np.ones(n)
     if sample_weight is not None:
@@ -111,6 +111,9 @@ def row_weights(model: Any, y: Any, x: Any, sample_weight: Any, class_weight: An
                              "(hint: sample_weight)")
         codes = model.encoder.indices(y)
         counts = np.bincount(codes, minlength=len(model.classes))
+        if partition is not None and partition.sharded:  # "balanced": the counts of every shard's rows
+            counts = np.sum(partition.comm.allgather(counts), axis=0)
+            n = int(counts.sum())
         if class_weight == "balanced":
             per_class = n / (len(model.classes) * np.maximum(counts, 1))
         elif isinstance(class_weight, dict):

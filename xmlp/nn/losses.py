@@ -66,14 +66,17 @@ class SoftmaxCrossEntropy:
         grad = (e / se - y) * (1.0 / (rows or z.shape[0]))
         return total, grad
 
-    def weighted(self, xp: Namespace, z: Array, y: Array, w: Array) -> tuple[Array, Array]:
+    def weighted(self, xp: Namespace, z: Array, y: Array, w: Array, divisor: Any = None) -> tuple[Array, Array]:
         """(sum_i w_i l_i, dL/dz of the batch's weighted mean sum_i w_i l_i / sum_i w_i): rows with
-        ``sample_weight`` (a batch whose weights are all 0 has a zero gradient)."""
+        ``sample_weight`` (a batch whose weights are all 0 has a zero gradient). ``divisor``: instead
+        of the batch's sum of weights (1: the gradient of the summed loss, which data parallelism
+        divides by the global batch's sum after the all-reduce)."""
         s = z - xp.max(z, axis=1, keepdims=True)
         e = xp.exp(s)
         se = xp.sum(e, axis=1, keepdims=True)
         rows = xp.sum(y * (xp.log(se) - s), axis=1)
-        return xp.sum(w * rows), (e / se - y) * (w / weight_sum(xp, w))[:, None]
+        total = weight_sum(xp, w) if divisor is None else divisor
+        return xp.sum(w * rows), (e / se - y) * (w / total)[:, None]
 
     def buffers(self, xp: Namespace, z: Array) -> tuple[Array, ...]:
         """The buffers of the backend's fused kernel (``kernels.softmax_cross_entropy``, which

@@ -44,10 +44,11 @@ class SigmoidCrossEntropy:
         loss, slope = self._terms(xp, z, y)
         return xp.sum(loss) * (1.0 / k), slope * (1.0 / ((rows or z.shape[0]) * k))
 
-    def weighted(self, xp: Namespace, z: Array, y: Array, w: Array) -> tuple[Array, Array]:
+    def weighted(self, xp: Namespace, z: Array, y: Array, w: Array, divisor: Any = None) -> tuple[Array, Array]:
         k = z.shape[1]
         loss, slope = self._terms(xp, z, y)
-        return xp.sum(w * xp.sum(loss, axis=1)) * (1.0 / k), slope * (w / (weight_sum(xp, w) * k))[:, None]
+        total = weight_sum(xp, w) if divisor is None else divisor
+        return xp.sum(w * xp.sum(loss, axis=1)) * (1.0 / k), slope * (w / (total * k))[:, None]
 
     def value(self, xp: Namespace, z: Array, y: Array) -> Array:
         return xp.sum(self._terms(xp, z, y)[0]) * (1.0 / z.shape[1])

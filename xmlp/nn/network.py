@@ -223,16 +223,17 @@ class Network:
         for layer, mask in zip(self.random_layers, masks):
             layer.mask = mask
 
-    def train_step(self, x: Array, y: Array, rows: int | None = None, weights: Array | None = None) -> tuple[Array, Array]:
+    def train_step(self, x: Array, y: Array, rows: int | None = None, weights: Array | None = None,
+                   weight_divisor: Any = None) -> tuple[Array, Array]:
         """Forward, fused loss and backward for one batch: fills every layer's ``grads`` (of
         the batch's mean loss; over ``rows`` rows when x is one process's slice of the batch;
-        with ``weights``, of its weighted mean) and returns (the summed — weighted — loss of x's
-        rows, their logits)."""
+        with ``weights``, of its weighted mean, or divided by ``weight_divisor`` instead of the
+        batch's sum of weights) and returns (the summed — weighted — loss of x's rows, their logits)."""
         for norm in self.norm_layers:
             norm.rows = rows or x.shape[0]
         if weights is not None or self.kernels is None or type(self.loss) is not losses.SoftmaxCrossEntropy:
             z = self.logits(x, training=True)  # (the fused kernel is the unweighted softmax loss only)
-            total, grad = (self.loss.weighted(self.xp, z, y, weights) if weights is not None
+            total, grad = (self.loss.weighted(self.xp, z, y, weights, weight_divisor) if weights is not None
                            else self.loss.forward_backward(self.xp, z, y, rows))
         else:  # the layers' buffered forward and backward (Dense.forward/backward's fast path)
             z = x

@@ -45,11 +45,13 @@ class _Regression:
         loss, slope = self.elementwise(xp, z - y)
         return xp.sum(loss) * (1.0 / k), slope * (1.0 / ((rows or z.shape[0]) * k))
 
-    def weighted(self, xp: Namespace, z: Array, y: Array, w: Array) -> tuple[Array, Array]:
-        """(sum_i w_i l_i, dL/dz of sum_i w_i l_i / sum_i w_i), l_i a row's mean over outputs."""
+    def weighted(self, xp: Namespace, z: Array, y: Array, w: Array, divisor: Any = None) -> tuple[Array, Array]:
+        """(sum_i w_i l_i, dL/dz of sum_i w_i l_i / sum_i w_i), l_i a row's mean over outputs;
+        ``divisor`` instead of sum_i w_i (as ``SoftmaxCrossEntropy.weighted``)."""
         k = z.shape[1]
         loss, slope = self.elementwise(xp, z - y)
-        return xp.sum(w * xp.sum(loss, axis=1)) * (1.0 / k), slope * (w / (weight_sum(xp, w) * k))[:, None]
+        total = weight_sum(xp, w) if divisor is None else divisor
+        return xp.sum(w * xp.sum(loss, axis=1)) * (1.0 / k), slope * (w / (total * k))[:, None]
 
     def value(self, xp: Namespace, z: Array, y: Array) -> Array:
         """The summed loss alone (validation, evaluate)."""

@@ -95,9 +95,15 @@ class GradientSync:
     (The copy is needed because the Array API has no ``out=``: a layer's matmul allocates its
     gradient. Measured on NumPy, copying after backward costs the same as writing each gradient
     into a view from the layer; it leaves the layers alone: see benchmarks/README.md.)
+
+    ``weighted``: the layers' gradients are of this process's *summed* weighted loss Σ wᵢℓᵢ, and
+    ``step(w_sum)`` takes its rows' Σ wᵢ; the sum rides in the same all-reduce (one more value
+    at the buffer's end), and the summed gradient is divided by the global Σ w — the weighted
+    mean over the global batch, as one process computes it (a zero sum divides by 1, as
+    ``nn.regression.weight_sum``).
     """
 
-    def __init__(self, network: Any, comm: Communicator):
+    def __init__(self, network: Any, comm: Communicator, weighted: bool = False):
         self.comm = comm
         if comm.size == 1:
             self.step = _nothing
@@ -107,7 +113,8 @@ class GradientSync:
         self.slots = [(layer, key) for layer in network.layers for key in layer.params]
         shapes = [tuple(layer.params[key].shape) for layer, key in self.slots]
         counts = [_prod(s) for s in shapes]
-        self.flat = xp.zeros((sum(counts),), dtype=network.dtype, device=be.device)
+        self.n = sum(counts)
+        self.flat = xp.zeros((self.n + weighted,), dtype=network.dtype, device=be.device)
         self.spans, at = [], 0
         for n in counts:
             self.spans.append((at, at + n))
@@ -121,23 +128,24 @@ class GradientSync:
         self.flat[...] = 0.0
         self.step = self._reduce
 
-    def _reduce(self) -> None:
-        if self.aliased:
-            for (layer, key), view in zip(self.slots, self.views):
+    def _reduce(self, w_sum: Any = None) -> None:
+        flat, n, reshape = self.flat, self.n, self.xp.reshape
+        for (layer, key), (a, b), view in zip(self.slots, self.spans, self.views):
+            if self.aliased:
                 view[...] = layer.grads[key]
-            self.comm.allreduce_(self.flat)
-            for (layer, key), view in zip(self.slots, self.views):
-                layer.grads[key] = view
-            return
-        flat, reshape = self.flat, self.xp.reshape
-        for (layer, key), (a, b) in zip(self.slots, self.spans):
-            flat[a:b] = reshape(layer.grads[key], (-1,))
+            else:
+                flat[a:b] = reshape(layer.grads[key], (-1,))
+        if w_sum is not None:
+            flat[n] = w_sum
         self.comm.allreduce_(flat)
-        for (layer, key), (a, b), shape in zip(self.slots, self.spans, self.shapes):
-            layer.grads[key] = reshape(flat[a:b], shape)
+        if w_sum is not None:  # the global batch's weighted mean (a zero sum of weights: divided by 1)
+            total = flat[n]
+            flat[:n] = flat[:n] * (1.0 / (total + self.xp.astype(total == 0, total.dtype)))
+        for (layer, key), (a, b), view, shape in zip(self.slots, self.spans, self.views, self.shapes):
+            layer.grads[key] = view if self.aliased else reshape(flat[a:b], shape)
 
 
-def _nothing() -> None:
+def _nothing(w_sum: Any = None) -> None:
     pass
 
 

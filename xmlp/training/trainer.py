@@ -58,20 +58,16 @@ class Trainer:
                  clip_value: float | None = None, target_scale: Sequence[float] | None = None,
                  weighted: bool = False):
         self.noise, self.noise_rng, self.dropout_rng = noise, noise_rng, dropout_rng
-        #: whether the data's last column is each row's sample weight (one process only)
-        self.weighted = weighted
+        self.weighted = weighted  # whether the data's last column is each row's sample weight
         self._weight_sum: Any = None
         #: a regression's target scales (its metrics are reported in the targets' units)
         self.target_scale = target_scale
         self.schedule = lr_schedule
         self._clip = (GradientClipping(network.xp, network.layers, clip_norm, clip_value)
                       if clip_norm is not None or clip_value is not None else None)
-        self.network = network
-        self.optimizer = optimizer
-        self.metrics = list(metrics)
-        self.callbacks = list(callbacks)
+        self.network, self.optimizer, self.metrics, self.callbacks = network, optimizer, list(metrics), list(callbacks)
         self.partition = partition if partition is not None else parallel.Partition()
-        self._sync: Callable[[], None] = lambda: None  # set by fit: the step's gradient sum
+        self._sync: Callable[..., None] = lambda w_sum=None: None  # set by fit: the step's gradient sum
         # Only callbacks that override on_batch_end are called per batch.
         self._batch_callbacks = [cb for cb in self.callbacks
                                  if type(cb).on_batch_end is not Callback.on_batch_end]
@@ -85,7 +81,7 @@ class Trainer:
                                          multilabel=net.loss.task == "multilabel")
         class_ids = xp.arange(net.n_outputs, dtype=be.index_dtype, device=be.device)
         history = History(params=params)
-        self._sync = parallel.GradientSync(net, part.comm).step  # one process: does nothing
+        self._sync = parallel.GradientSync(net, part.comm, self.weighted).step  # one process: does nothing
         shuffle_rng = part.shuffle_stream(shuffle_rng)
         fed = hasattr(data, "epoch")  # a feed: the rows come to the device in pieces, each epoch
         if fed and part.size > 1:
@@ -157,8 +153,7 @@ class Trainer:
         xp, be = net.xp, net.backend
         n, d = data.shape[0], net.n_inputs
         idx = be.asarray(shuffle_rng.permutation(n), be.index_dtype)
-        loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
-        self._weight_sum = xp.zeros((), dtype=net.dtype, device=be.device)  # the epoch's sum of weights
+        loss_sum, self._weight_sum = (xp.zeros((), dtype=net.dtype, device=be.device) for _ in range(2))  # (and weights)
         noise: Any = None  # the input noise of the epoch's rows block[0]:block[1]
         block = mblock = (0, 0)
         masks: list[Any] = []  # the Dropout layers' masks of the rows mblock[0]:mblock[1]
@@ -190,8 +185,7 @@ class Trainer:
         n = self.partition.total_rows(n)
         if (layout.regression or layout.multilabel) and cm is not None:
             cm = cm / n
-        return layout.pack(xp, loss_sum / (self._weight_sum if self.weighted else n), cm,
-                           None if bce is None else bce / n)
+        return layout.pack(xp, loss_sum / self._divisor(n), cm, None if bce is None else bce / n)
 
     def _train_pieces(self, feed: Any, batch_size: int, shuffle_rng: Any, layout: metrics_mod.EpochVector,
                       class_ids: Array) -> Array:
@@ -199,8 +193,7 @@ class Trainer:
         shuffled order (and with their input noise); each batch is a slice of one piece."""
         net = self.network
         xp, be, d = net.xp, net.backend, net.n_inputs
-        loss_sum = xp.zeros((), dtype=net.dtype, device=be.device)
-        self._weight_sum = xp.zeros((), dtype=net.dtype, device=be.device)  # the epoch's sum of weights
+        loss_sum, self._weight_sum = (xp.zeros((), dtype=net.dtype, device=be.device) for _ in range(2))  # (and weights)
         bce = cm = None
         b = 0
         width = net.random_width()
@@ -227,21 +220,22 @@ class Trainer:
         n = feed.n_rows
         if (layout.regression or layout.multilabel) and cm is not None:
             cm = cm / n
-        return layout.pack(xp, loss_sum / (self._weight_sum if self.weighted else n), cm,
-                           None if bce is None else bce / n)
+        return layout.pack(xp, loss_sum / self._divisor(n), cm, None if bce is None else bce / n)
 
     def _step(self, xb: Array, yb: Array, rows: int, b: int, bce: bool) -> tuple[Array, Array, Array | None]:
         """One training step on a batch: forward/backward, the gradient sum over processes (one
         process: nothing), the update, the batch callbacks. Returns (summed loss, logits, the
         batch's clipped BCE sum when ``bce``)."""
-        k = self.network.n_outputs
+        k, w_sum = self.network.n_outputs, None
         if self.weighted:  # [targets | weight]: the last column weighs the row in the batch's loss
-            wb, yb = yb[:, k], yb[:, :k]
-            loss, z = self.network.train_step(xb, yb, rows, weights=wb)
-            self._weight_sum += self.network.xp.sum(wb)
+            wb, yb = yb[:, k], yb[:, :k]  # W processes: the summed loss's gradient, divided in the sync
+            loss, z = self.network.train_step(xb, yb, rows, weights=wb, weight_divisor=1.0 if self.partition.size > 1
+                                              else None)
+            w_sum = self.network.xp.sum(wb)
+            self._weight_sum += w_sum
         else:
             loss, z = self.network.train_step(xb, yb, rows)
-        self._sync()
+        self._sync(w_sum)
         if self._clip is not None:
             self._clip()
         self.optimizer.step()
@@ -249,6 +243,12 @@ class Trainer:
         for cb in self._batch_callbacks:
             cb.on_batch_end(b)
         return loss, z, nll
+
+    def _divisor(self, n: int) -> Any:
+        """What the epoch's summed loss is divided by: its rows (of all processes), or the sum of their weights."""
+        if not self.weighted or self.partition.size == 1:
+            return self._weight_sum if self.weighted else n
+        return self.partition.comm.allreduce_(self.network.xp.reshape(self._weight_sum, (1,)))[0]
 
     def _noise(self, n: int, d: int, rng: Any = None) -> Array:
         """Input noise for the next ``n`` rows of the epoch's order (from ``rng``, default the
