@@ -142,7 +142,6 @@ def _onnx_layers(g: _Graph, net: Any, z: str, prefix: str) -> str:
 
 def to_onnx(model: Any) -> Any:
     """The ONNX ``ModelProto`` of a fitted ``Sequential`` (checked by ``onnx.checker``)."""
-    import onnx
     from onnx import TensorProto
 
     _check(model)

@@ -70,7 +70,7 @@ def test_npy_truncated_or_not_npy(tmp_path):
 
 def test_npy_labels_must_match_the_rows(tmp_path):
     x = _npy(tmp_path, "x.npy", np.zeros((5, 2)))
-    with pytest.raises(DataError, match=r"y.npy: expected one label per row of .*x.npy \(shape \(5,\)\); received shape \(4,\)"):
+    with pytest.raises(DataError, match=r"y.npy: expected one label per row of .*x.npy \(shape \(5,\), or \(5, outputs\)\); received shape \(4,\)"):
         NpySource(x, _npy(tmp_path, "y.npy", np.zeros(4)))
     with pytest.raises(ValueError, match="expected the labels as a second .npy file or a label_column; received neither"):
         NpySource(x)

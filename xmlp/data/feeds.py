@@ -33,7 +33,7 @@ from .preprocessing import (
     Standardizer,
     check_representable,
 )
-from .scan import checked, where
+from .scan import checked, row_weights, where
 from .sources import DEFAULT_CHUNK_ROWS, Source
 
 DEFAULT_BUFFER_ROWS = 1 << 18
@@ -78,13 +78,16 @@ class SourceFeed(_Feed):
     """Rows of a source, preprocessed per chunk, shuffled by chunk order and a shuffle buffer."""
 
     def __init__(self, backend: backends.Backend, source: Source, n_rows: int, standardizer: Standardizer | None,
-                 encoder: LabelEncoder, dtype: str, *, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                 buffer_rows: int = DEFAULT_BUFFER_ROWS, shuffle: bool = True):
+                 encoder: Any, dtype: str, *, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                 buffer_rows: int = DEFAULT_BUFFER_ROWS, shuffle: bool = True, weighted: bool = False,
+                 class_weights: np.ndarray | None = None):
         super().__init__(backend, dtype, chunk_rows)
         if isinstance(buffer_rows, bool) or not isinstance(buffer_rows, int) or buffer_rows < 1:
             raise ValueError(f"expected shuffle_buffer to be an integer >= 1; received {buffer_rows!r}")
         self.source, self.n_rows, self.standardizer, self.encoder = source, n_rows, standardizer, encoder
         self.buffer_rows, self.shuffle, self.epochs = buffer_rows, shuffle, 0
+        #: a last column of each row's weight: the chunk's sample weights (1 without) times its class's
+        self.weighted, self.class_weights = weighted or class_weights is not None, class_weights
 
     def epoch(self, shuffle_rng: Any, batch_size: int, noise: float = 0.0, noise_rng: Any = None,
               d: int = 0) -> Iterator[tuple[Array, Array | None]]:
@@ -124,7 +127,11 @@ class SourceFeed(_Feed):
 
     def _one_hot(self, labels: np.ndarray) -> np.ndarray:
         """``encoder.one_hot`` by a vectorised lookup in the sorted classes (the encoder's loop,
-        with its error message, only where a label is not a class)."""
+        with its error message, only where a label is not a class); a regression's or a
+        multi-label model's encoder as it is."""
+        if not isinstance(self.encoder, LabelEncoder) or labels.ndim != 1:
+            out_: np.ndarray = self.encoder.one_hot(labels)
+            return out_
         classes = np.asarray(self.encoder.classes)
         if classes.dtype.kind == labels.dtype.kind or {classes.dtype.kind, labels.dtype.kind} <= set("iuf"):
             idx = np.minimum(np.searchsorted(classes, labels), len(classes) - 1)
@@ -144,8 +151,13 @@ class SourceFeed(_Feed):
             raise DataError(f"{where(self.source, chunk, exc.row, exc.col)}: {exc}") from None
         except ValueError as exc:
             raise DataError(f"{self.source.name}: {exc} in the chunk from row {chunk.first_row}") from None
-        out = np.empty((x.shape[0], x.shape[1] + targets.shape[1]), dtype=self.dtype)
-        out[:, : x.shape[1]], out[:, x.shape[1] :] = block, targets
+        d, k = x.shape[1], targets.shape[1]
+        out = np.empty((x.shape[0], d + k + self.weighted), dtype=self.dtype)
+        out[:, :d], out[:, d : d + k] = block, targets
+        if self.weighted:
+            w = row_weights(self.source, chunk)
+            w = np.ones(x.shape[0]) if w is None else w
+            out[:, -1] = w if self.class_weights is None else w * (targets @ self.class_weights)
         return out
 
 

@@ -62,12 +62,14 @@ class _Mapped:
 
 class NpySource(Source):
     """Features memory-mapped from a ``.npy`` file (rows × features, float32 or float64, this
-    machine's byte order), labels from a second ``.npy`` (one per row) or from the feature file's
-    column ``label_column``. Only the chunk being read is in memory."""
+    machine's byte order), labels from a second ``.npy`` (one per row: 1-D, or (rows, outputs)
+    for several regression targets or 0/1 label columns) or from the feature file's column
+    ``label_column``; ``sample_weight``: a third ``.npy`` of one weight per row. Only the chunk
+    being read is in memory."""
 
     def __init__(self, path: str | os.PathLike[str], labels: str | os.PathLike[str] | None = None, *,
                  label_column: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                 feature_names: Sequence[str] | None = None):
+                 feature_names: Sequence[str] | None = None, sample_weight: str | os.PathLike[str] | None = None):
         self.name = str(path)
         self._xmap = _Mapped(self.name, "features")
         x = self._xmap.array
@@ -84,9 +86,13 @@ class NpySource(Source):
             self._label_col = label_column % x.shape[1]
         else:
             self._y = _Mapped(str(labels), "labels")
-            if self._y.array.ndim != 1 or self._y.array.shape[0] != x.shape[0]:
-                raise DataError(f"{labels}: expected one label per row of {self.name} (shape ({x.shape[0]},)); "
-                                f"received shape {self._y.array.shape}")
+            if self._y.array.ndim not in (1, 2) or self._y.array.shape[0] != x.shape[0]:
+                raise DataError(f"{labels}: expected one label per row of {self.name} (shape ({x.shape[0]},), or "
+                                f"({x.shape[0]}, outputs)); received shape {self._y.array.shape}")
+        self._w = None if sample_weight is None else _Mapped(str(sample_weight), "sample weights")
+        if self._w is not None and self._w.array.shape != (x.shape[0],):
+            raise DataError(f"{sample_weight}: expected one sample weight per row of {self.name} (shape "
+                            f"({x.shape[0]},)); received shape {self._w.array.shape}")
         self.n_features = x.shape[1] - (label_column is not None)
         self.feature_names = list(feature_names) if feature_names is not None else None
         self.ranges = _chunk_ranges(x.shape[0], chunk_rows)
@@ -96,7 +102,8 @@ class NpySource(Source):
     def read(self, k: int) -> Chunk:
         lo, hi = self.ranges[k]
         block = self._xmap.rows(lo, hi)  # copied out of the map: only this chunk is resident
+        w = None if self._w is None else self._w.rows(lo, hi)
         if self._y is not None:
-            return Chunk(block, self._y.rows(lo, hi), lo)
+            return Chunk(block, self._y.rows(lo, hi), lo, weights=w)
         labels = block[:, self._label_col]
-        return Chunk(np.delete(block, self._label_col, axis=1), labels, lo)
+        return Chunk(np.delete(block, self._label_col, axis=1), labels, lo, weights=w)

@@ -23,22 +23,28 @@ import numpy as np
 from ..errors import DataError
 from . import power
 from .fingerprint import Fingerprint, row_hashes
-from .preprocessing import LabelEncoder, Standardizer
+from .preprocessing import LabelEncoder, Standardizer, labels_of
 from .shards import Moments, merge, moments, scaling
 from .sources import Chunk, Source
+from .targets import IndicatorEncoder, as_targets
 
 SAMPLE_ROWS = power.SAMPLE_ROWS  # rows of the Yeo-Johnson λ sample: what power.fit itself samples from in-memory data
 
 
 @dataclass
 class Scan:
-    """What the first pass learned: rows, classes and their counts, the fitted preprocessing."""
+    """What the first pass learned: rows, classes and their counts (a multi-label source: the
+    label columns 0 … k-1 and each one's rows of 1), the fitted preprocessing; a regression's
+    target moments; whether the rows carry sample weights."""
 
     n_rows: int
     classes: list[Any]
     counts: list[int]
     standardizer: Standardizer | None
     fingerprint: Fingerprint | None = None
+    targets: tuple[np.ndarray, np.ndarray] | None = None  #: a regression's (mean, std) per output, population
+    flat: bool = False  #: a regression's targets came 1-D (one output)
+    weighted: bool = False
 
 
 def where(source: Source, chunk: Chunk, row: int, col: int) -> str:
@@ -60,25 +66,71 @@ def checked(source: Source, chunk: Chunk, n_features: int) -> np.ndarray:
     return x
 
 
+def class_labels(source: Source, chunk: Chunk) -> np.ndarray:
+    """A classification chunk's labels, 1-D (one-hot rows: their class indices)."""
+    try:
+        return np.asarray(labels_of(chunk.labels)[0])
+    except ValueError as exc:
+        raise DataError(f"{source.name}: {exc} (chunk from row {chunk.first_row})") from None
+
+
+def task_targets(source: Source, chunk: Chunk, task: str) -> np.ndarray:
+    """A regression's targets (float64, rows × outputs) or a multi-label chunk's 0/1 matrix, checked."""
+    try:
+        return as_targets(chunk.labels) if task == "regression" else IndicatorEncoder().one_hot(chunk.labels)
+    except ValueError as exc:
+        raise DataError(f"{source.name}: {exc} (chunk from row {chunk.first_row})") from None
+
+
+def row_weights(source: Source, chunk: Chunk) -> np.ndarray | None:
+    """The chunk's sample weights, float64, each finite and >= 0 (else a DataError saying where)."""
+    if chunk.weights is None:
+        return None
+    w = np.asarray(chunk.weights, dtype=np.float64)
+    bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
+    if len(bad):
+        at = (f"{source.name}:{chunk.lines[int(bad[0])]}" if chunk.lines is not None
+              else f"{source.name}: row {chunk.first_row + int(bad[0])}")
+        raise DataError(f"{at}: expected a finite sample weight >= 0; received {float(w[bad[0]])!r}")
+    return w
+
+
 def scan(source: Source, standardizer: Standardizer | None, *, seed: int | None = 0,
-         sample_rows: int = SAMPLE_ROWS, fingerprint_dtype: str | None = None) -> Scan:
-    """One pass (two for Yeo-Johnson over several chunks): rows, classes, preprocessing, and
-    with ``fingerprint_dtype`` the rows' fingerprint (``data.fingerprint``) in that dtype."""
+         sample_rows: int = SAMPLE_ROWS, fingerprint_dtype: str | None = None, task: str = "classification") -> Scan:
+    """One pass (two for Yeo-Johnson over several chunks): rows, classes (or ``task``'s targets),
+    weights, preprocessing, and with ``fingerprint_dtype`` the rows' fingerprint
+    (``data.fingerprint``) in that dtype."""
     fp = Fingerprint(fingerprint_dtype) if fingerprint_dtype is not None else None
     sample_rng = np.random.default_rng(seed)
     parts: list[Moments] = []
+    target_parts: list[Moments] = []
     counts: dict[Any, int] = {}
     sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (keys, row numbers, rows)
     only: np.ndarray | None = None  # the data of a source read as one chunk
-    n, n_chunks = 0, 0
+    only_t: np.ndarray | None = None  # its targets
+    ones: np.ndarray | None = None  # the targets' column sums
+    n, n_chunks, weighted, w_total, flat = 0, 0, set(), 0.0, False
     for chunk in source.chunks():
         x = checked(source, chunk, source.n_features)
         if len(chunk.labels) != x.shape[0]:
             raise DataError(f"{source.name}: expected one label per row; received {len(chunk.labels)} labels for "
                             f"{x.shape[0]} rows at row {chunk.first_row}")
-        names, found = np.unique(chunk.labels, return_counts=True)
-        for name, c in zip(names.tolist(), found.tolist()):
-            counts[name] = counts.get(name, 0) + c
+        if task == "classification":
+            names, found = np.unique(class_labels(source, chunk), return_counts=True)
+            for name, c in zip(names.tolist(), found.tolist()):
+                counts[name] = counts.get(name, 0) + c
+        else:
+            t = task_targets(source, chunk, task)
+            if ones is not None and t.shape[1] != len(ones):
+                raise DataError(f"{source.name}: expected {len(ones)} target columns in every chunk; received "
+                                f"{t.shape[1]} at row {chunk.first_row}")
+            ones = t.sum(axis=0) + (0.0 if ones is None else ones)  # (multi-label: each label's rows of 1)
+            if task == "regression":
+                target_parts.append(moments(t))
+            only_t, flat = (t if n_chunks == 0 else None), np.ndim(chunk.labels) == 1
+        w = row_weights(source, chunk)
+        weighted.add(w is not None)
+        w_total += 0.0 if w is None else float(w.sum())
         parts.append(moments(x))
         if fp is not None:
             fp.add(row_hashes(x, fp.dtype))
@@ -90,10 +142,24 @@ def scan(source: Source, standardizer: Standardizer | None, *, seed: int | None 
         n_chunks += 1
     if n == 0:
         raise DataError(f"{source.name}: expected data rows; received none")
-    classes = sorted(counts)
+    if len(weighted) > 1:
+        raise DataError(f"{source.name}: expected sample weights in every chunk or in none; received some without")
+    if True in weighted and not w_total > 0:
+        raise DataError(f"{source.name}: expected sample weights that are not all 0; received only zeros")
+    classes, targets = sorted(counts), None
+    if task == "multilabel" and ones is not None:  # the label columns, and each one's rows of 1
+        classes, counts = list(range(len(ones))), dict(enumerate(ones.astype(int).tolist()))
+    elif task == "regression":
+        targets = ((only_t.mean(axis=0), only_t.std(axis=0)) if only_t is not None  # one chunk: as in memory
+                   else _mean_std(merge(target_parts)))
     if standardizer is not None:
         standardizer = _fit(source, standardizer, only, parts, sample)
-    return Scan(n, classes, [counts[c] for c in classes], standardizer, fp)
+    return Scan(n, classes, [counts[c] for c in classes], standardizer, fp, targets, flat, True in weighted)
+
+
+def _mean_std(m: Moments) -> tuple[np.ndarray, np.ndarray]:
+    n, mean, m2 = m
+    return mean, np.sqrt(m2 / n)
 
 
 def _keep_sample(sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None, x: np.ndarray, first_row: int,

@@ -1,7 +1,11 @@
 """Data sources read in chunks: training data larger than memory.
 
-A source is a sequence of chunks of rows — ``Chunk(x, labels, first_row, lines)`` — that can be
-read again every epoch, and (where the source allows) in any order: ``read(k)`` reads chunk k.
+A source is a sequence of chunks of rows — ``Chunk(x, labels, first_row, lines, weights)`` — that
+can be read again every epoch, and (where the source allows) in any order: ``read(k)`` reads chunk k.
+``labels`` are a classification's labels (1-D, or one-hot rows), a regression's targets (1-D for one
+output, (rows, outputs) for several) or a multi-label model's 0/1 indicator matrix: the task of the
+model that trains on the source decides what they mean (``scan``); ``weights`` are the rows' sample
+weights, or None.
 ``npy.NpySource`` memory-maps a ``.npy`` file; ``csv.source.CsvSource`` reads a CSV file in row ranges
 with the strict reader (FILE:LINE:COLUMN errors); ``parquet.ParquetSource`` reads a Parquet file's row
 groups (pyarrow, the ``parquet`` extra); ``ChunkList`` wraps a list of ``(x, y)`` chunks, or a
@@ -30,13 +34,21 @@ DEFAULT_CHUNK_ROWS = 65536
 
 @dataclass
 class Chunk:
-    """Rows ``first_row …`` of a source: features (2-D float), their labels (1-D), and for a text
-    file each row's line number (errors name FILE:LINE:COLUMN)."""
+    """Rows ``first_row …`` of a source: features (2-D float), their labels or targets (one row
+    each: 1-D, or 2-D for one-hot rows, several targets or labels), for a text file each row's
+    line number (errors name FILE:LINE:COLUMN), and the rows' sample weights (or None)."""
 
     x: np.ndarray
     labels: np.ndarray
     first_row: int
     lines: Sequence[int] | np.ndarray | None = None
+    weights: np.ndarray | None = None
+
+    def take(self, keep: np.ndarray) -> "Chunk":
+        """The rows where the boolean mask ``keep`` is true (line numbers and weights with them)."""
+        lines = None if self.lines is None else np.asarray(self.lines)[keep]
+        return Chunk(self.x[keep], self.labels[keep], self.first_row, lines,
+                     None if self.weights is None else self.weights[keep])
 
 
 class Source:
@@ -99,8 +111,9 @@ def _chunk_ranges(n: int, chunk_rows: int) -> list[tuple[int, int]]:
 
 
 class ChunkList(Source):
-    """In-memory chunks: a list of ``(x, y)`` pairs (read in any order), or a function that
-    returns a fresh iterator of them each time it is called (read in its own order)."""
+    """In-memory chunks: a list of ``(x, y)`` pairs or ``(x, y, sample_weight)`` triples (read in
+    any order), or a function that returns a fresh iterator of them each time it is called (read
+    in its own order). ``y``: labels, one-hot rows, regression targets or 0/1 label columns."""
 
     def __init__(self, chunks: Sequence[tuple[Any, Any]] | Callable[[], Iterable[tuple[Any, Any]]], *,
                  feature_names: Sequence[str] | None = None, name: str = "chunks"):
@@ -124,18 +137,26 @@ class ChunkList(Source):
         return self._items() if callable(self._items) else self._items
 
     def _checked(self, k: int, pair: Any, row: int) -> Chunk:
-        from .preprocessing import as_features, labels_of
+        from .preprocessing import as_features
 
-        if not (isinstance(pair, tuple) and len(pair) == 2):
-            raise ValueError(f"expected chunk {k + 1} to be an (x, y) pair; received {type(pair).__name__}")
+        if not (isinstance(pair, tuple) and len(pair) in (2, 3)):
+            raise ValueError(f"expected chunk {k + 1} to be an (x, y) pair or an (x, y, sample_weight) triple; "
+                             f"received {type(pair).__name__}" + (f" of {len(pair)}" if isinstance(pair, tuple) else ""))
         try:
             x = as_features(pair[0], self.n_features or None)
         except ValueError as exc:
             raise ValueError(f"{exc} of chunk {k + 1}" + (f" (row {row} of the data)" if row else "")) from None
-        y = np.asarray(labels_of(pair[1])[0])
-        if y.shape != (x.shape[0],):
+        y = np.asarray(pair[1])
+        y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y  # a single column is a column of labels
+        if y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
             raise ValueError(f"expected {x.shape[0]} labels in chunk {k + 1} (one per row); received shape {y.shape}")
-        return Chunk(x, y, row)
+        w = None
+        if len(pair) == 3 and pair[2] is not None:
+            w = np.asarray(pair[2], dtype=np.float64)
+            if w.shape != (x.shape[0],):
+                raise ValueError(f"expected {x.shape[0]} sample weights in chunk {k + 1} (one per row); received "
+                                 f"shape {w.shape}")
+        return Chunk(x, y, row, weights=w)
 
     def read(self, k: int) -> Chunk:
         return self._checked(k, self._items[k], self._starts[k])  # type: ignore[index]

@@ -1,6 +1,6 @@
 """Splitting rows into a training and a validation part (host side): ``split_indices`` of rows in
 memory (stratified by default), ``Split``: one side of a seeded random split of a source read in
-chunks (stratified within each chunk)."""
+chunks (stratified within each chunk, unless the rows are a regression's or a multi-label model's)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from .preprocessing import labels_of
 from .sources import Chunk, Source
 
 
@@ -70,8 +71,9 @@ class Split(Source):
     same whatever order the chunks are read in, and each class's share is ``fraction`` to within
     one row a chunk."""
 
-    def __init__(self, source: Source, fraction: float, seed: int, validation: bool):
+    def __init__(self, source: Source, fraction: float, seed: int, validation: bool, stratify: bool = True):
         self.source, self.fraction, self.seed, self.validation = source, fraction, seed, validation
+        self.stratify = stratify  # False: a regression's or a multi-label model's rows (one group)
         self.name, self.n_features, self.feature_names = source.name, source.n_features, source.feature_names
         self.n_chunks, self.reorderable = source.n_chunks, source.reorderable
 
@@ -82,6 +84,10 @@ class Split(Source):
         """Which rows of chunk ``k`` (its ``labels``) are on the validation side (a boolean mask)."""
         rng = np.random.default_rng([self.seed, k])
         keys = rng.random(len(labels))  # a random order of the rows within each class
+        if not self.stratify:
+            labels = np.zeros(len(labels), dtype=np.int8)
+        elif labels.ndim == 2:  # one-hot rows
+            labels = labels_of(labels)[0]
         classes, codes, counts = np.unique(labels, return_inverse=True, return_counts=True)
         wanted = self.fraction * counts
         quota = np.floor(wanted).astype(np.int64) + (rng.random(len(classes)) < wanted - np.floor(wanted))
@@ -98,9 +104,7 @@ class Split(Source):
 
     def _side(self, k: int, chunk: Chunk) -> Chunk:
         keep = self.validation_rows(k, np.asarray(chunk.labels))
-        keep = keep if self.validation else ~keep
-        lines = None if chunk.lines is None else [n for n, kept in zip(chunk.lines, keep) if kept]
-        return Chunk(chunk.x[keep], chunk.labels[keep], chunk.first_row, lines)
+        return chunk.take(keep if self.validation else ~keep)
 
     def check(self, when: str) -> None:
         self.source.check(when)

@@ -67,12 +67,16 @@ class TargetScaler:
 
     def fit(self, y: Any) -> "TargetScaler":
         t = as_targets(y)
-        self.flat = np.ndim(y) == 1
+        return self.from_moments(t.mean(axis=0), t.std(axis=0), np.ndim(y) == 1)
+
+    def from_moments(self, mean: np.ndarray, std: np.ndarray, flat: bool) -> "TargetScaler":
+        """Fitted from the targets' per-output mean and (population) std: a streamed source's
+        first pass (``data.scan``) has those, not the targets."""
+        self.flat = flat
         if self.scaling:
-            self.mean, std = t.mean(axis=0), t.std(axis=0)
-            self.scale = np.where(std > 0, std, 1.0)
+            self.mean, self.scale = np.asarray(mean, dtype=np.float64), np.where(std > 0, std, 1.0)
         else:
-            self.mean, self.scale = np.zeros(t.shape[1]), np.ones(t.shape[1])
+            self.mean, self.scale = np.zeros(len(mean)), np.ones(len(mean))
         return self
 
     def one_hot(self, y: Any) -> np.ndarray:

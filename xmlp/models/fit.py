@@ -71,9 +71,6 @@ def fit(
     if partition is not None and partition.sharded and model.task == "regression":
         raise ValueError("expected exact data parallelism for a regression; received sharded mode (each shard would "
                          "scale its own targets: the scaling is not merged across shards yet)")
-    if fit_data.is_source(x) and model.task == "regression":
-        raise ValueError(f"expected arrays for a regression fit; received the data source {x.name} (streamed "
-                         "regression targets are not supported yet: read the rows into arrays)")
     if fit_data.is_source(x) and warm_start:
         raise ValueError(f"expected arrays to continue a training; received the data source {x.name} (hint: fit "
                          "from it without warm_start)")
@@ -89,7 +86,7 @@ def fit(
         state = _fresh(model, x_in, y, metric_names, optimizer, learning_rate, seed, partition, classes, feature_names)
         state.schedules = [copy.deepcopy(lr_schedule) for _ in model.members]
     if fit_data.is_source(x_in):  # its first pass hashed the rows
-        rows_fp = fit_data.first_pass(x_in, model.standardizer, model.seed, model.dtype_name).fingerprint
+        rows_fp = fit_data.first_pass(x_in, model.standardizer, model.seed, model.dtype_name, model.task).fingerprint
     old_fp = model.fingerprint if warm_start else None
     model.fingerprint = rows_fp if old_fp is None or rows_fp is None else old_fp.union(rows_fp)
     weights = fit_data.row_weights(model, y, x_in, sample_weight, class_weight, partition)
@@ -102,10 +99,11 @@ def fit(
     validation_data = fit_data.validation_rows(validation_data)
     with model.backend.activate():
         data = fit_data.training_data(model, x_in, y, chunk_rows=chunk_rows, shuffle_buffer=shuffle_buffer,
-                                      weights=weights)
+                                      weights=weights, class_weight=class_weight)
+        weighted = weights is not None or getattr(data, "weighted", False)  # (a source's chunks: weighed by its feed)
         val = model._to_device(*validation_data) if validation_data is not None else None
         first: History | None = None
-        stack = batched.stack_for(model.members, data, partition or Partition(), weights is not None,
+        stack = batched.stack_for(model.members, data, partition or Partition(), weighted,
                                   state.schedules[0], state.optimizers)
         if stack is not None:  # every member in one step (the loop's results to rounding; see BatchedTrainer)
             first = batched.BatchedTrainer(
@@ -119,7 +117,7 @@ def fit(
             trainer = Trainer(net, state.optimizers[k], metrics=metric_names, callbacks=callbacks if k == 0 else (),
                               partition=partition, noise=float(input_noise), noise_rng=state.noise[k],
                               dropout_rng=state.dropout[k], lr_schedule=state.schedules[k], clip_norm=clip_norm,
-                              clip_value=clip_value, weighted=weights is not None,
+                              clip_value=clip_value, weighted=weighted,
                               target_scale=model.encoder.scale if model.task == "regression" else None)
             history = trainer.fit(model, data, val, epochs=epochs if first is None else first.kept_epochs,
                                   batch_size=batch_size, shuffle_rng=state.shuffle[k], params=params,
@@ -238,22 +236,26 @@ def _sorted_classes(classes: Sequence[Any]) -> list[Any]:
     return [c.item() if hasattr(c, "item") else c for c in np.unique(np.asarray(classes))]
 
 
-def fit_labels(model: Any, y: Labels, n_rows: int, metrics: Sequence[str], classes: Sequence[Any] | None = None) -> None:
-    """Learn the classes of ``y`` (or take ``classes``: agreed across shards) and check them; a
-    regression's target scaling."""
-    if len(y) != n_rows:
+def fit_labels(model: Any, y: Labels | None, n_rows: int, metrics: Sequence[str],
+               classes: Sequence[Any] | None = None) -> None:
+    """Learn the classes of ``y`` (or take ``classes``: agreed across shards, or counted by a
+    source's first pass, which checked its labels: ``y`` None) and check them; a regression's
+    target scaling (a source's: already set from the first pass)."""
+    if y is not None and len(y) != n_rows:
         raise ValueError(f"expected {n_rows} {'targets' if model.task == 'regression' else 'labels'} (one per row); "
                          f"received {len(y)}")
     if model.task == "multilabel":
         model.encoder = IndicatorEncoder(classes) if classes is not None else model.encoder.fit(y)
-        model.encoder.one_hot(y)  # checked: a 0/1 matrix of the labels' width
+        if y is not None:
+            model.encoder.one_hot(y)  # checked: a 0/1 matrix of the labels' width
         if len(model.classes) != model.network.n_outputs:
             raise ValueError(f"expected the output layer to have one unit per label ({len(model.classes)}); "
                              f"received {model.network.n_outputs} units")
         model.positive_class, model.temperature = None, 1.0
         return
     if model.task == "regression":
-        model.encoder.fit(y)
+        if y is not None:
+            model.encoder.fit(y)
         if model.encoder.n_outputs != model.network.n_outputs:
             raise ValueError(f"expected the output layer to have one unit per target ({model.encoder.n_outputs}); "
                              f"received {model.network.n_outputs} units")

@@ -33,8 +33,10 @@ def learn_source(model: Any, source: Source, y: Any, fit_labels: Any, metrics: S
     preprocessing fitted), then the labels set up by ``fit_labels`` as for in-memory data."""
     if y is not None:
         raise ValueError(f"expected y=None with a data source (its labels come from {source.name}); received labels")
-    result = first_pass(source, model.standardizer, model.seed, model.dtype_name)
-    fit_labels(model, range(result.n_rows), result.n_rows, metrics, classes if classes is not None else result.classes)
+    result = first_pass(source, model.standardizer, model.seed, model.dtype_name, model.task)
+    if model.task == "regression" and result.targets is not None:
+        model.encoder.from_moments(*result.targets, result.flat)
+    fit_labels(model, None, result.n_rows, metrics, classes if classes is not None else result.classes)
     # A copy: the scan is cached on the source for the next model, and a later fit on arrays
     # refits the model's preprocessing in place.
     model.standardizer = copy.deepcopy(result.standardizer)
@@ -42,28 +44,32 @@ def learn_source(model: Any, source: Source, y: Any, fit_labels: Any, metrics: S
 
 
 def first_pass(source: Source, standardizer: Standardizer | None, seed: int | None,
-               fingerprint_dtype: str | None = None) -> Scan:
-    """``data.scan.scan`` of ``source``, once per (preprocessing, seed): a run that counted the
-    classes before building its model does not read the file again to fit. The source learns
-    its ``n_rows``, ``classes`` and ``class_counts``."""
-    key = (None if standardizer is None else standardizer.method, seed, fingerprint_dtype)
+               fingerprint_dtype: str | None = None, task: str = "classification") -> Scan:
+    """``data.scan.scan`` of ``source``, once per (preprocessing, seed, task): a run that counted
+    the classes before building its model does not read the file again to fit. The source
+    learns its ``n_rows``, ``classes`` and ``class_counts``."""
+    key = (None if standardizer is None else standardizer.method, seed, fingerprint_dtype, task)
     cache = source.__dict__.setdefault("_scans", {})
     if key not in cache:
-        cache[key] = scan(source, standardizer, seed=seed, fingerprint_dtype=fingerprint_dtype)
+        cache[key] = scan(source, standardizer, seed=seed, fingerprint_dtype=fingerprint_dtype, task=task)
     result: Scan = cache[key]
     source.n_rows, source.classes, source.class_counts = result.n_rows, result.classes, result.counts
     return result
 
 
 def training_data(model: Any, x: Any, y: Any, *, chunk_rows: int | None = None,
-                  shuffle_buffer: int = feeds.DEFAULT_BUFFER_ROWS, weights: np.ndarray | None = None) -> Any:
+                  shuffle_buffer: int = feeds.DEFAULT_BUFFER_ROWS, weights: np.ndarray | None = None,
+                  class_weight: Any = None) -> Any:
     """The training rows as the trainer takes them: one device array [X | Y] when it fits on the
     device (the usual case), else a feed: host rows sent in chunks (``HostFeed``), or a source's
-    chunks (``SourceFeed``)."""
+    chunks (``SourceFeed``, which weighs them: its chunks' weights times ``class_weight``)."""
     backend, dtype = model.backend, model.dtype_name
     if is_source(x):
+        weighted, classes = source_weighting(model, first_pass(x, model.standardizer, model.seed, dtype, model.task),
+                                             class_weight)
         return feeds.SourceFeed(backend, x, x.n_rows, model.standardizer, model.encoder, dtype,
-                                chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS, buffer_rows=shuffle_buffer)
+                                chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS, buffer_rows=shuffle_buffer,
+                                weighted=weighted, class_weights=classes)
     targets = model.encoder.one_hot(y)
     if weights is not None:  # the weight of each row, as a last column (the trainer splits it off)
         targets = np.column_stack([targets, weights])
@@ -94,11 +100,14 @@ def row_weights(model: Any, y: Any, x: Any, sample_weight: Any, class_weight: An
     """Each training row's weight: ``sample_weight`` times its class's ``class_weight``
     ("balanced": n / (classes * rows of the class), scikit-learn's; or {label: weight}, others 1);
     None for neither. Finite, >= 0, not all 0 — else a ValueError naming what was found."""
+    if is_source(x):
+        if sample_weight is not None:
+            raise ValueError(f"expected sample_weight=None with a data source (the weights of its rows come from "
+                             f"{x.name}: ChunkList's (x, y, w) chunks, NpySource(sample_weight=), CsvSource(weight_name="
+                             "), ParquetSource(weight_column=)); received an array")
+        return None  # (the feed weighs each chunk: source_weighting)
     if sample_weight is None and class_weight is None:
         return None
-    if is_source(x):
-        raise ValueError("expected sample_weight and class_weight with arrays; received a data source (not supported "
-                         "yet)")
     n = len(y)
     w = np.ones(n)
     if sample_weight is not None:
@@ -106,28 +115,41 @@ def row_weights(model: Any, y: Any, x: Any, sample_weight: Any, class_weight: An
         if w.shape != (n,):
             raise ValueError(f"expected sample_weight of shape ({n},), one per row; received {np.shape(sample_weight)}")
     if class_weight is not None:
-        if model.task != "classification":
-            raise ValueError(f"expected class_weight with a classification; received a {model.task} model "
-                             "(hint: sample_weight)")
-        codes = model.encoder.indices(y)
-        counts = np.bincount(codes, minlength=len(model.classes))
-        if partition is not None and partition.sharded:  # "balanced": the counts of every shard's rows
+        codes = model.encoder.indices(y) if model.task == "classification" else None
+        counts = np.bincount(codes, minlength=len(model.classes)) if codes is not None else None
+        if partition is not None and partition.sharded and counts is not None:  # "balanced": every shard's rows
             counts = np.sum(partition.comm.allgather(counts), axis=0)
-            n = int(counts.sum())
-        if class_weight == "balanced":
-            per_class = n / (len(model.classes) * np.maximum(counts, 1))
-        elif isinstance(class_weight, dict):
-            unknown = [c for c in class_weight if c not in model.classes]
-            if unknown:
-                raise ValueError(f"expected class_weight labels among {model.classes}; received {unknown[0]!r}")
-            per_class = np.array([float(class_weight.get(c, 1.0)) for c in model.classes])
-        else:
-            raise ValueError(f"expected class_weight 'balanced', a dict {{label: weight}} or None; received "
-                             f"{class_weight!r}"[:200])
-        w = w * per_class[codes]
+        w = w * per_class(model, class_weight, counts)[codes]
     if not np.isfinite(w).all() or (w < 0).any():
         bad = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
         raise ValueError(f"expected finite weights >= 0; received {float(w[bad])!r} (row {bad})")
     if not w.sum() > 0:
         raise ValueError("expected weights that are not all 0; received only zeros")
     return w
+
+
+def per_class(model: Any, class_weight: Any, counts: Any) -> np.ndarray:
+    """Each class's weight: "balanced" (n / (classes * rows of the class), scikit-learn's, from
+    the classes' row ``counts``) or {label: weight} (others 1)."""
+    if model.task != "classification":
+        raise ValueError(f"expected class_weight with a classification; received a {model.task} model "
+                         "(hint: sample_weight)")
+    if class_weight == "balanced":
+        counts = np.asarray(counts)
+        out: np.ndarray = counts.sum() / (len(model.classes) * np.maximum(counts, 1))
+        return out
+    if isinstance(class_weight, dict):
+        unknown = [c for c in class_weight if c not in model.classes]
+        if unknown:
+            raise ValueError(f"expected class_weight labels among {model.classes}; received {unknown[0]!r}")
+        return np.array([float(class_weight.get(c, 1.0)) for c in model.classes])
+    raise ValueError(f"expected class_weight 'balanced', a dict {{label: weight}} or None; received "
+                     f"{class_weight!r}"[:200])
+
+
+def source_weighting(model: Any, scanned: Scan, class_weight: Any) -> tuple[bool, np.ndarray | None]:
+    """(whether a source's rows are weighted, each class's weight or None): the weights its
+    chunks carry (checked by the first pass) times ``class_weight`` ("balanced" from the
+    first pass's class counts)."""
+    classes = None if class_weight is None else per_class(model, class_weight, scanned.counts)
+    return scanned.weighted or classes is not None, classes

@@ -20,6 +20,7 @@ import numpy as np
 from ...errors import DataError
 from ..sources import DEFAULT_CHUNK_ROWS, Chunk, Source, _short_chunk
 from ..textlines import open_input
+from .exact import split_off
 from .fast import NotRegular, Reader
 
 _INDEX_BYTES = 16 << 20
@@ -33,23 +34,32 @@ _MAYBE_BLANK[128:] = True
 
 class CsvSource(Source):
     """A CSV data file in chunks of ``chunk_rows`` rows (labels required). ``dtype``: the values
-    must fit it; ``feature_names`` / ``n_features``: a model's, as ``exact.read_exact`` takes them."""
+    must fit it; ``feature_names`` / ``n_features``: a model's, as ``exact.read_exact`` takes them.
+    ``label_name``: the label column (default: the usual names), or a list of numeric target
+    columns (several regression outputs, or 0/1 label columns); ``targets``: the one label column
+    holds a regression's numbers (read as numbers, 1-D). ``weight_name``: a column of row weights."""
 
     def __init__(self, path: str | os.PathLike[str], *, chunk_rows: int = DEFAULT_CHUNK_ROWS, dtype: str = "float64",
                  feature_names: Sequence[str] | None = None, n_features: int | None = None,
-                 label_name: str | int | None = None, id_name: str | int | None = None):
+                 label_name: str | int | Sequence[str | int] | None = None, id_name: str | int | None = None,
+                 weight_name: str | int | None = None, targets: bool = False):
         if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
             raise ValueError(f"expected chunk_rows to be an integer >= 1; received {chunk_rows!r}")
         self.name, self.dtype = str(path), dtype
+        self._flat = targets and not isinstance(label_name, (list, tuple))  # one numeric target: 1-D
+        kw = dict(n_features=n_features, labels="required", dtype=dtype, feature_names=feature_names,
+                  id_name=id_name, weight_name=weight_name)
         try:
-            self._reader = Reader(path, n_features=n_features, labels="required", dtype=dtype,
-                                  feature_names=feature_names, label_name=label_name, id_name=id_name)
+            if self._flat:  # the one label column, found as without ``targets``, read as a number
+                label_name = [label_name if label_name is not None else
+                              Reader(path, **kw).layout.label_col]  # type: ignore[arg-type,list-item]
+            self._reader = Reader(path, label_name=label_name, **kw)  # type: ignore[arg-type]
         except NotRegular:
             raise DataError(f"{self.name}: expected a regular file to stream (read again every epoch); received "
                             "a pipe or device (hint: train from it without streaming, or copy it to a file)") from None
         self._watch(self.name)
         lay = self._reader.layout
-        self.n_features, self.feature_names = len(lay.feature_cols), lay.names
+        self.n_features, self.feature_names = len(lay.features), lay.names
         # (byte offset, number of the line there) where each chunk's reading starts, its end, its rows
         self.starts: list[tuple[int, int]] = []
         self.ends: list[int] = []
@@ -124,8 +134,12 @@ class CsvSource(Source):
         n = sum(len(b.lines) for b in blocks)
         if n != self.counts[k]:
             raise _short_chunk(self.name, k, self.counts[k], n)
-        labels = [b.labels for b in blocks if b.labels is not None]  # labels are required: every block has them
-        if len(blocks) == 1:
-            return Chunk(blocks[0].x, labels[0], self.row_starts[k], blocks[0].lines)
-        return Chunk(np.concatenate([b.x for b in blocks]), np.concatenate(labels), self.row_starts[k],
-                     np.concatenate([b.lines for b in blocks]))
+        x = blocks[0].x if len(blocks) == 1 else np.concatenate([b.x for b in blocks])
+        lines = blocks[0].lines if len(blocks) == 1 else np.concatenate([b.lines for b in blocks])
+        x, targets, weights = split_off(x, self._reader.layout)  # numeric targets and weights: read after the features
+        if targets is None:  # labels are required: every block has them
+            labels = [b.labels for b in blocks if b.labels is not None]
+            targets = labels[0] if len(blocks) == 1 else np.concatenate(labels)
+        elif self._flat:
+            targets = targets[:, 0]
+        return Chunk(x, targets, self.row_starts[k], lines, weights)
