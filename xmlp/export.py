@@ -267,10 +267,9 @@ def to_torch_state_dict(model: Any, member: int = 0) -> TorchWeights:
         value = getattr(pre, name, None) if pre is not None else None
         return None if value is None else torch.from_numpy(np.array(value, dtype=np.float64))
 
-    target = model.encoder if model.task == "regression" else None
+    target = (model.encoder.mean, model.encoder.scale) if model.task == "regression" else ()
     return TorchWeights(state, vector("mean"), vector("scale"), vector("lambdas"), float(model.temperature),
-                        *(torch.from_numpy(np.array(v, dtype=np.float64)) for v in
-                          ((target.mean, target.scale) if target is not None else ())))
+                        *(torch.from_numpy(np.array(v, dtype=np.float64)) for v in target))
 
 
 def torch_sequential(model: Any, member: int = 0) -> Any:

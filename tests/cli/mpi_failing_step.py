@@ -20,17 +20,17 @@ how, victim, at = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 
 
 class FailingSync(parallel.GradientSync):
-    def __init__(self, network, comm):
-        super().__init__(network, comm)
+    def __init__(self, network, comm, weighted=False):
+        super().__init__(network, comm, weighted)
         self.calls, inner = 0, self.step
 
-        def step():
+        def step(w_sum=None):
             self.calls += 1
             if comm.rank == victim and self.calls == at:
                 if how == "raise":
                     raise MemoryError("simulated: out of memory in a training step")
                 os.kill(os.getpid(), signal.SIGINT)
-            inner()
+            inner(w_sum)
 
         self.step = step
 

@@ -173,8 +173,8 @@ def test_a_weight_column_reaches_the_loss_and_is_never_a_feature(cli, tmp_path, 
                                           "LABEL=WEIGHT,… with weights >= 0; received '1=-2' (see 'xmlp train --help')"),
     (None, ["--task", "regression", "--class-weight", "balanced"], 2, "expected --class-weight with a classification; "
                                                                       "received a regression (hint: --sample-weight COLUMN weighs rows)"),
-    (None, ["--stream"], 2, "expected --sample-weight/--class-weight on data read whole; received --stream (weights "
-                            "of streamed rows are not supported yet)"),
+    (("r5,", "r5,-1,"), ["--stream"], 65, "w.csv:7: expected a finite sample weight >= 0; received -1.0"),
+    (None, ["--stream", "--class-weight", "7=2"], 65, "--class-weight: expected labels among 0, 1; received '7'"),
     (None, ["--id", "w"], 65, "w.csv:1: expected --sample-weight to name a column of its own; received column 2, the id"),
 ])
 def test_bad_weights_are_one_line(cli, tmp_path, weighted_csv, edit, argv, code, message):
@@ -196,3 +196,28 @@ def test_all_zero_weights_are_refused(cli, tmp_path, weighted_csv):
     code, out, err = cli("train", "--data", "w.csv", "--sample-weight", "1", "--out", "r", *FAST)
     assert (code, err) == (65, "xmlp: error: w.csv: expected row weights (--sample-weight) that are not all 0; "
                                "received only zeros\n")
+
+
+def test_streamed_weights_are_the_weights_of_the_rows_read_whole(cli, tmp_path, weighted_csv, monkeypatch):
+    """--stream with --sample-weight and --class-weight: the feed's weight column is the file's
+    weight times the class's (the same product the in-memory run computes for the same rows)."""
+    from xmlp.data import feeds
+
+    seen, model_input = [], feeds.SourceFeed.model_input
+
+    def spy(self, chunk):
+        out = model_input(self, chunk)
+        seen.append((chunk.labels.copy(), chunk.weights.copy(), out[:, -1].copy()))
+        return out
+
+    monkeypatch.setattr(feeds.SourceFeed, "model_input", spy)
+    code, out, err = cli("train", "--data", "w.csv", "--stream", "--sample-weight", "w", "--class-weight", "1=0.5",
+                         "--out", "r", *FAST)
+    assert code == 0, err
+    labels, w, column = seen[0]
+    np.testing.assert_array_equal(column, w * np.where(labels == "1", 0.5, 1.0))
+    assert set(w.tolist()) <= {1.0, 2.0, 3.0} and len(labels) == 160  # the training side of the split
+    from xmlp.io.model_file import read_model_file
+
+    meta, _ = read_model_file(tmp_path / "r/model.safetensors")
+    assert meta["training"]["sample_weight"] == "w" and meta["feature_names"] == ["a", "b", "c"]

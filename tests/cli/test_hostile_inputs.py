@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-
 from helpers import snapshot, write_subject_csv
 
 

@@ -112,3 +112,19 @@ def test_bad_multitarget_settings_are_one_line(cli, tmp_path, multilabel_csv, ar
     got = cli("train", "--data", "ml.csv", *argv, "--out", "r", *QUIET)
     assert got[0] == code and got[2] == f"xmlp: error: {message}\n", got[2]
     assert not (tmp_path / "r").exists()
+
+
+def test_a_streamed_multilabel_run(cli, tmp_path, multilabel_csv):
+    """--stream: the 0/1 columns read as numbers chunk by chunk (unstratified split), each label's share
+    from the first pass; it trains as the in-memory run does."""
+    code, out, err = cli("train", "--data", "ml.csv", "--task", "multilabel", "--target", "a", "b", "c", "--stream",
+                         "--chunk-rows", "64", "--out", "r", "--epochs", "20", "--no-plots", "--layer", "16",
+                         "--no-refit")
+    assert code == 0, err
+    line = next(l for l in out.splitlines() if l.startswith("labels        : "))
+    assert line.startswith("labels        : 3, positive in ") and line.endswith("training rows")
+    history = json.loads((tmp_path / "r/history.json").read_text())
+    assert history["final"]["val_f1_micro"] > 0.7
+    code, out, err = cli("predict", "r", "ml.csv", "--out", "p.csv")
+    assert code == 0, err
+    assert (tmp_path / "p.csv").read_text().splitlines()[0] == "id,a,b,c,p_a,p_b,p_c"

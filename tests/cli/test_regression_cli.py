@@ -73,7 +73,6 @@ def test_a_named_target_and_huber(cli, tmp_path, diabetes_csv):
                                                     "received ['accuracy']"),
     (["--task", "regression", "--loss", "binaryCrossentropy"], 2, "expected a regression loss (mse, mae, huber) with "
                                                                   "--task regression"),
-    (["--task", "regression", "--stream"], 2, "expected --stream with a classification; received a regression"),
     (["--task", "regression", "--calibrate", "--no-refit"], 2, "expected --calibrate with a classification"),
     (["--loss", "sigmoidCrossentropy"], 2, "--loss: expected a classification or regression loss; received "
                                            "sigmoidCrossentropy, the multi-label loss"),
@@ -105,3 +104,25 @@ def test_a_regression_split_is_random_not_stratified_on_the_targets(cli, tmp_pat
                          "--out", "r")
     assert code == 0, err
     assert "x_train shape : (80, 3)" in out and "x_valid shape : (20, 3)" in out
+
+
+def test_a_streamed_regression_trains_on_the_same_rows_and_scales_from_the_first_pass(cli, tmp_path, diabetes_csv):
+    """--stream: the target column read as numbers chunk by chunk, its scaling merged from the
+    chunks' moments (= the training rows' mean and std), a random split; predict scores it."""
+    code, out, err = cli("train", "--data", "diabetes.csv", "--task", "regression", "--stream", "--chunk-rows", "100",
+                         "--epochs", "40", "--out", "r", "--no-plots", "--no-refit", "--optimizer", "adam")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("> streaming diabetes.csv in chunks of 100 rows")
+    y = np.loadtxt(diabetes_csv, delimiter=",", skiprows=1)[:, -1]
+    assert "(353 training rows)" in lines[3]  # a random 20 % of each chunk: 89 validation rows
+    from xmlp.models.sequential import load_model
+
+    model = load_model(tmp_path / "r/model.safetensors")
+    assert f"mean {model.encoder.mean[0]:.6g}, std {model.encoder.scale[0]:.6g} " in lines[3]  # the line's 6 digits
+    assert y.min() < model.encoder.mean[0] < y.max() and model.encoder.scale[0] == pytest.approx(np.std(y), rel=0.1)
+    history = json.loads((tmp_path / "r/history.json").read_text())
+    assert history["final"]["val_r2"] > 0.3  # it learns (diabetes: ~0.45 with 40 epochs of Adam)
+    code, out, err = cli("predict", "r", "diabetes.csv", "--metrics-json", "m.json")
+    assert code == 0, err
+    assert json.loads((tmp_path / "m.json").read_text())["trained_rows"] == 353

@@ -22,7 +22,12 @@ def _model(backend="numpy", out=1, **kw):
 
 
 def test_a_regression_trains_and_reports_scikit_learns_metrics(backend, diabetes):
-    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score, root_mean_squared_error
+    from sklearn.metrics import (
+        mean_absolute_error,
+        mean_squared_error,
+        r2_score,
+        root_mean_squared_error,
+    )
 
     x, y = diabetes
     model = _model(backend, loss="mse")

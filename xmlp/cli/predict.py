@@ -68,7 +68,7 @@ def _column(recorded: Any) -> str | int | None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..models.sequential import load_model
-    from .run_data import numeric_targets
+    from .row_checks import numeric_targets
 
     if args.out is not None and args.out == args.metrics_json == STDOUT:
         raise UsageError("--out/--metrics-json: expected at most one of them on standard output; received '-' twice")

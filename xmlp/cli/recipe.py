@@ -157,11 +157,11 @@ def check_task(s: Any) -> None:
     if isinstance(s.target, list) and s.task_name == "classification":
         raise UsageError(f"expected one --target column for a classification; received {len(s.target)} (hint: "
                          "--task regression for several outputs, --task multilabel for 0/1 labels)")
-    if multilabel and (s.stream or s.distributed == "sharded" or s.calibrate or s.class_weight is not None):
-        raise UsageError("expected --task multilabel without --stream, --distributed sharded, --calibrate and "
-                         "--class-weight; received " + next(f for f, on in (
-                             ("--stream", s.stream), ("--distributed sharded", s.distributed == "sharded"),
-                             ("--calibrate", s.calibrate), ("--class-weight", s.class_weight is not None)) if on))
+    if multilabel and (s.distributed == "sharded" or s.calibrate or s.class_weight is not None):
+        raise UsageError("expected --task multilabel without --distributed sharded, --calibrate and --class-weight; "
+                         "received " + next(f for f, on in (
+                             ("--distributed sharded", s.distributed == "sharded"), ("--calibrate", s.calibrate),
+                             ("--class-weight", s.class_weight is not None)) if on))
     if s.task == "regression" and s.loss is not None and s.loss not in losses.REGRESSION:
         raise UsageError(f"expected a regression loss ({', '.join(losses.REGRESSION)}) with --task regression; "
                          f"received --loss {s.loss}")
@@ -172,18 +172,12 @@ def check_task(s: Any) -> None:
         metrics.check_names(s.metrics, s.task_name)
     except ValueError as exc:
         raise UsageError(f"--metrics: {exc}") from None
-    if s.regression and s.stream:
-        raise UsageError("expected --stream with a classification; received a regression (streamed regression "
-                         "targets are not supported yet: the rows are read whole)")
     if s.regression and s.distributed == "sharded":
         raise UsageError("expected --distributed exact with a regression; received sharded (the target scaling is "
                          "not merged across shards yet)")
     if s.regression and s.class_weight is not None:
         raise UsageError("expected --class-weight with a classification; received a regression (hint: --sample-weight "
                          "COLUMN weighs rows)")
-    if (s.sample_weight is not None or s.class_weight is not None) and s.stream:
-        raise UsageError("expected --sample-weight/--class-weight on data read whole; received --stream (weights of "
-                         "streamed rows are not supported yet)")
     if s.sample_weight is not None and not (s.data or s.train):
         raise UsageError("expected --data or --train with --sample-weight; received the embedded data (no weight "
                          "column)")

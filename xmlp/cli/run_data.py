@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from ..data.csv.exact import read_exact
 from ..data.csv.fast import read_table, store_dtype
 from ..data.csv.source import CsvSource
 from ..data.parquet import ParquetSource
+from ..data.preprocessing import Standardizer
 from ..data.rowbuffer import split_rows
 from ..data.shards import shard_range
 from ..data.sources import DEFAULT_CHUNK_ROWS, ChunkList, Source
@@ -37,9 +37,16 @@ from ..data.split import Split, split_indices
 from ..datasets import load_wdbc
 from ..errors import DataError, UsageError
 from ..models import fit_data
-from .preflight import MIN_CLASS_ROWS, _available_memory
+from .preflight import _available_memory
 from .preflight import check_classes as preflight_check_classes
 from .recipe import refits
+from .row_checks import (  # noqa: F401
+    check_class_weight,
+    check_counts,
+    check_indicators,
+    check_weights,
+    numeric_targets,
+)
 from .settings import TrainSettings
 
 
@@ -63,18 +70,11 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
     ``shard`` = (rank, processes): only this process's rows of each part (files: only those
     rows are parsed; the class checks across shards are the caller's)."""
     classifying = s.task_name == "classification"
-    if shard is None and classifying and (streamed := _streamed(s)) is not None:  # too large to read whole
+    if shard is None and (streamed := _streamed(s)) is not None:  # too large to read whole
         return streamed
-    def read(path: str, **kw: Any) -> Any:  # training never needs the ids; big files are read in the model's dtype
-        table = read_table(path, labels="required", dtype=s.dtype, keep_ids=False, store=store_dtype(path, s.dtype),
-                           label_name=s.target, id_name=s.id, weight_name=s.sample_weight, **kw)
-        if table.targets is not None:  # several targets, or a multilabel task's 0/1 columns: read as numbers
-            table.labels = check_indicators(table) if s.task == "multilabel" else table.targets
-        elif s.regression:
-            table.labels = numeric_targets(table)
-        if table.weights is not None:
-            check_weights(table)
-        return table
+
+    def read(path: str, **kw: Any) -> Any:
+        return read_rows(path, s, **kw)
 
     check_classes = preflight_check_classes if classifying else _no_classes
 
@@ -112,39 +112,6 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
                 columns=columns, w_train=None if w is None else w[tr], w_valid=None if w is None else w[va])
 
 
-def check_class_weight(s: TrainSettings, d: Data) -> None:
-    """Every label ``--class-weight`` names is a class of the training rows."""
-    if isinstance(s.class_weight, dict):
-        classes = sorted(set(np.unique(d.y_train).tolist()))
-        unknown = [c for c in s.class_weight if c not in classes]
-        if unknown:
-            raise DataError(f"--class-weight: expected labels among {', '.join(map(str, classes))[:200]}; received "
-                            f"{unknown[0]!r}")
-
-
-def check_indicators(table: Any) -> np.ndarray:
-    """A multilabel task's targets: 0 or 1 in every row and column, else a DataError at the first other value."""
-    y = table.targets
-    bad = np.argwhere((y != 0) & (y != 1))
-    if len(bad):
-        i, j = bad[0]
-        raise DataError(f"{table.path}:{table.line_numbers[i]}: expected 0 or 1 in the label columns (--task multilabel); "
-                        f"received {float(y[i, j])!r} in label {j + 1}")
-    return np.asarray(y)
-
-
-def check_weights(table: Any) -> None:
-    """Row weights (``--sample-weight``) are >= 0 and not all 0: else a DataError at the first bad row."""
-    w = table.weights
-    if (w < 0).any():
-        i = int(np.flatnonzero(w < 0)[0])
-        raise DataError(f"{table.path}:{table.line_numbers[i]}: expected a row weight >= 0 (--sample-weight); "
-                        f"received {float(w[i])!r}")
-    if not w.sum() > 0:
-        raise DataError(f"{table.path}: expected row weights (--sample-weight) that are not all 0; received only zeros")
-
-
-
 #: peak memory of reading a CSV file whole and training on it, per byte of the file (measured in
 #: issue #10: 1.31 GB for a 264 MB file); streaming when that exceeds this share of the free memory
 EXPANSION, SHARE = 5, 0.5
@@ -170,15 +137,35 @@ def wanted(s: TrainSettings) -> str | None:
             f"{have / 2**30:,.1f} GiB available (--no-stream reads it whole)")
 
 
+def read_rows(path: str, s: TrainSettings, **kw: Any) -> Any:
+    """A file's rows as ``read_table`` gives them, with the task's targets and the weights checked
+    (training never needs the ids; big files are read in the model's dtype)."""
+    table = read_table(path, labels="required", dtype=s.dtype, keep_ids=False, store=store_dtype(path, s.dtype),
+                       label_name=s.target, id_name=s.id, weight_name=s.sample_weight, **kw)
+    if table.targets is not None:  # several targets, or a multilabel task's 0/1 columns: read as numbers
+        table.labels = check_indicators(table) if s.task == "multilabel" else table.targets
+    elif s.regression:
+        table.labels = numeric_targets(table)
+    if table.weights is not None:
+        check_weights(table)
+    return table
+
+
 def open_source(path: str, s: TrainSettings) -> Source:
     if path.lower().endswith(".parquet"):
-        if isinstance(s.target, int) or s.id is not None:
+        names = s.target if isinstance(s.target, list) else [s.target]
+        index = next((t for t in names if isinstance(t, int)), None)
+        if index is not None or s.id is not None:
             raise UsageError(f"--target/--id: expected a column name for a Parquet file (its id columns are those "
-                             f"named id); received {'--id' if s.id is not None else f'the index {s.target}'}")
-        return ParquetSource(path, label_column=s.target if isinstance(s.target, str) else None)
+                             f"named id); received {'--id' if s.id is not None else f'the index {index}'}")
+        if s.sample_weight is not None and not isinstance(s.sample_weight, str):
+            raise UsageError(f"--sample-weight: expected a column name for a Parquet file; received the index "
+                             f"{s.sample_weight}")
+        return ParquetSource(path, label_column=[str(t) for t in names] if isinstance(s.target, list)
+                             else s.target if isinstance(s.target, str) else None, weight_column=s.sample_weight)
     # parsed once: later passes read a binary copy (the data's float size, in the temporary folder)
-    return Spilled(CsvSource(path, chunk_rows=s.chunk_rows or DEFAULT_CHUNK_ROWS, dtype=s.dtype,
-                             label_name=None if isinstance(s.target, list) else s.target, id_name=s.id))
+    return Spilled(CsvSource(path, chunk_rows=s.chunk_rows or DEFAULT_CHUNK_ROWS, dtype=s.dtype, label_name=s.target,
+                             id_name=s.id, weight_name=s.sample_weight, targets=s.regression))
 
 
 def _streamed(s: TrainSettings) -> Data | None:
@@ -191,61 +178,30 @@ def _streamed(s: TrainSettings) -> Data | None:
                          "streamed (continuing a streamed training is not offered yet; hint: --no-stream, if it fits)")
     print(line)
     whole = open_source(str(s.data or s.train), s)
+    classifying, w_valid = s.task_name == "classification", None
     if s.valid:
-        valid = read_exact(s.valid, n_features=whole.n_features, labels="required", dtype=s.dtype,
-                           feature_names=whole.feature_names, label_name=s.target, id_name=s.id)
+        valid = read_rows(s.valid, s, n_features=whole.n_features, feature_names=whole.feature_names)
         train: Source = whole
-        x_valid, y_valid, what = valid.x, valid.y, f"{whole.name} + {valid.path} (streamed)"
+        x_valid, y_valid, w_valid = valid.x, valid.y, valid.weights
+        what = f"{whole.name} + {valid.path} (streamed)"
     else:
         fraction = s.valid_size if isinstance(s.valid_size, float) else s.valid_size / max(whole.n_rows or 1, 1)
         if not 0 < fraction < 1:
             raise DataError(f"{whole.name}: expected more rows than --valid-size {s.valid_size}; received "
                             f"{whole.n_rows}")
-        train, valid_side = Split(whole, fraction, s.seed, False), Split(whole, fraction, s.seed, True)
+        train, valid_side = (Split(whole, fraction, s.seed, side, stratify=classifying) for side in (False, True))
         x_valid, y_valid = fit_data.validation_rows(valid_side)
         what = f"{whole.name}, streamed, random split {1 - fraction:.0%}/{fraction:.0%} (seed {s.seed})"
-    from ..data.preprocessing import Standardizer
-
     preprocess = Standardizer.for_method(None if s.preprocess == "none" else s.preprocess)
-    scanned = fit_data.first_pass(train, preprocess, s.seed, s.dtype)  # the fit's own pass: read once
-    _check_counts(train.name, scanned.classes, scanned.counts)
-    return Data(train, None, x_valid, y_valid, whole.feature_names, what, whole if not s.valid else None)
-
-
-def _check_counts(where: str, classes: list[Any], counts: list[int]) -> None:
-    """``preflight.check_classes`` from counts (the labels of a streamed file are never all held)."""
-    text = ", ".join(f"{n} {c}" for n, c in zip(classes, counts))
-    if len(classes) < 2:
-        raise DataError(f"{where}: expected at least two classes in the training data; received only "
-                        f"{str(classes[0])!r} ({counts[0]} rows)")
-    for n, c in zip(classes, counts):
-        if c < MIN_CLASS_ROWS:
-            raise DataError(f"{where}: expected at least {MIN_CLASS_ROWS} rows of each class; received {c} of class "
-                            f"{n!r} (classes: {text}) — a mistyped label?")
+    scanned = fit_data.first_pass(train, preprocess, s.seed, s.dtype, s.task_name)  # the fit's own pass: read once
+    if classifying:
+        check_counts(train.name, scanned.classes, scanned.counts)
+    return Data(train, None, x_valid, y_valid, whole.feature_names, what, whole if not s.valid else None,
+                w_valid=w_valid)
 
 
 def streamed(d: Any) -> bool:
     return fit_data.is_source(d.x_train)
-
-
-def numeric_targets(table: Any) -> np.ndarray:
-    """A regression's target column as float64, or a DataError at the FILE:LINE of the first
-    value that is not a finite number (with the hint that labels are a classification)."""
-    try:
-        out = np.asarray(table.labels, dtype=np.float64)
-        if np.isfinite(out).all():
-            return out
-    except ValueError:
-        pass
-    for i, value in enumerate(np.asarray(table.labels).tolist()):
-        try:
-            if np.isfinite(float(value)):
-                continue
-        except ValueError:
-            pass
-        raise DataError(f"{table.path}:{table.line_numbers[i]}: expected a finite number as the regression target; "
-                        f"received {value!r} (hint: labels are a classification: --task classification)")
-    raise DataError(f"{table.path}: expected finite regression targets")
 
 
 def _no_classes(*args: Any) -> str:
@@ -254,14 +210,36 @@ def _no_classes(*args: Any) -> str:
 
 def n_classes(d: Any) -> int:
     """The classes of the training part (the output layer's units); a regression's: 1 (one target)."""
-    if not streamed(d) and np.asarray(d.y_train).dtype.kind == "f":  # targets: one output per column
+    if streamed(d):  # a regression's first pass counts no classes: its validation rows have the targets' shape
+        return len(d.x_train.classes) or (int(d.y_valid.shape[1]) if d.y_valid.ndim == 2 else 1)
+    if np.asarray(d.y_train).dtype.kind == "f":  # targets: one output per column
         return int(d.y_train.shape[1]) if d.y_train.ndim == 2 else 1
-    return len(d.x_train.classes) if streamed(d) else len(np.unique(d.y_train))
+    return len(np.unique(d.y_train))
 
 
 def rows_in_memory(d: Any, s: TrainSettings) -> int:
     """Rows a run holds at once: all of them, or (streamed) the shuffle buffer and the validation rows."""
     return (min(s.shuffle_buffer, d.x_train.n_rows) if streamed(d) else len(d.y_train)) + len(d.y_valid)
+
+
+def targets_line(d: Any, s: TrainSettings) -> str:
+    """What a regression's or a multi-label run's training targets are (a streamed part: from its first pass)."""
+    if streamed(d):
+        preprocess = Standardizer.for_method(None if s.preprocess == "none" else s.preprocess)
+        scanned, n = fit_data.first_pass(d.x_train, preprocess, s.seed, s.dtype, s.task_name), d.x_train.n_rows
+        columns = np.ndim(d.y_valid) == 2
+        if s.task == "multilabel":
+            shares = np.asarray(scanned.counts) / n
+        else:  # every value's mean and std from the columns' (law of total variance; the columns have n rows each)
+            means, stds = scanned.targets  # type: ignore[misc]
+            mean, std = float(np.mean(means)), float(np.sqrt(np.mean(stds ** 2) + np.var(means)))
+    else:
+        y, n = np.asarray(d.y_train), len(d.y_train)
+        columns, shares, mean, std = y.ndim == 2, np.mean(y, axis=0), float(np.mean(y)), float(np.std(y))
+    width = np.shape(d.y_valid)[1] if columns else 1
+    if s.task == "multilabel":
+        return f"labels        : {width}, positive in {', '.join(f'{m:.0%}' for m in shares[:10])} of the {n} training rows"
+    return f"target        : mean {mean:.6g}, std {std:.6g} ({n} training rows" + (f", {width} targets)" if columns else ")")
 
 
 def classes_line(d: Any) -> str:
@@ -287,8 +265,8 @@ def all_rows(d: Any) -> tuple[Any, Any]:
         return np.concatenate([d.x_train, d.x_valid]), np.concatenate([d.y_train, d.y_valid])
     if d.stream is not None:
         return d.stream, None
-    train, xv, yv = d.x_train, d.x_valid, d.y_valid
-    return ChunkList(lambda: itertools.chain(((c.x, c.labels) for c in train.chunks()), [(xv, yv)]),
+    train, xv, yv, wv = d.x_train, d.x_valid, d.y_valid, d.w_valid
+    return ChunkList(lambda: itertools.chain(((c.x, c.labels, c.weights) for c in train.chunks()), [(xv, yv, wv)]),
                      feature_names=train.feature_names, name=train.name), None
 
 

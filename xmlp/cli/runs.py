@@ -25,7 +25,7 @@ from ..nn.layers import Dense
 from ..optim.optimizers import Optimizer
 from ..training.callbacks import EarlyStopping, History, ProgressBar
 from ..training.parallel import Partition
-from . import recipe, run_data
+from . import recipe, row_checks, run_data
 from .preflight import check_memory, check_run_folder
 from .resume import resumed_model
 from .run_data import Data, training_data
@@ -100,7 +100,7 @@ def prepare(s: TrainSettings, out_dir: Path | None = None, data: Data | None = N
     if out_dir is not None:
         check_run_folder(out_dir, s)
     data = data if data is not None else training_data(s)
-    run_data.check_class_weight(s, data)
+    row_checks.check_class_weight(s, data)
     n_classes = n_classes or run_data.n_classes(data)
     check_memory(s, data.x_train.shape[1], n_classes, run_data.rows_in_memory(data, s))
     model = (resumed_model(s, backend, data.x_train.shape[1], np.unique(data.y_train), data.feature_names)
@@ -130,12 +130,8 @@ def run(job: Job, folder: Path | None = None) -> History:
         detail(f"columns       : {d.columns}")
     detail(f"x_train shape : {d.x_train.shape}")
     detail(f"x_valid shape : {d.x_valid.shape}")
-    if s.task == "multilabel":
-        shares = ", ".join(f"{m:.0%}" for m in np.mean(d.y_train, axis=0)[:10])
-        detail(f"labels        : {d.y_train.shape[1]}, positive in {shares} of the {len(d.y_train)} training rows")
-    elif s.regression:
-        detail(f"target        : mean {float(np.mean(d.y_train)):.6g}, std {float(np.std(d.y_train)):.6g} "
-               f"({len(d.y_train)} training rows" + (f", {d.y_train.shape[1]} targets)" if d.y_train.ndim == 2 else ")"))
+    if s.task_name != "classification":
+        detail(run_data.targets_line(d, s))
     elif not sharded:
         detail(f"classes       : {run_data.classes_line(d)}")
     with warnings.catch_warnings():

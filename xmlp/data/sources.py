@@ -115,7 +115,7 @@ class ChunkList(Source):
     any order), or a function that returns a fresh iterator of them each time it is called (read
     in its own order). ``y``: labels, one-hot rows, regression targets or 0/1 label columns."""
 
-    def __init__(self, chunks: Sequence[tuple[Any, Any]] | Callable[[], Iterable[tuple[Any, Any]]], *,
+    def __init__(self, chunks: Sequence[tuple[Any, ...]] | Callable[[], Iterable[tuple[Any, ...]]], *,
                  feature_names: Sequence[str] | None = None, name: str = "chunks"):
         if isinstance(chunks, Iterator) or not (callable(chunks) or isinstance(chunks, Sequence)):
             raise TypeError(f"expected a list of (x, y) chunks, or a function returning an iterator of them; received "
