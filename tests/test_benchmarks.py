@@ -94,3 +94,10 @@ def test_bench_regression_prints_every_model():
     for row in ("xmlp MLPRegressor() (defaults)", "sklearn MLPRegressor(max_iter=2000)", "sklearn, scaled X and y",
                 "sklearn early_stopping=True", "RidgeCV"):
         assert f"\n{row} " in out
+
+
+@pytest.mark.slow
+def test_cli_regression_one_seed():
+    pytest.importorskip("sklearn")
+    out = run("cli_regression.py", "--seeds", "1")
+    assert "validation R² (never trained on)" in out and "\nmedian " in out and "defaults better on" in out
