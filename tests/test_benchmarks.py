@@ -101,3 +101,11 @@ def test_cli_regression_one_seed():
     pytest.importorskip("sklearn")
     out = run("cli_regression.py", "--seeds", "1")
     assert "validation R² (never trained on)" in out and "\nmedian " in out and "defaults better on" in out
+
+
+@pytest.mark.slow
+def test_bench_task_cost_small():
+    out = run("bench_task_cost.py", "--rows", "3000", "--repeats", "1")
+    for row in ("classification, defaults ", "regression, the same recipe ", "regression, its defaults "):
+        assert f"\n{row}" in out
+    assert "1.00x" in out

@@ -24,7 +24,7 @@ def test_train_and_predict_a_regression(cli, tmp_path, diabetes_csv):
                          "--no-plots", "--no-refit", "--metrics", "rmse", "r2")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == "columns       : no id column, label 'target' (column 11), 10 features ('age', 'sex', 'bmi', …)"
+    assert lines[0] == "columns       : no id column, target 'target' (column 11), 10 features ('age', 'sex', 'bmi', …)"
     assert lines[3].startswith("target        : mean ") and "(354 training rows)" in lines[3]
     assert " - rmse: " in lines[4] and " - val_r2: " in lines[4]
     assert lines[-1].startswith("trained on numpy (float32) in 20 epochs - validation rmse: ")

@@ -62,3 +62,17 @@ def test_rows_are_numbered_by_file_line(tmp_path):
     table = read_exact(path, keep_lines=True)
     assert table.line_numbers == [2, 4] and table.lines == ["1,M,1", "2,B,2"]
     assert np.array_equal(table.x, [[1.0], [2.0]])
+
+
+@pytest.mark.parametrize("rows, n, k", [(1, 3, 1), (2, 30, 1), (1000, 30, 1), (997, 5, 3), (50, 1, 4), (12345, 30, 2)])
+def test_split_off_moves_the_features_to_the_front_without_a_copy(rows, n, k):
+    """The features of a [features | targets] array, in the array's own memory, every value
+    intact (the first rows' blocks overlap their source; later ones never do)."""
+    from xmlp.data.csv.exact import _front
+
+    x = np.random.default_rng(rows).normal(size=(rows, n + k))
+    want = x[:, :n].copy()
+    got = _front(x, n)
+    assert np.array_equal(got, want) and got.flags.c_contiguous and np.shares_memory(got, x)
+    strided = np.asfortranarray(np.random.default_rng(1).normal(size=(rows, n + k)))
+    assert np.array_equal(_front(strided, n), strided[:, :n])  # not C-contiguous: a copy

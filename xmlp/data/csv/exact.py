@@ -99,7 +99,25 @@ def split_off(x: np.ndarray, lay: Layout) -> tuple[np.ndarray, np.ndarray | None
         return x, None, None
     targets = x[:, n : n + len(lay.target_cols)].astype(np.float64) if lay.target_cols else None
     weights = x[:, -1].astype(np.float64) if lay.weight_col is not None else None
-    return np.ascontiguousarray(x[:, :n]), targets, weights
+    return _front(x, n), targets, weights
+
+
+def _front(x: np.ndarray, n: int) -> np.ndarray:
+    """``x[:, :n]`` as a C-contiguous array in the memory of ``x`` (which it overwrites): row r
+    moves to flat offset r·n, front to back, in blocks no larger than the gap that has opened
+    before them (so a block never overwrites rows still to be read; NumPy copies the first rows'
+    small overlaps through a temporary). A copy where ``x`` is not a writable C-contiguous array.
+    At 10⁶ rows × 30 features this spares a second 114 MiB array of the features."""
+    rows, width = x.shape
+    if not (x.flags.c_contiguous and x.flags.writeable):
+        return np.ascontiguousarray(x[:, :n])
+    out = x.reshape(-1)[: rows * n].reshape(rows, n)
+    at = 1  # row 0 is in place
+    while at < rows:
+        stop = min(rows, at + max(1, at * (width - n) // n))
+        out[at:stop] = x[at:stop, :n]
+        at = stop
+    return out
 
 
 class _RowReader:
