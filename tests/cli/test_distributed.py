@@ -251,3 +251,25 @@ def test_weighted_rows_over_two_processes_reproduce_one(mpiexec, tmp_path, task)
     assert out.returncode == 0, out.stderr
     two, _ = assert_runs_equal(tmp_path / "two", tmp_path / "one", RTOL)
     assert two["config"]["processes"]["mode"] == "exact"
+
+
+def test_a_sharded_regression_scales_its_targets_over_every_shard(mpiexec, tmp_path):
+    """--task regression --distributed sharded: each process reads its shard of the split, the
+    target scaling is that of all the training rows (merged moments) and the summary scores the
+    validation rows of every shard together."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 4))
+    y = x @ [1.0, -2.0, 0.5, 3.0] + 100.0 + 0.1 * rng.normal(size=400)
+    rows = ["a,b,c,d,target"] + [",".join(f"{v:.6f}" for v in (*x[i], y[i])) for i in range(400)]
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n")
+    args = ["train", "--data", "r.csv", "--task", "regression", "--epochs", 30, "--dtype", "float64", "--no-plots",
+            "--no-refit"]
+    one_process(*args, "--out", "one", cwd=tmp_path)
+    out, _ = mpiexec_run(mpiexec, *args, "--distributed", "sharded", "--out", "two", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    one, two = (load_file(tmp_path / d / "model.safetensors") for d in ("one", "two"))
+    for key in ("target.mean", "target.scale", "preprocess.mean"):
+        np.testing.assert_allclose(two[key], one[key], rtol=1e-12, err_msg=key)  # merged moments: rounding
+    history = json.loads((tmp_path / "two/history.json").read_text())
+    assert history["config"]["processes"]["mode"] == "sharded" and history["final"]["val_r2"] > 0.9
+    assert "validation r2: " in out.stdout.splitlines()[-1]

@@ -248,3 +248,43 @@ def test_weighted_sharded_full_batches_equal_one_process(split):
         np.testing.assert_allclose(model.history.history["loss"], one.history.history["loss"], rtol=RTOL)
         for wa, wb in zip(model.get_weights(), one.get_weights()):
             np.testing.assert_allclose(wa["weight"], wb["weight"], rtol=RTOL, atol=1e-15)
+
+
+def test_sharded_regression_scales_targets_of_all_shards_and_full_batches_equal_one_process(wdbc):
+    """Sharded regression: the targets' mean and std merged from every shard's moments (the scaling
+    of all the rows), so full batches train as one process on all rows; without the merged
+    moments a shard would scale its own targets: refused."""
+    x, _, _ = wdbc
+    target = np.stack([x[:, 0] * 3.0 + x[:, 1], x[:, 2]], axis=1)
+    kw = dict(epochs=4, batch_size=len(x), seed=5, optimizer="adam", metrics=["r2"])
+
+    def model():
+        return Sequential([Dense(16, "tanh"), Dense(2, "linear")], task="regression", dtype="float64")
+
+    one = model()
+    one.fit(x, target, **kw)
+    parts = [shard_range(len(x), r, 2) for r in range(2)]
+    features = scaling(merge(moments(x[slice(*p)]) for p in parts))
+    n, mean, m2 = merge(moments(target[slice(*p)]) for p in parts)
+
+    def work(comm):
+        a, b = parts[comm.rank]
+        m = model()
+        m.fit(x[a:b], target[a:b], partition=Partition(comm, shard_rows=[(q - p, 0) for p, q in parts],
+                                                       scaling=features, targets=(mean, np.sqrt(m2 / n))), **kw)
+        return m
+
+    for m in ThreadGroup(2).run(work):
+        # merged moments against NumPy's one pass, and the same rows in one step summed in another order: RTOL
+        np.testing.assert_allclose(m.encoder.mean, one.encoder.mean, rtol=RTOL)
+        np.testing.assert_allclose(m.encoder.scale, one.encoder.scale, rtol=RTOL)
+        np.testing.assert_allclose(m.history.history["loss"], one.history.history["loss"], rtol=RTOL)
+        for wa, wb in zip(m.get_weights(), one.get_weights()):
+            np.testing.assert_allclose(wa["weight"], wb["weight"], rtol=RTOL, atol=1e-15)
+
+    def unmerged(comm):
+        model().fit(x[:10], target[:10], partition=Partition(comm, shard_rows=[(10, 0), (10, 0)], scaling=features),
+                    epochs=1)
+
+    with pytest.raises(ValueError, match=r"expected the targets' mean and std of all shards \(Partition\(targets=…\)\)"):
+        ThreadGroup(2).run(unmerged)

@@ -29,6 +29,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+import numpy as np
+
 from ..backends import comm as _comm
 
 if TYPE_CHECKING:  # mypy reads the repository's backends/; at run time it is xmlp._backends
@@ -172,8 +174,12 @@ def data_parallel(s: TrainSettings, world: World) -> int:
         data = training_data(s, (comm.rank, comm.size))
         # the local checks (backend, dtype, output folder); the model is rebuilt for the classes of all shards
         job = prepare(s, out, data=data, n_classes=2)
+        regression = s.regression
         return {"out": str(out), "rows": (len(data.y_train), len(data.y_valid)), "moments": moments(data.x_train),
-                "classes": local_classes(data.y_train), "valid_classes": local_classes(data.y_valid)}
+                "classes": [] if regression else local_classes(data.y_train),
+                "valid_classes": [] if regression else local_classes(data.y_valid),
+                "targets": moments(np.asarray(data.y_train, dtype=np.float64).reshape(len(data.y_train), -1))
+                if regression else None}
 
     shared = agree(world, local)
     assert job is not None
@@ -197,19 +203,24 @@ def _sharded_job(s: TrainSettings, job: Job, shared: list[dict[str, Any]], comm:
     """The job of this shard, from what every shard told (the same lists on every process, so
     any error here is raised by all alike)."""
     classes = union_classes(v["classes"] for v in shared)
+    targets = None
+    if s.regression:  # every shard's targets: their moments merged (Chan), as the features'
+        n, mean, m2 = merge(v["targets"] for v in shared)
+        targets = (mean, np.sqrt(m2 / n))
     try:
-        if len(classes) < 2:
+        if targets is None and len(classes) < 2:
             raise DataError(f"{s.train or s.data or 'the data'}: expected at least two classes in the training "
                             f"rows of all shards; received only {classes}")
         unknown = sorted(set(union_classes(v["valid_classes"] for v in shared)) - set(classes))
         if unknown:
             raise DataError(f"{s.valid or 'validation part'}: expected labels among {', '.join(map(str, classes))}; "
                             f"received {', '.join(map(str, unknown))}")
-        rebuilt = prepare(s, job.out_dir, data=job.data, n_classes=len(classes))
+        rebuilt = prepare(s, job.out_dir, data=job.data, n_classes=len(classes) or len(targets[0]))  # type: ignore[index]
     except XmlpError as exc:
         raise AgreedError(str(exc), exc.exit_code) from None
     rebuilt.partition = Partition(comm.bind(rebuilt.backend), shard_rows=[v["rows"] for v in shared],
-                                  classes=classes, scaling=scaling(merge(v["moments"] for v in shared)))
+                                  classes=classes or None, scaling=scaling(merge(v["moments"] for v in shared)),
+                                  targets=targets)
     return rebuilt
 
 

@@ -185,9 +185,6 @@ def check_task(s: Any) -> None:
         metrics.check_names(s.metrics, s.task_name)
     except ValueError as exc:
         raise UsageError(f"--metrics: {exc}") from None
-    if s.regression and s.distributed == "sharded":
-        raise UsageError("expected --distributed exact with a regression; received sharded (the target scaling is "
-                         "not merged across shards yet)")
     if s.regression and s.class_weight is not None:
         raise UsageError("expected --class-weight with a classification; received a regression (hint: --sample-weight "
                          "COLUMN weighs rows)")

@@ -68,9 +68,9 @@ def fit(
         raise ValueError(f"expected lr_schedule to be a schedule (xmlp.StepDecay, ExponentialDecay, CosineDecay, "
                          f"ReduceOnPlateau) or None; received {lr_schedule!r}"[:300])
     warm_start = warm_start and model.built and model.encoder.fitted  # never fitted: fresh
-    if partition is not None and partition.sharded and model.task == "regression":
-        raise ValueError("expected exact data parallelism for a regression; received sharded mode (each shard would "
-                         "scale its own targets: the scaling is not merged across shards yet)")
+    if partition is not None and partition.sharded and model.task == "regression" and partition.targets is None:
+        raise ValueError("expected the targets' mean and std of all shards (Partition(targets=…)) for a sharded "
+                         "regression; received none (each shard would scale its own targets)")
     if fit_data.is_source(x) and warm_start:
         raise ValueError(f"expected arrays to continue a training; received the data source {x.name} (hint: fit "
                          "from it without warm_start)")
@@ -143,6 +143,8 @@ def _fresh(model: Any, x_in: Any, y: Labels, metric_names: list[str], optimizer:
         feature_names = feature_names if feature_names is not None else x_in.feature_names
     else:
         fit_labels(model, y, x_in.shape[0], metric_names, classes)
+        if model.task == "regression" and partition is not None and partition.targets is not None:
+            model.encoder.from_moments(*partition.targets, np.ndim(y) == 1)  # all shards' targets
         model.seed, streams = seed_streams(seed, len(model.members))
     if model.standardizer is not None and not fit_data.is_source(x_in):
         if partition is not None and partition.scaling is not None:

@@ -75,8 +75,7 @@ def evaluate_model(model: Any, out: Any, y: Any) -> dict[str, Any]:
 
 def shard_scores(model: Any, x: np.ndarray, y: np.ndarray, comm: Any) -> dict[str, Any]:
     """``model.evaluate`` of the rows of all shards: each process predicts its own (x, y), and
-    the probabilities are gathered (in rank order) and scored together."""
-    gathered = comm.allgather((model.predict_proba(x), model.encoder.indices(y)))
-    proba = np.concatenate([p for p, _ in gathered])
-    true = np.concatenate([t for _, t in gathered])
-    return evaluate_probabilities(proba, true, model.classes, model.classes.index(model.positive_class))
+    the outputs (probabilities, or a regression's scaled outputs) are gathered (in rank order)
+    with the true labels or targets and scored together."""
+    gathered = comm.allgather((model._infer(x, 65536, True, host=True), y))
+    return evaluate_model(model, np.concatenate([o for o, _ in gathered]), np.concatenate([t for _, t in gathered]))

@@ -33,19 +33,21 @@ class Partition:
     """How this process (``comm.rank`` of ``comm.size``) shares the rows of a fit.
 
     ``shard_rows``: sharded mode, the (training, validation) row counts of every process's shard,
-    in rank order. ``classes`` and ``scaling`` (mean, scale): the host values agreed across the
-    shards (label set, merged standardisation), used instead of fitting them on one shard.
+    in rank order. ``classes``, ``scaling`` (mean, scale) and ``targets`` (a regression's per-output
+    mean and std): the host values agreed across the shards (label set, merged standardisation,
+    merged target moments), used instead of fitting them on one shard.
     """
 
     def __init__(self, comm: Communicator | None = None, *, shard_rows: Sequence[tuple[int, int]] | None = None,
-                 classes: Sequence[Any] | None = None, scaling: tuple[Any, Any] | None = None):
+                 classes: Sequence[Any] | None = None, scaling: tuple[Any, Any] | None = None,
+                 targets: tuple[Any, Any] | None = None):
         self.comm = comm if comm is not None else Communicator()
         self.rank, self.size = self.comm.rank, self.comm.size
         self.shard_rows = [tuple(s) for s in shard_rows] if shard_rows is not None else None
         if self.shard_rows is not None and len(self.shard_rows) != self.size:
             raise ValueError(f"expected one shard size per process ({self.size}); received {len(self.shard_rows)}")
         self.classes = list(classes) if classes is not None else None
-        self.scaling = scaling
+        self.scaling, self.targets = scaling, targets
 
     @property
     def sharded(self) -> bool:
