@@ -174,10 +174,12 @@ def data_parallel(s: TrainSettings, world: World) -> int:
         data = training_data(s, (comm.rank, comm.size))
         # the local checks (backend, dtype, output folder); the model is rebuilt for the classes of all shards
         job = prepare(s, out, data=data, n_classes=2)
-        regression = s.regression
+        regression, labels = s.regression, s.task == "multilabel"  # (a multi-label model's classes: its columns)
         return {"out": str(out), "rows": (len(data.y_train), len(data.y_valid)), "moments": moments(data.x_train),
-                "classes": [] if regression else local_classes(data.y_train),
-                "valid_classes": [] if regression else local_classes(data.y_valid),
+                "classes": [] if regression else list(range(data.y_train.shape[1])) if labels
+                else local_classes(data.y_train),
+                "valid_classes": [] if regression else list(range(data.y_valid.shape[1])) if labels
+                else local_classes(data.y_valid),
                 "targets": moments(np.asarray(data.y_train, dtype=np.float64).reshape(len(data.y_train), -1))
                 if regression else None}
 

@@ -170,11 +170,9 @@ def check_task(s: Any) -> None:
     if isinstance(s.target, list) and s.task_name == "classification":
         raise UsageError(f"expected one --target column for a classification; received {len(s.target)} (hint: "
                          "--task regression for several outputs, --task multilabel for 0/1 labels)")
-    if multilabel and (s.distributed == "sharded" or s.calibrate or s.class_weight is not None):
-        raise UsageError("expected --task multilabel without --distributed sharded, --calibrate and --class-weight; "
-                         "received " + next(f for f, on in (
-                             ("--distributed sharded", s.distributed == "sharded"), ("--calibrate", s.calibrate),
-                             ("--class-weight", s.class_weight is not None)) if on))
+    if multilabel and (s.calibrate or s.class_weight is not None):
+        raise UsageError("expected --task multilabel without --calibrate and --class-weight; received "
+                         + ("--calibrate" if s.calibrate else "--class-weight"))
     if s.task == "regression" and s.loss is not None and s.loss not in losses.REGRESSION:
         raise UsageError(f"expected a regression loss ({', '.join(losses.REGRESSION)}) with --task regression; "
                          f"received --loss {s.loss}")
