@@ -58,13 +58,13 @@ def child(rows: int, batch: int) -> None:
         comm._sum = timed_sum  # type: ignore[attr-defined]
 
         class TimedSync(parallel.GradientSync):
-            def __init__(self, network, c):
-                super().__init__(network, c)
+            def __init__(self, network, c, weighted=False):
+                super().__init__(network, c, weighted)
                 step = self.step
 
-                def timed():
+                def timed(w_sum=None):
                     t0 = time.perf_counter()
-                    step()
+                    step(w_sum)
                     spent["sync"] += time.perf_counter() - t0
                     spent["steps"] += 1
 
