@@ -290,3 +290,38 @@ def test_a_sharded_multilabel_run(mpiexec, tmp_path):
     history = json.loads((tmp_path / "two/history.json").read_text())
     assert history["config"]["processes"]["mode"] == "sharded" and history["final"]["val_f1_micro"] > 0.85
     assert "validation hamming loss: " in out.stdout.splitlines()[-1]
+
+
+def test_sharded_weights_and_class_weights_are_checked_over_all_shards(mpiexec, tmp_path):
+    """A shard whose rows all weigh 0, and a --class-weight label found in one shard only: valid for
+    the whole data, so the sharded run trains (each was refused by a check of one shard); weights
+    that are 0 in every shard: one line, exit 65."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, 3))
+    label = np.where(x[:, 0] > 0, "yes", "no").astype("U4")
+    label[:40] = "rare"  # in the first shard's rows only
+    w = np.where(np.arange(300) < 120, 0.0, rng.uniform(0.5, 2.0, 300))  # the first shard (rows 0-119): all 0
+    rows = ["a,b,c,w,label"] + [",".join([*(f"{v:.6f}" for v in x[i]), f"{w[i]:.4f}", label[i]]) for i in range(300)]
+    (tmp_path / "t.csv").write_text("\n".join(rows[:241]) + "\n")  # 240 training rows: 120 per shard
+    (tmp_path / "v.csv").write_text("\n".join(rows[:1] + rows[241:]) + "\n")
+    args = ["train", "--train", "t.csv", "--valid", "v.csv", "--sample-weight", "w", "--class-weight",
+            "rare=3", "--epochs", 3, "--no-plots", "--preprocess", "standardize", "--distributed", "sharded"]
+    out, _ = mpiexec_run(mpiexec, *args, "--out", "two", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    (tmp_path / "z.csv").write_text("\n".join(r if i == 0 else ",".join(r.split(",")[:3] + ["0"] + r.split(",")[4:])
+                                              for i, r in enumerate(rows)) + "\n")
+    out, _ = mpiexec_run(mpiexec, "train", "--data", "z.csv", "--sample-weight", "w", "--distributed", "sharded",
+                         "--preprocess", "standardize", "--out", "zero", cwd=tmp_path)
+    assert out.returncode == 65 and out.stderr.count("expected row weights (--sample-weight) that are not all 0") == 1
+    assert not (tmp_path / "zero").exists()
+
+
+def test_a_sharded_multilabel_run_of_one_label(mpiexec, tmp_path):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 3))
+    rows = ["a,b,c,t"] + [",".join([*(f"{v:.6f}" for v in x[i]), str(int(x[i, 0] > 0))]) for i in range(200)]
+    (tmp_path / "one.csv").write_text("\n".join(rows) + "\n")
+    out, _ = mpiexec_run(mpiexec, "train", "--data", "one.csv", "--task", "multilabel", "--target", "t", "--epochs", 3,
+                         "--no-plots", "--preprocess", "standardize", "--distributed", "sharded", "--out", "r",
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr

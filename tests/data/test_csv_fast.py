@@ -198,3 +198,20 @@ def test_a_bad_csv_engine_setting_is_a_usage_error(monkeypatch):
         monkeypatch.setenv("XMLP_CSV_ENGINE", "polars")
         with pytest.raises(UnavailableError, match=r"pip install 'xmlp\[fast\]'"):
             bulkcsv.engine()
+
+
+@pytest.mark.parametrize("engine", ["numpy", "exact"])
+def test_targets_and_weights_stay_float64_when_features_are_stored_float32(tmp_path, engine):
+    """A large file's features are stored in the training dtype; its numeric targets and weights
+    keep every digit (a price of 1.7e9 + a few units would round to 1.7e9 in float32)."""
+    rng = np.random.default_rng(0)
+    t = 1.7e9 + rng.integers(0, 1000, 50) + 0.25
+    w = rng.uniform(0, 1, 50)
+    rows = ["a,b,t,w"] + [f"{i},{i * 0.5},{float(t[i])!r},{float(w[i])!r}" for i in range(50)]
+    (tmp_path / "big.csv").write_text("\n".join(rows) + "\n")
+    table = csv_fast.read_table(tmp_path / "big.csv", label_name=["t"], weight_name="w", store="float32",
+                                engine_name=engine)
+    assert table.x.dtype == np.float32 and table.x.shape == (50, 2) and table.x.flags.c_contiguous
+    assert table.targets.dtype == np.float64 and np.array_equal(table.targets[:, 0], t)
+    assert np.array_equal(table.weights, w)
+    np.testing.assert_array_equal(table.x[:, 1], (np.arange(50) * 0.5).astype(np.float32))

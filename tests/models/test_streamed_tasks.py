@@ -149,3 +149,31 @@ def test_bad_targets_and_weights_are_refused_by_the_first_pass(data):
         _regressor().fit(ChunkList([(x, targets[:, 0])]), None, sample_weight=w)
     with pytest.raises(ValueError, match="expected class_weight with a classification; received a regression model"):
         _regressor().fit(ChunkList([(x, targets[:, 0])]), None, class_weight="balanced")
+
+
+def test_a_column_of_targets_or_labels_keeps_its_shape(data):
+    """(n, 1) targets are one output predicted as (n, 1), as with arrays; (n, 1) 0/1 columns are one
+    label of a multi-label model."""
+    x, targets, tags, _ = data
+    column = targets[:, :1]
+    memory, streamed = _regressor(), _regressor()
+    memory.fit(x, column, **FIT)
+    streamed.fit(ChunkList([(x[:300], column[:300]), (x[300:], column[300:])]), None, **FIT)
+    assert streamed.predict(x[:3]).shape == memory.predict(x[:3]).shape == (3, 1)
+    one = Sequential([Dense(8, "tanh"), Dense(1, "sigmoid")], task="multilabel", dtype="float64")
+    one.fit(ChunkList([(x, tags[:, :1])]), None, epochs=2, seed=0)
+    assert one.classes == [0] and one.predict(x[:3]).shape == (3, 1)
+
+
+def test_streamed_balanced_class_weights_follow_the_given_classes(wdbc):
+    """classes= naming a class without rows: "balanced" counts 0 rows for it (as the arrays' fit does)."""
+    x, y, _ = wdbc
+    codes = np.where(y == "M", 2, 0)
+    kw = dict(epochs=2, seed=0, classes=[0, 1, 2], class_weight="balanced")
+    memory = Sequential([Dense(8, "tanh"), Dense(3, "softmax")], dtype="float64")
+    streamed = Sequential([Dense(8, "tanh"), Dense(3, "softmax")], dtype="float64")
+    from xmlp.models.fit import fit
+
+    h1 = fit(memory, x, codes, **kw)
+    h2 = fit(streamed, ChunkList([(x, codes)]), None, **kw)
+    assert _same(memory, streamed) and h1.history == h2.history

@@ -51,6 +51,7 @@ from ..errors import (
 from ..io.files import default_run_dir
 from ..io.history import run_labels
 from ..training.parallel import Partition
+from . import row_checks
 from .run_data import training_data
 from .runs import Job, prepare, run
 from .settings import TrainSettings
@@ -181,7 +182,7 @@ def data_parallel(s: TrainSettings, world: World) -> int:
                 "valid_classes": [] if regression else list(range(data.y_valid.shape[1])) if labels
                 else local_classes(data.y_valid),
                 "targets": moments(np.asarray(data.y_train, dtype=np.float64).reshape(len(data.y_train), -1))
-                if regression else None}
+                if regression else None, "weights": None if data.w_train is None else float(np.sum(data.w_train))}
 
     shared = agree(world, local)
     assert job is not None
@@ -210,7 +211,12 @@ def _sharded_job(s: TrainSettings, job: Job, shared: list[dict[str, Any]], comm:
         n, mean, m2 = merge(v["targets"] for v in shared)
         targets = (mean, np.sqrt(m2 / n))
     try:
-        if targets is None and len(classes) < 2:
+        if shared[0]["weights"] is not None and not sum(v["weights"] for v in shared) > 0:
+            raise DataError(f"{s.train or s.data}: expected row weights (--sample-weight) that are not all 0; received "
+                            "only zeros in every shard")
+        if s.task_name == "classification":
+            row_checks.check_class_weight(s, classes)
+        if s.task_name == "classification" and len(classes) < 2:
             raise DataError(f"{s.train or s.data or 'the data'}: expected at least two classes in the training "
                             f"rows of all shards; received only {classes}")
         unknown = sorted(set(union_classes(v["valid_classes"] for v in shared)) - set(classes))

@@ -5,7 +5,7 @@ and (a streamed file, from its first pass's counts) every class has enough rows.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -14,10 +14,9 @@ from .preflight import MIN_CLASS_ROWS
 from .settings import TrainSettings
 
 
-def check_class_weight(s: TrainSettings, d: Any) -> None:
-    """Every label ``--class-weight`` names is a class of the training rows."""
-    if isinstance(s.class_weight, dict):  # (a streamed part's classes: counted by its first pass)
-        classes = d.x_train.classes if d.y_train is None else sorted(set(np.unique(d.y_train).tolist()))
+def check_class_weight(s: TrainSettings, classes: Sequence[Any]) -> None:
+    """Every label ``--class-weight`` names is one of the training rows' ``classes`` (of all shards)."""
+    if isinstance(s.class_weight, dict):
         unknown = [c for c in s.class_weight if c not in classes]
         if unknown:
             raise DataError(f"--class-weight: expected labels among {', '.join(map(str, classes))[:200]}; received "
@@ -35,14 +34,15 @@ def check_indicators(table: Any) -> np.ndarray:
     return np.asarray(y)
 
 
-def check_weights(table: Any) -> None:
-    """Row weights (``--sample-weight``) are >= 0 and not all 0: else a DataError at the first bad row."""
+def check_weights(table: Any, whole: bool = True) -> None:
+    """Row weights (``--sample-weight``) are >= 0 and not all 0 (``whole`` False: a shard, whose
+    weights may all be 0 while others' are not): else a DataError at the first bad row."""
     w = table.weights
     if (w < 0).any():
         i = int(np.flatnonzero(w < 0)[0])
         raise DataError(f"{table.path}:{table.line_numbers[i]}: expected a row weight >= 0 (--sample-weight); "
                         f"received {float(w[i])!r}")
-    if not w.sum() > 0:
+    if whole and not w.sum() > 0:
         raise DataError(f"{table.path}: expected row weights (--sample-weight) that are not all 0; received only zeros")
 
 

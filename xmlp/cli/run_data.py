@@ -40,13 +40,7 @@ from ..models import fit_data
 from .preflight import _available_memory
 from .preflight import check_classes as preflight_check_classes
 from .recipe import refits
-from .row_checks import (  # noqa: F401
-    check_class_weight,
-    check_counts,
-    check_indicators,
-    check_weights,
-    numeric_targets,
-)
+from .row_checks import check_counts, check_indicators, check_weights, numeric_targets
 from .settings import TrainSettings
 
 
@@ -155,7 +149,7 @@ def read_rows(path: str, s: TrainSettings, **kw: Any) -> Any:
             table.labels = table.targets[:, 0]
             table.columns = table.columns.replace("targets ", "target ", 1)
             if table.weights is not None:
-                check_weights(table)
+                check_weights(table, whole=kw.get("part") is None)
             return table
     table = read_table(path, label_name=s.target, **args)
     if table.targets is not None:  # several targets, or a multilabel task's 0/1 columns: read as numbers
@@ -163,7 +157,7 @@ def read_rows(path: str, s: TrainSettings, **kw: Any) -> Any:
     elif s.regression:
         table.labels = numeric_targets(table)
     if table.weights is not None:
-        check_weights(table)
+        check_weights(table, whole=kw.get("part") is None)
     return table
 
 
@@ -256,6 +250,11 @@ def targets_line(d: Any, s: TrainSettings) -> str:
     if s.task == "multilabel":
         return f"labels        : {width}, positive in {', '.join(f'{m:.0%}' for m in shares[:10])} of the {n} training rows"
     return f"target        : mean {mean:.6g}, std {std:.6g} ({n} training rows" + (f", {width} targets)" if columns else ")")
+
+
+def class_names(d: Any) -> list[Any]:
+    """The classes of the training part (streamed: counted by its first pass)."""
+    return list(d.x_train.classes) if streamed(d) else sorted(set(np.unique(d.y_train).tolist()))
 
 
 def classes_line(d: Any) -> str:

@@ -100,7 +100,8 @@ def prepare(s: TrainSettings, out_dir: Path | None = None, data: Data | None = N
     if out_dir is not None:
         check_run_folder(out_dir, s)
     data = data if data is not None else training_data(s)
-    row_checks.check_class_weight(s, data)
+    if s.distributed != "sharded" and s.task_name == "classification":  # (sharded: all shards' classes, later)
+        row_checks.check_class_weight(s, run_data.class_names(data))
     n_classes = n_classes or run_data.n_classes(data)
     check_memory(s, data.x_train.shape[1], n_classes, run_data.rows_in_memory(data, s))
     model = (resumed_model(s, backend, data.x_train.shape[1], np.unique(data.y_train), data.feature_names)
@@ -130,7 +131,7 @@ def run(job: Job, folder: Path | None = None) -> History:
         detail(f"columns       : {d.columns}")
     detail(f"x_train shape : {d.x_train.shape}")
     detail(f"x_valid shape : {d.x_valid.shape}")
-    if s.task_name != "classification":
+    if s.task_name != "classification" and not sharded:  # (a shard's targets are not the run's)
         detail(run_data.targets_line(d, s))
     elif not sharded:
         detail(f"classes       : {run_data.classes_line(d)}")

@@ -146,8 +146,7 @@ class ChunkList(Source):
             x = as_features(pair[0], self.n_features or None)
         except ValueError as exc:
             raise ValueError(f"{exc} of chunk {k + 1}" + (f" (row {row} of the data)" if row else "")) from None
-        y = np.asarray(pair[1])
-        y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y  # a single column is a column of labels
+        y = np.asarray(pair[1])  # as given: (n, 1) is a column of labels to a classifier, one target to a regression
         if y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
             raise ValueError(f"expected {x.shape[0]} labels in chunk {k + 1} (one per row); received shape {y.shape}")
         w = None

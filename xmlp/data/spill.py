@@ -60,15 +60,17 @@ class Spilled(Source):
             for chunk in self.source.chunks():
                 start = ranges[-1][1] if ranges else 0
                 fx.write(np.ascontiguousarray(chunk.x, dtype=self.dtype).tobytes())
+                labels = np.asarray(chunk.labels)
+                if labels.ndim == 2 and labels.dtype.kind not in "biuf":
+                    labels = labels.reshape(len(labels), -1)[:, 0]  # a column of text labels ((n, 1))
                 if not ranges:
-                    labels = np.asarray(chunk.labels)
                     self._width = labels.shape[1] if labels.ndim == 2 else 0 if labels.dtype.kind == "f" else None
                 if self._width is None:
-                    names, inverse = np.unique(chunk.labels, return_inverse=True)
+                    names, inverse = np.unique(labels, return_inverse=True)
                     ids = np.array([codes_of.setdefault(n, len(codes_of)) for n in names.tolist()], dtype=np.int32)
                     fy.write(ids[inverse.reshape(-1)].tobytes())
                 else:
-                    fy.write(np.ascontiguousarray(chunk.labels, dtype=np.float64).tobytes())
+                    fy.write(np.ascontiguousarray(labels, dtype=np.float64).tobytes())
                 lines = np.full(len(chunk.labels), -1, dtype=np.int64) if chunk.lines is None else np.asarray(chunk.lines)
                 fl.write(lines.astype(np.int64).tobytes())
                 if chunk.weights is not None:

@@ -120,10 +120,15 @@ def row_weights(model: Any, y: Any, x: Any, sample_weight: Any, class_weight: An
         if partition is not None and partition.sharded and counts is not None:  # "balanced": every shard's rows
             counts = np.sum(partition.comm.allgather(counts), axis=0)
         w = w * per_class(model, class_weight, counts)[codes]
-    if not np.isfinite(w).all() or (w < 0).any():
-        bad = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
-        raise ValueError(f"expected finite weights >= 0; received {float(w[bad])!r} (row {bad})")
-    if not w.sum() > 0:
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    problem = f"expected finite weights >= 0; received {float(w[bad[0]])!r} (row {int(bad[0])})" if len(bad) else None
+    total = float(w.sum()) if problem is None else 0.0
+    if partition is not None and partition.sharded and partition.size > 1:  # every shard's, alike on all processes
+        found = partition.comm.allgather((problem, total))  # (a shard's weights may all be 0: the others' count)
+        problem, total = next((p for p, _ in found if p), None), sum(t for _, t in found)
+    if problem is not None:
+        raise ValueError(problem)
+    if not total > 0:
         raise ValueError("expected weights that are not all 0; received only zeros")
     return w
 
@@ -151,5 +156,7 @@ def source_weighting(model: Any, scanned: Scan, class_weight: Any) -> tuple[bool
     """(whether a source's rows are weighted, each class's weight or None): the weights its
     chunks carry (checked by the first pass) times ``class_weight`` ("balanced" from the
     first pass's class counts)."""
-    classes = None if class_weight is None else per_class(model, class_weight, scanned.counts)
+    counts = dict(zip(scanned.classes, scanned.counts))  # in the model's classes' order (given ones may have no rows)
+    classes = None if class_weight is None else per_class(model, class_weight,
+                                                          [counts.get(c, 0) for c in model.classes or []])
     return scanned.weighted or classes is not None, classes

@@ -85,7 +85,8 @@ def read_exact(
         for i, line in enumerate(itertools.chain([lay.first], rows)):
             if lo <= i < hi:
                 reader.add(line)
-    x, targets, weights = split_off(reader.array().astype(store or "float64", copy=False), lay)
+    x, targets, weights = split_off(reader.array(), lay)  # (targets and weights in float64, whatever ``store`` is)
+    x = x.astype(store or "float64", copy=False)
     return Table(path=name, x=x, labels=reader.labels(), ids=reader.ids if lay.id_col is not None else None,
                  feature_names=lay.names, line_numbers=reader.numbers, lines=reader.lines, header=lay.header_line,
                  newline=newline, bom=bom, columns=lay.describe(), weights=weights, targets=targets)
@@ -97,9 +98,16 @@ def split_off(x: np.ndarray, lay: Layout) -> tuple[np.ndarray, np.ndarray | None
     n = len(lay.features)
     if n == x.shape[1]:
         return x, None, None
-    targets = x[:, n : n + len(lay.target_cols)].astype(np.float64) if lay.target_cols else None
-    weights = x[:, -1].astype(np.float64) if lay.weight_col is not None else None
+    targets, weights = extras(x[:, n:], lay)
     return _front(x, n), targets, weights
+
+
+def extras(columns: np.ndarray, lay: Layout) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(numeric targets, row weights) of the columns read after the features: float64 copies."""
+    k = len(lay.target_cols)
+    targets = columns[:, :k].astype(np.float64) if k else None
+    weights = columns[:, -1].astype(np.float64) if lay.weight_col is not None else None
+    return targets, weights
 
 
 def _front(x: np.ndarray, n: int) -> np.ndarray:

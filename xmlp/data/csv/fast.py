@@ -186,7 +186,10 @@ def read_table(path: str | os.PathLike[str], *, n_features: int | None = None, l
     lo, hi = part_rows(path, name, lay.header is not None, part) if part is not None else (0, 1 << 62)
     capacity = min(reader.max_rows(), hi - lo)
     # Untouched pages of np.empty are never resident: the few rows too many (blank lines) cost nothing.
-    x = np.empty((capacity, len(lay.feature_cols)), dtype=store or "float64")
+    # Numeric targets and weights (read after the features) stay float64 whatever ``store`` is.
+    d = len(lay.features)
+    x = np.empty((capacity, d), dtype=store or "float64")
+    extra = np.empty((capacity, len(lay.feature_cols) - d)) if len(lay.feature_cols) > d else None
     lines = np.empty(capacity, dtype=np.int64)
     codes = np.empty(capacity, dtype=np.int32) if lay.label_col is not None else None
     ids: list[np.ndarray] = []
@@ -196,7 +199,9 @@ def read_table(path: str | os.PathLike[str], *, n_features: int | None = None, l
         r = len(block.lines)
         if n + r > capacity:
             raise DataError(f"{name}: expected a file that does not change while it is read; received one that grew")
-        x[n : n + r] = block.x
+        x[n : n + r] = block.x[:, :d] if extra is not None else block.x
+        if extra is not None:
+            extra[n : n + r] = block.x[:, d:]
         lines[n : n + r] = block.lines
         if codes is not None and block.codes is not None:
             codes[n : n + r] = np.array([found.setdefault(c, len(found)) for c in block.classes], dtype=np.int32)[block.codes]
@@ -205,7 +210,7 @@ def read_table(path: str | os.PathLike[str], *, n_features: int | None = None, l
         n += r
     y = None if codes is None else np.array(list(found))[codes[:n]]
     kept = (np.concatenate(ids) if ids else np.array([], dtype=str)) if keep_ids and lay.id_col is not None else None
-    features, targets, weights = exact.split_off(x[:n], lay)
+    features, (targets, weights) = x[:n], exact.extras(extra[:n], lay) if extra is not None else (None, None)
     return exact.Table(path=name, x=features, labels=y, ids=kept, feature_names=lay.names,
                          line_numbers=LineNumbers(lines[:n]), lines=[], header=lay.header_line,
                          newline=reader.newline, bom=reader.bom, columns=lay.describe(), weights=weights,
