@@ -29,12 +29,32 @@ def test_row_hashes_depend_on_the_values_in_the_models_dtype_only():
     assert row_hashes(x[:1, ::-1], "float32")[0] != h32[0]
 
 
-def test_the_row_hash_is_pinned():
-    """Model files store these hashes: the algorithm (ROW_HASH) must not change under the same name.
-    The value was computed once by this implementation and recorded; a change here needs a new ROW_HASH."""
-    assert fpmod.ROW_HASH == "splitmix64-rows-1"
-    assert int(row_hashes(np.array([[1.0, 2.0, 3.0]]), "float32")[0]) == PINNED_32
-    assert int(row_hashes(np.array([[1.0, 2.0, 3.0]]), "float64")[0]) == PINNED_64
+def test_the_row_hashes_are_pinned():
+    """Model files store these hashes: an algorithm must not change under its name. The values were
+    computed once by this implementation and recorded; a change here needs a new ROW_HASH."""
+    assert fpmod.ROW_HASH == "xmlp-rows-2" and fpmod.ROW_HASHES == ("splitmix64-rows-1", "xmlp-rows-2")
+    assert int(row_hashes(np.array([[1.0, 2.0, 3.0]]), "float32")[0]) == PINNED_2_32
+    assert int(row_hashes(np.array([[1.0, 2.0, 3.0]]), "float64")[0]) == PINNED_2_64
+    assert int(row_hashes(np.array([[1.0, 2.0, 3.0]]), "float32", "splitmix64-rows-1")[0]) == PINNED_32
+    assert int(row_hashes(np.array([[1.0, 2.0, 3.0]]), "float64", "splitmix64-rows-1")[0]) == PINNED_64
+
+
+def test_a_fingerprint_of_the_first_hash_is_read_compared_and_extended_with_it(tmp_path, wdbc):
+    """A model file written before xmlp-rows-2 keeps its fingerprint: loaded with its algorithm,
+    it counts the same rows, and a warm start on new rows hashes them as it did."""
+    import xmlp
+
+    x, y, _ = wdbc
+    model = xmlp.Sequential([xmlp.Dense(4, "tanh"), xmlp.Dense(2, "softmax")])
+    model.fit(x[:300], y[:300], epochs=1, seed=0)
+    model.fingerprint = Fingerprint.of(x[:300], "float32", algorithm="splitmix64-rows-1")  # as an older xmlp wrote it
+    model.save(tmp_path / "old.safetensors")
+    old = xmlp.load_model(tmp_path / "old.safetensors")
+    assert old.fingerprint.algorithm == "splitmix64-rows-1" and old.training_overlap(x) == 300
+    old.fit(x[300:400], y[300:400], epochs=1, warm_start=True)
+    assert old.fingerprint.algorithm == "splitmix64-rows-1" and old.training_overlap(x) == 400
+    with pytest.raises(ValueError, match="expected fingerprints of one dtype and hash"):
+        old.fingerprint.union(Fingerprint.of(x, "float32"))
 
 
 def test_the_training_range_merges_and_finds_values_far_outside_it():
@@ -70,7 +90,7 @@ def test_beyond_exact_rows_a_bloom_filter_without_false_negatives(monkeypatch):
     fp = Fingerprint("float32")
     for i in range(0, len(x), 30_000):  # as a stream's chunks come in
         fp.add(row_hashes(x[i : i + 30_000], "float32"))
-    assert fp.exact is None and fp.meta() == {"hash": "splitmix64-rows-1", "dtype": "float32", "rows": 200_000,
+    assert fp.exact is None and fp.meta() == {"hash": "xmlp-rows-2", "dtype": "float32", "rows": 200_000,
                                               "kind": "bloom", "bits": fpmod.BLOOM_BITS, "k": fpmod.BLOOM_K}
     assert fp.tensors()["fingerprint"].nbytes == fpmod.BLOOM_BITS // 8  # bounded: 8 MiB whatever the rows
     assert fp.overlap(x) == 200_000  # a Bloom filter has no false negatives
@@ -122,7 +142,7 @@ def test_a_model_file_with_a_fingerprint_is_format_5_and_without_one_loads_in_ol
     assert meta_b["format_version"] == 3 and "fingerprint" not in tensors_b
     assert xmlp.load_model(tmp_path / "b.safetensors").training_overlap(x) is None
     assert json.dumps(meta_a["fingerprint"]) == json.dumps(
-        {"hash": "splitmix64-rows-1", "dtype": "float32", "rows": 569, "kind": "exact"})
+        {"hash": "xmlp-rows-2", "dtype": "float32", "rows": 569, "kind": "exact"})
     assert set(load_file(str(tmp_path / "a.safetensors"))) - set(load_file(str(tmp_path / "b.safetensors"))) == {
         "fingerprint", "fingerprint.low", "fingerprint.high"}
     # The training range: each feature's smallest and largest value, as the float32 model saw them.
@@ -176,8 +196,10 @@ def test_an_ensemble_keeps_one_fingerprint(wdbc):
     assert model.training_overlap(x) == 300 and model.fingerprint.rows == 300
 
 
-PINNED_32 = 5931069227935356017
+PINNED_32 = 5931069227935356017  # splitmix64-rows-1
 PINNED_64 = 12477125666559629407
+PINNED_2_32 = 2176410286410219096  # xmlp-rows-2
+PINNED_2_64 = 579240010089586184
 
 
 def _reference_hash(values: list[float], dtype: str) -> int:
@@ -199,11 +221,35 @@ def _reference_hash(values: list[float], dtype: str) -> int:
     return h
 
 
+def _reference_hash_2(values: list[float], dtype: str) -> int:
+    """xmlp-rows-2 in plain Python integers: 64-bit words (float32 pairs, an odd row padded with 0.0),
+    h = (h ^ w) * M1; h ^= h >> 29 per word, SplitMix64's finaliser at the end."""
+    import struct
+
+    mask = (1 << 64) - 1
+    packed = struct.pack(f"<{len(values)}{'f' if dtype == 'float32' else 'd'}", *values)
+    packed += b"\0" * (-len(packed) % 8)
+    h = (len(values) * 0x9E3779B97F4A7C15) & mask
+    for (w,) in struct.iter_unpack("<Q", packed):
+        h = ((h ^ w) * 0xBF58476D1CE4E5B9) & mask
+        h ^= h >> 29
+    h ^= h >> 30
+    h = (h * 0xBF58476D1CE4E5B9) & mask
+    h ^= h >> 27
+    h = (h * 0x94D049BB133111EB) & mask
+    return h ^ (h >> 31)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_the_row_hash_equals_a_plain_python_reference(dtype):
-    rows = np.random.default_rng(3).normal(size=(20, 9)).astype(dtype)
-    assert row_hashes(rows, dtype).tolist() == [_reference_hash(r.tolist(), dtype) for r in rows]
+@pytest.mark.parametrize("width", [9, 8])
+def test_the_row_hashes_equal_plain_python_references(dtype, width):
+    rows = np.random.default_rng(3).normal(size=(20, width)).astype(dtype)
+    assert row_hashes(rows, dtype).tolist() == [_reference_hash_2(r.tolist(), dtype) for r in rows]
+    assert row_hashes(rows, dtype, "splitmix64-rows-1").tolist() == [_reference_hash(r.tolist(), dtype) for r in rows]
     assert _reference_hash([1.0, 2.0, 3.0], dtype) == (PINNED_32 if dtype == "float32" else PINNED_64)
+    assert _reference_hash_2([1.0, 2.0, 3.0], dtype) == (PINNED_2_32 if dtype == "float32" else PINNED_2_64)
+    padded = np.concatenate([rows, np.zeros((20, 1), dtype=dtype)], axis=1)  # a zero column is another row
+    assert not np.intersect1d(row_hashes(rows, dtype), row_hashes(padded, dtype)).size
 
 
 def test_hashing_in_blocks_gives_the_fingerprint_of_one_block():

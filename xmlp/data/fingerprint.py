@@ -3,9 +3,13 @@ so that scoring can count the rows it has seen (``Sequential.training_overlap``,
 ``xmlp predict``).
 
 - A row's hash (``row_hashes``, algorithm ``ROW_HASH``): its values in the model's dtype
-  (``-0.0`` as ``0.0``), as 32- or 64-bit words, folded column by column with SplitMix64's
-  finaliser. The same values give the same hash on every machine and backend; a row read from
-  a file and the same row passed as an array are the same row.
+  (``-0.0`` as ``0.0``) as 64-bit words (two float32 values a word; an odd row padded with a zero),
+  folded word by word with a multiply–xorshift round (h = (h ⊕ w)·M, h ⊕= h ≫ 29: each a bijection,
+  so two rows that differ in one word never share a hash), then SplitMix64's finaliser. The same
+  values give the same hash on every machine and backend; a row read from a file and the same row
+  passed as an array are the same row. Files written before it carry ``splitmix64-rows-1`` (every
+  value a word, SplitMix64's finaliser after each; 4× the work in float32): their fingerprints are
+  read, compared and extended with it.
 - Up to ``EXACT_ROWS`` distinct rows: the sorted distinct hashes (8 bytes a row, no false
   positive below one in ~10⁷ at a million rows: the birthday bound of 64 bits). Beyond: a Bloom
   filter of ``BLOOM_BITS`` bits (8 MiB) and ``BLOOM_K`` probes, one size for every model so that
@@ -24,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-ROW_HASH = "splitmix64-rows-1"
+ROW_HASH = "xmlp-rows-2"
+ROW_HASHES = ("splitmix64-rows-1", ROW_HASH)  # every algorithm a model file may carry
 EXACT_ROWS = 1_000_000
 BLOOM_BITS = 1 << 26  # 8 MiB
 BLOOM_K = 4
@@ -42,8 +47,28 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z
 
 
-def row_hashes(x: Any, dtype: str) -> np.ndarray:
+def row_hashes(x: Any, dtype: str, algorithm: str = ROW_HASH) -> np.ndarray:
     """One uint64 per row of the host array ``x`` (rows, features), of its values in ``dtype``."""
+    if algorithm != ROW_HASH:
+        return _row_hashes_1(x, dtype)
+    x = np.asarray(x)
+    n, d = x.shape
+    values = np.zeros((n, d + (np.dtype(dtype).itemsize == 4 and d % 2)), dtype=dtype)
+    np.add(x, 0.0, out=values[:, :d], casting="unsafe")  # in the model's dtype; -0.0 + 0.0 is 0.0
+    words = values.view(np.uint64)
+    spare = np.empty(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = np.full(n, np.uint64(d) * _GOLDEN, dtype=np.uint64)
+        for j in range(words.shape[1]):
+            h ^= words[:, j]
+            h *= _M1
+            np.right_shift(h, np.uint64(29), out=spare)
+            h ^= spare
+        return _mix(h)
+
+
+def _row_hashes_1(x: Any, dtype: str) -> np.ndarray:
+    """``splitmix64-rows-1``: every value (32 or 64 bits) a word, SplitMix64's finaliser after each."""
     values = np.ascontiguousarray(np.asarray(x, dtype=dtype)) + np.zeros((), dtype=dtype)  # -0.0 -> 0.0
     words = values.view(np.uint32 if values.dtype.itemsize == 4 else np.uint64)
     with np.errstate(over="ignore"):
@@ -84,19 +109,20 @@ class Fingerprint:
     k: int = 0
     low: np.ndarray | None = None  # float64, one per feature: the training range
     high: np.ndarray | None = None
+    algorithm: str = ROW_HASH  # the rows' hash (a file of an earlier xmlp: its own, kept when extended)
 
     def __post_init__(self) -> None:
         if self.exact is None and self.bloom is None:
             self.exact = np.zeros(0, dtype=np.uint64)
 
     @classmethod
-    def of(cls, x: Any, dtype: str, chunk: int = 1 << 16) -> Fingerprint:
+    def of(cls, x: Any, dtype: str, chunk: int = 1 << 16, algorithm: str = ROW_HASH) -> Fingerprint:
         """The fingerprint of the rows of a host array, hashed in blocks of ``chunk`` rows (a
         row's hash is its own: the same hashes as at once, in bounded extra memory)."""
-        out = cls(dtype)
+        out = cls(dtype, algorithm=algorithm)
         x = np.asarray(x)
         blocks = [x[a:a + chunk] for a in range(0, len(x), chunk)] or [x]
-        out.add(np.concatenate([row_hashes(b, dtype) for b in blocks]), len(x))
+        out.add(np.concatenate([row_hashes(b, dtype, algorithm) for b in blocks]), len(x))
         for b in blocks:
             out.widen(b)
         return out
@@ -169,16 +195,19 @@ class Fingerprint:
         """Both fingerprints' rows (the same dtype)."""
         self._pack()
         other._pack()
-        if other.dtype != self.dtype:
-            raise ValueError(f"expected fingerprints of one dtype; received {self.dtype} and {other.dtype}")
+        if other.dtype != self.dtype or other.algorithm != self.algorithm:
+            raise ValueError(f"expected fingerprints of one dtype and hash; received {self.dtype} ({self.algorithm}) "
+                             f"and {other.dtype} ({other.algorithm})")
         out = Fingerprint(self.dtype, self.rows, None if self.exact is None else self.exact.copy(),
-                          None if self.bloom is None else self.bloom.copy(), self.bits, self.k, self.low, self.high)
+                          None if self.bloom is None else self.bloom.copy(), self.bits, self.k, self.low, self.high,
+                          self.algorithm)
         out._range(other.low, other.high)
         if other.exact is not None:
             out.add(other.exact, other.rows)
         elif out.exact is not None:  # a Bloom filter takes in the exact set
             assert other.bloom is not None
-            mine = Fingerprint(self.dtype, 0, None, other.bloom.copy(), other.bits, other.k, out.low, out.high)
+            mine = Fingerprint(self.dtype, 0, None, other.bloom.copy(), other.bits, other.k, out.low, out.high,
+                               self.algorithm)
             mine.add(out.exact, out.rows)
             mine.rows += other.rows
             return mine
@@ -201,7 +230,7 @@ class Fingerprint:
 
     def overlap(self, x: Any) -> int:
         """How many rows of ``x`` (host, rows × features) are training rows."""
-        return int(np.count_nonzero(self.contains(row_hashes(x, self.dtype))))
+        return int(np.count_nonzero(self.contains(row_hashes(x, self.dtype, self.algorithm))))
 
     @property
     def false_positive_rate(self) -> float:
@@ -213,7 +242,7 @@ class Fingerprint:
 
     # ------------------------------------------------------------------ the model file
     def meta(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"hash": ROW_HASH, "dtype": self.dtype, "rows": self.rows}
+        out: dict[str, Any] = {"hash": self.algorithm, "dtype": self.dtype, "rows": self.rows}
         if self.bloom is not None:
             out.update(kind="bloom", bits=self.bits, k=self.k)
         else:
@@ -241,8 +270,9 @@ class Fingerprint:
                 and low.ndim == 1 and low.shape == high.shape and np.isfinite(low).all() and np.isfinite(high).all()
                 and (low <= high).all())):
             raise bad("range (fingerprint.low <= fingerprint.high, finite float64 vectors of one length)")
-        if not isinstance(meta, dict) or meta.get("hash") != ROW_HASH:
-            raise bad(f"with hash {ROW_HASH!r}; received {meta!r}"[:200])
+        if not isinstance(meta, dict) or meta.get("hash") not in ROW_HASHES:
+            raise bad(f"with hash {' or '.join(map(repr, ROW_HASHES))}; received {meta!r}"[:200])
+        algorithm = meta["hash"]
         dtype, rows, kind = meta.get("dtype"), meta.get("rows"), meta.get("kind")
         if dtype not in ("float32", "float64"):
             raise bad(f"of dtype float32 or float64; received {dtype!r}"[:200])
@@ -254,12 +284,12 @@ class Fingerprint:
         if kind == "exact":
             if len(tensor) > EXACT_ROWS or np.any(tensor[1:] <= tensor[:-1]):
                 raise bad(f"of at most {EXACT_ROWS} sorted distinct hashes; received {len(tensor)} unsorted or too many")
-            return cls(dtype, rows, tensor.copy(), low=low, high=high)
+            return cls(dtype, rows, tensor.copy(), low=low, high=high, algorithm=algorithm)
         if kind == "bloom":
             bits, k = meta.get("bits"), meta.get("k")
             if bits != BLOOM_BITS or len(tensor) * 64 != bits:
                 raise bad(f"Bloom filter of {BLOOM_BITS} bits; received bits={bits!r} in {len(tensor)} words"[:200])
             if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 16:
                 raise bad(f"Bloom filter of 1 to 16 probes; received k={k!r}"[:200])
-            return cls(dtype, rows, None, tensor.copy(), bits, k, low, high)
+            return cls(dtype, rows, None, tensor.copy(), bits, k, low, high, algorithm)
         raise bad(f"of kind 'exact' or 'bloom'; received {kind!r}"[:200])

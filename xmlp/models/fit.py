@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._types import ArrayLike, Labels
-from ..data.fingerprint import Fingerprint
+from ..data.fingerprint import ROW_HASH, Fingerprint
 from ..data.preprocessing import LabelEncoder, Standardizer
 from ..data.targets import IndicatorEncoder
 from ..optim import clipping, optimizers, schedules
@@ -76,7 +76,9 @@ def fit(
                          "from it without warm_start)")
     x_in = x if fit_data.is_source(x) else inputs.features(
         model.backend, x, model.n_features if warm_start else None)[0]
-    rows_fp = None if fit_data.is_source(x_in) else _fingerprint(model, x_in, partition)  # before rows are reused
+    continued = model.fingerprint if warm_start else None  # (new rows join its fingerprint: hashed as it was)
+    rows_fp = None if fit_data.is_source(x_in) else _fingerprint(
+        model, x_in, partition, continued.algorithm if continued is not None else ROW_HASH)  # before rows are reused
     callbacks = ([early_stopping] if early_stopping is not None else []) + list(callbacks)
     callbacks += [EpochPrinter()] if verbose else []
     if warm_start:
@@ -87,8 +89,7 @@ def fit(
         state.schedules = [copy.deepcopy(lr_schedule) for _ in model.members]
     if fit_data.is_source(x_in):  # its first pass hashed the rows
         rows_fp = fit_data.first_pass(x_in, model.standardizer, model.seed, model.dtype_name, model.task).fingerprint
-    old_fp = model.fingerprint if warm_start else None
-    model.fingerprint = rows_fp if old_fp is None or rows_fp is None else old_fp.union(rows_fp)
+    model.fingerprint = rows_fp if continued is None or rows_fp is None else continued.union(rows_fp)
     weights = fit_data.row_weights(model, y, x_in, sample_weight, class_weight, partition)
     opt = state.optimizers[0]
     if state.schedules[0] is not None:
@@ -164,17 +165,17 @@ def _fresh(model: Any, x_in: Any, y: Labels, metric_names: list[str], optimizer:
     return model.training_state  # type: ignore[no-any-return]
 
 
-def _fingerprint(model: Any, x: Any, partition: Partition | None) -> Fingerprint | None:
+def _fingerprint(model: Any, x: Any, partition: Partition | None, algorithm: str = ROW_HASH) -> Fingerprint | None:
     """The fingerprint of the fit's rows: this process's, merged over the shards of a sharded
     data-parallel fit (each process hashes its own rows; the merged set is the same on all).
     None for rows already on the device: hashing them would copy them to the host, which a fit
     from device arrays never does (``training_overlap`` then says it does not know)."""
     if model.backend.holds(x):
         return None
-    fp = Fingerprint.of(np.asarray(x), model.dtype_name)
+    fp = Fingerprint.of(np.asarray(x), model.dtype_name, algorithm=algorithm)
     if partition is not None and partition.sharded and partition.size > 1:
         parts = partition.comm.allgather((fp.meta(), fp.tensors()))
-        fp = Fingerprint(model.dtype_name)
+        fp = Fingerprint(model.dtype_name, algorithm=algorithm)
         for meta, tensors in parts:
             fp = fp.union(Fingerprint.from_file(meta, tensors, "a process's fingerprint"))
     return fp
