@@ -137,3 +137,23 @@ def test_parquet_row_groups_are_chunks(tmp_path, rng):
     (tmp_path / "bad.parquet").write_text("not parquet")
     with pytest.raises(DataError, match="bad.parquet: expected a Parquet file; received one pyarrow cannot read"):
         ParquetSource(tmp_path / "bad.parquet")
+
+
+@pytest.mark.skipif(not HAS_PYARROW, reason="pyarrow not installed (pip install 'xmlp[parquet]')")
+def test_parquet_targets_and_weights(tmp_path, rng):
+    """label_column a list: numeric target columns (rows, outputs) in float64; weight_column: each
+    row's weight; neither is a feature."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    x = rng.standard_normal((50, 4))
+    table = pa.table({"f1": x[:, 0], "u": x[:, 1] * 10, "f2": x[:, 2], "v": x[:, 3], "w": np.linspace(0, 1, 50)})
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=20)
+    src = ParquetSource(tmp_path / "t.parquet", label_column=["u", "v"], weight_column="w")
+    assert src.feature_names == ["f1", "f2"]
+    c = src.read(2)
+    np.testing.assert_array_equal(c.labels, np.stack([x[40:, 1] * 10, x[40:, 3]], axis=1))
+    np.testing.assert_array_equal(c.weights, np.linspace(0, 1, 50)[40:])
+    np.testing.assert_array_equal(c.x, x[40:, [0, 2]])
+    with pytest.raises(DataError, match="expected a weight column named wt; received columns f1, u, f2, v, w"):
+        ParquetSource(tmp_path / "t.parquet", label_column=["u"], weight_column="wt")
