@@ -29,6 +29,9 @@ CASES = {
                                                       xmlp.Dense(2, "softmax")]),
     "layernorm-gelu": dict(optimizer="adam", layers=lambda: [xmlp.Dense(12, "linear"), xmlp.LayerNorm(),
                                                              xmlp.Activation("gelu"), xmlp.Dense(2, "softmax")]),
+    # each member's batch mean Σwℓ/Σw over its own rows (zero weights too: a batch of them divides by 1)
+    "weighted": dict(optimizer="adam", sample_weight=np.r_[np.zeros(20), np.linspace(0.2, 3.0, 100)],
+                     class_weight="balanced"),
 }
 
 
@@ -95,6 +98,9 @@ def test_other_tasks_stack_too(backend64, rng, monkeypatch, task):
     runs = [_fit(backend64, data, stacked, monkeypatch, task=task, optimizer="adam", clip_norm=1.0)
             for stacked in (True, False)]
     assert_same_fit(*runs)
+    w = np.linspace(0.0, 2.0, 70)  # and weighted (the weighted means of the regression and sigmoid losses)
+    assert_same_fit(*[_fit(backend64, data, stacked, monkeypatch, task=task, optimizer="adam", sample_weight=w)
+                      for stacked in (True, False)])
 
 
 def test_early_stopping_keeps_every_members_best_epoch(split, monkeypatch):
@@ -128,14 +134,12 @@ def test_what_the_stack_does_not_take_trains_member_by_member(split, monkeypatch
     data = _data(split)
     x, y = data[0], data[1]
     for kw in (dict(layers=lambda: [xmlp.Dense(8, "relu"), xmlp.BatchNorm(), xmlp.Dense(2, "softmax")]),
-               dict(lr_schedule=xmlp.ReduceOnPlateau(patience=1)),
-               dict(sample_weight=np.linspace(0.5, 1.5, len(y)))):
+               dict(lr_schedule=xmlp.ReduceOnPlateau(patience=1))):
         _fit("numpy", data, False, monkeypatch, epochs=2, **kw)  # (the helper checks no stack trained)
         model = xmlp.Sequential((kw.get("layers") or (lambda: [xmlp.Dense(8), xmlp.Dense(2, "softmax")]))(),
                                 ensemble=2)
         model.fit(x, y, epochs=1, seed=1)
-        weighted = "sample_weight" in kw
-        assert _REAL(model.members, np.zeros((4, 4)), xmlp.training.parallel.Partition(), weighted,
+        assert _REAL(model.members, np.zeros((4, 4)), xmlp.training.parallel.Partition(), False,
                     kw.get("lr_schedule")) is None
 
 

@@ -110,7 +110,7 @@ def fit(
             first = batched.BatchedTrainer(
                 stack, state.optimizers, metrics=metric_names, callbacks=callbacks, partition=partition,
                 noise=float(input_noise), noise_rngs=state.noise, dropout_rngs=state.dropout,
-                lr_schedule=state.schedules[0], clip_norm=clip_norm, clip_value=clip_value,
+                lr_schedule=state.schedules[0], clip_norm=clip_norm, clip_value=clip_value, weighted=weighted,
                 target_scale=model.encoder.scale if model.task == "regression" else None,
             ).fit(model, data, val, epochs=epochs, batch_size=batch_size, shuffle_rng=state.shuffle, params=params,
                   initial_epoch=state.epochs)

@@ -213,18 +213,25 @@ class Stack:
         stacked = self.xp.reshape(batch, (self.k, b, data.shape[1]))
         return stacked[:, :, :d], stacked[:, :, d:]
 
-    def train_step(self, x: Array, y: Array, rows: int | None = None) -> tuple[Array, Array]:
+    def train_step(self, x: Array, y: Array, rows: int | None = None, weights: Array | None = None) -> tuple[Array, Array]:
         """Forward, fused loss and backward of every member on its own batch (x: (K, B, features),
         y: (K, B, outputs)): fills the stack's gradients (of each member's batch mean; over
-        ``rows`` rows when x is one process's slice) and returns (the loss summed over every
+        ``rows`` rows when x is one process's slice; with ``weights`` (K, B), of each member's
+        weighted mean, Σwℓ / Σw over its own rows) and returns (the loss summed over every
         member's rows, the (K, B, outputs) logits)."""
         xp, k = self.xp, self.k
         b = x.shape[1]
-        if self._fast is not None:
+        if self._fast is not None and weights is None:
             return self._fast(x, xp.reshape(y, (k * b, y.shape[2])), rows or b)
         z = self.logits(x, training=True)
         c = z.shape[2]
-        total, grad = self.loss.forward_backward(xp, xp.reshape(z, (k * b, c)), xp.reshape(y, (k * b, c)), rows or b)
+        zf, yf = xp.reshape(z, (k * b, c)), xp.reshape(y, (k * b, c))
+        if weights is None:
+            total, grad = self.loss.forward_backward(xp, zf, yf, rows or b)
+        else:  # each row divided by its member's sum of weights (a member's sum of 0: by 1, as weight_sum)
+            sums = xp.sum(weights, axis=1, keepdims=True)
+            sums = xp.broadcast_to(sums + xp.astype(sums == 0, sums.dtype), (k, b))
+            total, grad = self.loss.weighted(xp, zf, yf, xp.reshape(weights, (k * b,)), xp.reshape(sums, (k * b,)))
         grad = xp.reshape(grad, (k, b, c))
         for i in range(len(self.layers) - 1, -1, -1):
             grad = self._backward(i, grad, i > 0)

@@ -95,7 +95,10 @@ class BatchedTrainer(Trainer):
                     mblock = (mblock[1], min(mblock[1] + mask_rows, n))
                     masks = self._member_masks(mblock[1] - mblock[0])
                 net.masks = [m[:, lo - mblock[0]:hi - mblock[0], :] for m in masks]
-            loss, z = net.train_step(xb, yb, rows)
+            if self.weighted:  # [targets | weight]: each member's rows weigh in its own batch's mean
+                loss, z = net.train_step(xb, yb[:, :, :c], rows, weights=yb[:, :, c])
+            else:
+                loss, z = net.train_step(xb, yb, rows)
             self._sync()
             if self._clipping is not None:
                 net.clip(*self._clipping)
@@ -107,12 +110,15 @@ class BatchedTrainer(Trainer):
         if self.callbacks:  # the members as the callbacks see them at the epoch's end
             net.scatter()
         y = xp.take(data[:, d:d + c], idx[0, :], axis=0)
+        w = xp.take(data[:, d + c], idx[0, :], axis=0) if self.weighted else None  # the first member's rows' weights
         n = self.partition.total_rows(n)
-        self._extra = [xp.reshape(total / n, (1,))]
-        return self._pack(layout, first, y, n, class_ids)
+        self._extra = [xp.reshape(total / n, (1,))]  # (only its finiteness is read)
+        return self._pack(layout, first, y, n, class_ids, w)
 
-    def _pack(self, layout: metrics_mod.EpochVector, z: Array, y: Array, n: int, class_ids: Array) -> Array:
-        """The first member's packed part from its logits ``z`` of the rows ``y`` (sums over n rows)."""
+    def _pack(self, layout: metrics_mod.EpochVector, z: Array, y: Array, n: int, class_ids: Array,
+              w: Array | None = None) -> Array:
+        """The first member's packed part from its logits ``z`` of the rows ``y`` (sums over n rows;
+        with the rows' weights ``w``, the loss is their weighted mean, as ``Trainer``'s)."""
         xp, net = self.network.xp, self.network
         cm = None
         if layout.records:
@@ -123,7 +129,8 @@ class BatchedTrainer(Trainer):
             if cm is not None and (layout.regression or layout.multilabel):
                 cm = cm / n
         bce = losses.clipped_nll_sum(xp, z, y) / n if layout.bce else None
-        return layout.pack(xp, net.loss.value(xp, z, y) / n, cm, bce)
+        loss = net.loss.value(xp, z, y) / n if w is None else net.loss.weighted(xp, z, y, w)[0] / xp.sum(w)
+        return layout.pack(xp, loss, cm, bce)
 
     def _member_noise(self, rows: int, d: int) -> Array:
         """(K, rows, d) input noise of the next rows: member k's from its own stream (``_noise``)."""
@@ -169,13 +176,13 @@ def stack_for(members: Sequence[Any], data: Any, partition: Any, weighted: bool,
               optimizers: Sequence[Any] = ()) -> Stack | None:
     """A stack of an ensemble's built members where one can train them all at once, else None
     (the members then train one after another): one process, not sharded, device rows (not a
-    feed), no sample weights, a schedule that does not watch each member's own logs, xmlp's own
+    feed), a schedule that does not watch each member's own logs, xmlp's own
     optimizers (element-wise updates: a subclass's ``_update`` may not be, and would see every
     member's parameters as one) at the same step, and layers the stack has (``nn.stack.unstackable``)."""
     from ..optim.optimizers import SGD, Adam, RMSprop
     from ..optim.schedules import ReduceOnPlateau
 
-    if len(members) < 2 or hasattr(data, "epoch") or partition.size > 1 or partition.sharded or weighted \
+    if len(members) < 2 or hasattr(data, "epoch") or partition.size > 1 or partition.sharded \
             or isinstance(schedule, ReduceOnPlateau) or unstackable(members) is not None \
             or len({opt.iterations for opt in optimizers}) > 1 \
             or any(type(opt) not in (SGD, RMSprop, Adam) for opt in optimizers):
