@@ -22,6 +22,12 @@ def test_row_hashes_depend_on_the_values_in_the_models_dtype_only():
     assert not np.intersect1d(h32, row_hashes(x, "float64")).size
     zeros = np.zeros((1, 3))
     assert row_hashes(zeros, "float32")[0] == row_hashes(-zeros, "float32")[0]  # -0.0 is 0.0
+    # A float64 value that is -0.0 in float32 (the sign survives the cast) hashes as the float32 row does.
+    tiny = np.array([[-1e-50, 1.0, 2.0]])
+    assert row_hashes(tiny, "float32")[0] == row_hashes(tiny.astype(np.float32), "float32")[0]
+    assert row_hashes(tiny, "float32")[0] == row_hashes(np.array([[0.0, 1.0, 2.0]]), "float32")[0]
+    assert row_hashes(tiny, "float32", "splitmix64-rows-1")[0] == row_hashes(
+        tiny.astype(np.float32), "float32", "splitmix64-rows-1")[0]
     y = x.copy()
     y[5, 6] = np.nextafter(np.float32(y[5, 6]), np.float32(np.inf))  # one float32 ulp in one cell
     assert (row_hashes(y, "float32") != h32).tolist() == [i == 5 for i in range(1000)]
@@ -37,6 +43,10 @@ def test_the_row_hashes_are_pinned():
     assert int(row_hashes(np.array([[1.0, 2.0, 3.0]]), "float64")[0]) == PINNED_2_64
     assert int(row_hashes(np.array([[1.0, 2.0, 3.0]]), "float32", "splitmix64-rows-1")[0]) == PINNED_32
     assert int(row_hashes(np.array([[1.0, 2.0, 3.0]]), "float64", "splitmix64-rows-1")[0]) == PINNED_64
+    with pytest.raises(ValueError, match=r"expected a row hash in .*; received 'rows-3'"):
+        row_hashes(np.ones((1, 3)), "float32", "rows-3")
+    with pytest.raises(ValueError, match="received 'rows-3'"):
+        Fingerprint("float32", algorithm="rows-3")
 
 
 def test_a_fingerprint_of_the_first_hash_is_read_compared_and_extended_with_it(tmp_path, wdbc):

@@ -32,6 +32,9 @@ CASES = {
     # each member's batch mean Σwℓ/Σw over its own rows (zero weights too: a batch of them divides by 1)
     "weighted": dict(optimizer="adam", sample_weight=np.r_[np.zeros(20), np.linspace(0.2, 3.0, 100)],
                      class_weight="balanced"),
+    # 110 of 120 weights 0: a shuffled batch of 16 is all zeros with probability ~(110/120)^16 = 0.25, so
+    # ~24 of the 96 member batches (3 members x 8 batches x 4 epochs) sum to 0 (none: probability < 1e-11)
+    "weighted-zero-batches": dict(optimizer="adam", sample_weight=np.r_[np.zeros(110), np.linspace(1.0, 2.0, 10)]),
 }
 
 

@@ -49,12 +49,16 @@ def _mix(z: np.ndarray) -> np.ndarray:
 
 def row_hashes(x: Any, dtype: str, algorithm: str = ROW_HASH) -> np.ndarray:
     """One uint64 per row of the host array ``x`` (rows, features), of its values in ``dtype``."""
+    if algorithm not in ROW_HASHES:
+        raise ValueError(f"expected a row hash in {ROW_HASHES}; received {algorithm!r}")
     if algorithm != ROW_HASH:
         return _row_hashes_1(x, dtype)
     x = np.asarray(x)
     n, d = x.shape
     values = np.zeros((n, d + (np.dtype(dtype).itemsize == 4 and d % 2)), dtype=dtype)
-    np.add(x, 0.0, out=values[:, :d], casting="unsafe")  # in the model's dtype; -0.0 + 0.0 is 0.0
+    part = values[:, :d]
+    np.copyto(part, x, casting="unsafe")  # cast first: a float64 -1e-50 is -0.0 in float32, as the model sees it
+    np.add(part, 0.0, out=part)  # -0.0 + 0.0 is 0.0
     words = values.view(np.uint64)
     spare = np.empty(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -112,6 +116,8 @@ class Fingerprint:
     algorithm: str = ROW_HASH  # the rows' hash (a file of an earlier xmlp: its own, kept when extended)
 
     def __post_init__(self) -> None:
+        if self.algorithm not in ROW_HASHES:
+            raise ValueError(f"expected a row hash in {ROW_HASHES}; received {self.algorithm!r}")
         if self.exact is None and self.bloom is None:
             self.exact = np.zeros(0, dtype=np.uint64)
 

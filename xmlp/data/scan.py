@@ -133,7 +133,7 @@ def scan(source: Source, standardizer: Standardizer | None, *, seed: int | None 
         w_total += 0.0 if w is None else float(w.sum())
         parts.append(moments(x))
         if fp is not None:
-            fp.add(row_hashes(x, fp.dtype))
+            fp.add(row_hashes(x, fp.dtype, fp.algorithm))
             fp.widen(x)
         if standardizer is not None and standardizer.power:
             sample = _keep_sample(sample, x, chunk.first_row, sample_rng, sample_rows)
