@@ -272,3 +272,17 @@ def test_hashing_in_blocks_gives_the_fingerprint_of_one_block():
     np.testing.assert_array_equal(blocks.exact, np.unique(row_hashes(x, "float32")))
     np.testing.assert_array_equal(blocks.low, x.min(axis=0).astype(np.float64))
     np.testing.assert_array_equal(blocks.high, x.max(axis=0).astype(np.float64))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_row_hashes_in_blocks_of_rows_are_each_rows_own(monkeypatch, dtype):
+    """row_hashes works through its rows in blocks (2,048 at least): the rows of the last,
+    shorter block and of every block boundary hash as they do alone."""
+    x = np.random.default_rng(4).normal(size=(5000, 5))  # 2,048 + 2,048 + 904 rows
+    monkeypatch.setattr(fpmod, "HASH_BLOCK_BYTES", 1)
+    blocked = row_hashes(x, dtype)
+    alone = [int(row_hashes(x[i:i + 1], dtype)[0]) for i in (0, 2047, 2048, 4095, 4096, 4999)]
+    assert [int(blocked[i]) for i in (0, 2047, 2048, 4095, 4096, 4999)] == alone
+    monkeypatch.setattr(fpmod, "HASH_BLOCK_BYTES", 1 << 30)  # one block
+    np.testing.assert_array_equal(row_hashes(x, dtype), blocked)
+    assert blocked[2040:2056].tolist() == [_reference_hash_2(r.tolist(), dtype) for r in x[2040:2056]]

@@ -33,6 +33,7 @@ ROW_HASHES = ("splitmix64-rows-1", ROW_HASH)  # every algorithm a model file may
 EXACT_ROWS = 1_000_000
 BLOOM_BITS = 1 << 26  # 8 MiB
 BLOOM_K = 4
+HASH_BLOCK_BYTES = 8 << 20  # rows hashed at a time: about this many bytes of them (row_hashes)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -55,20 +56,30 @@ def row_hashes(x: Any, dtype: str, algorithm: str = ROW_HASH) -> np.ndarray:
         return _row_hashes_1(x, dtype)
     x = np.asarray(x)
     n, d = x.shape
-    values = np.zeros((n, d + (np.dtype(dtype).itemsize == 4 and d % 2)), dtype=dtype)
-    part = values[:, :d]
-    np.copyto(part, x, casting="unsafe")  # cast first: a float64 -1e-50 is -0.0 in float32, as the model sees it
-    np.add(part, 0.0, out=part)  # -0.0 + 0.0 is 0.0
-    words = values.view(np.uint64)
-    spare = np.empty(n, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        h = np.full(n, np.uint64(d) * _GOLDEN, dtype=np.uint64)
-        for j in range(words.shape[1]):
-            h ^= words[:, j]
-            h *= _M1
-            np.right_shift(h, np.uint64(29), out=spare)
-            h ^= spare
-        return _mix(h)
+    width = d + (np.dtype(dtype).itemsize == 4 and d % 2)
+    out = np.empty(n, dtype=np.uint64)
+    # In blocks of rows: the column-by-column loop reads one word of every row of the block, so
+    # the block's cache lines must stay in L2 between columns (60,000 x 784 float32: 0.12 s at
+    # once, 0.07 s in blocks of ~2,700 rows); at least 2,048 rows keep the per-call overhead small.
+    step = min(max(2048, HASH_BLOCK_BYTES // max(width * np.dtype(dtype).itemsize, 1)), 1 << 16)
+    values = np.zeros((min(step, n), width), dtype=dtype)
+    spare = np.empty(min(step, n), dtype=np.uint64)
+    for a in range(0, n, step):
+        m = min(step, n - a)
+        part = values[:m, :d]
+        np.copyto(part, x[a:a + m], casting="unsafe")  # cast first: a float64 -1e-50 is -0.0 in float32
+        np.add(part, 0.0, out=part)  # -0.0 + 0.0 is 0.0
+        words = values[:m].view(np.uint64)
+        with np.errstate(over="ignore"):
+            h = out[a:a + m]
+            h[...] = np.uint64(d) * _GOLDEN
+            for j in range(words.shape[1]):
+                h ^= words[:, j]
+                h *= _M1
+                np.right_shift(h, np.uint64(29), out=spare[:m])
+                h ^= spare[:m]
+            _mix(h)
+    return out
 
 
 def _row_hashes_1(x: Any, dtype: str) -> np.ndarray:
