@@ -8,6 +8,7 @@ import pytest
 
 import xmlp
 from xmlp.data import fingerprint as fpmod
+from xmlp.data import row_hash
 from xmlp.data.fingerprint import Fingerprint, row_hashes
 
 
@@ -279,10 +280,10 @@ def test_row_hashes_in_blocks_of_rows_are_each_rows_own(monkeypatch, dtype):
     """row_hashes works through its rows in blocks (2,048 at least): the rows of the last,
     shorter block and of every block boundary hash as they do alone."""
     x = np.random.default_rng(4).normal(size=(5000, 5))  # 2,048 + 2,048 + 904 rows
-    monkeypatch.setattr(fpmod, "HASH_BLOCK_BYTES", 1)
+    monkeypatch.setattr(row_hash, "HASH_BLOCK_BYTES", 1)
     blocked = row_hashes(x, dtype)
     alone = [int(row_hashes(x[i:i + 1], dtype)[0]) for i in (0, 2047, 2048, 4095, 4096, 4999)]
     assert [int(blocked[i]) for i in (0, 2047, 2048, 4095, 4096, 4999)] == alone
-    monkeypatch.setattr(fpmod, "HASH_BLOCK_BYTES", 1 << 30)  # one block
+    monkeypatch.setattr(row_hash, "HASH_BLOCK_BYTES", 1 << 30)  # one block
     np.testing.assert_array_equal(row_hashes(x, dtype), blocked)
     assert blocked[2040:2056].tolist() == [_reference_hash_2(r.tolist(), dtype) for r in x[2040:2056]]

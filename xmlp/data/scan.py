@@ -22,8 +22,9 @@ import numpy as np
 
 from ..errors import DataError
 from . import power
-from .fingerprint import Fingerprint, row_hashes
+from .fingerprint import Fingerprint
 from .preprocessing import LabelEncoder, Standardizer, labels_of
+from .row_hash import row_hashes
 from .shards import Moments, merge, moments, scaling
 from .sources import Chunk, Source
 from .targets import IndicatorEncoder, as_targets
