@@ -82,6 +82,9 @@ class NumpyKernels:
     def take_rows(data: Any, idx: Any, out: Any) -> Any:
         # mode="clip": with mode="raise" NumPy buffers an out= take (an allocation). The indices
         # are a permutation of the rows, so clipping never changes one.
+        if not data.flags.c_contiguous:  # take would first copy all of data (10^6 x 30: 69 ms a batch)
+            out[...] = data[idx]
+            return out
         return data.take(idx, 0, out, "clip")
 
     @staticmethod

@@ -96,6 +96,8 @@ def test_products_sums_and_gather_equal_the_generic_operations(backend64, rng):
     idx = backend64.asarray(rng.permutation(9)[:4], backend64.index_dtype)
     out = xp.empty((4, 12), dtype=a.dtype)
     assert k.take_rows(wide, idx, out) is out and np.array_equal(out, xp.take(wide, idx, axis=0))
+    view, out = wide[:, 2:9], xp.empty((4, 7), dtype=a.dtype)  # a column view (Rows of one [X | Y] array)
+    assert k.take_rows(view, idx, out) is out and np.array_equal(out, xp.take(view, idx, axis=0))
 
 
 @pytest.mark.parametrize("name", ["relu", "tanh", "linear"])

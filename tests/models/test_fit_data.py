@@ -56,11 +56,11 @@ def test_rows_stay_on_the_host_when_the_gpu_lacks_room(split):
     a, b = _model(small), _model(big)
     a.fit(xt, yt, epochs=2, seed=0)
     b.fit(xt, yt, epochs=2, seed=0)
-    # small: 2 epochs x (1 piece in + 1 metrics vector out) + the initial weights; big: the whole
-    # array once, then per epoch one permutation in + one vector out.
+    # small: 2 epochs x (1 piece in + 1 metrics vector out) + the initial weights; big: the
+    # features and the targets once each, then per epoch one permutation in + one vector out.
     weights_in = 4  # two layers' weight and bias
     assert (small.stats.to_device, small.stats.to_host) == (weights_in + 2, 2)
-    assert (big.stats.to_device, big.stats.to_host) == (weights_in + 1 + 2, 2)
+    assert (big.stats.to_device, big.stats.to_host) == (weights_in + 2 + 2, 2)
     assert _same(a, b)
 
 

@@ -58,3 +58,36 @@ def test_device_features_are_checked_like_host_features(backend):
     huge = backend.asarray(np.full((2, 2), 3e38), f32)
     with pytest.raises(ValueError, match="expected values that fit float32 after preprocessing .* at row 0, column 0"):
         device_input(backend, huge, Standardizer(np.zeros(2), np.full(2, 0.5)), "float32")
+
+
+def test_features_in_the_models_dtype_are_trained_on_as_they_are(rng, monkeypatch):
+    """A float32 NumPy model without preprocessing trains on the caller's float32 arrays (no
+    copy to append the targets), leaves them unchanged, and learns what it learns from the same
+    values given in float64 (converted: a copy) bit for bit."""
+    import xmlp
+    from xmlp.training.trainer import Trainer
+
+    x, xv = rng.normal(size=(200, 5)).astype(np.float32), rng.normal(size=(50, 5)).astype(np.float32)
+    y, yv = (x[:, 0] > 0).astype(int), (xv[:, 0] > 0).astype(int)
+    kept, seen, real = (x.copy(), xv.copy()), [], Trainer.fit
+    monkeypatch.setattr(Trainer, "fit", lambda self, model, data, val, **kw: seen.append((data, val))
+                        or real(self, model, data, val, **kw))
+
+    def fit(a, av):
+        model = xmlp.Sequential([xmlp.Dense(8, "relu"), xmlp.Dense(2, "softmax")], backend="numpy",
+                                dtype="float32", preprocess=None)
+        model.fit(a, y, validation_data=(av, yv), epochs=3, batch_size=16, seed=0, input_noise=0.1)
+        return model
+
+    same = fit(x, xv)
+    data, val = seen[-1]
+    assert np.shares_memory(data.x, x) and np.shares_memory(val.x, xv)
+    assert data.t.dtype == np.float32 and data.t.shape == (200, 2)
+    np.testing.assert_array_equal(x, kept[0])
+    np.testing.assert_array_equal(xv, kept[1])
+    copied = fit(x.astype(np.float64), xv.astype(np.float64))
+    assert not np.shares_memory(seen[-1][0].x, x)
+    for wa, wb in zip(same.get_weights(), copied.get_weights()):
+        for key in wa:
+            np.testing.assert_array_equal(wa[key], wb[key])
+    assert same.history.history == copied.history.history

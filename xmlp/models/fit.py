@@ -102,7 +102,9 @@ def fit(
         data = fit_data.training_data(model, x_in, y, chunk_rows=chunk_rows, shuffle_buffer=shuffle_buffer,
                                       weights=weights, class_weight=class_weight)
         weighted = weights is not None or getattr(data, "weighted", False)  # (a source's chunks: weighed by its feed)
-        val = model._to_device(*validation_data) if validation_data is not None else None
+        val = None if validation_data is None else inputs.device_rows(
+            model.backend, validation_data[0], model.n_features, model.standardizer, model.dtype_name,
+            model.encoder.one_hot(validation_data[1]))
         first: History | None = None
         stack = batched.stack_for(model.members, data, partition or Partition(), weighted,
                                   state.schedules[0], state.optimizers)

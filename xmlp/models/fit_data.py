@@ -18,7 +18,7 @@ from ..data.scan import Scan, scan
 from ..data.sources import DEFAULT_CHUNK_ROWS, Source
 from . import inputs
 
-#: the [X | Y] array goes to the device whole when it takes at most this share of the GPU's free
+#: the training rows (features and targets) go to the device whole when they take at most this share of the GPU's free
 #: memory (the rest holds the network, the optimizer's slots and a batch's activations)
 DEVICE_SHARE = 0.5
 
@@ -60,8 +60,8 @@ def first_pass(source: Source, standardizer: Standardizer | None, seed: int | No
 def training_data(model: Any, x: Any, y: Any, *, chunk_rows: int | None = None,
                   shuffle_buffer: int = feeds.DEFAULT_BUFFER_ROWS, weights: np.ndarray | None = None,
                   class_weight: Any = None) -> Any:
-    """The training rows as the trainer takes them: one device array [X | Y] when it fits on the
-    device (the usual case), else a feed: host rows sent in chunks (``HostFeed``), or a source's
+    """The training rows as the trainer takes them: device ``Rows`` (features, targets) when they
+    fit on the device (the usual case; ``x`` has passed ``inputs.features``), else a feed: host rows sent in chunks (``HostFeed``), or a source's
     chunks (``SourceFeed``, which weighs them: its chunks' weights times ``class_weight``)."""
     backend, dtype = model.backend, model.dtype_name
     if is_source(x):
@@ -75,7 +75,7 @@ def training_data(model: Any, x: Any, y: Any, *, chunk_rows: int | None = None,
         targets = np.column_stack([targets, weights])
     width = x.shape[1] + targets.shape[1]
     if chunk_rows is None and (backend.holds(x) or fits_on_device(backend, x.shape[0] * width * np.dtype(dtype).itemsize)):
-        return inputs.to_device(backend, x, model.n_features, model.standardizer, dtype, targets)
+        return inputs.device_rows(backend, x, model.n_features, model.standardizer, dtype, targets, checked=True)
     host = model_input(x, model.n_features, model.standardizer, dtype, targets)
     return feeds.HostFeed(backend, host, dtype, chunk_rows or DEFAULT_CHUNK_ROWS)
 

@@ -25,6 +25,7 @@ from ..data.preprocessing import (
     model_input,
 )
 from ..data.rowbuffer import RowBuffer
+from ..training.rows import Rows
 
 
 def features(backend: backends.Backend, x: Any, n_features: int | None) -> tuple[Any, bool]:
@@ -116,6 +117,27 @@ def to_device(backend: backends.Backend, x: Any, n_features: int | None, standar
     else:
         host = model_input(x, n_features, standardizer, dtype, targets)
     return backend.asarray(host, backend.dtype(dtype), copy=False)
+
+
+def device_rows(backend: backends.Backend, x: Any, n_features: int | None, standardizer: Standardizer | None,
+                dtype: str, targets: np.ndarray, checked: bool = False) -> Rows:
+    """Preprocessed features and ``targets`` on the device, in the model's dtype, as ``Rows``.
+    Host features already of that dtype and not preprocessed are used as they are (sent; on a
+    host-memory device not even copied); others are converted (``model_input``) or, for the
+    backend's own array, converted on the device. ``checked``: ``x`` has passed ``as_features``."""
+    if (isinstance(x, RowBuffer) and x.full is not None and not x.used and x.dtype == np.dtype(dtype)
+            and x.spare() == targets.shape[1]):
+        both = backend.asarray(_input_in_place(x, x.full, standardizer, dtype, targets), backend.dtype(dtype),
+                               copy=False)
+        return Rows(both[:, : x.shape[1]], both[:, x.shape[1]:], both)
+    t = backend.asarray(np.asarray(targets, dtype=dtype), backend.dtype(dtype), copy=False)
+    if backend.holds(x):
+        return Rows(device_input(backend, x, standardizer, dtype), t)
+    host = x if checked and isinstance(x, np.ndarray) else as_features(x, n_features)
+    if standardizer is not None or host.dtype != np.dtype(dtype):
+        host = model_input(host, n_features, standardizer, dtype)
+    host = np.ascontiguousarray(host)  # (a batch's rows are each one block of memory: a fast gather)
+    return Rows(backend.asarray(host, backend.dtype(dtype), copy=False), t)
 
 
 def _input_in_place(x: RowBuffer, full: np.ndarray, standardizer: Standardizer | None, dtype: str,

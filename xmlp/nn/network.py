@@ -54,7 +54,7 @@ class Network:
         for i, layer in enumerate(self.layers):
             layer.use_kernels(self.kernels)
             layer.inner = i > 0
-        self._gather: dict[tuple[int, int], tuple[Array, ...]] = {}  # buffers per batch size
+        self._gather: dict[tuple[int, int, int | None], tuple[Array, ...]] = {}  # buffers per batch size
         self._loss_buffers: dict[int, tuple[Array, ...]] = {}
 
     def replica(self) -> "Network":
@@ -187,19 +187,30 @@ class Network:
             z = z * (1.0 / temperature)
         return self.layers[-1].activation.forward(self.xp, z)  # type: ignore[attr-defined]
 
-    def gather(self, data: Array, idx: Array) -> tuple[Array, Array]:
-        """The rows ``idx`` of a [X | one-hot Y] array, as (features, targets) views of one take
-        (with fast paths: of a buffer that the next gather of as many rows reuses)."""
+    def gather(self, data: Array, idx: Array, targets: Array | None = None) -> tuple[Array, Array]:
+        """The rows ``idx`` as (features, targets): of the features ``data`` and ``targets`` (two
+        takes), or of one [X | one-hot Y] array ``data`` (views of one take). Fast paths take
+        into buffers that the next gather of as many rows reuses."""
+        if targets is None:
+            if self.kernels is None:
+                batch = self.xp.take(data, idx, axis=0)
+                return batch[:, : self.n_inputs], batch[:, self.n_inputs :]
+            key = (idx.shape[0], data.shape[1], None)
+            if key not in self._gather:
+                buf = self.xp.empty((idx.shape[0], data.shape[1]), dtype=data.dtype, device=self.backend.device)
+                self._gather[key] = (buf, buf[:, : self.n_inputs], buf[:, self.n_inputs :])
+            buf, xb, yb = self._gather[key]
+            self.kernels.take_rows(data, idx, buf)
+            return xb, yb
         if self.kernels is None:
-            batch = self.xp.take(data, idx, axis=0)
-            d = self.n_inputs
-            return batch[:, :d], batch[:, d:]
-        key = (idx.shape[0], data.shape[1])
+            return self.xp.take(data, idx, axis=0), self.xp.take(targets, idx, axis=0)
+        key = (idx.shape[0], data.shape[1], targets.shape[1])
         if key not in self._gather:
-            buf = self.xp.empty((idx.shape[0], data.shape[1]), dtype=data.dtype, device=self.backend.device)
-            self._gather[key] = (buf, buf[:, : self.n_inputs], buf[:, self.n_inputs :])
-        buf, xb, yb = self._gather[key]
-        self.kernels.take_rows(data, idx, buf)
+            self._gather[key] = tuple(self.xp.empty((idx.shape[0], a.shape[1]), dtype=a.dtype, device=self.backend.device)
+                                      for a in (data, targets))
+        xb, yb = self._gather[key][-2:]
+        self.kernels.take_rows(data, idx, xb)
+        self.kernels.take_rows(targets, idx, yb)
         return xb, yb
 
     def random_width(self) -> int:

@@ -79,7 +79,7 @@ class Stack:
         self.gather()
         self._cache: list[Any] = []
         self._fast = stack_fast.FastStep(self) if stack_fast.usable(self) else None
-        self._batch: dict[int, Array] = {}  # the gather buffer per batch size (fast paths)
+        self._batch: dict[tuple[int, str], Array] = {}  # the gather buffers per batch size (fast paths)
 
     @property
     def n_inputs(self) -> int:
@@ -198,20 +198,26 @@ class Stack:
                 self._cache.append((inp, extra))
         return x
 
-    def take(self, data: Array, ids: Array, b: int) -> tuple[Array, Array]:
-        """Every member's batch of ``b`` rows of a [X | Y] array in one take (``ids``: member 0's
-        rows, then member 1's, …): (features (K, b, d), targets (K, b, outputs)) views of it."""
+    def take(self, data: Array, ids: Array, b: int, targets: Array | None = None) -> tuple[Array, Array]:
+        """Every member's batch of ``b`` rows (``ids``: member 0's rows, then member 1's, …) of the
+        features ``data`` and ``targets`` (one take of each), or of one [X | Y] array ``data``
+        (views of one take): (features (K, b, d), targets (K, b, outputs))."""
+        if targets is None:
+            batch = self._take(data, ids, b, "rows")
+            return batch[:, :, : self.n_inputs], batch[:, :, self.n_inputs :]
+        return self._take(data, ids, b, "x"), self._take(targets, ids, b, "t")
+
+    def _take(self, a: Array, ids: Array, b: int, role: str) -> Array:
+        """The rows ``ids`` of ``a`` as (K, b, columns): into a buffer kept per (b, role) on fast paths."""
         if self._fast is None:
-            batch = self.xp.take(data, ids, axis=0)
+            batch = self.xp.take(a, ids, axis=0)
         else:
-            batch = self._batch.get(b)
-            if batch is None:
-                batch = self._batch[b] = self.xp.empty((self.k * b, data.shape[1]), dtype=data.dtype,
-                                                       device=self.backend.device)
-            self.backend.kernels.take_rows(data, ids, batch)
-        d = self.n_inputs
-        stacked = self.xp.reshape(batch, (self.k, b, data.shape[1]))
-        return stacked[:, :, :d], stacked[:, :, d:]
+            batch = self._batch.get((b, role))
+            if batch is None or batch.shape[1] != a.shape[1]:
+                batch = self._batch[(b, role)] = self.xp.empty((self.k * b, a.shape[1]), dtype=a.dtype,
+                                                               device=self.backend.device)
+            self.backend.kernels.take_rows(a, ids, batch)
+        return self.xp.reshape(batch, (self.k, b, a.shape[1]))
 
     def train_step(self, x: Array, y: Array, rows: int | None = None, weights: Array | None = None) -> tuple[Array, Array]:
         """Forward, fused loss and backward of every member on its own batch (x: (K, B, features),

@@ -15,6 +15,7 @@ from .._types import Array
 from ..nn import losses
 from ..nn.stack import Stack, unstackable
 from . import metrics as metrics_mod
+from .rows import Rows
 from .trainer import HOST_MASK_VALUES, MASK_VALUES, NOISE_ROWS, SCORE_ROWS, Trainer
 
 
@@ -51,7 +52,7 @@ class BatchedTrainer(Trainer):
         self._clipping = (clip_norm, clip_value) if clip_norm is not None or clip_value is not None else None
         self._extra = []
 
-    def fit(self, model: Any, data: Array, validation: Array | None, **kw: Any) -> Any:
+    def fit(self, model: Any, data: Any, validation: Any, **kw: Any) -> Any:
         stack: Stack = self.network  # type: ignore[assignment]
         try:
             return super().fit(_Members(model, stack), data, validation, **kw)
@@ -67,12 +68,12 @@ class BatchedTrainer(Trainer):
             return f"{which} of every ensemble member", math.nan
         return bad
 
-    def _train_epoch(self, data: Array, batch_size: int, shuffle_rng: Any, layout: metrics_mod.EpochVector,
+    def _train_epoch(self, data: Rows, batch_size: int, shuffle_rng: Any, layout: metrics_mod.EpochVector,
                      class_ids: Array) -> Array:
         """``Trainer._train_epoch`` for every member at once (``shuffle_rng``: one per member)."""
         net: Stack = self.network  # type: ignore[assignment]
         xp, be, k = net.xp, net.backend, net.k
-        n, d, c = data.shape[0], net.n_inputs, net.n_outputs
+        (n, d, c), (source, targets) = (data.n, net.n_inputs, net.n_outputs), data.sources()
         idx = xp.stack([be.asarray(rng.permutation(n), be.index_dtype) for rng in shuffle_rng])
         order = _batch_major(xp, idx, batch_size)  # batch j's rows of every member: one slice
         total = xp.zeros((), dtype=net.dtype, device=be.device)  # every member's summed loss
@@ -84,7 +85,7 @@ class BatchedTrainer(Trainer):
         budget = HOST_MASK_VALUES if be.host_memory else MASK_VALUES
         mask_rows = max(budget // max(width * k, 1) // batch_size, 1) * batch_size
         for b, (lo, hi, rows) in enumerate(self.partition.batches(n, batch_size)):
-            xb, yb = net.take(data, order[k * lo:k * hi], hi - lo)
+            xb, yb = net.take(source, order[k * lo:k * hi], hi - lo, targets)
             if self.noise:
                 while hi > block[1]:  # each member's next rows' noise, from its own stream
                     block = (block[1], min(block[1] + max(NOISE_ROWS // batch_size, 1) * batch_size, n))
@@ -109,8 +110,8 @@ class BatchedTrainer(Trainer):
                 cb.on_batch_end(b)
         if self.callbacks:  # the members as the callbacks see them at the epoch's end
             net.scatter()
-        y = xp.take(data[:, d:d + c], idx[0, :], axis=0)
-        w = xp.take(data[:, d + c], idx[0, :], axis=0) if self.weighted else None  # the first member's rows' weights
+        y = xp.take(data.t[:, :c], idx[0, :], axis=0)
+        w = xp.take(data.t[:, c], idx[0, :], axis=0) if self.weighted else None  # the first member's rows' weights
         n = self.partition.total_rows(n)
         self._extra = [xp.reshape(total / n, (1,))]  # (only its finiteness is read)
         return self._pack(layout, first, y, n, class_ids, w)
@@ -145,22 +146,22 @@ class BatchedTrainer(Trainer):
         drawn = [self._masks(rows, member, rng) for member, rng in zip(net.members, self.dropout_rngs)]
         return [net.xp.stack([m[j] for m in drawn]) for j in range(len(drawn[0]))]
 
-    def _score(self, part: Array, n: int, layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
+    def _score(self, part: Rows, n: int, layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
         """The first member's validation part, packed; every member's summed loss beside it."""
         net: Stack = self.network  # type: ignore[assignment]
-        xp, d, k = net.xp, net.n_inputs, net.k
+        xp, k = net.xp, net.k
         firsts: list[Array] = []
         every: Any = None
-        for lo in range(0, max(part.shape[0], 1), SCORE_ROWS):
-            rows = part[lo:min(lo + SCORE_ROWS, part.shape[0]), :]
-            z, y = net.logits(rows[:, :d]), rows[:, d:]
+        for lo in range(0, max(part.n, 1), SCORE_ROWS):
+            rows = part[lo:min(lo + SCORE_ROWS, part.n)]
+            z, y = net.logits(rows.x), rows.t
             firsts.append(z[0, ...])
             m, c = z.shape[1], z.shape[2]
             s = net.loss.value(xp, xp.reshape(z, (k * m, c)), xp.reshape(xp.broadcast_to(y, (k, m, c)), (k * m, c)))
             every = s if every is None else every + s
         self._extra.append(xp.reshape(every / n, (1,)))
         z0 = firsts[0] if len(firsts) == 1 else xp.concat(firsts)
-        return self._pack(layout, z0, part[:, d:], n, class_ids)
+        return self._pack(layout, z0, part.t, n, class_ids)
 
 
 def _batch_major(xp: Any, idx: Array, batch_size: int) -> Array:

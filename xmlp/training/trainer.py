@@ -1,7 +1,7 @@
 """The epoch loop: a network, an optimizer and callbacks, on device data.
 
 Data flow of one epoch: one permutation drawn on the host and sent; each batch taken on the
-device from the [X | one-hot Y] array; forward, fused loss, backward and the optimizer's step on
+device from the features and the targets (``Rows``); forward, fused loss, backward and the step on
 the device; the epoch's losses and confusion counts packed (``metrics.EpochVector``) and read
 by the host in one transfer at the end.
 """
@@ -22,6 +22,7 @@ from ..optim.optimizers import Optimizer
 from . import metrics as metrics_mod
 from . import parallel
 from .callbacks import Callback, History
+from .rows import Rows
 
 #: rows per block of the epoch's input noise and of validation scoring: host and device memory
 #: stay bounded by a block (data of up to this many rows is done in one, as before)
@@ -35,8 +36,9 @@ MASK_VALUES, HOST_MASK_VALUES = 1 << 22, 1 << 18
 class Trainer:
     """Runs epochs of minibatch training of ``network`` with ``optimizer``.
 
-    ``data`` and ``validation`` are device arrays [X | one-hot Y] (features first, then one
-    column per class); batches are taken from ``data`` in the order of a host permutation.
+    ``data`` and ``validation`` are ``Rows`` (device features and targets: one-hot Y, a
+    regression's scaled targets, 0/1 labels; a [X | Y] device array is cut into them); batches
+    are taken from ``data`` in the order of a host permutation.
     ``data`` may instead be a feed (``xmlp.feeds``: rows kept on the host, or read from a source)
     that sends each epoch's rows to the device in shuffled pieces; batches are then slices of
     the pieces (one process only).
@@ -72,7 +74,7 @@ class Trainer:
         self._batch_callbacks = [cb for cb in self.callbacks
                                  if type(cb).on_batch_end is not Callback.on_batch_end]
 
-    def fit(self, model: Any, data: Array, validation: Array | None, *, epochs: int, batch_size: int,
+    def fit(self, model: Any, data: Any, validation: Any, *, epochs: int, batch_size: int,
             shuffle_rng: Any, params: dict[str, Any], initial_epoch: int = 0) -> History:
         """Train for up to ``epochs`` epochs, numbered from ``initial_epoch`` + 1 (the epochs run
         before a warm start); returns the history (also on early stop)."""
@@ -84,15 +86,15 @@ class Trainer:
         self._sync = parallel.GradientSync(net, part.comm, self.weighted).step  # one process: does nothing
         shuffle_rng = part.shuffle_stream(shuffle_rng)
         fed = hasattr(data, "epoch")  # a feed: the rows come to the device in pieces, each epoch
+        data, validation = Rows.of(data, net.n_inputs), None if validation is None else Rows.of(validation, net.n_inputs)
         if fed and part.size > 1:
             raise UsageError(f"expected one process to train on streamed data; received {part.size} processes "
                              "(hint: --no-stream, or a single process)")
-        n_batches = -(-data.n_rows // batch_size) if fed else len(part.batches(data.shape[0], batch_size))
+        n_batches = -(-data.n_rows // batch_size) if fed else len(part.batches(data.n, batch_size))
         if validation is not None:  # the rows this process scores, and the divisor of their sums
-            n_valid = part.total_rows(validation.shape[0], 1)
-            lo, hi = part.scored(validation.shape[0])
-            validation = validation[lo:hi, :]
-        self._check_batches(data.n_rows if fed else part.total_rows(data.shape[0], 1), batch_size)
+            n_valid, (lo, hi) = part.total_rows(validation.n, 1), part.scored(validation.n)
+            validation = validation[lo:hi]
+        self._check_batches(data.n_rows if fed else part.total_rows(data.n, 1), batch_size)
         for layer in net.norm_layers:  # BatchNorm's statistics are the global batch's
             layer.reduce = part.comm.allreduce_ if part.size > 1 else Layer.reduce
         base_lr = self.optimizer.initial_learning_rate
@@ -145,13 +147,13 @@ class Trainer:
         """The epoch's first loss that is not finite (name, value), or None."""
         return next(((k, logs[k]) for k in ("loss", "val_loss") if k in logs and not math.isfinite(logs[k])), None)
 
-    def _train_epoch(self, data: Array, batch_size: int, shuffle_rng: Any,
+    def _train_epoch(self, data: Rows, batch_size: int, shuffle_rng: Any,
                      layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
         """One pass over ``data`` in a fresh random order; returns the packed training part
         (this process's share of the sums, each divided by the rows of all processes)."""
         net = self.network
         xp, be = net.xp, net.backend
-        n, d = data.shape[0], net.n_inputs
+        (n, d), (source, targets) = (data.n, net.n_inputs), data.sources()
         idx = be.asarray(shuffle_rng.permutation(n), be.index_dtype)
         loss_sum, self._weight_sum = (xp.zeros((), dtype=net.dtype, device=be.device) for _ in range(2))  # (and weights)
         noise: Any = None  # the input noise of the epoch's rows block[0]:block[1]
@@ -164,7 +166,7 @@ class Trainer:
         # each batch's predicted classes (or outputs), in the epoch's order; counted at its end
         records = metrics_mod.Records(layout, xp, n, net.n_outputs, net.dtype, be.index_dtype, be.device)
         for b, (lo, hi, rows) in enumerate(self.partition.batches(n, batch_size)):
-            xb, yb = net.gather(data, idx[lo:hi])  # one take: features and targets (views)
+            xb, yb = net.gather(source, idx[lo:hi], targets)
             if self.noise:
                 while hi > block[1]:  # the next rows' noise, drawn in order (the same numbers as at once)
                     block = (block[1], min(block[1] + max(NOISE_ROWS // batch_size, 1) * batch_size, n))
@@ -180,8 +182,7 @@ class Trainer:
             records.add(lo, hi, z)
             if nll is not None:
                 bce = nll if bce is None else bce + nll
-        k = net.n_outputs
-        cm = records.sums(xp.take(data[:, d:d + k], idx, axis=0), class_ids) if layout.records else None
+        cm = records.sums(xp.take(data.t[:, :net.n_outputs], idx, axis=0), class_ids) if layout.records else None
         n = self.partition.total_rows(n)
         if (layout.regression or layout.multilabel) and cm is not None:
             cm = cm / n
@@ -271,15 +272,14 @@ class Trainer:
                              f"{batch_size}, the last of {min(last, n)} (PyTorch refuses it too; hint: a batch size "
                              "that leaves no batch of one row)")
 
-    def _score(self, part: Array, n: int, layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
-        """Loss and metrics of the current weights on a [X | Y] part, packed (sums divided by
+    def _score(self, part: Rows, n: int, layout: metrics_mod.EpochVector, class_ids: Array) -> Array:
+        """Loss and metrics of the current weights on the rows ``part``, packed (sums divided by
         ``n``, the rows of the part on all processes)."""
         net, xp = self.network, self.network.xp
-        d = net.n_inputs
         sums: list[Any] = [None, None, None]  # loss, confusion counts, bce: sums over blocks
-        for lo in range(0, max(part.shape[0], 1), SCORE_ROWS):  # in blocks: one block's logits at a time
-            rows = part[lo:min(lo + SCORE_ROWS, part.shape[0]), :]
-            z, y = net.logits(rows[:, :d]), rows[:, d:]
+        for lo in range(0, max(part.n, 1), SCORE_ROWS):  # in blocks: one block's logits at a time
+            rows = part[lo:min(lo + SCORE_ROWS, part.n)]
+            z, y = net.logits(rows.x), rows.t
             records = (metrics_mod.device_confusion(xp, xp.argmax(z, axis=1), y, class_ids) if layout.confusion
                        else metrics_mod.regression_sums(xp, z, y) if layout.regression
                        else metrics_mod.multilabel_sums(xp, xp.astype(z > 0, z.dtype), y) if layout.multilabel else None)
