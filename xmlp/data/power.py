@@ -64,8 +64,18 @@ def transform(x: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
     if x.size and (np.abs(lambdas) >= 1e-12).all() and (x.min(axis=0) >= 0).all():
         with np.errstate(over="ignore", invalid="ignore"):  # every column x >= 0: the whole block at once
             return _nonnegative(x, lambdas)
+    if not x.size:
+        return x.copy()
+    # Both branches on every value, then the sign picks: element for element the masked form's
+    # operations (``_yj``), without its boolean gathers and scatters (0.6x its time).
+    lx, pos = np.log1p(np.abs(x)), x >= 0
+    zero, two = np.abs(lambdas) < 1e-12, np.abs(lambdas - 2.0) < 1e-12
+    lam, c = np.where(zero, 1.0, lambdas), np.where(two, 1.0, 2.0 - lambdas)
     with np.errstate(over="ignore", invalid="ignore"):
-        return np.column_stack([_yj(x[:, j], float(lam)) for j, lam in enumerate(lambdas)]) if x.size else x.copy()
+        up = np.where(zero, lx, np.expm1(lam * lx) / lam)
+        down = np.where(two, -lx, -np.expm1(c * lx) / c)
+    out: np.ndarray = np.where(pos, up, down)
+    return out
 
 
 def _log_var(x: np.ndarray, lam: float) -> float:
@@ -103,6 +113,21 @@ class _Column:
         self.nonneg, self.neg = bool(np.all(x >= 0)), bool(np.all(x < 0))
         self.lx = np.log1p(np.abs(x))
         self.jacobian = float(np.sum(np.sign(x) * self.lx))
+        if not (self.nonneg or self.neg):  # _yj's masks and logs, once (they do not depend on λ)
+            self.pos = x >= 0
+            self.lp, self.ln = np.log1p(x[self.pos]), np.log1p(-x[~self.pos])
+            self.out = np.empty(x.shape, dtype=np.float64)
+
+    def _mixed_log_var(self, lam: float) -> float:
+        """``_log_var`` of a column of both signs, from the shared parts: the same operations."""
+        out, pos = self.out, self.pos
+        with np.errstate(over="ignore", invalid="ignore"):
+            out[pos] = self.lp if abs(lam) < 1e-12 else np.expm1(lam * self.lp) / lam
+            out[~pos] = -self.ln if abs(lam - 2.0) < 1e-12 else -np.expm1((2.0 - lam) * self.ln) / (2.0 - lam)
+            v = float(np.var(out))
+        if not math.isfinite(v):
+            return math.inf
+        return math.log(v) if v > 0 else -math.inf
 
     def llf(self, lam: float) -> float:
         if (self.nonneg and abs(lam) >= 1e-12) or (self.neg and abs(lam - 2.0) >= 1e-12):
@@ -112,7 +137,7 @@ class _Column:
             v = float(np.var(np.expm1(u - m)))
             lv = 2.0 * m + math.log(v) - 2.0 * math.log(abs(c)) if v > 0 else -math.inf
         else:
-            lv = _log_var(self.x, lam)
+            lv = _log_var(self.x, lam) if self.nonneg or self.neg else self._mixed_log_var(lam)
         if not math.isfinite(lv):
             return -math.inf
         return -0.5 * self.x.size * lv + (lam - 1.0) * self.jacobian

@@ -93,8 +93,10 @@ class LabelEncoder:
         lookup = {c: i for i, c in enumerate(classes)}
         y = labels_of(y)[0]
         arr = np.asarray(y)
-        if arr.dtype.kind == "U" and all(isinstance(c, str) for c in classes) and len(arr):
-            # Strings: a sorted search instead of one dict lookup per row (and no list of them).
+        numbers = arr.dtype.kind in "iuf" and all(type(c) in (int, float) for c in classes)
+        if len(arr) and (numbers or arr.dtype.kind == "U" and all(isinstance(c, str) for c in classes)):
+            # Strings and numbers: a sorted search instead of one dict lookup per row (and no list of
+            # them); a label not found takes the loop below, which names it.
             keys = np.array(classes)
             order = np.argsort(keys, kind="stable")
             pos = np.minimum(np.searchsorted(keys[order], arr), len(keys) - 1)
