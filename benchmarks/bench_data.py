@@ -271,7 +271,7 @@ def main() -> None:
             if not args.no_train:
                 print(f"### xmlp train --epochs 1: 'defaults' with --batch-size 1024 and every other default; the "
                       f"others --batch-size 256 --preprocess standardize --no-refit (read, standardise, one epoch; "
-                      f"{args.repeats} repeats); training arrays [X | one-hot Y] "
+                      f"{args.repeats} repeats); training rows (float32 features and one-hot targets) "
                       f"{training_mib(rows):,.0f} MiB")
                 train_peaks[rows] = run_table("train", args.train_cases or list(TRAIN_CASES), path, args.repeats, None)
         finally:
@@ -281,7 +281,7 @@ def main() -> None:
 
 
 def training_mib(rows: int) -> float:
-    """The float32 [X | one-hot Y] arrays of all rows (training and validation parts), MiB."""
+    """The float32 features and one-hot targets of all rows (training and validation parts), MiB."""
     return rows * (FEATURES + 2) * 4 / 2**20
 
 
