@@ -24,6 +24,9 @@ def test_row_hashes_depend_on_the_values_in_the_models_dtype_only():
     zeros = np.zeros((1, 3))
     assert row_hashes(zeros, "float32")[0] == row_hashes(-zeros, "float32")[0]  # -0.0 is 0.0
     # A float64 value that is -0.0 in float32 (the sign survives the cast) hashes as the float32 row does.
+    big = np.array([[2**54 + 2**30 + 1, 3, 1]])  # straight to float32: 2**54 + 2**31; through float64 (as fit): 2**54
+    for algorithm in ("xmlp-rows-2", "splitmix64-rows-1"):
+        assert row_hashes(big, "float32", algorithm)[0] == row_hashes(big.astype(np.float64), "float32", algorithm)[0]
     tiny = np.array([[-1e-50, 1.0, 2.0]])
     assert row_hashes(tiny, "float32")[0] == row_hashes(tiny.astype(np.float32), "float32")[0]
     assert row_hashes(tiny, "float32")[0] == row_hashes(np.array([[0.0, 1.0, 2.0]]), "float32")[0]

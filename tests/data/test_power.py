@@ -85,10 +85,12 @@ def test_the_transform_of_a_block_is_the_masked_transform_of_each_column_bit_for
     x[:, 2] = np.abs(x[:, 2])  # one-signed columns too
     x[:, 3] = -np.abs(x[:, 3])
     x[0, 7] = 50.0  # (1 + 50)^300 overflows: inf, as the masked form gives
+    x[1, :] = -0.0  # the masked form keeps its sign (log1p(-0.0) is -0.0)
     with np.errstate(over="ignore", invalid="ignore"):
         masked = np.column_stack([power._yj(x[:, j], float(lam)) for j, lam in enumerate(lambdas)])
     got = power.transform(x, lambdas)
     assert np.isinf(got[0, 7]) and np.array_equal(got, masked)
+    assert np.array_equal(np.signbit(got), np.signbit(masked)) and np.signbit(got[1, 2])  # -0.0 stays -0.0
 
 
 def test_a_columns_likelihood_is_log_likelihood_bit_for_bit():

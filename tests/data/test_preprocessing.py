@@ -100,3 +100,20 @@ def test_standardizer_moments_match_the_two_pass_formula(rows):
         assert st.mean.tobytes() == mean.tobytes() and st.scale.tobytes() == std.tobytes()
     np.testing.assert_allclose(st.mean, mean, rtol=1e-12)
     np.testing.assert_allclose(st.scale, std, rtol=1e-12)
+
+
+def test_numeric_labels_are_found_exactly_beyond_float_precision():
+    """The sorted search over numeric labels compares labels of the classes' own kind only: an
+    integer class beyond 2**53 is not a float label it rounds to (the dict lookup's equality)."""
+    enc = LabelEncoder()
+    enc.classes = [2**53 + 1]
+    with pytest.raises(ValueError, match=r"expected a label among 9007199254740993; received 9007199254740992\.0"):
+        enc.indices(np.array([2.0**53]))
+    enc.classes = [2**53, 2**53 + 1]
+    assert enc.indices(np.array([2**53 + 1, 2**53])).tolist() == [1, 0]
+    enc.classes = [2**53, 2**53 + 1, 0.5]  # mixed kinds: the lookup, exact
+    assert enc.indices(np.array([2**53 + 1])).tolist() == [1]
+    enc.classes = [0.5, 1.5]
+    assert enc.indices(np.array([1.5, 0.5, 1.5])).tolist() == [1, 0, 1]
+    with pytest.raises(ValueError, match=r"received 2\.5 \(row 1\)"):
+        enc.indices(np.array([0.5, 2.5]))

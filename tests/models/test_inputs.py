@@ -91,3 +91,7 @@ def test_features_in_the_models_dtype_are_trained_on_as_they_are(rng, monkeypatc
         for key in wa:
             np.testing.assert_array_equal(wa[key], wb[key])
     assert same.history.history == copied.history.history
+    frozen = x.copy()
+    frozen.flags.writeable = False  # (a memory map opened "r"): copied once, into memory a backend may write
+    fit(frozen, xv)
+    assert not np.shares_memory(seen[-1][0].x, frozen) and seen[-1][0].x.flags.writeable

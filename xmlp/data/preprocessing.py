@@ -93,7 +93,9 @@ class LabelEncoder:
         lookup = {c: i for i, c in enumerate(classes)}
         y = labels_of(y)[0]
         arr = np.asarray(y)
-        numbers = arr.dtype.kind in "iuf" and all(type(c) in (int, float) for c in classes)
+        # (numbers of one kind only: int64 and float64 compare in float64, inexact beyond 2**53)
+        numbers = (arr.dtype.kind in "iu" and all(type(c) is int for c in classes)
+                   or arr.dtype.kind == "f" and all(type(c) is float for c in classes))
         if len(arr) and (numbers or arr.dtype.kind == "U" and all(isinstance(c, str) for c in classes)):
             # Strings and numbers: a sorted search instead of one dict lookup per row (and no list of
             # them); a label not found takes the loop below, which names it.

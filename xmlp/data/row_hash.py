@@ -37,9 +37,11 @@ def row_hashes(x: Any, dtype: str, algorithm: str = ROW_HASH) -> np.ndarray:
     """One uint64 per row of the host array ``x`` (rows, features), of its values in ``dtype``."""
     if algorithm not in ROW_HASHES:
         raise ValueError(f"expected a row hash in {ROW_HASHES}; received {algorithm!r}")
+    x = np.asarray(x)
+    if x.dtype.kind != "f":  # integers and booleans reach the model through float64 (as_features)
+        x = x.astype(np.float64)
     if algorithm != ROW_HASH:
         return _row_hashes_1(x, dtype)
-    x = np.asarray(x)
     n, d = x.shape
     width = d + (np.dtype(dtype).itemsize == 4 and d % 2)
     out = np.empty(n, dtype=np.uint64)

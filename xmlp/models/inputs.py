@@ -136,7 +136,10 @@ def device_rows(backend: backends.Backend, x: Any, n_features: int | None, stand
     host = x if checked and isinstance(x, np.ndarray) else as_features(x, n_features)
     if standardizer is not None or host.dtype != np.dtype(dtype):
         host = model_input(host, n_features, standardizer, dtype)
-    host = np.ascontiguousarray(host)  # (a batch's rows are each one block of memory: a fast gather)
+    # C order (a batch's rows each one block of memory: a fast gather); a read-only array (a
+    # memory map opened "r") is copied once, as before: batches then gather from memory, not the
+    # file, and no backend is handed memory it may not write
+    host = np.ascontiguousarray(host) if host.flags.writeable else np.array(host, order="C")
     return Rows(backend.asarray(host, backend.dtype(dtype), copy=False), t)
 
 
