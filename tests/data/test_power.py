@@ -76,9 +76,9 @@ def test_large_data_is_fitted_on_a_seeded_sample_of_its_rows():
 
 
 def test_the_transform_of_a_block_is_the_masked_transform_of_each_column_bit_for_bit():
-    """power.transform computes both branches and picks by sign; _yj (the fit's form) gathers
-    each sign's values: the same operations on every value, so the same bits — also at the
-    log forms (λ = 0, λ = 2) and where a large λ overflows far outside the data."""
+    """power.transform (one block: at once where every column is non-negative, else column by
+    column) equals _yj, the fit's form, on every value — also at the log forms (λ = 0, λ = 2),
+    for -0.0 and where a large λ overflows far outside the data."""
     rng = np.random.default_rng(5)
     lambdas = np.array([0.0, 2.0, 0.5, -3.0, 1e-13, 2.0 + 1e-13, 1.7, 300.0])
     x = rng.normal(scale=4.0, size=(500, lambdas.size))
