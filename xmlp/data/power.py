@@ -48,9 +48,13 @@ def _yj(x: np.ndarray, lam: float) -> np.ndarray:
     """The transform of a 1-D array for one λ, in the stable expm1/log1p forms."""
     if x.size and float(x.min()) >= 0:  # one-signed (measurements): the same operations, without masks
         return _nonnegative(x, lam) if abs(lam) >= 1e-12 else np.log1p(x)
-    out = np.empty(x.shape, dtype=np.float64)
     pos = x >= 0
-    lp, ln = np.log1p(x[pos]), np.log1p(-x[~pos])
+    return _both_signs(np.log1p(x[pos]), np.log1p(-x[~pos]), pos, lam, np.empty(x.shape, dtype=np.float64))
+
+
+def _both_signs(lp: np.ndarray, ln: np.ndarray, pos: np.ndarray, lam: float, out: np.ndarray) -> np.ndarray:
+    """``_yj`` of a column of both signs into ``out``, from log1p of its values ≥ 0 (``lp``, where
+    ``pos``) and of minus the others (``ln``)."""
     out[pos] = lp if abs(lam) < 1e-12 else np.expm1(lam * lp) / lam
     out[~pos] = -ln if abs(lam - 2.0) < 1e-12 else -np.expm1((2.0 - lam) * ln) / (2.0 - lam)
     return out
@@ -80,7 +84,11 @@ def _log_var(x: np.ndarray, lam: float) -> float:
         v = float(np.var(np.expm1(u - m)))
         return 2.0 * m + math.log(v) - 2.0 * math.log(abs(c)) if v > 0 else -math.inf
     with np.errstate(over="ignore", invalid="ignore"):
-        v = float(np.var(_yj(x, lam)))
+        return _log_of(float(np.var(_yj(x, lam))))
+
+
+def _log_of(v: float) -> float:
+    """log v of a variance (inf for an overflowed one, -inf for 0)."""
     if not math.isfinite(v):
         return math.inf
     return math.log(v) if v > 0 else -math.inf
@@ -110,14 +118,8 @@ class _Column:
 
     def _mixed_log_var(self, lam: float) -> float:
         """``_log_var`` of a column of both signs, from the shared parts: the same operations."""
-        out, pos = self.out, self.pos
         with np.errstate(over="ignore", invalid="ignore"):
-            out[pos] = self.lp if abs(lam) < 1e-12 else np.expm1(lam * self.lp) / lam
-            out[~pos] = -self.ln if abs(lam - 2.0) < 1e-12 else -np.expm1((2.0 - lam) * self.ln) / (2.0 - lam)
-            v = float(np.var(out))
-        if not math.isfinite(v):
-            return math.inf
-        return math.log(v) if v > 0 else -math.inf
+            return _log_of(float(np.var(_both_signs(self.lp, self.ln, self.pos, lam, self.out))))
 
     def llf(self, lam: float) -> float:
         if (self.nonneg and abs(lam) >= 1e-12) or (self.neg and abs(lam - 2.0) >= 1e-12):

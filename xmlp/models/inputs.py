@@ -111,8 +111,7 @@ def to_device(backend: backends.Backend, x: Any, n_features: int | None, standar
     ``RowBuffer`` of that dtype with one spare column per class, over the rows' own memory."""
     if backend.holds(x):
         return device_input(backend, x, standardizer, dtype, targets)
-    if (isinstance(x, RowBuffer) and x.full is not None and not x.used and x.dtype == np.dtype(dtype)
-            and targets is not None and x.spare() == targets.shape[1]):
+    if targets is not None and _in_place(x, dtype, targets):
         host = _input_in_place(x, x.full, standardizer, dtype, targets)
     else:
         host = model_input(x, n_features, standardizer, dtype, targets)
@@ -125,8 +124,7 @@ def device_rows(backend: backends.Backend, x: Any, n_features: int | None, stand
     Host features already of that dtype and not preprocessed are used as they are (sent; on a
     host-memory device not even copied); others are converted (``model_input``) or, for the
     backend's own array, converted on the device. ``checked``: ``x`` has passed ``as_features``."""
-    if (isinstance(x, RowBuffer) and x.full is not None and not x.used and x.dtype == np.dtype(dtype)
-            and x.spare() == targets.shape[1]):
+    if _in_place(x, dtype, targets):
         both = backend.asarray(_input_in_place(x, x.full, standardizer, dtype, targets), backend.dtype(dtype),
                                copy=False)
         return Rows(both[:, : x.shape[1]], both[:, x.shape[1]:], both)
@@ -141,6 +139,13 @@ def device_rows(backend: backends.Backend, x: Any, n_features: int | None, stand
     # file, and no backend is handed memory it may not write
     host = np.ascontiguousarray(host) if host.flags.writeable else np.array(host, order="C")
     return Rows(backend.asarray(host, backend.dtype(dtype), copy=False), t)
+
+
+def _in_place(x: Any, dtype: str, targets: np.ndarray | None) -> bool:
+    """Whether [X | targets] can be written over the rows' own memory: a ``RowBuffer`` no fit has
+    used, of ``dtype``, with one spare column per target column."""
+    return (isinstance(x, RowBuffer) and x.full is not None and not x.used and x.dtype == np.dtype(dtype)
+            and targets is not None and x.spare() == targets.shape[1])
 
 
 def _input_in_place(x: RowBuffer, full: np.ndarray, standardizer: Standardizer | None, dtype: str,
