@@ -102,11 +102,12 @@ class NumpyKernels:
     def softmax_cross_entropy(z: Any, y: Any, scale: float, s: Any, e: Any, r: Any, lse: Any,
                               total: Any) -> tuple[Any, Any]:
         """losses.SoftmaxCrossEntropy.forward_backward into buffers: (summed loss, dL/dz), with
-        s and e shaped like z, r and lse (rows, 1), total 0-d; dL/dz is written into e."""
-        _max_reduce(z, axis=1, keepdims=True, out=r)
+        s and e shaped like z, r and lse (..., rows, 1), total 0-d; dL/dz is written into e.
+        z may carry a leading member axis (a stack's (K, B, outputs): no reshape per step)."""
+        _max_reduce(z, axis=-1, keepdims=True, out=r)
         np.subtract(z, r, out=s)
         np.exp(s, out=e)
-        _add_reduce(e, axis=1, keepdims=True, out=r)
+        _add_reduce(e, axis=-1, keepdims=True, out=r)
         np.log(r, out=lse)
         np.subtract(lse, s, out=s)
         np.multiply(y, s, out=s)

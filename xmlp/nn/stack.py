@@ -79,7 +79,7 @@ class Stack:
         self.gather()
         self._cache: list[Any] = []
         self._fast = stack_fast.FastStep(self) if stack_fast.usable(self) else None
-        self._batch: dict[tuple[int, str], Array] = {}  # the gather buffers per batch size (fast paths)
+        self._batch: dict[tuple[int, str], tuple[Array, Array]] = {}  # the gather buffers per batch size (fast paths)
 
     @property
     def n_inputs(self) -> int:
@@ -209,15 +209,15 @@ class Stack:
 
     def _take(self, a: Array, ids: Array, b: int, role: str) -> Array:
         """The rows ``ids`` of ``a`` as (K, b, columns): into a buffer kept per (b, role) on fast paths."""
+        xp = self.xp
         if self._fast is None:
-            batch = self.xp.take(a, ids, axis=0)
-        else:
-            batch = self._batch.get((b, role))
-            if batch is None or batch.shape[1] != a.shape[1]:
-                batch = self._batch[(b, role)] = self.xp.empty((self.k * b, a.shape[1]), dtype=a.dtype,
-                                                               device=self.backend.device)
-            self.backend.kernels.take_rows(a, ids, batch)
-        return self.xp.reshape(batch, (self.k, b, a.shape[1]))
+            return xp.reshape(xp.take(a, ids, axis=0), (self.k, b, a.shape[1]))
+        made = self._batch.get((b, role))
+        if made is None or made[0].shape[1] != a.shape[1]:  # the buffer and its (K, b, columns) view
+            batch = xp.empty((self.k * b, a.shape[1]), dtype=a.dtype, device=self.backend.device)
+            made = self._batch[(b, role)] = (batch, xp.reshape(batch, (self.k, b, a.shape[1])))
+        self.backend.kernels.take_rows(a, ids, made[0])
+        return made[1]
 
     def train_step(self, x: Array, y: Array, rows: int | None = None, weights: Array | None = None) -> tuple[Array, Array]:
         """Forward, fused loss and backward of every member on its own batch (x: (K, B, features),
@@ -228,7 +228,7 @@ class Stack:
         xp, k = self.xp, self.k
         b = x.shape[1]
         if self._fast is not None and weights is None:
-            return self._fast(x, xp.reshape(y, (k * b, y.shape[2])), rows or b)
+            return self._fast(x, y, rows or b)
         z = self.logits(x, training=True)
         c = z.shape[2]
         zf, yf = xp.reshape(z, (k * b, c)), xp.reshape(y, (k * b, c))

@@ -32,7 +32,7 @@ def usable(stack: Any) -> bool:
 
 class FastStep:
     """``FastStep(stack)(x, y, rows)``: ``Stack.train_step`` into buffers (x: (K, B, features)
-    and y: (K * B, outputs), views of the batch's gather buffer)."""
+    and y: (K, B, outputs), views of the batch's gather buffer)."""
 
     def __init__(self, stack: Any):
         self.stack, self.k = stack, stack.backend.kernels
@@ -58,7 +58,10 @@ class FastStep:
             shapes = ((s.k, b, widths[i + 1]),) * 3 + ((s.k, b, widths[i]),)
             made.append([xp.empty(shape, dtype=s.dtype, device=s.backend.device) for shape in shapes])
         z = made[-1][0]
-        made.append(s.loss.buffers(xp, xp.reshape(z, (s.k * b, z.shape[2]))))
+        # the loss's buffers seen with the member axis, as z is (a reshape is a Python call of
+        # ~1 us: made once here, not per step)
+        loss = s.loss.buffers(xp, xp.reshape(z, (s.k * b, z.shape[2])))
+        made.append([xp.reshape(a, (s.k, b, a.shape[1])) for a in loss[:4]] + [loss[4]])
         self._ws[b] = made
         return made
 
@@ -82,8 +85,7 @@ class FastStep:
                 x, cache = fwd(z, bias, buf[1])
             caches.append(cache)
         z = x
-        total, e = k.softmax_cross_entropy(xp.reshape(z, (s.k * b, z.shape[2])), y, 1.0 / rows, *ws[-1])
-        grad = xp.reshape(e, z.shape)
+        total, grad = k.softmax_cross_entropy(z, y, 1.0 / rows, *ws[-1])
         for i in range(len(self._plan) - 1, -1, -1):
             dense, w, _, gw, gb, _, bwd, _ = self._plan[i]
             if not dense:
