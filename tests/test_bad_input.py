@@ -144,6 +144,8 @@ def _oversized_header(folder):
         (lambda f: _rewrite_model(f, "a.safetensors", lambda m: m["topology"]["layers"][0].update(activation="os.system")), DATA, "a.safetensors: expected an activation among linear, relu"),
         (lambda f: _rewrite_model(f, "d.safetensors", tensor_change=lambda t: t.update({"layers.0.bias": t["layers.0.bias"].astype(np.float16)})), DATA, "d.safetensors: expected layers.0.bias of dtype float32; received float16"),
         (lambda f: _rewrite_model(f, "n.safetensors", tensor_change=lambda t: t["layers.0.bias"].__setitem__(0, np.nan)), DATA, "n.safetensors: expected finite values in layers.0.bias; received NaN or infinity"),
+        # a Yeo-Johnson lambda of NaN would transform one-signed columns by log1p and others to NaN
+        (lambda f: _rewrite_model(f, "y.safetensors", tensor_change=lambda t: t["preprocess.lambdas"].__setitem__(3, np.nan)), DATA, "y.safetensors: expected finite values in preprocess.lambdas; received NaN or infinity"),
         (lambda f: _rewrite_model(f, "f.safetensors", lambda m: m.update(format="keras")), DATA, "f.safetensors: expected format 'xmlp-model'; received 'keras'"),
         # found by the model-description fuzz test (tests/test_fuzz.py): internal errors before
         (lambda f: _rewrite_model(f, "l.safetensors", lambda m: m.pop("loss")), DATA, "l.safetensors: expected a loss name; received None"),
@@ -151,7 +153,7 @@ def _oversized_header(folder):
         (lambda f: _rewrite_model(f, "b.safetensors", lambda m: m.update(classes=[True, "M"])), DATA, "b.safetensors: expected 2 distinct class labels; received [True, 'M']"),
         (lambda f: _oversized_header(f), DATA, "h.safetensors: expected an xmlp model whose JSON header is at most 8,000,000 bytes; received one of 8,000,008 bytes"),
     ],
-    ids=["missing", "truncated-tail", "truncated-header", "not-a-model", "foreign-safetensors", "newer-version", "tampered-shape", "tampered-topology", "unknown-activation", "dtype", "nan", "format",
+    ids=["missing", "truncated-tail", "truncated-header", "not-a-model", "foreign-safetensors", "newer-version", "tampered-shape", "tampered-topology", "unknown-activation", "dtype", "nan", "nan-lambda", "format",
          "no-loss", "preprocess-list", "bool-class", "oversized-header"],
 )
 def test_bad_model_files(cli, folder, make, code, message):
