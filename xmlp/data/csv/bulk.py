@@ -83,9 +83,13 @@ class Spec:
 def convert(chunk: bytes, line0: int, spec: Spec) -> Block | None:
     """The block converted by the bulk parser, or None where it cannot vouch for the result."""
     lay, arr = spec.layout, np.frombuffer(chunk, dtype=np.uint8)
-    newlines, returns, tabs = chunk.count(b"\n"), chunk.count(b"\r"), chunk.count(b"\t")
-    if ((returns and returns != chunk.count(b"\r\n")) or _BOM in chunk
-            or np.count_nonzero(arr < 32) != newlines + returns + tabs):
+    # the control bytes (about one a row), counted by kind: one vectorised pass over the block
+    # (bytes.count per kind and a BOM search were ~6 ms of each 4 MiB block)
+    control = arr[np.flatnonzero(arr < 32)]
+    newlines, returns = int(np.count_nonzero(control == 10)), int(np.count_nonzero(control == 13))
+    tabs = int(np.count_nonzero(control == 9))
+    if ((returns and returns != chunk.count(b"\r\n")) or newlines + returns + tabs != len(control)
+            or (np.count_nonzero(arr == _BOM[0]) and _BOM in chunk)):
         return None
     ends = np.flatnonzero((arr == 44) | (arr == 10))
     if not len(ends) or (ends[0] > MAX_CELL or np.diff(ends).max(initial=0) > MAX_CELL + 1

@@ -21,7 +21,7 @@ import numpy as np
 
 from ...errors import DataError
 from ..shards import part_rows
-from ..textlines import MAX_LINE, Line, input_name, open_input, read_lines, sniff
+from ..textlines import MAX_LINE, Line, input_name, newlines, open_input, read_lines, sniff
 from . import exact
 from .bulk import Block, Spec, convert, engine
 from .layout import Layout, head
@@ -80,7 +80,7 @@ class Reader:
         with open_input(self.path) as fh:
             fh.seek(self.offset)
             while data := fh.read(16 << 20):
-                count, last = count + data.count(b"\n"), data[-1:]
+                count, last = count + newlines(data), data[-1:]
         return count + (last != b"\n")
 
     def blocks(self, rows: tuple[int, int] | None = None) -> Iterator[Block]:
@@ -126,7 +126,7 @@ class Reader:
                 cut = cut or len(buf)  # a line over the limit: the exact reader says so
                 chunk, carry = buf[:cut], buf[cut:]
                 yield line, chunk
-                line += chunk.count(b"\n")
+                line += newlines(chunk)
 
     def _exact(self, chunk: bytes, line0: int, a: int, b: int) -> tuple[Block, int]:
         """The exact reader on one block: its rows with index in [a, b) (the others are counted,
