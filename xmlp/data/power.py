@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from . import threads
+
 _GOLD = (math.sqrt(5.0) - 1.0) / 2.0
 BOUND = 1000.0
 GRID = 241
@@ -192,4 +194,4 @@ def fit(x: np.ndarray, sample_rows: int = SAMPLE_ROWS, seed: int = 0) -> np.ndar
     if x.shape[0] > sample_rows:  # rows in their order: the sample of the same data is the same
         x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], sample_rows, replace=False))]
     x = np.asarray(x, dtype=np.float64)
-    return np.array([_fit_column(x[:, j]) for j in range(x.shape[1])])
+    return np.array(threads.map_ordered(lambda j: _fit_column(x[:, j]), range(x.shape[1])))

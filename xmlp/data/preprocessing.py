@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._types import Labels
-from . import power, shards
+from . import power, shards, threads
 
 METHODS = ("standardize", "yeo-johnson")
 
@@ -51,11 +51,14 @@ class Standardizer:
         x = np.asarray(x)
         if self.power:
             self.lambdas = power.fit(x)
-        d, parts = x.shape[1], []
-        for start in range(0, x.shape[0], chunk):
+        d = x.shape[1]
+
+        def moments(start: int) -> tuple[int, np.ndarray, np.ndarray]:
             y = self._power(x[start : start + chunk])
             mean = (np.zeros(d) + y.sum(axis=0, dtype=np.float64)) / y.shape[0]
-            parts.append((y.shape[0], mean, np.zeros(d) + ((y - mean) ** 2).sum(axis=0)))
+            return y.shape[0], mean, np.zeros(d) + ((y - mean) ** 2).sum(axis=0)
+
+        parts = threads.map_ordered(moments, range(0, x.shape[0], chunk))  # merged in row order
         # A column with std below 1e-12 x its magnitude carries no information, only rounding.
         self.mean, self.scale = shards.scaling(shards.merge(parts))
         return self
@@ -173,14 +176,20 @@ def model_input(x: Any, n_features: int | None, standardizer: "Standardizer | No
     n, d = x.shape
     width = d + (0 if targets is None else targets.shape[1])
     out = np.empty((n, width), dtype=dtype)
-    for start in range(0, n, chunk):
-        rows = x[start : start + chunk]
-        block = standardizer.transform(rows) if standardizer is not None else rows
-        check_representable(block, dtype, offset=start)
-        out[start : start + chunk, :d] = block
+    threads.map_ordered(lambda start: fill_chunk(out, x, start, chunk, standardizer, dtype), range(0, n, chunk))
     if targets is not None:
         out[:, d:] = targets
     return out
+
+
+def fill_chunk(out: np.ndarray, x: np.ndarray, start: int, chunk: int, standardizer: "Standardizer | None",
+               dtype: str) -> None:
+    """out[start : start + chunk, :d] = x's rows there, standardized and checked (one piece of
+    ``model_input``: pieces write disjoint rows, so they may run in threads)."""
+    rows = x[start : start + chunk]
+    block = standardizer.transform(rows) if standardizer is not None else rows
+    check_representable(block, dtype, offset=start)
+    out[start : start + chunk, : x.shape[1]] = block
 
 
 class RowValueError(ValueError):

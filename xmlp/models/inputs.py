@@ -17,11 +17,13 @@ import numpy as np
 
 from .. import backends
 from .._types import Array
+from ..data import threads
 from ..data.preprocessing import (
     RowValueError,
     Standardizer,
     as_features,
     check_representable,
+    fill_chunk,
     model_input,
 )
 from ..data.rowbuffer import RowBuffer
@@ -155,11 +157,9 @@ def _input_in_place(x: RowBuffer, full: np.ndarray, standardizer: Standardizer |
     d = x.shape[1]
     x.used = True
     raw = np.asarray(x)
-    for start in range(0, raw.shape[0], chunk):
-        rows = raw[start : start + chunk]
-        block = standardizer.transform(rows) if standardizer is not None else rows
-        check_representable(block, dtype, offset=start)
-        full[start : start + chunk, :d] = block
+    # (a chunk is transformed from its float64 copy before its rows are overwritten)
+    threads.map_ordered(lambda start: fill_chunk(full, raw, start, chunk, standardizer, dtype),
+                        range(0, raw.shape[0], chunk))
     full[:, d:] = targets
     return full
 
