@@ -104,3 +104,20 @@ def test_a_columns_likelihood_is_log_likelihood_bit_for_bit():
         col = power._Column(x)
         for lam in (0.3, 0.0, 2.0, 1.7, -4.0, 1e-13, 400.0, -400.0):
             assert col.llf(lam) == power.log_likelihood(x, lam), (lam, x[:3])
+
+
+def test_the_scan_of_a_mixed_column_is_llf_at_each_lambda_bit_for_bit():
+    """A column of both signs is scanned ``block`` λ at a time as one array (power._scan_mixed):
+    every value is ``_Column.llf``'s, including the log forms (λ = 0, 2), λ within 1e-12 of them,
+    overflowing λ, a partial last block and columns of ties."""
+    rng = np.random.default_rng(11)
+    lams = np.concatenate([np.sinh(np.linspace(np.arcsinh(-1000.0), np.arcsinh(1000.0), 241)),
+                           [0.0, 2.0, 1e-13, 2.0 + 1e-13, 1.0, -5.0, 700.0]])
+    columns = [rng.normal(loc=0.5, scale=3.0, size=900), np.round(rng.normal(size=500), 1),
+               rng.standard_normal(5000) * 1e3 - 2e2, np.array([-1.0, 2.0])]
+    for x in columns:
+        col = power._Column(x)
+        want = np.array([col.llf(float(lam)) for lam in lams])
+        for block in (16, 7):
+            got = power._scan_mixed(col, lams, block)
+            assert got.tobytes() == want.tobytes(), (block, np.flatnonzero(got != want)[:5])

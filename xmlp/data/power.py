@@ -28,8 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from . import threads
-
 _GOLD = (math.sqrt(5.0) - 1.0) / 2.0
 BOUND = 1000.0
 GRID = 241
@@ -142,7 +140,7 @@ def _scan(col: _Column, lams: np.ndarray, block: int = 16) -> np.ndarray:
     (a block's matrix stays in the CPU's cache) for one-signed columns (the usual case:
     measurements), one call per λ otherwise."""
     if not (col.nonneg or col.neg):
-        return np.array([col.llf(float(lam)) for lam in lams])
+        return _scan_mixed(col, lams, block)
     c = lams if col.nonneg else 2.0 - lams
     log_var = np.empty(len(lams))
     with np.errstate(divide="ignore"):
@@ -157,6 +155,28 @@ def _scan(col: _Column, lams: np.ndarray, block: int = 16) -> np.ndarray:
         f[k] = col.llf(float(lams[k]))
     out: np.ndarray = f
     return out
+
+
+def _scan_mixed(col: _Column, lams: np.ndarray, block: int) -> np.ndarray:
+    """``col.llf`` at every λ of the scan for a column of both signs, bit for bit: the transforms
+    of ``block`` λ at a time as one (block, rows) array (``_both_signs``' element operations,
+    each row in the column's order, so ``np.var`` sums it as it sums one λ's), the rest per λ."""
+    n, f = col.x.size, np.empty(len(lams))
+    y = np.empty((min(block, len(lams)), n))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for a in range(0, len(lams), block):
+            lam = lams[a:a + block, None]
+            rows, c = y[: lam.shape[0]], 2.0 - lam
+            rows[:, col.pos] = np.expm1(lam * col.lp) / lam
+            rows[:, ~col.pos] = -np.expm1(c * col.ln) / c
+            for k, v in enumerate(np.var(rows, axis=1).tolist()):
+                lk = float(lams[a + k])
+                if abs(lk) < 1e-12 or abs(lk - 2.0) < 1e-12:  # the log forms
+                    f[a + k] = col.llf(lk)
+                    continue
+                lv = _log_of(v)
+                f[a + k] = -0.5 * n * lv + (lk - 1.0) * col.jacobian if math.isfinite(lv) else -math.inf
+    return f
 
 
 def _fit_column(x: np.ndarray, xtol: float = 1e-10) -> float:
@@ -194,4 +214,4 @@ def fit(x: np.ndarray, sample_rows: int = SAMPLE_ROWS, seed: int = 0) -> np.ndar
     if x.shape[0] > sample_rows:  # rows in their order: the sample of the same data is the same
         x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], sample_rows, replace=False))]
     x = np.asarray(x, dtype=np.float64)
-    return np.array(threads.map_ordered(lambda j: _fit_column(x[:, j]), range(x.shape[1])))
+    return np.array([_fit_column(x[:, j]) for j in range(x.shape[1])])
