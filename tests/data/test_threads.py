@@ -49,7 +49,8 @@ def test_small_work_stays_in_the_calling_thread(four):
     assert threads.map_ordered(lambda i: threading.get_ident(), range(7)) == [me] * 7  # < 2 pieces a thread
 
 
-@pytest.mark.parametrize("cap, expected", [("1", 1), ("2", 2), ("", None), ("x", None), ("0", None)])
+@pytest.mark.parametrize("cap, expected", [("1", 1), ("2", 2), ("", None), ("x", None), ("0", None), ("2,1", 2),
+                                           ("\u00b2", None)])
 def test_omp_num_threads_caps_the_threads(monkeypatch, cap, expected):
     monkeypatch.setenv("OMP_NUM_THREADS", cap)
     monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
@@ -76,10 +77,18 @@ def test_yeo_johnson_fit_and_input_equal_the_serial_bits(rng, four, monkeypatch)
 
 
 @pytest.mark.parametrize("where", ["model_input", "in place"])
-def test_the_first_bad_row_is_named_as_in_a_serial_pass(rng, four, where):
+def test_the_first_bad_row_is_named_as_in_a_serial_pass(rng, four, where, monkeypatch):
     x = rng.standard_normal((6000, 3))
     std = Standardizer().fit(x)
     x[4100, 1], x[900, 2] = 1e39, -1e39  # beyond float32 once standardized: two bad chunks
+    real = Standardizer.transform
+
+    def slow_early(self, rows):  # the earlier bad chunk finishes last
+        if rows.shape[0] and rows[0, 0] == x[900, 0]:
+            time.sleep(0.2)
+        return real(self, rows)
+
+    monkeypatch.setattr(Standardizer, "transform", slow_early)
     with pytest.raises(RowValueError) as bad:
         if where == "model_input":
             model_input(x, 3, std, "float32", chunk=100)
@@ -98,3 +107,19 @@ def test_fill_chunk_is_what_model_input_does_per_chunk(rng):
     preprocessing.fill_chunk(out, x, 100, 100, std, "float32")
     assert (out[100:200, :4] == model_input(x, 4, std, "float32")[100:200]).all()
     assert not out[:100].any() and not out[200:].any() and not out[:, 4].any()
+
+
+def test_each_piece_runs_under_the_callers_numpy_error_state(four):
+    """np.errstate is per thread (NumPy 2): the caller's must reach the pieces."""
+    import warnings
+
+    x = np.full((6000, 2), 1.0)
+    x[4000, 1] = 1.5e308
+    std = Standardizer(np.zeros(2), np.full(2, 0.1))  # 1.5e308 / 0.1 overflows float64
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RowValueError):  # not a RuntimeWarning from a worker thread
+            model_input(x, 2, std, "float64", chunk=100)
+    with np.errstate(over="raise"):
+        with pytest.raises(FloatingPointError):
+            model_input(x, 2, std, "float64", chunk=100)

@@ -137,8 +137,8 @@ class _Column:
 
 def _scan(col: _Column, lams: np.ndarray, block: int = 16) -> np.ndarray:
     """log_likelihood at every λ of the scan; array computations over ``block`` λ at a time
-    (a block's matrix stays in the CPU's cache) for one-signed columns (the usual case:
-    measurements), one call per λ otherwise."""
+    (a block's matrix stays in the CPU's cache): the scaled form for one-signed columns (the
+    usual case: measurements), ``_scan_mixed`` for columns of both signs."""
     if not (col.nonneg or col.neg):
         return _scan_mixed(col, lams, block)
     c = lams if col.nonneg else 2.0 - lams

@@ -170,7 +170,7 @@ def as_features(x: Any, n_features: int | None) -> np.ndarray:
 def model_input(x: Any, n_features: int | None, standardizer: "Standardizer | None", dtype: str,
                 targets: np.ndarray | None = None, chunk: int = 8192) -> np.ndarray:
     """[standardized x | targets] as one ``dtype`` array, filled in row chunks (the float64
-    arithmetic never holds more than ``chunk`` rows). Values that do not fit ``dtype`` are an
+    arithmetic holds ``chunk`` rows per thread: ``data.threads``). Values that do not fit ``dtype`` are an
     error, not infinities."""
     x = as_features(x, n_features)
     n, d = x.shape

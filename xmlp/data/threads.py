@@ -1,6 +1,9 @@
-"""Host preprocessing on every core: NumPy releases the GIL inside its loops, so independent
-pieces of work on large arrays (the Yeo-Johnson transform and standardisation of each 8,192-row
-chunk) run in threads. Results come back in the pieces' order, and the first piece
+"""Host preprocessing on up to ``MAX_THREADS`` cores: NumPy releases the GIL inside its loops, so
+independent pieces of work on large arrays (each 8,192-row chunk of a model's input: its
+Yeo-Johnson transform, standardisation, cast and check; the standardisation's moments) run in
+threads, each under the caller's NumPy error state (``np.errstate`` is per thread in NumPy 2;
+every task runs in a copy of the caller's context). Peak memory grows with the threads: one
+chunk's float64 scratch each. Results come back in the pieces' order, and the first piece
 (in that order) that fails raises, as the serial loop would: the same values and the same
 errors, bit for bit. Small work (fewer than two pieces a thread: WDBC's 569 rows) stays serial.
 (Not the λ search: its ~300 small steps a column hold the GIL between NumPy calls, and measured
@@ -13,6 +16,7 @@ core sets it to 1).
 
 from __future__ import annotations
 
+import contextvars
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence, TypeVar
@@ -27,8 +31,8 @@ def workers() -> int:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # (not on Linux)
         cpus = os.cpu_count() or 1
-    cap = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if cap.isdigit() and int(cap) > 0:
+    cap = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()  # OpenMP's list form: its first level
+    if cap.isascii() and cap.isdecimal() and int(cap) > 0:
         cpus = min(cpus, int(cap))
     return max(1, min(cpus, MAX_THREADS))
 
@@ -39,7 +43,7 @@ def map_ordered(fn: Callable[[int], T], items: Sequence[int]) -> list[T]:
     if n < 2 or len(items) < 2 * n:
         return [fn(i) for i in items]
     with ThreadPoolExecutor(n, thread_name_prefix="xmlp-prep") as pool:
-        futures = [pool.submit(fn, i) for i in items]
+        futures = [pool.submit(contextvars.copy_context().run, fn, i) for i in items]  # (a copy per task)
         try:
             return [f.result() for f in futures]
         finally:  # after an error: nothing queued runs on

@@ -157,7 +157,7 @@ def _input_in_place(x: RowBuffer, full: np.ndarray, standardizer: Standardizer |
     d = x.shape[1]
     x.used = True
     raw = np.asarray(x)
-    # (a chunk is transformed from its float64 copy before its rows are overwritten)
+    # (a chunk's rows are read, and transformed into new memory where there is a transform, before they are overwritten)
     threads.map_ordered(lambda start: fill_chunk(full, raw, start, chunk, standardizer, dtype),
                         range(0, raw.shape[0], chunk))
     full[:, d:] = targets

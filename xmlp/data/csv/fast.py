@@ -21,7 +21,15 @@ import numpy as np
 
 from ...errors import DataError
 from ..shards import part_rows
-from ..textlines import MAX_LINE, Line, input_name, newlines, open_input, read_lines, sniff
+from ..textlines import (
+    MAX_LINE,
+    Line,
+    input_name,
+    newlines,
+    open_input,
+    read_lines,
+    sniff,
+)
 from . import exact
 from .bulk import Block, Spec, convert, engine
 from .layout import Layout, head
