@@ -215,3 +215,18 @@ def test_targets_and_weights_stay_float64_when_features_are_stored_float32(tmp_p
     assert table.targets.dtype == np.float64 and np.array_equal(table.targets[:, 0], t)
     assert np.array_equal(table.weights, w)
     np.testing.assert_array_equal(table.x[:, 1], (np.arange(50) * 0.5).astype(np.float32))
+
+
+def test_the_field_length_screen_agrees_with_the_run_lengths_at_every_offset():
+    """A field of 101 bytes (one over the limit) is found wherever it starts in a 32-byte group,
+    as the first, a middle or the last field; 100 bytes pass — the screen only lets a block skip
+    the exact run lengths where they could not exceed the limit."""
+    from xmlp.data.csv import bulk
+
+    for length, ok in ((99, True), (100, True), (101, False), (102, False)):
+        for offset in range(64):
+            for text in ("1," * offset + "9" * length + ",2\n", "9" * length + ",1\n" * (offset + 1),
+                         "1,2\n" * (offset + 1) + "9" * length):
+                arr = np.frombuffer(text.encode(), dtype=np.uint8)
+                assert bulk._cells_short(arr) is ok, (length, offset, text[:20])
+    assert not bulk._cells_short(np.frombuffer(b"", dtype=np.uint8))  # no separator at all: not vouched for

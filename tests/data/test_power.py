@@ -76,9 +76,9 @@ def test_large_data_is_fitted_on_a_seeded_sample_of_its_rows():
 
 
 def test_the_transform_of_a_block_is_the_masked_transform_of_each_column_bit_for_bit():
-    """power.transform (one block: at once where every column is non-negative, else column by
-    column) equals _yj, the fit's form, on every value — also at the log forms (λ = 0, λ = 2),
-    for -0.0 and where a large λ overflows far outside the data."""
+    """power.transform (the whole block at once, a factor λ or 2 - λ per element) equals _yj, the
+    fit's form, on every value — also at the log forms (λ = 0, λ = 2), for -0.0, for float32 input
+    and where a large λ overflows far outside the data."""
     rng = np.random.default_rng(5)
     lambdas = np.array([0.0, 2.0, 0.5, -3.0, 1e-13, 2.0 + 1e-13, 1.7, 300.0])
     x = rng.normal(scale=4.0, size=(500, lambdas.size))
@@ -91,6 +91,10 @@ def test_the_transform_of_a_block_is_the_masked_transform_of_each_column_bit_for
     got = power.transform(x, lambdas)
     assert np.isinf(got[0, 7]) and np.array_equal(got, masked)
     assert np.array_equal(np.signbit(got), np.signbit(masked)) and np.signbit(got[1, 2])  # -0.0 stays -0.0
+    small = x.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        masked = np.column_stack([power._yj(small[:, j].astype(np.float64), float(lam)) for j, lam in enumerate(lambdas)])
+    assert np.array_equal(power.transform(small, lambdas), masked) and small.dtype == np.float32  # input untouched
 
 
 def test_a_columns_likelihood_is_log_likelihood_bit_for_bit():

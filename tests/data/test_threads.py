@@ -123,3 +123,56 @@ def test_each_piece_runs_under_the_callers_numpy_error_state(four):
     with np.errstate(over="raise"):
         with pytest.raises(FloatingPointError):
             model_input(x, 2, std, "float64", chunk=100)
+
+
+def test_the_pipeline_yields_in_order_reads_ahead_and_stops_when_closed():
+    """imap_ordered: results in the items' order though they finish out of order; at most
+    ``ahead`` items past the one consumed are taken from the input; closing early leaves the
+    rest of the input unread; the first failing item (in order) raises."""
+    taken = []
+
+    def items():
+        for i in range(50):
+            taken.append(i)
+            yield i
+
+    def piece(i):
+        time.sleep(0.002 * (i % 3))
+        return i * 10
+
+    it = threads.imap_ordered(piece, items(), ahead=3)
+    assert [next(it) for _ in range(5)] == [0, 10, 20, 30, 40]
+    assert len(taken) <= 5 + 3
+    it.close()
+    assert len(taken) <= 5 + 3  # nothing more read after closing
+    assert list(threads.imap_ordered(piece, range(20), ahead=0)) == [i * 10 for i in range(20)]
+
+    def failing(i):
+        if i == 9:
+            raise ValueError("nine")
+        if i == 4:
+            time.sleep(0.05)  # fails after 9 has
+            raise ValueError("four")
+        return i
+
+    with pytest.raises(ValueError, match="four"):
+        list(threads.imap_ordered(failing, range(20), ahead=4))
+
+
+def test_a_file_of_many_blocks_parsed_ahead_in_threads_equals_the_serial_read(tmp_path, four, monkeypatch):
+    from xmlp.data.csv import fast as csv_fast
+
+    rng = np.random.default_rng(0)
+    rows = [f"{i},{'MB'[i % 2]}," + ",".join(f"{v:.6g}" for v in rng.normal(size=5)) for i in range(3000)]
+    rows.insert(2100, "")  # a blank line: a block the exact reader converts, in order
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.setattr(csv_fast, "BLOCK_BYTES", 4096)
+    exact_blocks = []
+    exact = csv_fast.Reader._exact
+    monkeypatch.setattr(csv_fast.Reader, "_exact", lambda self, *a: exact_blocks.append(a[1]) or exact(self, *a))
+    ahead = csv_fast.read_table(tmp_path / "d.csv", labels="required", engine_name="numpy")
+    assert len(exact_blocks) == 1 and exact_blocks[0] <= 2101  # (its first line)
+    monkeypatch.setattr(threads, "workers", lambda: 1)
+    serial = csv_fast.read_table(tmp_path / "d.csv", labels="required", engine_name="numpy")
+    assert ahead.x.shape == (3000, 5) and np.array_equal(ahead.x, serial.x)
+    assert list(ahead.labels) == list(serial.labels) and list(ahead.line_numbers) == [*range(1, 2101), *range(2102, 3002)]

@@ -66,7 +66,13 @@ class Standardizer:
     def transform(self, x: np.ndarray) -> np.ndarray:
         if self.mean is None or self.scale is None:
             return np.asarray(x, dtype=np.float64)
-        out: np.ndarray = (self._power(np.asarray(x, dtype=np.float64)) - self.mean) / self.scale
+        x = np.asarray(x, dtype=np.float64)
+        if self.lambdas is None:
+            out: np.ndarray = (x - self.mean) / self.scale
+            return out
+        out = power.transform(x, self.lambdas)  # a fresh array: standardised in place, the same bits
+        out -= self.mean
+        out /= self.scale
         return out
 
 

@@ -91,9 +91,7 @@ def convert(chunk: bytes, line0: int, spec: Spec) -> Block | None:
     if ((returns and returns != chunk.count(b"\r\n")) or newlines + returns + tabs != len(control)
             or (np.count_nonzero(arr == _BOM[0]) and _BOM in chunk)):
         return None
-    ends = np.flatnonzero((arr == 44) | (arr == 10))
-    if not len(ends) or (ends[0] > MAX_CELL or np.diff(ends).max(initial=0) > MAX_CELL + 1
-                      or len(arr) - ends[-1] > MAX_CELL + 1):
+    if not _cells_short(arr):
         return None
     if lay.width * (MAX_CELL + 1) > MAX_LINE:  # lines too wide for the field limit to bound them
         stops = np.flatnonzero(arr == 10)
@@ -122,6 +120,25 @@ def convert(chunk: bytes, line0: int, spec: Spec) -> Block | None:
         if np.char.find(ids, '"').max(initial=-1) >= 0:
             return None
     return Block(x, codes, classes, ids, np.arange(line0, line0 + n_lines, dtype=np.int64))
+
+_GROUP = 32  # bytes: a run of 2 * 32 - 1 <= MAX_CELL + 1 bytes or more holds a whole aligned group
+
+
+def _cells_short(arr: np.ndarray) -> bool:
+    """Every field (the bytes between commas and newlines) of at most ``MAX_CELL`` bytes. First a
+    screen: a field over ``MAX_CELL`` bytes holds an aligned 32-byte group with no separator, so
+    where every group has one (8-byte words of the separator mask OR-ed by fours), no field is
+    too long — 1.5 ms instead of 7 ms a 4 MiB block; else the exact run lengths."""
+    n = len(arr) // _GROUP * _GROUP
+    sep = arr[:n] == 44
+    sep |= arr[:n] == 10
+    words = sep.view(np.uint64).reshape(-1, _GROUP // 8)
+    if n and bool(((words[:, 0] | words[:, 1]) | (words[:, 2] | words[:, 3])).all()):
+        return True
+    ends = np.flatnonzero((arr == 44) | (arr == 10))
+    return bool(len(ends)) and not (ends[0] > MAX_CELL or np.diff(ends).max(initial=0) > MAX_CELL + 1
+                                    or len(arr) - ends[-1] > MAX_CELL + 1)
+
 
 def _polars(chunk: bytes, arr: np.ndarray, n_lines: int, spec: Spec) -> tuple[Any, Any, Any] | None:
     import polars as pl

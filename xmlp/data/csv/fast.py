@@ -11,6 +11,7 @@ face, filling one array of the requested dtype.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
@@ -20,6 +21,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ...errors import DataError
+from .. import threads
 from ..shards import part_rows
 from ..textlines import (
     MAX_LINE,
@@ -91,16 +93,25 @@ class Reader:
                 count, last = count + newlines(data), data[-1:]
         return count + (last != b"\n")
 
-    def blocks(self, rows: tuple[int, int] | None = None) -> Iterator[Block]:
+    def blocks(self, rows: tuple[int, int] | None = None, ahead: int = 0) -> Iterator[Block]:
         """The data rows [lo, hi) (all of them: None) in blocks, each converted by the bulk parser
         or, where it cannot vouch for a block, by the exact reader (which raises on a bad cell of a
-        row in range, with its FILE:LINE:COLUMN)."""
+        row in range, with its FILE:LINE:COLUMN). ``ahead``: blocks converted in threads ahead of
+        the consumer (the bulk parsers release the GIL; the exact reader runs in order, here)."""
         lo, hi = rows if rows is not None else (0, 1 << 62)
+        bulk = self.spec.engine != "exact"
+
+        def parsed(item: tuple[int, bytes]) -> tuple[int, bytes, Block | None]:
+            return item[0], item[1], convert(item[1], item[0], self.spec) if bulk else None
+
+        with contextlib.closing(threads.imap_ordered(parsed, self._chunks(), ahead if bulk else 0)) as pipeline:
+            yield from self._in_range(pipeline, lo, hi)
+
+    def _in_range(self, pipeline: Iterator[tuple[int, bytes, Block | None]], lo: int, hi: int) -> Iterator[Block]:
         seen = 0  # data rows before the current block
-        for line0, chunk in self._chunks():
+        for line0, chunk, block in pipeline:
             if seen >= hi:
                 return
-            block = convert(chunk, line0, self.spec) if self.spec.engine != "exact" else None
             if block is None:
                 block, total = self._exact(chunk, line0, lo - seen, hi - seen)
             else:
@@ -203,7 +214,8 @@ def read_table(path: str | os.PathLike[str], *, n_features: int | None = None, l
     ids: list[np.ndarray] = []
     found: dict[str, int] = {}
     n = 0
-    for block in reader.blocks((lo, hi)):
+    n_threads = threads.workers()
+    for block in reader.blocks((lo, hi), ahead=n_threads if n_threads > 1 else 0):  # blocks parsed in threads
         r = len(block.lines)
         if n + r > capacity:
             raise DataError(f"{name}: expected a file that does not change while it is read; received one that grew")
