@@ -45,7 +45,7 @@ def test_rows_sent_in_chunks_cost_one_transfer_per_chunk_not_per_batch(spec, wdb
 
 
 def test_input_noise_and_validation_scoring_go_in_blocks(monkeypatch, wdbc):
-    """Large data: the epoch's input noise is drawn and sent in blocks of NOISE_ROWS rows (host
+    """Large data: the epoch's input noise is drawn and sent in blocks of NOISE_VALUES values (host
     memory bounded by a block, one transfer each, never one per batch) and validation is scored
     in blocks of SCORE_ROWS rows. The noise numbers are the same as drawn at once, so the weights
     are bitwise those of one block; the validation sums only change their order of addition."""
@@ -54,7 +54,7 @@ def test_input_noise_and_validation_scoring_go_in_blocks(monkeypatch, wdbc):
     x, y, _ = wdbc
 
     def fit(block):
-        monkeypatch.setattr(trainer, "NOISE_ROWS", block)
+        monkeypatch.setattr(trainer, "NOISE_VALUES", block * x.shape[1])  # blocks of `block` rows
         monkeypatch.setattr(trainer, "SCORE_ROWS", block)
         backend = xmlp.get_backend("numpy")
         model = Sequential([Dense(8, "tanh"), Dense(2, "softmax")], backend=backend, dtype="float64")

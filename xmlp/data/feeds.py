@@ -56,7 +56,9 @@ class _Feed:
         for piece in self.backend.send(pieces, dtype):
             drawn = None
             if noise:
-                drawn = self.backend.asarray(noise_rng.standard_normal((piece.shape[0], d)) * noise, dtype)
+                drawn = noise_rng.standard_normal((piece.shape[0], d))
+                drawn *= noise  # in place: the same numbers
+                drawn = self.backend.asarray(drawn, dtype)
             yield piece, drawn
 
 

@@ -16,7 +16,7 @@ from ..nn import losses
 from ..nn.stack import Stack, unstackable
 from . import metrics as metrics_mod
 from .rows import Rows
-from .trainer import HOST_MASK_VALUES, MASK_VALUES, NOISE_ROWS, SCORE_ROWS, Trainer
+from .trainer import HOST_MASK_VALUES, MASK_VALUES, NOISE_VALUES, SCORE_ROWS, Trainer
 
 
 class _Members:
@@ -88,7 +88,7 @@ class BatchedTrainer(Trainer):
             xb, yb = net.take(source, order[k * lo:k * hi], hi - lo, targets)
             if self.noise:
                 while hi > block[1]:  # each member's next rows' noise, from its own stream
-                    block = (block[1], min(block[1] + max(NOISE_ROWS // batch_size, 1) * batch_size, n))
+                    block = (block[1], min(block[1] + max(NOISE_VALUES // (d * k) // batch_size, 1) * batch_size, n))
                     noise = self._member_noise(block[1] - block[0], d)
                 xb = xb + noise[:, lo - block[0]:hi - block[0], :]
             if width:

@@ -24,12 +24,11 @@ from . import parallel
 from .callbacks import Callback, History
 from .rows import Rows
 
-#: rows per block of the epoch's input noise and of validation scoring: host and device memory
-#: stay bounded by a block (data of up to this many rows is done in one, as before)
-NOISE_ROWS = SCORE_ROWS = 65536
-#: values per block of dropout masks (rows x the Dropout layers' widths): on a device, 4 Mi values
-#: (few transfers); in host memory, 256 Ki (1 MiB in float32: the block stays in the CPU's cache
-#: while its batches train — at MNIST scale a dropout epoch costs 1.06x, not 1.16x, of a plain one)
+#: float64 values (4 MiB) per block of the epoch's input noise (any block size draws the same numbers), rows
+#: per block of validation scoring: host and device memory stay bounded by a block
+NOISE_VALUES, SCORE_ROWS = 1 << 19, 65536
+#: values per block of dropout masks (rows x the Dropout layers' widths): on a device 4 Mi (few transfers); in host
+#: memory 256 Ki (1 MiB of float32 stays in cache while its batches train: MNIST dropout epoch 1.06x, not 1.16x)
 MASK_VALUES, HOST_MASK_VALUES = 1 << 22, 1 << 18
 
 
@@ -169,7 +168,7 @@ class Trainer:
             xb, yb = net.gather(source, idx[lo:hi], targets)
             if self.noise:
                 while hi > block[1]:  # the next rows' noise, drawn in order (the same numbers as at once)
-                    block = (block[1], min(block[1] + max(NOISE_ROWS // batch_size, 1) * batch_size, n))
+                    block = (block[1], min(block[1] + max(NOISE_VALUES // d // batch_size, 1) * batch_size, n))
                     noise = self._noise(block[1] - block[0], d)
                 xb = xb + noise[lo - block[0]:hi - block[0], :]
             if width:
@@ -253,9 +252,10 @@ class Trainer:
 
     def _noise(self, n: int, d: int, rng: Any = None) -> Array:
         """Input noise for the next ``n`` rows of the epoch's order (from ``rng``, default the
-        noise stream), sent in one transfer (a block of at most ``NOISE_ROWS`` rows)."""
-        rng = self.noise_rng if rng is None else rng
-        return self.network.backend.asarray(rng.standard_normal((n, d)) * self.noise, self.network.dtype)
+        noise stream), sent in one transfer (a block of about ``NOISE_VALUES`` values)."""
+        drawn = (self.noise_rng if rng is None else rng).standard_normal((n, d))
+        drawn *= self.noise  # in place: the same numbers, a block less memory
+        return self.network.backend.asarray(drawn, self.network.dtype)
 
     def _masks(self, rows: int, net: Any = None, rng: Any = None) -> list[Array]:
         """``net``'s (the trained network's) Dropout masks of the next ``rows`` rows, from ``rng`` (the dropout stream)."""
