@@ -65,7 +65,16 @@ def _mixed(rng, rows=5000, cols=6):
 
 def test_yeo_johnson_fit_and_input_equal_the_serial_bits(rng, four, monkeypatch):
     x = _mixed(rng)
+    monkeypatch.setattr(power, "THREAD_ROWS", 100)  # the λ search in threads too (one column each):
+    monkeypatch.setattr(threads, "workers", lambda: 2)  # two threads, so that 6 columns are enough work
+    seen = set()
+    fit_column = power._fit_column
+    monkeypatch.setattr(power, "_fit_column", lambda col: seen.add(threading.get_ident()) or fit_column(col))
+    calls = []
+    map_ordered = threads.map_ordered
+    monkeypatch.setattr(threads, "map_ordered", lambda fn, items: calls.append(len(items)) or map_ordered(fn, items))
     threaded = Standardizer(power=True).fit(x, chunk=256)
+    assert len(seen) == 2  # each column's λ fitted in one of the two threads
     got = model_input(x, 6, threaded, "float32", chunk=256)
     monkeypatch.setattr(threads, "workers", lambda: 1)
     serial = Standardizer(power=True).fit(x, chunk=256)
@@ -73,6 +82,7 @@ def test_yeo_johnson_fit_and_input_equal_the_serial_bits(rng, four, monkeypatch)
     for a, b in ((threaded.lambdas, serial.lambdas), (threaded.mean, serial.mean), (threaded.scale, serial.scale)):
         assert a.tobytes() == b.tobytes()
     assert got.tobytes() == want.tobytes()
+    assert calls[0] == x.shape[1]  # the first threaded map: the λ of each column
     assert power.fit(x).tobytes() == serial.lambdas.tobytes()
 
 

@@ -28,10 +28,16 @@ from typing import Any
 
 import numpy as np
 
+from . import threads
+
 _GOLD = (math.sqrt(5.0) - 1.0) / 2.0
 BOUND = 1000.0
 GRID = 241
 SAMPLE_ROWS = 10_000
+#: columns of at least this many rows are fitted in threads (one column each): the scan's blocks of
+#: 16 λ are large enough to release the GIL; 10^4 x 30 took 0.55-0.58 s serial, 0.36-0.40 s in two
+#: threads; WDBC's 455 rows 0.04 s serial, 0.07 s in two
+THREAD_ROWS = 8192
 
 
 def _nonnegative(x: np.ndarray, lam: Any) -> np.ndarray:
@@ -230,4 +236,6 @@ def fit(x: np.ndarray, sample_rows: int = SAMPLE_ROWS, seed: int = 0) -> np.ndar
     if x.shape[0] > sample_rows:  # rows in their order: the sample of the same data is the same
         x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], sample_rows, replace=False))]
     x = np.asarray(x, dtype=np.float64)
-    return np.array([_fit_column(x[:, j]) for j in range(x.shape[1])])
+    if x.shape[0] < THREAD_ROWS:  # small columns: threads would wait on each other's small steps
+        return np.array([_fit_column(x[:, j]) for j in range(x.shape[1])])
+    return np.array(threads.map_ordered(lambda j: _fit_column(x[:, j]), range(x.shape[1])))

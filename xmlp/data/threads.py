@@ -8,8 +8,8 @@ chunk's float64 scratch each. Results come back in the pieces' order, and the fi
 errors, bit for bit. Small work (fewer than two pieces a thread: WDBC's 569 rows) stays serial.
 ``imap_ordered`` is the lazy form for a stream of pieces: the fast CSV reader converts the next
 blocks of a file (polars and NumPy release the GIL) while it copies one into the final array.
-(Not the λ search: its ~300 small steps a column hold the GIL between NumPy calls, and measured
-0.58 s serial, 0.68 s in two threads, on 10^4 rows x 30 columns.)
+The Yeo-Johnson λ search runs one column a thread where its sample has at least
+``power.THREAD_ROWS`` rows (the scan's 16-λ blocks release the GIL long enough; small columns do not).
 
 Threads: the CPUs this process may run on, at most ``MAX_THREADS``, and at most
 ``OMP_NUM_THREADS`` where that is set (the usual cap of a process's threads: one MPI rank per
