@@ -230,3 +230,27 @@ def test_the_field_length_screen_agrees_with_the_run_lengths_at_every_offset():
                 arr = np.frombuffer(text.encode(), dtype=np.uint8)
                 assert bulk._cells_short(arr) is ok, (length, offset, text[:20])
     assert not bulk._cells_short(np.frombuffer(b"", dtype=np.uint8))  # no separator at all: not vouched for
+
+
+@pytest.mark.parametrize("last_newline", [True, False])
+def test_the_row_bound_holds_for_the_shortest_rows(tmp_path, last_newline):
+    """Rows of one-byte cells and an empty id — the shortest a row can be — stay within the bound
+    that sizes the arrays without reading the file (a bound too small would be 'a file that grew')."""
+    rows = ["id,diagnosis,a,b"] + [f",{'MB'[i % 2]},{i % 10},{(i * 7) % 10}" for i in range(997)]
+    (tmp_path / "s.csv").write_text("\n".join(rows) + ("\n" if last_newline else ""))
+    reader = csv_fast.Reader(tmp_path / "s.csv", id_name="id")
+    assert 997 <= reader.row_bound() <= 999  # 7 bytes a row, the least: 3 commas, a newline, 3 one-byte cells
+    table = csv_fast.read_table(tmp_path / "s.csv", id_name="id")
+    assert table.x.shape == (997, 2) and list(table.labels[:2]) == ["M", "B"]
+
+
+def test_the_file_is_read_once_unless_its_bound_is_large(tmp_path, monkeypatch):
+    path = _cell_file(tmp_path, "1.5")
+    counted = []
+    max_rows = csv_fast.Reader.max_rows
+    monkeypatch.setattr(csv_fast.Reader, "max_rows", lambda self: counted.append(1) or max_rows(self))
+    whole = csv_fast.read_table(path)
+    assert counted == []  # sized by the bound: no line count
+    monkeypatch.setattr(csv_fast.os, "sysconf", lambda name: 1 if name == "SC_PHYS_PAGES" else 4096)
+    small = csv_fast.read_table(path)  # a machine where the bound's arrays would not fit: lines counted
+    assert counted == [1] and np.array_equal(small.x, whole.x) and small.x.shape == whole.x.shape
