@@ -254,3 +254,43 @@ def test_the_file_is_read_once_unless_its_bound_is_large(tmp_path, monkeypatch):
     monkeypatch.setattr(csv_fast.os, "sysconf", lambda name: 1 if name == "SC_PHYS_PAGES" else 4096)
     small = csv_fast.read_table(path)  # a machine where the bound's arrays would not fit: lines counted
     assert counted == [1] and np.array_equal(small.x, whole.x) and small.x.shape == whole.x.shape
+
+
+def test_a_column_named_twice_does_not_shrink_the_bound(tmp_path):
+    """Features named twice (a model trained on a header with a repeated name) read one column
+    twice: the bound counts the column's bytes once."""
+    (tmp_path / "r.csv").write_text("id,label,a\n" + ",x,5\n" * 1000)
+    fast = csv_fast.read_table(tmp_path / "r.csv", feature_names=["a", "a"], id_name="id", label_name="label")
+    exact = csv_exact.read_exact(tmp_path / "r.csv", feature_names=["a", "a"], id_name="id", label_name="label")
+    assert fast.x.shape == exact.x.shape == (1000, 2) and np.array_equal(fast.x, exact.x)
+
+
+def test_an_address_space_too_small_for_the_bound_counts_the_lines(tmp_path, monkeypatch):
+    path = _cell_file(tmp_path, "1.5")
+    whole = csv_fast.read_table(path)
+    arrays, sizes = csv_fast._arrays, []
+
+    def limited(rows, *a):
+        sizes.append(rows)
+        if len(sizes) == 1:
+            raise MemoryError  # as np.empty under strict overcommit or ulimit -v
+        return arrays(rows, *a)
+
+    monkeypatch.setattr(csv_fast, "_arrays", limited)
+    again = csv_fast.read_table(path)
+    assert sizes[1] == 250 < sizes[0] and np.array_equal(again.x, whole.x)  # the second try: the counted lines
+
+
+def test_a_streamed_chunk_converts_only_its_own_block(tmp_path, monkeypatch):
+    """CsvSource.read reads a chunk as one block: the block after it is not converted."""
+    from xmlp.data.csv import source as csv_source
+
+    monkeypatch.setenv("XMLP_CSV_ENGINE", "numpy")
+    path = _write(tmp_path / "d.csv", ["id,label,a,b,c,d"] + _rows(1000))
+    converted = []
+    convert = csv_fast.convert
+    monkeypatch.setattr(csv_fast, "convert", lambda chunk, *a: converted.append(len(chunk)) or convert(chunk, *a))
+    src = csv_source.CsvSource(path, chunk_rows=100)
+    converted.clear()
+    chunk = src.read(3)
+    assert len(chunk.x) == 100 and len(converted) == 1

@@ -154,19 +154,36 @@ def test_the_pipeline_yields_in_order_reads_ahead_and_stops_when_closed():
     assert [next(it) for _ in range(5)] == [0, 10, 20, 30, 40]
     assert len(taken) <= 5 + 3
     it.close()
-    assert len(taken) <= 5 + 3  # nothing more read after closing
     assert list(threads.imap_ordered(piece, range(20), ahead=0)) == [i * 10 for i in range(20)]
+    failed_at = []
 
     def failing(i):
-        if i == 9:
-            raise ValueError("nine")
+        if i == 7:
+            failed_at.append(time.perf_counter())
+            raise ValueError("seven")
         if i == 4:
-            time.sleep(0.05)  # fails after 9 has
+            time.sleep(0.1)  # fails after 7 has (both in flight: ahead=8)
+            failed_at.append(time.perf_counter())
             raise ValueError("four")
         return i
 
+    got = []
     with pytest.raises(ValueError, match="four"):
-        list(threads.imap_ordered(failing, range(20), ahead=4))
+        for v in threads.imap_ordered(failing, range(20), ahead=8):
+            got.append(v)
+    assert got == [0, 1, 2, 3] and len(failed_at) == 2 and failed_at[0] < failed_at[1]
+
+
+def test_an_error_reading_the_pipelines_input_comes_after_the_items_before_it():
+    def items():
+        yield from range(5)
+        raise OSError("disk")
+
+    got = []
+    with pytest.raises(OSError, match="disk"):
+        for v in threads.imap_ordered(lambda i: time.sleep(0.01 * (i == 0)) or i, items(), ahead=3):
+            got.append(v)
+    assert got == [0, 1, 2, 3, 4]  # as map gives them before its error
 
 
 def test_a_file_of_many_blocks_parsed_ahead_in_threads_equals_the_serial_read(tmp_path, four, monkeypatch):
@@ -186,3 +203,14 @@ def test_a_file_of_many_blocks_parsed_ahead_in_threads_equals_the_serial_read(tm
     serial = csv_fast.read_table(tmp_path / "d.csv", labels="required", engine_name="numpy")
     assert ahead.x.shape == (3000, 5) and np.array_equal(ahead.x, serial.x)
     assert list(ahead.labels) == list(serial.labels) and list(ahead.line_numbers) == [*range(1, 2101), *range(2102, 3002)]
+
+
+def test_background_work_runs_now_without_threads_to_spare(monkeypatch):
+    monkeypatch.setattr(threads, "workers", lambda: 1)
+    main = threading.get_ident()
+    assert threads.background(threading.get_ident).result() == main
+    failed = threads.background(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # raised where the result is asked for, as from a thread
+        failed.result()
+    monkeypatch.setattr(threads, "workers", lambda: 2)
+    assert threads.background(threading.get_ident).result() != main

@@ -73,6 +73,27 @@ def test_input_noise_and_validation_scoring_go_in_blocks(monkeypatch, wdbc):
     assert blocks[2] - whole[2] == 2 * (7 - 1)
 
 
+def test_an_ensembles_noise_blocks_draw_the_same_numbers(monkeypatch, wdbc):
+    """The stacked ensemble's noise blocks (NOISE_VALUES over all members) draw each member's
+    numbers in order whatever the block: bitwise the same weights."""
+    from xmlp.training import batched
+
+    x, y, _ = wdbc
+    drawn = []
+    member_noise = batched.BatchedTrainer._member_noise
+    monkeypatch.setattr(batched.BatchedTrainer, "_member_noise", lambda self, r, d: drawn.append(r) or member_noise(self, r, d))
+
+    def fit(values):
+        monkeypatch.setattr(batched, "NOISE_VALUES", values)
+        model = Sequential([Dense(8, "tanh"), Dense(2, "softmax")], ensemble=3, dtype="float64")
+        model.fit(x[:400], y[:400], epochs=2, batch_size=16, seed=3, input_noise=0.3)
+        return [np.asarray(w[k]).tobytes() for m in model.members for w in m.get_weights() for k in sorted(w)]
+
+    whole, blocks = fit(1 << 19), fit(3 * 30 * 32)  # 32 rows a block: 2 batches (400 rows: 13 blocks)
+    assert len(whole) == 3 * 2 * 2 and whole == blocks
+    assert drawn == [400] * 2 + ([32] * 12 + [16]) * 2  # the stacked path, in one block then in 13 an epoch
+
+
 def test_non_finite_loss_stops_training(wdbc):
     x, y, _ = wdbc
     model = Sequential([Dense(24, "relu"), Dense(24, "relu"), Dense(2, "softmax")])

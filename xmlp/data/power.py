@@ -36,7 +36,7 @@ GRID = 241
 SAMPLE_ROWS = 10_000
 #: columns of at least this many rows are fitted in threads (one column each): the scan's blocks of
 #: 16 λ are large enough to release the GIL; 10^4 x 30 took 0.55-0.58 s serial, 0.36-0.40 s in two
-#: threads; WDBC's 455 rows 0.04 s serial, 0.07 s in two
+#: threads; WDBC's 455 rows 0.04 s serial, 0.07 s in two (and only with two columns a thread: ``threads``)
 THREAD_ROWS = 8192
 
 

@@ -56,21 +56,50 @@ def map_ordered(fn: Callable[[int], T], items: Sequence[int]) -> list[T]:
 
 
 def imap_ordered(fn: Callable[[A], T], items: Iterable[A], ahead: int) -> Generator[T, None, None]:
-    """``map(fn, items)`` lazily, with up to ``ahead`` items worked on in threads while the
-    consumer takes the results, in order (a pipeline: ``items`` is read in the consumer's thread;
-    closing the iterator early cancels what has not started). ``ahead < 1``: plain ``map``."""
+    """``map(fn, items)`` lazily, ``ahead`` items worked on in threads while the consumer takes
+    the results (``ahead + 1`` held at most), in order: a pipeline. ``items`` is read in the
+    consumer's thread, and an error reading it is raised after the results of the items before
+    it, as ``map`` would; closing the iterator early cancels what has not started.
+    ``ahead < 1``: plain ``map``."""
     if ahead < 1:
         yield from map(fn, items)
         return
     with ThreadPoolExecutor(ahead, thread_name_prefix="xmlp-read") as pool:
         pending: collections.deque[Future[T]] = collections.deque()
+        source, failed = iter(items), None
         try:
-            for item in items:
+            while failed is None:
+                try:
+                    item = next(source)
+                except StopIteration:
+                    break
+                except Exception as exc:  # noqa: BLE001  (raised in its place, after the items before it)
+                    failed = exc
+                    break
                 pending.append(pool.submit(contextvars.copy_context().run, fn, item))
                 if len(pending) > ahead:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
+            if failed is not None:
+                raise failed
         finally:
             for f in pending:
                 f.cancel()
+
+
+def background(fn: Callable[[], T]) -> "Future[T]":
+    """``fn()`` started in a thread of its own (under the caller's context), where there are two
+    threads to spare (``workers() >= 2``), else run now: a done future either way."""
+    if workers() < 2:
+        done: Future[T] = Future()
+        try:
+            done.set_result(fn())
+        except BaseException as exc:  # raised where the caller asks for the result, as from a thread
+            done.set_exception(exc)
+        return done
+    pool = ThreadPoolExecutor(1, thread_name_prefix="xmlp-bg")
+    try:
+        return pool.submit(contextvars.copy_context().run, fn)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its task

@@ -121,6 +121,7 @@ def convert(chunk: bytes, line0: int, spec: Spec) -> Block | None:
             return None
     return Block(x, codes, classes, ids, np.arange(line0, line0 + n_lines, dtype=np.int64))
 
+
 _GROUP = 32  # bytes: a run of 2 * 32 - 1 <= MAX_CELL + 1 bytes or more holds a whole aligned group
 
 
@@ -129,7 +130,7 @@ def _cells_short(arr: np.ndarray) -> bool:
     screen: a field over ``MAX_CELL`` bytes holds an aligned 32-byte group with no separator, so
     where every group has one (8-byte words of the separator mask OR-ed by fours), no field is
     too long — 1.5 ms instead of 7 ms a 4 MiB block; else the exact run lengths."""
-    n = len(arr) // _GROUP * _GROUP
+    n = len(arr) // _GROUP * _GROUP if 2 * _GROUP - 1 <= MAX_CELL + 1 else 0  # (else: no screen)
     sep = arr[:n] == 44
     sep |= arr[:n] == 10
     words = sep.view(np.uint64).reshape(-1, _GROUP // 8)

@@ -37,6 +37,7 @@ from .bulk import Block, Spec, convert, engine
 from .layout import Layout, head
 
 BLOCK_BYTES = 4 << 20
+_LATER = object()  # a block not converted yet
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -97,7 +98,7 @@ class Reader:
         """An upper bound of the data rows from the file's size, without reading it: a row takes at
         least its commas, its newline and a byte in each cell that cannot be empty (numbers, labels)."""
         lay = self.layout
-        least = lay.width + len(lay.feature_cols) + (lay.label_col is not None)
+        least = lay.width + len(set(lay.feature_cols) | {lay.label_col} - {None})  # (a column may be named twice)
         return (os.stat(self.path).st_size - self.offset + 1) // least + 1
 
     def blocks(self, rows: tuple[int, int] | None = None, ahead: int = 0) -> Iterator[Block]:
@@ -108,17 +109,23 @@ class Reader:
         lo, hi = rows if rows is not None else (0, 1 << 62)
         bulk = self.spec.engine != "exact"
 
-        def parsed(item: tuple[int, bytes]) -> tuple[int, bytes, Block | None]:
-            return item[0], item[1], convert(item[1], item[0], self.spec) if bulk else None
+        if not (bulk and ahead > 0):  # each block converted once it is known to be wanted
+            yield from self._in_range(((line0, chunk, _LATER) for line0, chunk in self._chunks()), lo, hi)
+            return
 
-        with contextlib.closing(threads.imap_ordered(parsed, self._chunks(), ahead if bulk else 0)) as pipeline:
+        def parsed(item: tuple[int, bytes]) -> tuple[int, bytes, Block | None]:
+            return item[0], item[1], convert(item[1], item[0], self.spec)
+
+        with contextlib.closing(threads.imap_ordered(parsed, self._chunks(), ahead)) as pipeline:
             yield from self._in_range(pipeline, lo, hi)
 
-    def _in_range(self, pipeline: Iterator[tuple[int, bytes, Block | None]], lo: int, hi: int) -> Iterator[Block]:
+    def _in_range(self, pipeline: Iterator[tuple[int, bytes, Any]], lo: int, hi: int) -> Iterator[Block]:
         seen = 0  # data rows before the current block
         for line0, chunk, block in pipeline:
             if seen >= hi:
                 return
+            if block is _LATER:
+                block = convert(chunk, line0, self.spec) if self.spec.engine != "exact" else None
             if block is None:
                 block, total = self._exact(chunk, line0, lo - seen, hi - seen)
             else:
@@ -188,6 +195,13 @@ def store_dtype(path: str | os.PathLike[str], dtype: str) -> str:
     return "float64" if small else dtype
 
 
+def _arrays(rows: int, d: int, more: int, store: str | None,
+            labels: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
+    """The arrays ``read_table`` fills: features, targets and weights, line numbers, class codes."""
+    return (np.empty((rows, d), dtype=store or "float64"), np.empty((rows, more)) if more else None,
+            np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int32) if labels else None)
+
+
 def _capacity(reader: Reader, row_bytes: int) -> int:
     """Rows to allocate: the bound from the file's size where its arrays take at most a quarter of
     the machine's memory — untouched pages of ``np.empty`` are never resident, so the rows too many
@@ -225,12 +239,16 @@ def read_table(path: str | os.PathLike[str], *, n_features: int | None = None, l
     lo, hi = part_rows(path, name, lay.header is not None, part) if part is not None else (0, 1 << 62)
     # Numeric targets and weights (read after the features) stay float64 whatever ``store`` is.
     d = len(lay.features)
-    capacity = min(_capacity(reader, d * np.dtype(store or "float64").itemsize + 8 * (len(lay.feature_cols) - d)),
-                   hi - lo)
-    x = np.empty((capacity, d), dtype=store or "float64")
-    extra = np.empty((capacity, len(lay.feature_cols) - d)) if len(lay.feature_cols) > d else None
-    lines = np.empty(capacity, dtype=np.int64)
-    codes = np.empty(capacity, dtype=np.int32) if lay.label_col is not None else None
+    row_bytes = d * np.dtype(store or "float64").itemsize + 8 * (len(lay.feature_cols) - d)
+    capacity = hi - lo if part is not None else _capacity(reader, row_bytes)  # (a part's rows are counted)
+    try:
+        x, extra, lines, codes = _arrays(capacity, d, len(lay.feature_cols) - d, store, lay.label_col is not None)
+    except MemoryError:  # a bound over the address space allowed (strict overcommit, ulimit -v): count
+        if part is not None:
+            raise
+        x, extra, lines, codes = _arrays(reader.max_rows(), d, len(lay.feature_cols) - d, store,
+                                         lay.label_col is not None)
+        capacity = len(lines)
     ids: list[np.ndarray] = []
     found: dict[str, int] = {}
     n = 0
