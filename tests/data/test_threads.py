@@ -204,13 +204,3 @@ def test_a_file_of_many_blocks_parsed_ahead_in_threads_equals_the_serial_read(tm
     assert ahead.x.shape == (3000, 5) and np.array_equal(ahead.x, serial.x)
     assert list(ahead.labels) == list(serial.labels) and list(ahead.line_numbers) == [*range(1, 2101), *range(2102, 3002)]
 
-
-def test_background_work_runs_now_without_threads_to_spare(monkeypatch):
-    monkeypatch.setattr(threads, "workers", lambda: 1)
-    main = threading.get_ident()
-    assert threads.background(threading.get_ident).result() == main
-    failed = threads.background(lambda: 1 / 0)
-    with pytest.raises(ZeroDivisionError):  # raised where the result is asked for, as from a thread
-        failed.result()
-    monkeypatch.setattr(threads, "workers", lambda: 2)
-    assert threads.background(threading.get_ident).result() != main

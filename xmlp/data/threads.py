@@ -87,19 +87,3 @@ def imap_ordered(fn: Callable[[A], T], items: Iterable[A], ahead: int) -> Genera
             for f in pending:
                 f.cancel()
 
-
-def background(fn: Callable[[], T]) -> "Future[T]":
-    """``fn()`` started in a thread of its own (under the caller's context), where there are two
-    threads to spare (``workers() >= 2``), else run now: a done future either way."""
-    if workers() < 2:
-        done: Future[T] = Future()
-        try:
-            done.set_result(fn())
-        except BaseException as exc:  # raised where the caller asks for the result, as from a thread
-            done.set_exception(exc)
-        return done
-    pool = ThreadPoolExecutor(1, thread_name_prefix="xmlp-bg")
-    try:
-        return pool.submit(contextvars.copy_context().run, fn)
-    finally:
-        pool.shutdown(wait=False)  # the thread ends with its task
