@@ -294,3 +294,19 @@ def test_a_streamed_chunk_converts_only_its_own_block(tmp_path, monkeypatch):
     converted.clear()
     chunk = src.read(3)
     assert len(chunk.x) == 100 and len(converted) == 1
+
+
+def test_text_in_a_feature_column_of_a_later_blocks_first_row_gets_no_first_row_hint(tmp_path, engine):
+    """The hint about a column of ids or labels is for the file's first data row only: a bad cell
+    at the start of any later block (rows 100-119 cross several 512-byte blocks) gets the exact
+    reader's message, whatever the block boundaries."""
+    for where in range(100, 120):
+        path = _cell_file(tmp_path, "abc", where=where)
+        with pytest.raises(DataError) as exact:
+            csv_exact.read_exact(path)
+        with pytest.raises(DataError) as fast:
+            csv_fast.read_table(path, engine_name=engine)
+        assert str(fast.value) == str(exact.value) and "hint" not in str(fast.value)
+    path = _cell_file(tmp_path, "abc", where=0)
+    with pytest.raises(DataError, match="hint: if column 4 holds row ids or labels"):
+        csv_fast.read_table(path, engine_name=engine)

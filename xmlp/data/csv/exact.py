@@ -146,6 +146,7 @@ class _RowReader:
         self.lines: list[str] = []
         self.numbers: list[int] = []
         self.keep_lines = keep_lines
+        self.first: int | None = None  # the file's first data line, where this reader starts later in it
 
     def add(self, line: Line) -> None:
         row_cells = cells(self.name, line)
@@ -157,7 +158,8 @@ class _RowReader:
                 self.block[row, k] = _number(self.name, line.number, c, row_cells[c], self.limit, self.dtype)
         except DataError:
             cell = row_cells[c].strip(BLANK)
-            if self.n or is_number(cell) or not cell or len(cell) > MAX_CELL or cell.lower().lstrip("+-") in NONFINITE:
+            later = self.n if self.first is None else line.number != self.first
+            if later or is_number(cell) or not cell or len(cell) > MAX_CELL or cell.lower().lstrip("+-") in NONFINITE:
                 raise
             # text in a feature column of the first row: a column of ids or labels the layout did not place
             raise DataError(f"{self.name}:{line.number}:{c + 1}: expected a number; received {_short(cell)} (hint: if "

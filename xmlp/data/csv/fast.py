@@ -110,56 +110,64 @@ class Reader:
         bulk = self.spec.engine != "exact"
 
         if not (bulk and ahead > 0):  # each block converted once it is known to be wanted
-            yield from self._in_range(((line0, chunk, _LATER) for line0, chunk in self._chunks()), lo, hi)
+            yield from self._in_range(((chunk, _LATER) for chunk in self._chunks()), lo, hi)
             return
 
-        def parsed(item: tuple[int, bytes]) -> tuple[int, bytes, Block | None]:
-            return item[0], item[1], convert(item[1], item[0], self.spec)
+        def parsed(chunk: bytes) -> tuple[bytes, Block | None]:
+            return chunk, convert(chunk, 0, self.spec)  # (numbered from line 0: its lines are shifted in order)
 
         with contextlib.closing(threads.imap_ordered(parsed, self._chunks(), ahead)) as pipeline:
             yield from self._in_range(pipeline, lo, hi)
 
-    def _in_range(self, pipeline: Iterator[tuple[int, bytes, Any]], lo: int, hi: int) -> Iterator[Block]:
-        seen = 0  # data rows before the current block
-        for line0, chunk, block in pipeline:
+    def _in_range(self, pipeline: Iterator[tuple[bytes, Any]], lo: int, hi: int) -> Iterator[Block]:
+        seen, line0 = 0, self.first_line  # data rows before the current block, the number of its first line
+        for chunk, block in pipeline:
             if seen >= hi:
                 return
             if block is _LATER:
                 block = convert(chunk, line0, self.spec) if self.spec.engine != "exact" else None
+            elif block is not None:
+                block.lines += line0
             if block is None:
+                lines = newlines(chunk)
                 block, total = self._exact(chunk, line0, lo - seen, hi - seen)
             else:
-                total = len(block.lines)
+                lines = total = len(block.lines)  # (a bulk block: every line a row, the last ends the chunk)
                 a, b = max(lo - seen, 0), max(min(hi - seen, total), 0)
                 if (a, b) != (0, total):
                     block = Block(block.x[a:b], None if block.codes is None else block.codes[a:b], block.classes,
                                   None if block.ids is None else block.ids[a:b], block.lines[a:b])
-            seen += total
+            seen, line0 = seen + total, line0 + lines
             if len(block.lines):
                 yield block
 
-    def _chunks(self) -> Iterator[tuple[int, bytes]]:
-        """(number of its first line, text) of whole lines, about ``block_bytes`` each."""
+    def _chunks(self) -> Iterator[bytes]:
+        """Text of whole lines, about ``block_bytes`` each: each read starts at a line (the part of
+        a line a read takes past its last newline is read again with the next block — one copy of
+        a block, not two). A regular file reads short only at its end."""
         with open_input(self.path) as fh:
             fh.seek(self.offset)
-            line, carry = self.first_line, b""
+            first = self.first_line == 1
             while True:
                 data = fh.read(self.block_bytes)
-                buf = carry + data if carry else data
-                if line == 1 and buf.startswith(_BOM):  # a file without a header: the BOM is not data
-                    buf = buf[3:]
-                if not data:
-                    if buf:
-                        yield line, buf
+                end = len(data) < self.block_bytes
+                if first and data.startswith(_BOM):  # a file without a header: the BOM is not data
+                    data = data[3:]
+                first = False
+                cut = data.rfind(b"\n") + 1
+                while cut == 0 and not end and len(data) <= MAX_LINE + 2:  # a line longer than a block: read on
+                    more = fh.read(self.block_bytes)
+                    end, data = len(more) < self.block_bytes, data + more
+                    cut = data.rfind(b"\n") + 1
+                if end:
+                    if data:
+                        yield data
                     return
-                cut = buf.rfind(b"\n") + 1
-                if cut == 0 and len(buf) <= MAX_LINE + 2:
-                    carry = buf  # a line longer than a block: read on
-                    continue
-                cut = cut or len(buf)  # a line over the limit: the exact reader says so
-                chunk, carry = buf[:cut], buf[cut:]
-                yield line, chunk
-                line += newlines(chunk)
+                cut = cut or len(data)  # a line over the limit: the exact reader says so
+                if cut < len(data):
+                    fh.seek(cut - len(data), os.SEEK_CUR)
+                    data = data[:cut]
+                yield data
 
     def _exact(self, chunk: bytes, line0: int, a: int, b: int) -> tuple[Block, int]:
         """The exact reader on one block: its rows with index in [a, b) (the others are counted,
@@ -167,6 +175,7 @@ class Reader:
         lay = self.layout
         reader = exact._RowReader(self.name, lay.feature_cols, lay.label_col, lay.id_col, lay.width, self.dtype,
                                     None if self.spec.allowed is None else sorted(self.spec.allowed), False)
+        reader.first = lay.first.number  # (the hint about ids or labels is for the file's first row only)
         total = 0
         for line in read_lines(io.BytesIO(chunk), self.name, first=line0):
             if line.text.strip():
