@@ -35,8 +35,13 @@ def test_row_hashes_depend_on_the_values_in_the_models_dtype_only():
     y = x.copy()
     y[5, 6] = np.nextafter(np.float32(y[5, 6]), np.float32(np.inf))  # one float32 ulp in one cell
     assert (row_hashes(y, "float32") != h32).tolist() == [i == 5 for i in range(1000)]
-    # A permutation of a row's values is another row.
+    # A permutation of a row's values is another row; so is the row with two signs flipped (a hash
+    # linear in the words would not tell them apart: a sign is a word's top bit, 2**63 + 2**63 = 0).
     assert row_hashes(x[:1, ::-1], "float32")[0] != h32[0]
+    flipped = x[:1] * np.array([-1, -1] + [1] * 5)
+    for dtype in ("float32", "float64"):
+        for algorithm in ("xmlp-rows-2", "splitmix64-rows-1"):
+            assert row_hashes(flipped, dtype, algorithm)[0] != row_hashes(x[:1], dtype, algorithm)[0]
 
 
 def test_the_row_hashes_are_pinned():
