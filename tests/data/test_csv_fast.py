@@ -310,3 +310,81 @@ def test_text_in_a_feature_column_of_a_later_blocks_first_row_gets_no_first_row_
     path = _cell_file(tmp_path, "abc", where=0)
     with pytest.raises(DataError, match="hint: if column 4 holds row ids or labels"):
         csv_fast.read_table(path, engine_name=engine)
+
+
+def test_a_parts_first_row_gets_the_same_message_from_both_readers(tmp_path, engine):
+    """A shard's first row is not the file's: text in a feature column there gets no first-row hint
+    from the fast reader or the exact one."""
+    path = _cell_file(tmp_path, "abc", where=125)  # the first row of part (1, 2) of 250 rows
+    for part in ((1, 2), (0, 2)):
+        with pytest.raises(DataError) as exact:
+            csv_exact.read_exact(path, part=part) if part == (1, 2) else csv_exact.read_exact(path)
+        with pytest.raises(DataError) as fast:
+            csv_fast.read_table(path, part=part, engine_name=engine) if part == (1, 2) else \
+                csv_fast.read_table(path, engine_name=engine)
+        assert str(fast.value) == str(exact.value) and "d.csv:126" in str(exact.value) and "hint" not in str(exact.value)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5])
+def test_a_byte_order_mark_is_taken_off_whatever_the_block_size(tmp_path, block):
+    """A headerless file's BOM is not data, also when the first read is shorter than the BOM; a
+    second BOM is data, as the exact reader reads it (here: the first row's id)."""
+    (tmp_path / "b.csv").write_bytes(b"\xef\xbb\xbf" + b"".join(b"%d,M,1.5\n" % i for i in range(20)))
+    (tmp_path / "bb.csv").write_bytes(b"\xef\xbb\xbf" * 2 + b"".join(b"%d.5,2,M\n" % i for i in range(8)))
+    reader = csv_fast.Reader(tmp_path / "b.csv", block_bytes=block)
+    assert b"".join(reader._chunks()) == b"".join(b"%d,M,1.5\n" % i for i in range(20))
+    for name, kw in (("b.csv", {}), ("bb.csv", {"label_name": 2})):
+        exact = csv_exact.read_exact(tmp_path / name, **kw)
+        fast = csv_fast.read_table(tmp_path / name, **kw)
+        assert np.array_equal(fast.x, exact.x) and list(fast.ids) == list(exact.ids)
+    assert list(exact.ids[:1]) == ["\ufeff0.5"]
+
+
+def test_an_over_long_line_in_a_wide_file_gets_the_exact_readers_message(tmp_path, monkeypatch):
+    """A line over the 1 MiB limit, in a layout so wide that the field limit does not bound the
+    lines, ends a block without a newline: the bulk parser refuses it, whatever its fields."""
+    monkeypatch.setattr(csv_fast, "BLOCK_BYTES", 65536)
+    width, end = 21427, 17 * 65536  # a block cut inside the long line's last field (byte 1,114,112)
+    normal = "1,M," + ",".join(["1"] * (width - 2))
+    head = 4 + 52 * (width - 3)
+    long = "1,M," + "1." + "2" * (49 + end - 50 - head) + "," + ",".join(["1." + "2" * 49] * (width - 4)) + "," + "1" * 100
+    (tmp_path / "w.csv").write_text("\n".join([normal] * 30 + [long] + [normal] * 3) + "\n")
+    with pytest.raises(DataError) as exact:
+        csv_exact.read_exact(tmp_path / "w.csv")
+    for engine in ("numpy", "polars") if HAS_POLARS else ("numpy",):
+        with pytest.raises(DataError) as fast:
+            csv_fast.read_table(tmp_path / "w.csv", engine_name=engine)
+        assert str(fast.value) == str(exact.value) and "w.csv:31: expected lines of at most" in str(fast.value)
+
+
+def test_standard_input_redirected_from_a_file_reads_as_the_file(tmp_path):
+    import subprocess
+    import sys
+
+    path = _write(tmp_path / "d.csv", ["id,label,a,b,c,d"] + _rows(300))
+    code = ("from xmlp.data.csv import fast; t = fast.read_table('-'); "
+            "print(t.x.shape, float(t.x.sum()), list(t.labels[:3]))")
+    with open(path, "rb") as stdin:
+        out = subprocess.run([sys.executable, "-c", code], stdin=stdin, capture_output=True, text=True)
+    want = csv_fast.read_table(path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"{want.x.shape} {float(want.x.sum())} {list(want.labels[:3])}"
+
+
+def test_a_streamed_chunk_reads_only_its_own_bytes(tmp_path, monkeypatch):
+    from xmlp.data.csv import source as csv_source
+
+    path = _write(tmp_path / "d.csv", ["id,label,a,b,c,d"] + _rows(1000))
+    src = csv_source.CsvSource(path, chunk_rows=100)
+    opened = []
+    open_input = csv_fast.open_input
+
+    def counting(p, *a):
+        fh = open_input(p, *a)
+        read = fh.read
+        fh.read = lambda n=-1: opened.append(len(got := read(n))) or got
+        return fh
+
+    monkeypatch.setattr(csv_fast, "open_input", counting)
+    chunk = src.read(3)
+    assert len(chunk.x) == 100 and sum(opened) == src.ends[3] - src.starts[3][0]  # the chunk's bytes, once

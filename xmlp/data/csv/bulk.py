@@ -95,7 +95,8 @@ def convert(chunk: bytes, line0: int, spec: Spec) -> Block | None:
         return None
     if lay.width * (MAX_CELL + 1) > MAX_LINE:  # lines too wide for the field limit to bound them
         stops = np.flatnonzero(arr == 10)
-        if len(stops) and (np.diff(stops, prepend=-1).max() > MAX_LINE + 1 or len(arr) - stops[-1] > MAX_LINE + 1):
+        last = int(stops[-1]) if len(stops) else -1  # (a block of one line, over the limit, has no newline)
+        if (len(stops) and np.diff(stops, prepend=-1).max() > MAX_LINE + 1) or len(arr) - last > MAX_LINE + 1:
             return None
     n_lines = newlines + (not chunk.endswith(b"\n"))
     parsed = (_polars if spec.engine == "polars" else _numpy)(chunk, arr, n_lines, spec)

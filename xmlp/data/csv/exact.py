@@ -81,6 +81,7 @@ def read_exact(
         rows = (line for line in read_lines(fh, name) if line.text.strip())
         lay = head(name, rows, n_features, labels, feature_names, label_name, id_name, weight_name)
         reader = _RowReader(name, lay.feature_cols, lay.label_col, lay.id_col, lay.width, dtype, classes, keep_lines)
+        reader.first = lay.first.number  # (a part's first row is not the file's)
         lo, hi = part_rows(path, name, lay.header is not None, part)
         for i, line in enumerate(itertools.chain([lay.first], rows)):
             if lo <= i < hi:

@@ -99,7 +99,9 @@ class Reader:
         least its commas, its newline and a byte in each cell that cannot be empty (numbers, labels)."""
         lay = self.layout
         least = lay.width + len(set(lay.feature_cols) | {lay.label_col} - {None})  # (a column may be named twice)
-        return (os.stat(self.path).st_size - self.offset + 1) // least + 1
+        with open_input(self.path) as fh:  # (``-``: standard input, redirected from a regular file)
+            size = os.fstat(fh.fileno()).st_size
+        return (size - self.offset + 1) // least + 1
 
     def blocks(self, rows: tuple[int, int] | None = None, ahead: int = 0) -> Iterator[Block]:
         """The data rows [lo, hi) (all of them: None) in blocks, each converted by the bulk parser
@@ -140,6 +142,8 @@ class Reader:
             seen, line0 = seen + total, line0 + lines
             if len(block.lines):
                 yield block
+            if seen >= hi:  # (not one more block read: a streamed chunk reads its own bytes only)
+                return
 
     def _chunks(self) -> Iterator[bytes]:
         """Text of whole lines, about ``block_bytes`` each: each read starts at a line (the part of
@@ -151,14 +155,14 @@ class Reader:
             while True:
                 data = fh.read(self.block_bytes)
                 end = len(data) < self.block_bytes
-                if first and data.startswith(_BOM):  # a file without a header: the BOM is not data
-                    data = data[3:]
-                first = False
                 cut = data.rfind(b"\n") + 1
                 while cut == 0 and not end and len(data) <= MAX_LINE + 2:  # a line longer than a block: read on
                     more = fh.read(self.block_bytes)
                     end, data = len(more) < self.block_bytes, data + more
                     cut = data.rfind(b"\n") + 1
+                if first and data.startswith(_BOM):  # a file without a header: the BOM is not data
+                    data, cut = data[3:], max(cut - 3, 0)
+                first = False
                 if end:
                     if data:
                         yield data
@@ -177,6 +181,8 @@ class Reader:
                                     None if self.spec.allowed is None else sorted(self.spec.allowed), False)
         reader.first = lay.first.number  # (the hint about ids or labels is for the file's first row only)
         total = 0
+        if line0 == 1 and self.bom:  # (_chunks took the BOM off; read_lines takes it off line 1 itself)
+            chunk = _BOM + chunk
         for line in read_lines(io.BytesIO(chunk), self.name, first=line0):
             if line.text.strip():
                 if a <= total < b:
