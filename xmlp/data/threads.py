@@ -86,4 +86,3 @@ def imap_ordered(fn: Callable[[A], T], items: Iterable[A], ahead: int) -> Genera
         finally:
             for f in pending:
                 f.cancel()
-

@@ -256,13 +256,13 @@ def read_table(path: str | os.PathLike[str], *, n_features: int | None = None, l
     d = len(lay.features)
     row_bytes = d * np.dtype(store or "float64").itemsize + 8 * (len(lay.feature_cols) - d)
     capacity = hi - lo if part is not None else _capacity(reader, row_bytes)  # (a part's rows are counted)
+    layout = (d, len(lay.feature_cols) - d, store, lay.label_col is not None)
     try:
-        x, extra, lines, codes = _arrays(capacity, d, len(lay.feature_cols) - d, store, lay.label_col is not None)
+        x, extra, lines, codes = _arrays(capacity, *layout)
     except MemoryError:  # a bound over the address space allowed (strict overcommit, ulimit -v): count
         if part is not None:
             raise
-        x, extra, lines, codes = _arrays(reader.max_rows(), d, len(lay.feature_cols) - d, store,
-                                         lay.label_col is not None)
+        x, extra, lines, codes = _arrays(reader.max_rows(), *layout)
         capacity = len(lines)
     ids: list[np.ndarray] = []
     found: dict[str, int] = {}
