@@ -9,13 +9,14 @@ from typing import Sequence
 
 import numpy as np
 
+from ..data.distinct import distinct
 from ..errors import CantCreateError, DataError, UsageError
 from ..io.files import check_dir_writable
 from .settings import TrainSettings
 
 
 def check_two_classes(where: str, labels: np.ndarray) -> None:
-    classes = np.unique(labels)
+    classes = distinct(labels)
     if len(classes) < 2:
         raise DataError(f"{where}: expected at least two classes in the training data; received only "
                         f"{str(classes[0])!r} ({len(labels)} rows)")
@@ -29,7 +30,7 @@ def check_classes(where: str, labels: np.ndarray, line_numbers: Sequence[int] | 
     """The class counts as text, after refusing a class with too few rows to learn (a label
     typed "m" among "M" and "B" would otherwise silently make a three-class model)."""
     check_two_classes(where, labels)
-    names, counts = np.unique(labels, return_counts=True)
+    names, counts = distinct(labels, return_counts=True)
     _not_numbers(where, names)
     text = ", ".join(f"{n} {c}" for n, c in zip(names.tolist(), counts.tolist()))
     for n, c in zip(names.tolist(), counts.tolist()):

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..data.csv.fast import NotRegular, Reader, read_table, store_dtype
 from ..data.csv.source import CsvSource
+from ..data.distinct import distinct
 from ..data.parquet import ParquetSource
 from ..data.preprocessing import Standardizer
 from ..data.rowbuffer import split_rows
@@ -78,7 +79,7 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
         if shard is None:
             check_classes(train.path, train.y, train.line_numbers)
         if s.valid:
-            classes = sorted(set(np.unique(train.y).tolist())) if shard is None and classifying else None
+            classes = sorted(set(distinct(train.y).tolist())) if shard is None and classifying else None
             valid = read(s.valid, n_features=train.x.shape[1], classes=classes, part=shard)
             return Data(train.x, train.y, valid.x, valid.y, train.feature_names, f"{train.path} + {valid.path}",
                         columns=train.columns, w_train=train.weights, w_valid=valid.weights)
@@ -95,11 +96,11 @@ def training_data(s: TrainSettings, shard: tuple[int, int] | None = None) -> Dat
         tr, va = split_indices(y, s.valid_size, np.random.default_rng(s.seed), stratify=classifying)
     except ValueError as exc:
         raise UsageError(f"--valid-size: {exc}") from None
-    if classifying and len(np.unique(y[tr])) < 2:
+    if classifying and len(distinct(y[tr])) < 2:
         raise DataError(f"{what}: expected at least two classes in the training part; received one")
     if shard is not None:  # an in-memory source: this process keeps its rows of each part
         tr, va = tr[slice(*shard_range(len(tr), *shard))], va[slice(*shard_range(len(va), *shard))]
-    outputs = len(np.unique(y[tr])) if classifying else (y.shape[1] if y.ndim == 2 else 1)
+    outputs = len(distinct(y[tr])) if classifying else (y.shape[1] if y.ndim == 2 else 1)
     owned = owned and not refits(s, len(y))
     x_train, x_valid = split_rows(x, tr, va, outputs if owned else None)
     return Data(x_train, y[tr], x_valid, y[va], names, f"{what}, split {len(tr)}/{len(va)} (seed {s.seed})",
@@ -224,7 +225,7 @@ def n_classes(d: Any) -> int:
         return len(d.x_train.classes) or (int(d.y_valid.shape[1]) if d.y_valid.ndim == 2 else 1)
     if np.asarray(d.y_train).dtype.kind == "f":  # targets: one output per column
         return int(d.y_train.shape[1]) if d.y_train.ndim == 2 else 1
-    return len(np.unique(d.y_train))
+    return len(distinct(d.y_train))
 
 
 def rows_in_memory(d: Any, s: TrainSettings) -> int:
@@ -254,7 +255,7 @@ def targets_line(d: Any, s: TrainSettings) -> str:
 
 def class_names(d: Any) -> list[Any]:
     """The classes of the training part (streamed: counted by its first pass)."""
-    return list(d.x_train.classes) if streamed(d) else sorted(set(np.unique(d.y_train).tolist()))
+    return list(d.x_train.classes) if streamed(d) else sorted(set(distinct(d.y_train).tolist()))
 
 
 def classes_line(d: Any) -> str:

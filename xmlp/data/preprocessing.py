@@ -12,6 +12,7 @@ import numpy as np
 
 from .._types import Labels
 from . import power, shards, threads
+from .distinct import distinct
 
 METHODS = ("standardize", "yeo-johnson")
 
@@ -85,7 +86,7 @@ class LabelEncoder:
 
     def fit(self, y: Labels) -> "LabelEncoder":
         y, classes = labels_of(y)
-        self.classes = classes or [c.item() if hasattr(c, "item") else c for c in np.unique(np.asarray(y))]
+        self.classes = classes or [c.item() if hasattr(c, "item") else c for c in distinct(np.asarray(y))]
         return self
 
     @property

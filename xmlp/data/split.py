@@ -8,6 +8,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from .distinct import distinct
 from .preprocessing import labels_of
 from .sources import Chunk, Source
 
@@ -27,13 +28,7 @@ def split_indices(
     if not stratify:
         perm = rng.permutation(n)
         return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
-    if labels.dtype.kind == "U" and labels.dtype.itemsize == 4 and labels.ndim == 1:
-        # one-character labels (the subject's M/B): their code points sort as the strings do,
-        # and NumPy sorts integers ~10x faster than strings (the same classes and inverse)
-        codes, inverse = np.unique(labels.view(np.uint32), return_inverse=True)
-        classes = codes.view("U1")
-    else:
-        classes, inverse = np.unique(labels, return_inverse=True)
+    classes, inverse = distinct(labels, return_inverse=True)  # (one-character labels: counted, not sorted)
     counts = np.bincount(inverse)
     exact = counts * (n_valid / n)
     take = np.floor(exact).astype(int)
